@@ -1,0 +1,1 @@
+"""One module per ``tpsim`` sub-command; each defines a click command registered in tpsim.cli."""

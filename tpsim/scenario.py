@@ -1,0 +1,1106 @@
+"""Load, merge and validate scenario files.
+
+``docs/scenario-format.md`` is the contract for the file format. This module turns a scenario
+file (or a plain dict) into a frozen :class:`Scenario` whose ``data`` is the *resolved* dict the
+compile step reads:
+
+1. read the YAML (a safe loader only) and record the line of every key;
+2. follow ``extends``: the parent is loaded first (recursively) and the child merged into it;
+3. validate every key, type, range and reference, and fill in every default.
+
+``extends`` semantics
+    The path is relative to the extending file. Child mappings merge key by key into the parent
+    (recursively); lists and scalars (including ``null``) replace the parent's value. In
+    particular a child's ``changes`` list *replaces* the parent's list entirely: restate any
+    parent change you want to keep. ``name``, ``title`` and ``description`` identify one file
+    and are never inherited: they default to the child's file name. A cycle of ``extends`` is an
+    error naming the file that closes it. The location recorded for a key is the file (and line)
+    that last set it.
+
+Resolved data
+    Top-level keys ``name, title, description, price_year, sources, time, loops, agencies,
+    cohorts, services, pool, appraisal, changes`` are always present (``extends`` is dropped).
+    Every default is filled in. Numbers are ``float``, except ``time.horizon`` and
+    ``services.<v>.delay_order`` (``int``); switches are ``bool``; ``capacity`` and ``utility``
+    may be ``None``. Mappings keep document order (states from low to high need). ``changes``
+    is a list of ``{"month": float, "set": {dotted path: float}}`` sorted by month (stable, so a
+    later entry for the same month wins); switches in ``set`` are stored as 0.0 / 1.0.
+    Units are those of the format document: money in real £ at ``price_year``, time in months,
+    rates per person-month (or per month), growth rates as fractions per year.
+
+Every problem raises :class:`~tpsim.errors.ScenarioError` naming the file, the dotted key path
+and, where known, the line.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+import numbers
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from tpsim.errors import ScenarioError
+
+__all__ = ["Scenario", "load_scenario", "scenario_from_dict"]
+
+#: A key's location: (file as shown to the user, 1-based line).
+Location = tuple[str, int]
+
+# ---------------------------------------------------------------------------------------------
+# The schema: keys, defaults and ranges (docs/scenario-format.md)
+# ---------------------------------------------------------------------------------------------
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+_REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """An interval of allowed values; None for an open end."""
+
+    low: float | None = None
+    low_closed: bool = True
+    high: float | None = None
+    high_closed: bool = True
+
+    def __contains__(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (x == self.low and not self.low_closed)):
+            return False
+        if self.high is not None and (x > self.high or (x == self.high and not self.high_closed)):
+            return False
+        return True
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            left, right = "[" if self.low_closed else "(", "]" if self.high_closed else ")"
+            return f"in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"{'>=' if self.low_closed else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<=' if self.high_closed else '<'} {self.high:g}"
+        return "a finite number"
+
+
+_ANY = _Bound()
+_NONNEG = _Bound(0.0)
+_POSITIVE = _Bound(0.0, low_closed=False)
+_FRACTION = _Bound(0.0, True, 1.0, True)
+_FRACTION_BELOW_1 = _Bound(0.0, True, 1.0, False)
+_GROWTH = _Bound(-1.0, low_closed=False)  # fraction per year, > -1
+_UTILITY = _Bound(-1.0, True, 1.0, True)
+
+
+class _Num(NamedTuple):
+    """A numeric key: its default (or _REQUIRED) and allowed range; nullable allows ``null``."""
+
+    default: Any
+    bound: _Bound
+    nullable: bool = False
+
+
+_TOP_KEYS = (
+    "name", "title", "description", "extends", "price_year", "sources", "time", "loops",
+    "agencies", "cohorts", "services", "pool", "appraisal", "changes",
+)
+# Identify one file; never inherited through ``extends``.
+_NOT_INHERITED = ("name", "title", "description")
+
+_TIME_KEYS = ("start", "horizon", "dt", "method")
+_METHODS = ("euler", "rk4")
+_START_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+_LOOP_KEYS = ("doom_loop", "reinvestment", "waiting_deterioration", "quality_erosion")
+
+_AGENCY_TYPES = ("council", "nhs", "police", "dwp", "other")
+_AGENCY_NUMBERS = {
+    "budget": _Num(_REQUIRED, _NONNEG),  # £ per month at month 0
+    "budget_growth": _Num(0.0, _GROWTH),  # fraction per year (real)
+    "reserves": _Num(0.0, _ANY),  # £ at month 0
+    "overhead": _Num(0.0, _NONNEG),  # fraction of service spend
+    "perception_delay": _Num(6.0, _POSITIVE),  # months
+    "cut_rate": _Num(0.0, _NONNEG),  # per month per unit of pressure above 1
+    "restore_rate": _Num(0.0, _NONNEG),  # per month
+    "funding_floor": _Num(0.0, _FRACTION),  # fraction of preventive funding
+    "efficiency_target": _Num(0.0, _FRACTION_BELOW_1),  # unit-cost reduction, fraction per year
+    "quality_erosion": _Num(0.0, _NONNEG),  # escalation rise per unit of unit-cost reduction
+}
+_AGENCY_KEYS = ("label", "type", *_AGENCY_NUMBERS)
+
+_COHORT_KEYS = ("label", "inflow_growth", "states")
+_COHORT_NUMBERS = {"inflow_growth": _Num(0.0, _GROWTH)}  # fraction per year
+_STATE_NUMBERS = {
+    "initial": _Num(_REQUIRED, _NONNEG),  # people at month 0
+    "inflow": _Num(0.0, _NONNEG),  # people per month
+    "escalation": _Num(0.0, _NONNEG),  # per person-month, to the next state
+    "recovery": _Num(0.0, _NONNEG),  # per person-month, to the previous state
+    "exit": _Num(0.0, _NONNEG),  # per person-month, out of the model
+    "utility": _Num(None, _UTILITY, nullable=True),  # QALY weight of a person-year
+}
+
+_SERVICE_KINDS = ("preventive", "reactive")
+_SERVICE_COMMON_KEYS = ("label", "agency", "cohort", "kind", "unit_cost")
+# £ per funded place per month (preventive), £ per event (reactive)
+_UNIT_COST = _Num(_REQUIRED, _NONNEG)
+_PREVENTIVE_NUMBERS = {
+    "places": _Num(_REQUIRED, _NONNEG),  # funded places
+    "uptake": _Num(1.0, _FRACTION),  # highest reachable coverage
+    "effect": _Num(_REQUIRED, _FRACTION),  # fractional cut in escalation at full coverage
+    "time_to_effect": _Num(6.0, _POSITIVE),  # months
+}
+_DELAY_ORDER_DEFAULT, _DELAY_ORDER_RANGE = 3, (1, 10)
+_COMMUNITY_NUMBERS = {
+    "places": _Num(0.0, _NONNEG),  # target places
+    "unit_cost": _Num(0.0, _NONNEG),  # £ per place per month
+    "ramp_time": _Num(12.0, _POSITIVE),  # months
+}
+_PREVENTIVE_KEYS = ("states", "places", "uptake", "effect", "time_to_effect", "delay_order",
+                    "community")
+_REACTIVE_NUMBERS = {
+    "fixed_share": _Num(0.0, _FRACTION),  # share of unit cost that is fixed
+    "decommission_delay": _Num(12.0, _POSITIVE),  # months
+    "capacity": _Num(None, _POSITIVE, nullable=True),  # events per month; None = unlimited
+    "queue_clear_time": _Num(1.0, _POSITIVE),  # months
+    "deterioration": _Num(0.0, _NONNEG),  # relative rise in escalation while waiting
+}
+_UTILISATION = _Num(_REQUIRED, _NONNEG)  # events per person-month
+_REACTIVE_KEYS = ("utilisation", *_REACTIVE_NUMBERS)
+_SERVICE_KEYS = (*_SERVICE_COMMON_KEYS, *_PREVENTIVE_KEYS, *_REACTIVE_KEYS)
+
+_POOL_NUMBERS_HEAD = {"start": _Num(0.0, _NONNEG)}  # month the pool opens
+_POOL_NUMBERS_MID = {
+    "capture_share": _Num(0.0, _FRACTION),  # share of cashable savings paid back
+    "reinvestment_delay": _Num(12.0, _POSITIVE),  # months
+    "baseline_growth": _Num(0.0, _GROWTH),  # fraction per year
+    "adjust_time": _Num(6.0, _POSITIVE),  # months
+    "spend_down_time": _Num(12.0, _POSITIVE),  # months
+    "setup_cost": _Num(0.0, _NONNEG),  # £, one-off
+    "setup_months": _Num(12.0, _POSITIVE),  # months
+}
+_DOUBLE_RUNNING_NUMBERS = {
+    "cost": _Num(0.0, _NONNEG),  # £ per month
+    "months": _Num(0.0, _NONNEG),  # months from start
+}
+_POOL_NUMBERS_TAIL = {
+    "overhead_reduction": _Num(0.0, _FRACTION),  # fall in participants' overhead
+    "overhead_ramp": _Num(24.0, _POSITIVE),  # months
+}
+_POOL_SHARE = _Num(_REQUIRED, _FRACTION)
+_POOL_KEYS = ("enabled", *_POOL_NUMBERS_HEAD, "contributions", "services", *_POOL_NUMBERS_MID,
+              "double_running", *_POOL_NUMBERS_TAIL)
+
+_APPRAISAL_NUMBERS = {
+    "discount_rate": _Num(0.035, _NONNEG),  # per year (Green Book STPR)
+    "health_discount_rate": _Num(0.015, _NONNEG),  # per year
+    "optimism_bias": _Num(0.0, _NONNEG),  # uplift on costs, fraction
+    "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY (Green Book 2022)
+}
+_APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys")
+
+_CHANGE_KEYS = ("month", "set")
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: Sections whose numeric leaves (and switches) are addressable parameters.
+_PARAMETER_SECTIONS = ("loops", "agencies", "cohorts", "services", "pool")
+
+_DT_WHOLE_TOLERANCE = 1e-9  # |1/dt - round(1/dt)|
+_DT_RATE_TOLERANCE = 1e-12  # dt x rate <= 1 + this
+_SHARE_SUM_TOLERANCE = 1e-9
+
+# ---------------------------------------------------------------------------------------------
+# Scenario
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name:
+        The scenario name (``data["name"]``).
+    path:
+        The file it was loaded from, or None for a dict.
+    data:
+        The resolved dict (see the module docstring). Treat it as read-only.
+    locations:
+        Dotted key path -> (file, 1-based line) of the file that last set the key. Partial:
+        defaults and dict-built scenarios have no entry.
+    """
+
+    name: str
+    path: Path | None = field(compare=False)
+    data: dict
+    locations: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __hash__(self) -> int:
+        return int(self.hash, 16)
+
+    @property
+    def hash(self) -> str:
+        """First 12 hex digits of the SHA-256 of the resolved data as canonical JSON."""
+        text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    def get(self, path: str) -> Any:
+        """The value at a dotted path, e.g. ``"services.falls_prevention.effect"``.
+
+        List items are addressed by index (``"changes.0.month"``). An unknown path raises
+        :class:`ScenarioError`.
+        """
+        node: Any = self.data
+        for part in path.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise ScenarioError(
+                    "no such key path" + _suggest(path, self.parameter_paths()),
+                    file=self._display(), key=path)
+        return node
+
+    def parameter_paths(self) -> list[str]:
+        """Every addressable parameter, in document order.
+
+        The numeric leaves of ``agencies``, ``cohorts`` (not ``utility``), ``services`` (not
+        ``delay_order``; ``capacity`` only when set) and ``pool``, plus the switches in
+        ``loops`` and ``pool.enabled`` (overridden as 0 or 1). Not ``time``, ``appraisal`` or
+        ``changes``.
+        """
+        return _parameter_paths(self.data)
+
+    def with_overrides(self, values: Mapping[str, float]) -> Scenario:
+        """A copy with parameters set by dotted path, fully re-validated.
+
+        ``values`` maps paths from :meth:`parameter_paths` to numbers; switches accept 0 or 1
+        (or a bool). An unknown path or an invalid value raises :class:`ScenarioError`.
+        ``changes`` still apply on top of the overridden values at their months.
+        """
+        if not values:
+            return self
+        source = f"<overrides of {self.name}>"
+        paths = self.parameter_paths()
+        data = copy.deepcopy(self.data)
+        for path, value in values.items():
+            if path not in paths:
+                raise ScenarioError(_unknown_parameter(path, paths, self.data), file=source,
+                                    key=path)
+            _set_path(data, path, _parameter_value(value, path, _is_switch(path), source, path))
+        resolved = _Validator(source, {}).resolve(data, self.name)
+        return Scenario(self.name, self.path, resolved, self.locations)
+
+    def _display(self) -> str:
+        return os.fspath(self.path) if self.path is not None else f"<{self.name}>"
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Load, merge (``extends``) and validate the scenario file at ``path``."""
+    path = Path(path)
+    display = os.fspath(path)
+    if not path.is_file():
+        raise ScenarioError("scenario file not found", file=display)
+    raw, locations = _load_merged(path, display, chain=())
+    resolved = _Validator(display, locations).resolve(raw, _stem(path))
+    return Scenario(resolved["name"], path, resolved, locations)
+
+
+def scenario_from_dict(
+    data: Mapping[str, Any],
+    source: str = "<dict>",
+    base_dir: str | os.PathLike[str] | None = None,
+) -> Scenario:
+    """Validate a scenario given as a dict (tests, programmatic use).
+
+    ``source`` names the scenario in error messages; the default name is its file stem, or
+    ``"scenario"`` for a ``<...>`` source. An ``extends`` path is relative to ``base_dir``
+    (default: the current directory). ``data`` is not modified.
+    """
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"a scenario must be a mapping of keys, got {_describe(data)}",
+                            file=source)
+    raw = copy.deepcopy(dict(data))
+    locations: dict[str, Location] = {}
+    if "extends" in raw:
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
+        raw, locations = _follow_extends(raw, locations, source, base, None, chain=())
+    default_name = "scenario" if source.startswith("<") else _stem(Path(source))
+    resolved = _Validator(source, locations).resolve(raw, default_name)
+    return Scenario(resolved["name"], None, resolved, locations)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading YAML, recording lines, following extends
+# ---------------------------------------------------------------------------------------------
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``9.0e6`` and ``1e6`` as numbers (as YAML 1.2 does).
+
+    PyYAML follows YAML 1.1, where an exponent needs both a decimal point and a sign
+    (``9.0e+6``); the format document writes ``budget: 9.0e6``. Only plain-number resolution is
+    added: the loader constructs nothing beyond SafeLoader's plain types.
+    """
+
+
+_ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+"
+               r"|[-+]?\.[0-9][0-9_]*[eE][-+]?[0-9]+)$"),
+    list("-+0123456789."),
+)
+
+
+def _read_yaml(path: Path, display: str) -> tuple[dict, dict[str, Location]]:
+    """Parse one file: its data (safe loader) and each key path's line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError("cannot read the file: it is not UTF-8 text", file=display) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file ({exc.strerror})", file=display) from None
+    try:
+        root = yaml.compose(text, Loader=_ScenarioLoader)
+        data = yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"invalid YAML: {problem}", file=display,
+                            line=mark.line + 1 if mark is not None else None) from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a scenario must be a mapping of keys, got {_describe(data)}",
+                            file=display, line=1)
+    locations: dict[str, Location] = {}
+    _record_lines(root, "", display, locations, set())
+    return data, locations
+
+
+def _record_lines(node: yaml.Node, path: str, file: str, out: dict[str, Location],
+                  active: set[int]) -> None:
+    """Walk a composed node tree recording dotted key path -> (file, line); reject duplicates."""
+    if id(node) in active:  # a recursive alias
+        return
+    active.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node,
+                                                                           yaml.ScalarNode):
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            child = _join(path, key)
+            if key in seen:
+                raise ScenarioError(f"duplicate key (first set on line {seen[key]})", file=file,
+                                    key=child, line=line)
+            seen[key] = line
+            out[child] = (file, line)
+            _record_lines(value_node, child, file, out, active)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = _join(path, str(index))
+            out[child] = (file, item.start_mark.line + 1)
+            _record_lines(item, child, file, out, active)
+    active.discard(id(node))
+
+
+def _load_merged(path: Path, display: str,
+                 chain: tuple[tuple[Path, str], ...]) -> tuple[dict, dict[str, Location]]:
+    """Read a file and everything it extends, merged; ``chain`` is the files being loaded."""
+    raw, locations = _read_yaml(path, display)
+    chain = (*chain, (path.resolve(), display))
+    return _follow_extends(raw, locations, display, path.parent, Path(display).parent, chain)
+
+
+def _follow_extends(raw: dict, locations: dict[str, Location], display: str, base_dir: Path,
+                    display_dir: Path | None, chain: tuple[tuple[Path, str], ...],
+                    ) -> tuple[dict, dict[str, Location]]:
+    """Merge ``raw`` (which may name a parent in ``extends``) into its parent."""
+    if "extends" not in raw:
+        return raw, locations
+    ref = raw.pop("extends")
+    location = locations.pop("extends", None)
+    line = location[1] if location else None
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(message, file=display, key="extends", line=line)
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise fail(f"expected the path of a scenario file, got {_describe(ref)}")
+    target = base_dir / ref
+    target_display = (os.path.normpath(os.path.join(display_dir, ref)) if display_dir is not None
+                      else os.fspath(target))
+    resolved = target.resolve()
+    for index, (seen, _) in enumerate(chain):
+        if seen == resolved:
+            cycle = " -> ".join([d for _, d in chain[index:]] + [target_display])
+            raise fail(f"extends cycle: {cycle}")
+    if not target.is_file():
+        raise fail(f"extended file not found: {target_display}")
+    parent, parent_locations = _load_merged(target, target_display, chain)
+    for key in _NOT_INHERITED:
+        parent.pop(key, None)
+    return _merge(parent, parent_locations, raw, locations)
+
+
+def _merge(parent: dict, parent_locations: dict[str, Location], child: dict,
+           child_locations: dict[str, Location]) -> tuple[dict, dict[str, Location]]:
+    """Merge child into parent: mappings key by key, everything else replaces."""
+    replaced: list[str] = []
+    merged = _deep_merge(parent, child, "", replaced)
+    dropped = tuple(replaced) + _NOT_INHERITED
+    locations = {
+        path: loc for path, loc in parent_locations.items()
+        if not any(path == p or path.startswith(p + ".") for p in dropped)
+    }
+    locations.update(child_locations)
+    return merged, locations
+
+
+def _deep_merge(parent: dict, child: dict, path: str, replaced: list[str]) -> dict:
+    merged = dict(parent)
+    for key, value in child.items():
+        here = _join(path, str(key))
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _deep_merge(merged[key], value, here, replaced)
+        else:
+            if key in merged:
+                replaced.append(here)
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and defaults
+# ---------------------------------------------------------------------------------------------
+
+
+class _Validator:
+    """Checks a merged raw mapping and builds the resolved dict; raises on the first problem.
+
+    ``source`` is the file shown when a key has no recorded location.
+    """
+
+    def __init__(self, source: str, locations: Mapping[str, Location]) -> None:
+        self.source = source
+        self.locations = locations
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def error(self, path: str, message: str) -> ScenarioError:
+        """An error at ``path``, located at the key or its nearest located ancestor."""
+        probe = path
+        while probe:
+            if probe in self.locations:
+                file, line = self.locations[probe]
+                return ScenarioError(message, file=file, key=path or None, line=line)
+            probe = probe.rpartition(".")[0]
+        return ScenarioError(message, file=self.source, key=path or None)
+
+    # -- the whole scenario -------------------------------------------------------------------
+
+    def resolve(self, raw: Any, default_name: str) -> dict:
+        """The resolved dict for ``raw`` (which must not contain ``extends``)."""
+        top = self.mapping(raw, "")
+        self.check_keys(top, "", _TOP_KEYS)
+        name = self.text(top, "name", "", default_name)
+        if not name.strip():
+            raise self.error("name", "must not be empty")
+        data: dict[str, Any] = {
+            "name": name,
+            "title": self.text(top, "title", "", name),
+            "description": self.text(top, "description", "", ""),
+            "price_year": self.price_year(top),
+            "sources": self.sources(top.get("sources")),
+            "time": self.time(top.get("time")),
+            "loops": self.loops(top.get("loops")),
+        }
+        data["agencies"] = self.agencies(top)
+        data["cohorts"] = self.cohorts(top)
+        data["services"] = self.services(top, data["agencies"], data["cohorts"])
+        data["pool"] = self.pool(top.get("pool"), data["agencies"], data["services"])
+        data["appraisal"] = self.appraisal(top.get("appraisal"))
+        data["changes"] = []
+        self.check_time_step(data)
+        data["changes"] = self.changes(top.get("changes"), data)
+        return data
+
+    # -- sections -----------------------------------------------------------------------------
+
+    def price_year(self, top: Mapping) -> str:
+        if "price_year" not in top:
+            raise self.error("price_year", "required key is missing (e.g. price_year: \"2024-25\")")
+        value = top["price_year"]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("price_year", f"expected text such as \"2024-25\", got "
+                                           f"{_describe(value)}")
+        return value
+
+    def sources(self, raw: Any) -> dict[str, str]:
+        sources = self.mapping(raw, "sources")
+        for key, value in sources.items():
+            if not isinstance(value, str):
+                raise self.error(f"sources.{key}", f"expected citation text, got "
+                                                   f"{_describe(value)}")
+        return dict(sources)
+
+    def time(self, raw: Any) -> dict[str, Any]:
+        m = self.mapping(raw, "time")
+        self.check_keys(m, "time", _TIME_KEYS)
+        start = self.text(m, "start", "time", "2026-04")
+        if not _START_MONTH.match(start):
+            raise self.error("time.start", f"expected a month written YYYY-MM, got {start!r}")
+        horizon = self.integer(m, "horizon", "time", 60, 1, None)
+        dt = self.number(m, "dt", "time", _Num(0.25, _POSITIVE))
+        steps = 1.0 / dt
+        if round(steps) < 1 or abs(steps - round(steps)) > _DT_WHOLE_TOLERANCE:
+            raise self.error("time.dt", f"1/dt must be a whole number of steps per month "
+                                        f"(got dt = {dt:g}, 1/dt = {steps:g})")
+        method = self.choice(m, "method", "time", _METHODS, "euler")
+        return {"start": start, "horizon": horizon, "dt": dt, "method": method}
+
+    def loops(self, raw: Any) -> dict[str, bool]:
+        m = self.mapping(raw, "loops")
+        self.check_keys(m, "loops", _LOOP_KEYS)
+        return {key: self.boolean(m, key, "loops", True) for key in _LOOP_KEYS}
+
+    def agencies(self, top: Mapping) -> dict[str, dict]:
+        out = {}
+        for agency_id, body in self.entities(top, "agencies", "agency").items():
+            path = f"agencies.{agency_id}"
+            m = self.mapping(body, path)
+            self.check_keys(m, path, _AGENCY_KEYS)
+            out[agency_id] = {
+                "label": self.text(m, "label", path, agency_id),
+                "type": self.choice(m, "type", path, _AGENCY_TYPES, "other"),
+                **self.numbers(m, path, _AGENCY_NUMBERS),
+            }
+        return out
+
+    def cohorts(self, top: Mapping) -> dict[str, dict]:
+        out = {}
+        for cohort_id, body in self.entities(top, "cohorts", "cohort").items():
+            path = f"cohorts.{cohort_id}"
+            m = self.mapping(body, path)
+            self.check_keys(m, path, _COHORT_KEYS)
+            out[cohort_id] = {
+                "label": self.text(m, "label", path, cohort_id),
+                **self.numbers(m, path, _COHORT_NUMBERS),
+                "states": self.states(m, path),
+            }
+        return out
+
+    def states(self, cohort: Mapping, cohort_path: str) -> dict[str, dict]:
+        path = f"{cohort_path}.states"
+        if "states" not in cohort:
+            raise self.error(path, "required key is missing (at least two need states, "
+                                   "from low to high need)")
+        raw = self.mapping(cohort["states"], path)
+        if len(raw) < 2:
+            raise self.error(path, f"needs at least two states, from low to high need "
+                                   f"(got {len(raw)})")
+        states = {}
+        for state_id, body in raw.items():
+            state_path = f"{path}.{state_id}"
+            self.check_id(state_id, state_path, "state")
+            m = self.mapping(body, state_path)
+            self.check_keys(m, state_path, tuple(_STATE_NUMBERS))
+            states[state_id] = self.numbers(m, state_path, _STATE_NUMBERS)
+        first, last = next(iter(states)), next(reversed(states))
+        if states[last]["escalation"] != 0.0:
+            raise self.error(f"{path}.{last}.escalation",
+                             f"must be 0 in the last state, which has no higher state "
+                             f"(got {states[last]['escalation']:g})")
+        if states[first]["recovery"] != 0.0:
+            raise self.error(f"{path}.{first}.recovery",
+                             f"must be 0 in the first state, which has no lower state "
+                             f"(got {states[first]['recovery']:g})")
+        return states
+
+    def services(self, top: Mapping, agencies: Mapping, cohorts: Mapping) -> dict[str, dict]:
+        out = {}
+        for service_id, body in self.entities(top, "services", "service").items():
+            path = f"services.{service_id}"
+            m = self.mapping(body, path)
+            self.check_keys(m, path, _SERVICE_KEYS)
+            kind = self.choice(m, "kind", path, _SERVICE_KINDS, _REQUIRED)
+            other_kind, other_keys = (("reactive", _REACTIVE_KEYS) if kind == "preventive"
+                                      else ("preventive", _PREVENTIVE_KEYS))
+            for key in m:
+                if key in other_keys:
+                    raise self.error(f"{path}.{key}",
+                                     f"{key} applies to {other_kind} services only")
+            cohort_id = self.reference(m, "cohort", path, cohorts, "cohort")
+            service = {
+                "label": self.text(m, "label", path, service_id),
+                "agency": self.reference(m, "agency", path, agencies, "agency"),
+                "cohort": cohort_id,
+                "kind": kind,
+                "unit_cost": self.number(m, "unit_cost", path, _UNIT_COST),
+            }
+            state_ids = list(cohorts[cohort_id]["states"])
+            if kind == "preventive":
+                service.update(self.preventive(m, path, state_ids, cohort_id))
+            else:
+                service.update(self.reactive(m, path, state_ids, cohort_id))
+            out[service_id] = service
+        return out
+
+    def preventive(self, m: Mapping, path: str, state_ids: list[str], cohort_id: str) -> dict:
+        community_path = f"{path}.community"
+        community = self.mapping(m.get("community"), community_path)
+        self.check_keys(community, community_path, tuple(_COMMUNITY_NUMBERS))
+        numbers = self.numbers(m, path, _PREVENTIVE_NUMBERS)
+        return {
+            "states": self.eligible_states(m, path, state_ids, cohort_id),
+            "places": numbers["places"],
+            "uptake": numbers["uptake"],
+            "effect": numbers["effect"],
+            "time_to_effect": numbers["time_to_effect"],
+            "delay_order": self.integer(m, "delay_order", path, _DELAY_ORDER_DEFAULT,
+                                        *_DELAY_ORDER_RANGE),
+            "community": self.numbers(community, community_path, _COMMUNITY_NUMBERS),
+        }
+
+    def eligible_states(self, m: Mapping, path: str, state_ids: list[str],
+                        cohort_id: str) -> list[str]:
+        states_path = f"{path}.states"
+        if "states" not in m:
+            raise self.error(states_path, "required key is missing (the eligible states)")
+        raw = m["states"]
+        if not isinstance(raw, list) or not raw:
+            raise self.error(states_path, f"expected a non-empty list of state ids, got "
+                                          f"{_describe(raw)}")
+        chosen = set()
+        for index, state in enumerate(raw):
+            item_path = f"{states_path}.{index}"
+            if not isinstance(state, str):
+                raise self.error(item_path, f"expected a state id, got {_describe(state)}")
+            if state not in state_ids:
+                raise self.error(item_path, f"'{state}' is not a state of cohort '{cohort_id}'"
+                                            + _suggest(state, state_ids))
+            if state in chosen:
+                raise self.error(item_path, f"'{state}' is listed twice")
+            chosen.add(state)
+        return [state for state in state_ids if state in chosen]
+
+    def reactive(self, m: Mapping, path: str, state_ids: list[str], cohort_id: str) -> dict:
+        use_path = f"{path}.utilisation"
+        if "utilisation" not in m:
+            raise self.error(use_path, "required key is missing (events per person-month by "
+                                       "state served)")
+        raw = self.mapping(m["utilisation"], use_path)
+        if not raw:
+            raise self.error(use_path, "needs at least one state served")
+        for state in raw:
+            if state not in state_ids:
+                raise self.error(f"{use_path}.{state}",
+                                 f"'{state}' is not a state of cohort '{cohort_id}'"
+                                 + _suggest(state, state_ids))
+        utilisation = {state: self.number(raw, state, use_path, _UTILISATION)
+                       for state in state_ids if state in raw}
+        return {"utilisation": utilisation, **self.numbers(m, path, _REACTIVE_NUMBERS)}
+
+    def pool(self, raw: Any, agencies: Mapping, services: Mapping) -> dict[str, Any]:
+        m = self.mapping(raw, "pool")
+        self.check_keys(m, "pool", _POOL_KEYS)
+        contributions = self.mapping(m.get("contributions"), "pool.contributions")
+        for agency_id in contributions:
+            if agency_id not in agencies:
+                raise self.error(f"pool.contributions.{agency_id}",
+                                 f"unknown agency '{agency_id}'" + _suggest(agency_id, agencies))
+        shares = self.mapping(m.get("services"), "pool.services")
+        for service_id in shares:
+            if service_id not in services:
+                raise self.error(f"pool.services.{service_id}",
+                                 f"unknown service '{service_id}'"
+                                 + _suggest(service_id, services))
+            if services[service_id]["kind"] != "preventive":
+                raise self.error(f"pool.services.{service_id}",
+                                 f"'{service_id}' is a reactive service; the pool funds "
+                                 f"preventive services only")
+        pooled_services = {sid: self.number(shares, sid, "pool.services", _POOL_SHARE)
+                           for sid in shares}
+        total = sum(pooled_services.values())
+        if total > 1.0 + _SHARE_SUM_TOLERANCE:
+            raise self.error("pool.services", f"shares must sum to at most 1 (got {total:g})")
+        double_running = self.mapping(m.get("double_running"), "pool.double_running")
+        self.check_keys(double_running, "pool.double_running", tuple(_DOUBLE_RUNNING_NUMBERS))
+        return {
+            "enabled": self.boolean(m, "enabled", "pool", False),
+            **self.numbers(m, "pool", _POOL_NUMBERS_HEAD),
+            "contributions": {aid: self.number(contributions, aid, "pool.contributions",
+                                               _POOL_SHARE) for aid in contributions},
+            "services": pooled_services,
+            **self.numbers(m, "pool", _POOL_NUMBERS_MID),
+            "double_running": self.numbers(double_running, "pool.double_running",
+                                           _DOUBLE_RUNNING_NUMBERS),
+            **self.numbers(m, "pool", _POOL_NUMBERS_TAIL),
+        }
+
+    def appraisal(self, raw: Any) -> dict[str, Any]:
+        m = self.mapping(raw, "appraisal")
+        self.check_keys(m, "appraisal", _APPRAISAL_KEYS)
+        return {**self.numbers(m, "appraisal", _APPRAISAL_NUMBERS),
+                "value_qalys": self.boolean(m, "value_qalys", "appraisal", False)}
+
+    def changes(self, raw: Any, data: dict) -> list[dict]:
+        """Time-keyed changes, checked by applying them cumulatively in month order."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise self.error("changes", f"expected a list of changes, got {_describe(raw)}")
+        horizon = data["time"]["horizon"]
+        paths = _parameter_paths(data)
+        known = set(paths)
+        changes = []
+        for index, item in enumerate(raw):
+            path = f"changes.{index}"
+            m = self.mapping(item, path)
+            self.check_keys(m, path, _CHANGE_KEYS)
+            month = self.number(m, "month", path, _Num(_REQUIRED, _NONNEG))
+            if month >= horizon:
+                raise self.error(f"{path}.month", f"must be before the end of the run, "
+                                                  f"time.horizon = {horizon} (got {month:g})")
+            if "set" not in m:
+                raise self.error(f"{path}.set", "required key is missing (dotted path: value)")
+            settings = self.mapping(m["set"], f"{path}.set")
+            if not settings:
+                raise self.error(f"{path}.set", "must set at least one parameter")
+            values = {}
+            for key, value in settings.items():
+                key_path = f"{path}.set.{key}"
+                if key not in known:
+                    raise self.error(key_path, _unknown_parameter(key, paths, data))
+                values[key] = float(_parameter_value(value, key, _is_switch(key),
+                                                     self.source, key_path, self.error))
+            changes.append({"month": month, "set": values})
+        order = sorted(range(len(changes)), key=lambda i: changes[i]["month"])
+        self.check_changes_apply(data, changes, order)
+        return [changes[i] for i in order]
+
+    def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
+        """Re-validate the scenario after each change, cumulatively, in month order."""
+        trial = copy.deepcopy(data)
+        for index in order:
+            settings = changes[index]["set"]
+            for key, value in settings.items():
+                _set_path(trial, key, bool(value) if _is_switch(key) else value)
+            try:
+                _Validator(self.source, {}).resolve(trial, data["name"])
+            except ScenarioError as err:
+                if err.key in settings:
+                    raise self.error(f"changes.{index}.set.{err.key}", err.message) from None
+                raise self.error(f"changes.{index}",
+                                 f"after this change, {err.key}: {err.message}") from None
+
+    def check_time_step(self, data: dict) -> None:
+        """dt x rate <= 1 for the fastest per-month rate (and 1/time-constant)."""
+        dt = data["time"]["dt"]
+        fastest = max(_rates(data), key=lambda r: r[2], default=None)
+        if fastest is None:
+            return
+        path, what, rate = fastest
+        if dt * rate <= 1.0 + _DT_RATE_TOLERANCE:
+            return
+        steps = math.ceil(rate / (1.0 + _DT_RATE_TOLERANCE))
+        raise self.error("time.dt",
+                         f"dt = {dt:g} months is too large for the fastest rate, {path} "
+                         f"({what} = {rate:g} per month): dt x rate must be at most 1, so the "
+                         f"largest allowed dt is 1/{steps} = {1.0 / steps:.6g}")
+
+    # -- building blocks ----------------------------------------------------------------------
+
+    def mapping(self, value: Any, path: str) -> Mapping:
+        """A mapping with text keys; None (an empty YAML section) is an empty mapping."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            what = "a scenario must be" if not path else "expected"
+            raise self.error(path, f"{what} a mapping of keys, got {_describe(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.error(_join(path, str(key)), f"key {key!r} must be text")
+        return value
+
+    def check_keys(self, m: Mapping, path: str, allowed: Sequence[str]) -> None:
+        for key in m:
+            if key not in allowed:
+                raise self.error(_join(path, key), "unknown key" + _suggest(key, allowed))
+
+    def entities(self, top: Mapping, section: str, what: str) -> Mapping:
+        """A non-empty id -> body mapping (agencies, cohorts, services) with valid ids."""
+        if section not in top:
+            raise self.error(section, f"required key is missing (at least one {what})")
+        entities = self.mapping(top[section], section)
+        if not entities:
+            raise self.error(section, f"needs at least one {what}")
+        for entity_id in entities:
+            self.check_id(entity_id, f"{section}.{entity_id}", what)
+        return entities
+
+    def check_id(self, entity_id: str, path: str, what: str) -> None:
+        if not _ID.match(entity_id):
+            raise self.error(path, f"{what} id '{entity_id}' must start with a lower-case letter "
+                                   f"and use only lower-case letters, digits and _")
+
+    def reference(self, m: Mapping, key: str, path: str, known: Mapping, what: str) -> str:
+        key_path = f"{path}.{key}"
+        if key not in m:
+            raise self.error(key_path, f"required key is missing (an {what} id)")
+        value = m[key]
+        if not isinstance(value, str):
+            raise self.error(key_path, f"expected an {what} id, got {_describe(value)}")
+        if value not in known:
+            raise self.error(key_path, f"unknown {what} '{value}'" + _suggest(value, known))
+        return value
+
+    def numbers(self, m: Mapping, path: str, specs: Mapping[str, _Num]) -> dict[str, Any]:
+        return {key: self.number(m, key, path, spec) for key, spec in specs.items()}
+
+    def number(self, m: Mapping, key: str, path: str, spec: _Num) -> float | None:
+        key_path = _join(path, key)
+        if key not in m:
+            if spec.default is _REQUIRED:
+                raise self.error(key_path, "required key is missing")
+            return spec.default
+        value = m[key]
+        if value is None and spec.nullable:
+            return None
+        x = _as_number(value, key_path, self.error)
+        if x not in spec.bound:
+            raise self.error(key_path, f"must be {spec.bound.describe()} (got {x:g})")
+        return x
+
+    def integer(self, m: Mapping, key: str, path: str, default: int, low: int,
+                high: int | None) -> int:
+        key_path = _join(path, key)
+        if key not in m:
+            return default
+        x = _as_number(m[key], key_path, self.error)
+        if x != int(x):
+            raise self.error(key_path, f"expected a whole number, got {x:g}")
+        if x < low or (high is not None and x > high):
+            limit = f"from {low} to {high}" if high is not None else f">= {low}"
+            raise self.error(key_path, f"must be a whole number {limit} (got {x:g})")
+        return int(x)
+
+    def boolean(self, m: Mapping, key: str, path: str, default: bool) -> bool:
+        if key not in m:
+            return default
+        value = m[key]
+        if not isinstance(value, bool):
+            raise self.error(_join(path, key), f"expected true or false, got {_describe(value)}")
+        return value
+
+    def text(self, m: Mapping, key: str, path: str, default: str) -> str:
+        value = m.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.error(_join(path, key), f"expected text, got {_describe(value)}")
+        return value
+
+    def choice(self, m: Mapping, key: str, path: str, choices: Sequence[str], default: Any) -> str:
+        key_path = _join(path, key)
+        if key not in m:
+            if default is _REQUIRED:
+                raise self.error(key_path, f"required key is missing (one of "
+                                           f"{', '.join(choices)})")
+            return default
+        value = m[key]
+        if not isinstance(value, str):
+            raise self.error(key_path, f"expected one of {', '.join(choices)}, got "
+                                       f"{_describe(value)}")
+        if value not in choices:
+            raise self.error(key_path, f"unknown value {value!r}" + _suggest(value, choices))
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Rates, parameter paths and small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _rates(data: dict) -> list[tuple[str, str, float]]:
+    """Every per-month rate that bounds dt: (key path, description, rate per month)."""
+    rates = []
+    for cohort_id, cohort in data["cohorts"].items():
+        for state_id, state in cohort["states"].items():
+            rates.append((f"cohorts.{cohort_id}.states.{state_id}", "escalation + recovery + exit",
+                          state["escalation"] + state["recovery"] + state["exit"]))
+    for service_id, service in data["services"].items():
+        path = f"services.{service_id}"
+        if service["kind"] == "preventive":
+            rates.append((f"{path}.time_to_effect", "delay_order / time_to_effect",
+                          service["delay_order"] / service["time_to_effect"]))
+            rates.append((f"{path}.community.ramp_time", "1 / ramp_time",
+                          1.0 / service["community"]["ramp_time"]))
+        else:
+            rates.append((f"{path}.queue_clear_time", "1 / queue_clear_time",
+                          1.0 / service["queue_clear_time"]))
+            rates.append((f"{path}.decommission_delay", "1 / decommission_delay",
+                          1.0 / service["decommission_delay"]))
+    for agency_id, agency in data["agencies"].items():
+        path = f"agencies.{agency_id}"
+        rates.append((f"{path}.perception_delay", "1 / perception_delay",
+                      1.0 / agency["perception_delay"]))
+        rates.append((f"{path}.restore_rate", "restore_rate", agency["restore_rate"]))
+    pool = data["pool"]
+    if pool["enabled"]:
+        for key in ("reinvestment_delay", "adjust_time", "spend_down_time"):
+            rates.append((f"pool.{key}", f"1 / {key}", 1.0 / pool[key]))
+    return rates
+
+
+def _parameter_paths(data: Mapping) -> list[str]:
+    """Numeric leaves (float) and switches (bool) of the parameter sections, in order."""
+    paths: list[str] = []
+
+    def walk(node: Mapping, path: str) -> None:
+        for key, value in node.items():
+            here = f"{path}.{key}"
+            if isinstance(value, dict):
+                walk(value, here)
+            elif isinstance(value, (bool, float)) and not _is_utility(here):
+                paths.append(here)
+
+    for section in _PARAMETER_SECTIONS:
+        walk(data[section], section)
+    return paths
+
+
+def _is_utility(path: str) -> bool:
+    parts = path.split(".")
+    return len(parts) == 5 and parts[0] == "cohorts" and parts[2] == "states" \
+        and parts[4] == "utility"
+
+
+def _is_switch(path: str) -> bool:
+    """Whether a parameter path is a boolean switch (overridden as 0 or 1)."""
+    return path.startswith("loops.") or path == "pool.enabled"
+
+
+def _unknown_parameter(path: str, paths: Sequence[str], data: Mapping) -> str:
+    try:
+        node: Any = data
+        for part in path.split("."):
+            node = node[part]
+    except (KeyError, TypeError):
+        node = ...
+    if node is None:
+        return ("is null here (e.g. unlimited capacity), so it cannot be changed; give it a "
+                "number in the scenario first")
+    if node is not ...:
+        return ("is not a parameter that can be changed (only numbers and switches in loops, "
+                "agencies, cohorts, services and pool are)")
+    return "not a parameter path" + _suggest(path, paths)
+
+
+def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path: str,
+                     error: Any = None) -> float | bool:
+    """A parameter override: a number, or for a switch 0/1/true/false (returned as bool)."""
+    def fail(message: str) -> ScenarioError:
+        if error is not None:
+            return error(key_path, message)
+        return ScenarioError(message, file=source, key=key_path)
+
+    if switch:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, numbers.Real) and value in (0, 1):
+            return bool(value)
+        raise fail(f"{path} is a switch: expected 0, 1, true or false, got {_describe(value)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise fail(f"expected a number, got {_describe(value)}{_number_hint(value)}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise fail(f"must be a finite number (got {x})")
+    return x
+
+
+def _as_number(value: Any, path: str, error: Any) -> float:
+    """A finite float from a YAML number; bools, text and null are errors."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise error(path, f"expected a number, got {_describe(value)}{_number_hint(value)}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise error(path, f"must be a finite number (got {x})")
+    return x
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def _suggest(word: str, options: Any) -> str:
+    """' (did you mean 'x'?)', or the list of options when short, or ''."""
+    options = [str(o) for o in options]
+    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if match:
+        return f" (did you mean '{match[0]}'?)"
+    if 0 < len(options) <= 12:
+        return f" (expected one of: {', '.join(options)})"
+    return ""
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (a boolean)"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, numbers.Number):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def _number_hint(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (write the number without quotes)"
+    return ""
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _stem(path: Path) -> str:
+    """The file name without .yaml / .yml."""
+    name = path.name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
