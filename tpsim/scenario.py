@@ -297,9 +297,10 @@ class Scenario:
             return self
         source = f"<overrides of {self.name}>"
         paths = self.parameter_paths()
+        known = set(paths)
         data = copy.deepcopy(self.data)
         for path, value in values.items():
-            if path not in paths:
+            if path not in known:
                 raise ScenarioError(_unknown_parameter(path, paths, self.data), file=source,
                                     key=path)
             _set_path(data, path, _parameter_value(value, path, _is_switch(path), source, path))
