@@ -1,0 +1,205 @@
+"""Throughput benchmarks for the simulation core.
+
+    python benchmarks/run.py                 # full suite, writes outputs/bench/core.json
+    python benchmarks/run.py --quick --min-ratio 20   # CI: a short pass that fails on regression
+
+Every benchmark warms up, repeats rounds, reports the median and the spread (min, max), and
+asserts the answer it produced is right (people conserved, no negative stock), not only its
+speed. Machines here are shared and noisy, so the figure that gates CI is a *ratio* measured
+in the same process: the numba kernel's runs per second over the plain-numpy reference
+implementation's (tpsim/models/reference.py) on the same batch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tpsim import __version__  # noqa: E402
+from tpsim.models import layout as lo  # noqa: E402
+from tpsim.models.structure import compile_scenario  # noqa: E402
+from tpsim.scenario import load_scenario  # noqa: E402
+from tpsim.simulate import simulate  # noqa: E402
+
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "tpsim": __version__, "platform": platform.platform()}
+
+
+def timed(fn, rounds: int, warmup: int = 1) -> dict:
+    """Median, min and max wall time (s) of ``fn()`` over ``rounds`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+            "rounds": rounds}
+
+
+def check_conservation(model, raw) -> None:
+    """People conserved in every run: final population - initial = inflow - exits."""
+    xo = model.xo
+    nco = len(model.cohorts)
+    pop = raw.final[:, xo[lo.X_POP]:xo[lo.X_POP] + model.npop]
+    initial = raw.theta[:, model.po[lo.P_INITIAL]:model.po[lo.P_INITIAL] + model.npop]
+    for c in range(nco):
+        members = [i for i, (cc, _) in enumerate(model.pop_labels) if cc == model.cohorts[c]]
+        change = pop[:, members].sum(axis=1) - initial[:, members].sum(axis=1)
+        net = raw.final[:, xo[lo.A_INFLOW] + c] - raw.final[:, xo[lo.A_EXIT] + c]
+        np.testing.assert_allclose(change, net, rtol=1e-8, atol=1e-6 * max(1.0, np.abs(net).max()))
+    assert np.isfinite(raw.final).all(), "non-finite values in the state"
+    assert (pop >= -1e-9).all(), "negative population"
+
+
+def perturbed_theta(model, n: int, seed: int = 1) -> np.ndarray:
+    """``n`` parameter sets: effect sizes and unit costs varied +-20% (a realistic batch)."""
+    rng = np.random.default_rng(seed)
+    theta = model.theta(n)
+    for block in (lo.P_PV_EFFECT, lo.P_PV_UNIT_COST, lo.P_RV_UNIT_COST):
+        cols = slice(model.po[block], model.po[block + 1])
+        theta[:, cols] *= rng.uniform(0.8, 1.2, size=theta[:, cols].shape)
+    np.clip(theta[:, model.po[lo.P_PV_EFFECT]:model.po[lo.P_PV_EFFECT + 1]], 0, 1,
+            out=theta[:, model.po[lo.P_PV_EFFECT]:model.po[lo.P_PV_EFFECT + 1]])
+    return theta
+
+
+def bench_batches(model, sizes: list[int], rounds: int) -> dict:
+    out = {}
+    person_state_months = model.npop * model.n_months
+    for n in sizes:
+        theta = perturbed_theta(model, n)
+        raw = simulate(model, theta, record=False)
+        check_conservation(model, raw)
+        t = timed(lambda: simulate(model, theta, record=False), rounds)
+        t["runs_per_s"] = n / t["median_s"]
+        t["person_state_months_per_s"] = t["runs_per_s"] * person_state_months
+        out[str(n)] = t
+        print(f"  batch {n:>7,}: {t['runs_per_s']:>12,.0f} runs/s  "
+              f"(median {t['median_s'] * 1e3:.1f} ms, min {t['min_s'] * 1e3:.1f}, max {t['max_s'] * 1e3:.1f})")
+    return out
+
+
+def bench_ratio(model, n: int, rounds: int) -> dict:
+    """numba vs the plain-numpy reference on the same batch, measured in this process."""
+    from tpsim.models.reference import simulate_reference
+
+    theta = perturbed_theta(model, n)
+    ref = simulate_reference(model, theta)
+    fast = simulate(model, theta, record=True)
+    np.testing.assert_allclose(fast.final, ref.final, rtol=1e-7, atol=1e-6)
+    check_conservation(model, ref)
+    t_numba = timed(lambda: simulate(model, theta, record=False), rounds)
+    t_numpy = timed(lambda: simulate_reference(model, theta), max(1, rounds // 2), warmup=0)
+    ratio = t_numpy["median_s"] / t_numba["median_s"]
+    print(f"  numba {n / t_numba['median_s']:,.0f} runs/s vs numpy {n / t_numpy['median_s']:,.0f} "
+          f"runs/s on {n:,} runs: ratio {ratio:.1f}")
+    return {"runs": n, "numba": t_numba, "numpy": t_numpy, "ratio": ratio}
+
+
+def _subprocess_seconds(code: str, env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def bench_jit(rounds: int) -> dict:
+    """First call in a fresh process: with an empty numba cache (cold) and a filled one (warm)."""
+    code = ("from tpsim.scenario import load_scenario; from tpsim.models.structure import "
+            "compile_scenario; from tpsim.simulate import simulate; "
+            f"m = compile_scenario(load_scenario({str(BASELINE)!r})); simulate(m, m.theta(1))")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        out["cold_s"] = _subprocess_seconds(code, env)
+        warm = [_subprocess_seconds(code, env) for _ in range(rounds)]
+        out["warm_median_s"] = statistics.median(warm)
+        out["warm_min_s"], out["warm_max_s"] = min(warm), max(warm)
+    print(f"  JIT: cold {out['cold_s']:.1f} s, warm cache {out['warm_median_s']:.2f} s (import + first run)")
+    return out
+
+
+def bench_cli(rounds: int) -> dict:
+    """``tpsim run scenarios/baseline.yaml`` wall time with the JIT cache warm."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "tpsim.cli", "run", str(BASELINE), "--out", out]
+        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)  # warm the cache
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        assert (Path(out) / "timeseries.csv").stat().st_size > 0
+    res = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+    print(f"  tpsim run baseline (warm cache): median {res['median_s']:.2f} s")
+    return res
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short CI pass")
+    parser.add_argument("--min-ratio", type=float, default=None,
+                        help="fail if numba/numpy throughput ratio falls below this")
+    parser.add_argument("--out", default=str(ROOT / "outputs" / "bench"))
+    args = parser.parse_args(argv)
+
+    scenario = load_scenario(BASELINE)
+    model = compile_scenario(scenario)
+    print(f"tpsim core benchmarks: {BASELINE.name} ({model.npop} need states, "
+          f"{len(model.services)} services, {len(model.agencies)} agencies), dt={model.dt}, "
+          f"{model.n_months} months, {model.method}")
+    simulate(model, model.theta(1))  # compile (or load from cache) before timing
+    results = {"machine": machine(), "scenario": scenario.name, "scenario_hash": scenario.hash,
+               "dt": model.dt, "months": model.n_months, "method": model.method,
+               "quick": args.quick}
+    single = timed(lambda: simulate(model, model.theta(1), record=True), 5 if args.quick else 20)
+    print(f"  single run (all series recorded): median {single['median_s'] * 1e3:.2f} ms")
+    results["single_run"] = single
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    results["batches"] = bench_batches(model, sizes, 3 if args.quick else 5)
+    results["numba_vs_numpy"] = bench_ratio(model, 2_000 if args.quick else 10_000,
+                                            3 if args.quick else 5)
+    if not args.quick:
+        results["jit"] = bench_jit(3)
+        results["cli_run"] = bench_cli(5)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "core_quick.json" if args.quick else "core.json"
+    (out / name).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out / name}")
+    if args.min_ratio is not None and results["numba_vs_numpy"]["ratio"] < args.min_ratio:
+        print(f"FAIL: numba/numpy ratio {results['numba_vs_numpy']['ratio']:.1f} is below the "
+              f"floor {args.min_ratio}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
