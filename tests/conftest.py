@@ -81,3 +81,64 @@ def make_tiny_scenario_dict() -> dict:
 def tiny_scenario_dict() -> dict:
     """A fresh copy of :func:`make_tiny_scenario_dict` for each test."""
     return make_tiny_scenario_dict()
+
+
+def make_rich_scenario_dict() -> dict:
+    """The tiny scenario with every part of the model switched on (a fresh copy on every call).
+
+    Adds an NHS agency with a capacity-limited reactive service, a second preventive service,
+    a second cohort (three states, its own inflow growth, a preventive and a capacity-limited
+    reactive service), efficiency targets with quality erosion, and a pool opening at month 6
+    with contributions, a pooled service with community places, captured savings, set-up and
+    double-running costs and an overhead reduction. Budgets are below spend, so the doom loop
+    cuts the unpooled service.
+    """
+    d = make_tiny_scenario_dict()
+    d["name"] = "rich"
+    council = d["agencies"]["council_asc"]
+    council.update(budget=180_000.0, cut_rate=0.3, efficiency_target=0.04, quality_erosion=2.0)
+    d["agencies"]["nhs_acute"] = {"type": "nhs", "budget": 90_000.0, "perception_delay": 3.0,
+                                  "overhead": 0.08, "efficiency_target": 0.02,
+                                  "quality_erosion": 1.0, "cut_rate": 0.2,
+                                  "restore_rate": 0.05, "funding_floor": 0.4}
+    older = d["cohorts"]["older_people"]["states"]
+    older["high_need"].update(initial=400.0, exit=0.06)
+    d["cohorts"]["adults"] = {"inflow_growth": 0.05, "states": {
+        "stable": {"initial": 3000.0, "inflow": 20.0, "escalation": 0.01, "exit": 0.003},
+        "complex": {"initial": 400.0, "inflow": 2.0, "escalation": 0.05, "recovery": 0.02,
+                    "exit": 0.01},
+        "crisis": {"initial": 50.0, "recovery": 0.1, "exit": 0.05}}}
+    services = d["services"]
+    services["residential_care"].update(utilisation={"high_need": 0.15}, capacity=55.0,
+                                        queue_clear_time=2.0, deterioration=0.5)
+    services["falls_prevention"]["community"] = {"places": 50.0, "unit_cost": 10.0,
+                                                 "ramp_time": 6.0}
+    services["emergency_admissions"] = {
+        "agency": "nhs_acute", "cohort": "older_people", "kind": "reactive", "unit_cost": 2000.0,
+        "utilisation": {"at_risk": 0.02, "high_need": 0.1}, "fixed_share": 0.5,
+        "decommission_delay": 6.0, "capacity": 40.0, "deterioration": 0.3}
+    services["reablement"] = {
+        "agency": "council_asc", "cohort": "older_people", "kind": "preventive",
+        "unit_cost": 150.0, "states": ["high_need"], "places": 50.0, "uptake": 0.5,
+        "effect": 0.3, "time_to_effect": 4.0, "delay_order": 2}
+    services["drug_treatment"] = {
+        "agency": "nhs_acute", "cohort": "adults", "kind": "preventive", "unit_cost": 250.0,
+        "states": ["stable", "complex"], "places": 100.0, "effect": 0.4, "time_to_effect": 2.0,
+        "delay_order": 1}
+    services["crisis_team"] = {
+        "agency": "council_asc", "cohort": "adults", "kind": "reactive", "unit_cost": 500.0,
+        "utilisation": {"complex": 0.05, "crisis": 0.5}, "capacity": 30.0, "deterioration": 0.5}
+    d["pool"] = {
+        "enabled": True, "start": 6, "contributions": {"council_asc": 0.02, "nhs_acute": 0.03},
+        "services": {"falls_prevention": 0.6, "drug_treatment": 0.2}, "capture_share": 0.5,
+        "reinvestment_delay": 6.0, "baseline_growth": 0.02, "adjust_time": 3.0,
+        "spend_down_time": 12.0, "setup_cost": 60_000.0, "setup_months": 6.0,
+        "double_running": {"cost": 3000.0, "months": 9.0},
+        "overhead_reduction": 0.5, "overhead_ramp": 12.0}
+    return d
+
+
+@pytest.fixture(scope="session")
+def rich_scenario():
+    """A factory: ``rich_scenario()`` returns a fresh :func:`make_rich_scenario_dict`."""
+    return make_rich_scenario_dict
