@@ -1,0 +1,276 @@
+"""Tests of tpsim.appraisal (pure arithmetic) and tpsim.attribution (batched comparison runs)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from tpsim import runner
+from tpsim.appraisal import (POOL_ROW, Accounts, AppraisalSettings, appraise,
+                             attribution_matrix, benefit_cost_ratio, discount_factors,
+                             monthly_flows, payback_month, savings_by_agency, uplift_costs)
+from tpsim.attribution import (RunSpec, base_spec, check_comparable, merge_events, removal_spec,
+                               run_comparison, simulate_specs)
+from tpsim.errors import TpsimError
+from tpsim.models.structure import compile_scenario
+from tpsim.scenario import scenario_from_dict
+
+
+def two_agency_dict(name: str = "two_agency", places: float = 200.0) -> dict:
+    """A hand-built place: the council (agency A) funds falls prevention and has no reactive
+    service; the NHS (agency B) funds emergency admissions and has no preventive service.
+    So only A can invest and only B can save. Round illustrative numbers, not evidence."""
+    return {
+        "name": name,
+        "price_year": "2024-25",
+        "time": {"start": "2026-04", "horizon": 36, "dt": 0.25, "method": "euler"},
+        "agencies": {
+            "council": {"type": "council", "budget": 30_000.0, "reserves": 100_000.0,
+                        "overhead": 0.05},  # £/month, £, fraction
+            "nhs": {"type": "nhs", "budget": 200_000.0, "overhead": 0.05},
+        },
+        "cohorts": {"older_people": {"inflow_growth": 0.01, "states": {
+            "well": {"initial": 5000.0, "inflow": 20.0, "escalation": 0.004, "exit": 0.002,
+                     "utility": 0.85},
+            "frail": {"initial": 1000.0, "escalation": 0.03, "recovery": 0.01, "exit": 0.005,
+                      "utility": 0.7},
+            "acute": {"initial": 150.0, "recovery": 0.2, "exit": 0.05, "utility": 0.4},
+        }}},
+        "services": {
+            "falls_prevention": {"agency": "council", "cohort": "older_people",
+                                 "kind": "preventive", "unit_cost": 40.0, "states": ["frail"],
+                                 "places": places, "effect": 0.3, "time_to_effect": 6.0},
+            "admissions": {"agency": "nhs", "cohort": "older_people", "kind": "reactive",
+                           "unit_cost": 2000.0, "utilisation": {"acute": 0.5},
+                           "fixed_share": 0.4, "decommission_delay": 12.0},
+        },
+    }
+
+
+def pooled_dict(name: str = "pooled") -> dict:
+    """The two-agency place with a pool: both agencies contribute, set-up and double running."""
+    d = two_agency_dict(name)
+    d["pool"] = {"enabled": True, "start": 3, "contributions": {"council": 0.05, "nhs": 0.02},
+                 "services": {"falls_prevention": 1.0}, "capture_share": 0.5,
+                 "reinvestment_delay": 6, "setup_cost": 20_000.0, "setup_months": 6,
+                 "double_running": {"cost": 1_000.0, "months": 6}, "overhead_reduction": 0.2,
+                 "overhead_ramp": 12}
+    return d
+
+
+def _scenario(d: dict):
+    return scenario_from_dict(d, source=f"<{d['name']}>")
+
+
+def _flows(scenario_dict: dict, counterfactual_dict: dict):
+    sc, cf = _scenario(scenario_dict), _scenario(counterfactual_dict)
+    runs = run_comparison([sc], cf)
+    accounts = Accounts.from_model(runs.models[0])
+    flows = monthly_flows(runs.batch.series(runs.scenarios[0]),
+                          runs.batch.series(runs.counterfactual), accounts)
+    return runs, accounts, flows
+
+
+# ---------------------------------------------------------------------------------------------
+# Green Book arithmetic
+# ---------------------------------------------------------------------------------------------
+
+
+def test_discount_factors_equal_the_green_book_formula():
+    n = 12 * 45  # beyond year 30, where the declining schedule starts
+    df = discount_factors(n, 0.035)
+    months = np.arange(1, n + 1)
+    year = (months - 1) // 12
+    expected = np.where(year <= 30, 1.0 / 1.035 ** year, 1.0 / 1.035 ** 30 / 1.03 ** (year - 30))
+    np.testing.assert_allclose(df, expected, rtol=1e-13)
+    assert df[:12].tolist() == [1.0] * 12  # year 0 undiscounted
+    assert df[12] == pytest.approx(1 / 1.035)
+    health = discount_factors(120, 0.015)
+    np.testing.assert_allclose(health, 1.0 / 1.015 ** ((np.arange(120)) // 12), rtol=1e-13)
+
+
+def test_optimism_bias_uplifts_extra_spend_only():
+    costs = np.array([[100.0, -50.0, 0.0], [10.0, 10.0, 10.0]])
+    up = uplift_costs(costs, 0.41, np.array([True, False]))
+    np.testing.assert_allclose(up, [[141.0, -50.0, 0.0], [10.0, 10.0, 10.0]])
+
+
+@pytest.mark.parametrize("stream, expected", [
+    ([0.0, 0.0, 0.0], 0),             # nothing changes: never negative, pays back at once
+    ([5.0, -1.0, 1.0], 0),            # never a net outlay
+    ([-10.0, 4.0, 6.0, 1.0], 3),      # cumulative -10, -6, 0: month 3
+    ([-10.0, 4.0, 5.0], None),        # still negative at the horizon
+    ([-1.0, 2.0, -5.0, 10.0], 2),     # the first month it turns non-negative
+])
+def test_payback_month(stream, expected):
+    assert payback_month(np.array(stream)) == expected
+
+
+def test_bcr_is_null_without_extra_cost():
+    assert benefit_cost_ratio(5.0, 0.0) is None
+    assert benefit_cost_ratio(5.0, -3.0) is None
+    assert benefit_cost_ratio(6.0, 4.0) == 1.5
+
+
+def test_attribution_matrix_rows_plus_remainder_equal_total():
+    agencies = ["a", "b", "c"]
+    total = np.array([1.0, 10.0, 3.0])
+    without = {"a": np.array([1.0, 4.0, 3.0]), "c": np.array([0.5, 9.0, 1.0])}
+    m = attribution_matrix(agencies, total, without)
+    for b in agencies:
+        assert sum(m["matrix"][a][b] for a in m["investing_agencies"]) + m["remainder"][b] == \
+            pytest.approx(m["total"][b])
+    assert m["wrong_pocket_share"]["a"] == pytest.approx(1.0)  # all of a's gain lands on b
+    assert m["wrong_pocket_share"]["c"] == pytest.approx(1.5 / 3.5)
+    assert attribution_matrix(agencies, total, {"b": total})["wrong_pocket_share"]["b"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Flows from real runs: accounting identities, self-comparison, wrong pocket
+# ---------------------------------------------------------------------------------------------
+
+
+def test_costs_and_savings_reconcile_with_spend():
+    """Per agency savings - costs = -Δspend.agency; in total (agencies and the pool's balance
+    row) = -Δspend.total; the pool row is the change in what the pool retains."""
+    runs, accounts, flows = _flows(pooled_dict(), two_agency_dict())
+    s, c = runs.batch.series(runs.scenarios[0]), runs.batch.series(runs.counterfactual)
+    net = flows.cashable - flows.costs
+    scale = np.abs(s["spend.total"]).max()
+    for i, a in enumerate(accounts.agencies):
+        np.testing.assert_allclose(net[i], -(s[f"spend.agency.{a}"] - c[f"spend.agency.{a}"]),
+                                   rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(net.sum(axis=0), -(s["spend.total"] - c["spend.total"]),
+                               rtol=0, atol=1e-9 * scale)
+    retained = np.diff(s["pool.balance"], prepend=0.0)
+    assert np.abs(retained).max() > 0  # the pool really holds money at times
+    np.testing.assert_allclose(flows.costs[len(accounts.agencies)], -retained, atol=1e-9 * scale)
+    ap = appraise(flows, AppraisalSettings(optimism_bias=0.0))
+    assert max(ap.reconciliation.values()) < 1e-8 * scale
+    # with no optimism bias the fiscal NPV is the discounted fall in total public spend
+    df = discount_factors(flows.n_months, 0.035)
+    assert ap.total["npv_horizon"] == pytest.approx(
+        -np.sum(df * (s["spend.total"] - c["spend.total"])), rel=1e-9, abs=1e-6)
+    # every additive figure of the total is the sum of the agency and pool rows
+    for key in ("costs_horizon", "pv_uplifted_costs_parliament", "npv_horizon", "economic_npv_parliament"):
+        assert ap.total[key] == pytest.approx(sum(ap.rows[r][key] for r in (*accounts.agencies, POOL_ROW)))
+
+
+def test_scenario_compared_with_itself_gives_zeros():
+    runs, accounts, flows = _flows(pooled_dict(), pooled_dict())
+    for arr in (flows.costs, flows.cashable, flows.non_cashable, *flows.outcomes.values()):
+        assert np.all(arr == 0.0)
+    ap = appraise(flows, AppraisalSettings(value_qalys=True))
+    for row in ap.rows.values():
+        for key, value in row.items():
+            if key in ("bcr", "economic_bcr"):
+                assert value is None
+            elif key == "payback_month":
+                assert value in (0, None)
+            elif key != "pays_back_in_parliament":
+                assert value == 0.0, key
+    assert all(v == 0.0 for v in ap.outcomes["total"].values())
+    assert runs.removals == [{}]  # nothing to attribute
+
+
+def test_wrong_pocket_share_is_one_when_only_a_invests_and_only_b_saves():
+    runs, accounts, flows = _flows(two_agency_dict("more_prevention", places=600.0),
+                                   two_agency_dict())
+    council, nhs = accounts.agencies.index("council"), accounts.agencies.index("nhs")
+    assert np.all(flows.cashable[council] == 0.0) and np.all(flows.non_cashable[council] == 0.0)
+    assert np.all(flows.costs[nhs] == 0.0)
+    assert flows.costs[council].sum() > 0 and flows.cashable[nhs].sum() > 0
+    settings = AppraisalSettings()
+    total = savings_by_agency(flows, settings)
+    assert list(runs.removals[0]) == ["council"]
+    without = {a: savings_by_agency(monthly_flows(runs.batch.series(i),
+                                                  runs.batch.series(runs.counterfactual), accounts),
+                                    settings) for a, i in runs.removals[0].items()}
+    m = attribution_matrix(accounts.agencies, total, without)
+    assert m["wrong_pocket_share"]["council"] == 1.0
+    # removing the council's extra places is the counterfactual itself: nothing left over
+    assert m["remainder"]["nhs"] == pytest.approx(0.0, abs=1e-6)
+    assert m["matrix"]["council"]["nhs"] == pytest.approx(m["total"]["nhs"])
+
+
+def test_non_cashable_savings_are_avoided_value_not_yet_decommissioned():
+    runs, accounts, flows = _flows(two_agency_dict("more_prevention", places=600.0),
+                                   two_agency_dict())
+    s, c = runs.batch.series(runs.scenarios[0]), runs.batch.series(runs.counterfactual)
+    nhs = accounts.agencies.index("nhs")
+    avoided_value = -(s["value.service.admissions"] - c["value.service.admissions"])
+    avoided_cash = -(s["spend.service.admissions"] - c["spend.service.admissions"])
+    np.testing.assert_allclose(flows.non_cashable[nhs], avoided_value - avoided_cash, atol=1e-6)
+    assert flows.non_cashable[nhs].sum() > 0  # fixed costs lag falling demand
+
+
+def test_qalys_valued_only_on_request():
+    _, _, flows = _flows(two_agency_dict("more_prevention", places=600.0), two_agency_dict())
+    plain = appraise(flows, AppraisalSettings(value_qalys=False))
+    valued = appraise(flows, AppraisalSettings(value_qalys=True, qaly_value=70_000.0))
+    gained = valued.outcomes["total"]["pv_qalys_gained_horizon"]
+    assert gained > 0
+    assert valued.total["economic_npv_horizon"] - plain.total["economic_npv_horizon"] == \
+        pytest.approx(70_000.0 * gained)
+    assert plain.total["npv_horizon"] == valued.total["npv_horizon"]  # the fiscal case is unchanged
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching and removal runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_stacked_runs_with_different_changes_match_single_runs():
+    a = two_agency_dict("a")
+    a["changes"] = [{"month": 6, "set": {"services.falls_prevention.places": 400.0}},
+                    {"month": 12, "set": {"services.falls_prevention.places": 500.0}}]
+    b = two_agency_dict("b")
+    b["changes"] = [{"month": 6, "set": {"services.falls_prevention.effect": 0.1}},
+                    {"month": 12.5, "set": {"services.falls_prevention.places": 50.0}}]
+    scenarios = [_scenario(a), _scenario(b), _scenario(two_agency_dict("c"))]
+    specs = [base_spec(compile_scenario(s)) for s in scenarios]
+    batch = simulate_specs(specs)
+    assert batch.kernel_calls == 1
+    for i, sc in enumerate(scenarios):
+        alone = runner.run(sc)
+        stacked = batch.series(i)
+        for name in ("spend.total", "prevention_funding.falls_prevention", "qalys.older_people"):
+            np.testing.assert_allclose(stacked[name], alone[name][0], rtol=1e-12, atol=1e-9)
+
+
+def test_merge_events_keeps_each_runs_parameter_path():
+    model = compile_scenario(_scenario(two_agency_dict()))
+    col = model.param_index["services.falls_prevention.places"]
+    one = RunSpec("one", model, model.theta0.copy(), [(6.0, col, 1.0), (6.0, col, 2.0)])
+    two = RunSpec("two", model, model.theta0.copy(), [(3.0, col, 7.0)])
+    months, columns, values = merge_events([one, two])
+    assert months.tolist() == [3.0, 6.0, 6.0] and columns.tolist() == [col] * 3
+    assert values.tolist() == [[200.0, 1.0, 2.0], [7.0, 7.0, 7.0]]
+
+
+def test_removal_run_follows_the_counterfactual():
+    pooled = compile_scenario(_scenario(pooled_dict()))
+    plain = compile_scenario(_scenario(two_agency_dict()))
+    spec = removal_spec(pooled, plain, "nhs")  # NHS invests only through its contribution
+    assert spec.theta[pooled.param_index["pool.contributions.nhs"]] == 0.0  # no pool in the counterfactual
+    changed = np.flatnonzero(spec.theta != pooled.theta0)
+    assert [pooled.param_names[i] for i in changed] == ["pool.contributions.nhs"]
+    assert removal_spec(plain, plain, "council") is None
+
+
+def test_incomparable_scenarios_are_refused_with_file_and_key():
+    other = two_agency_dict("other")
+    other["agencies"]["police"] = {"type": "police", "budget": 1000.0}
+    with pytest.raises(TpsimError) as err:
+        check_comparable(_scenario(other), _scenario(two_agency_dict()))
+    assert err.value.key == "agencies.police" and err.value.file == "<other>"
+    longer = copy.deepcopy(two_agency_dict("longer"))
+    longer["time"]["horizon"] = 48
+    with pytest.raises(TpsimError, match="--horizon"):
+        check_comparable(_scenario(longer), _scenario(two_agency_dict()))
+    moved = two_agency_dict("moved")
+    moved["services"]["admissions"]["agency"] = "council"
+    with pytest.raises(TpsimError) as err:
+        check_comparable(_scenario(moved), _scenario(two_agency_dict()))
+    assert err.value.key == "services.admissions.agency"

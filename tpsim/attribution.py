@@ -1,0 +1,299 @@
+"""Comparison runs: scenarios, their counterfactual and the who-pays / who-gains removal runs,
+stacked as rows of as few kernel calls as possible (one, when the scenarios share a structure).
+
+* :func:`check_comparable` refuses a comparison of places that differ (agencies, cohorts, need
+  states, services, utility weights, time settings, price year) with a one-line error naming
+  the file and key.
+* A :class:`RunSpec` is one row to simulate: a compiled model (its layout), a parameter vector
+  and its time-keyed changes. Runs whose models share a structure (same parameter layout, same
+  structure arrays, same time settings) go in one :func:`tpsim.simulate.simulate` call: their
+  time-keyed changes are merged into one event list (a run without a given change gets, at
+  that slot, the value already in force for it, which changes nothing).
+* :func:`removal_spec`: the scenario with one agency's extra preventive investment removed:
+  its preventive services' ``places`` and ``community.places`` and its
+  ``pool.contributions.<a>`` follow the counterfactual's values (and time-keyed changes); 0 for
+  the contribution when the counterfactual has no pool.
+* :func:`run_comparison` runs everything and returns labelled series per run; the arithmetic of
+  the appraisal and of the matrix is in :mod:`tpsim.appraisal`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import TpsimError
+from .models import layout as lo
+from .models.structure import Model, compile_scenario
+from .results import Results, build_results
+from .scenario import Scenario
+from .simulate import simulate
+
+# ---------------------------------------------------------------------------------------------
+# Comparability
+# ---------------------------------------------------------------------------------------------
+
+
+def _where(scenario: Scenario, key: str) -> dict:
+    """File and line of ``key`` in ``scenario`` (falling back to the file, then the name)."""
+    loc = None
+    probe = key
+    while probe and loc is None:
+        loc = scenario.locations.get(probe)
+        probe = probe.rpartition(".")[0]
+    if loc is not None:
+        return {"file": loc[0], "line": loc[1], "key": key}
+    file = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
+    return {"file": file, "key": key}
+
+
+def _fail(scenario: Scenario, key: str, message: str) -> TpsimError:
+    return TpsimError(message, **_where(scenario, key))
+
+
+def _display(scenario: Scenario) -> str:
+    return str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
+
+
+def check_comparable(scenario: Scenario, counterfactual: Scenario) -> None:
+    """Raise :class:`TpsimError` (file and key) unless the two describe the same place.
+
+    Same agencies, cohorts, need states (in order), services (kind, agency, cohort), utility
+    weights, horizon, time step, integration method and price year.
+    """
+    d, c = scenario.data, counterfactual.data
+    cf = f"the counterfactual {_display(counterfactual)}"
+    same_place = "a comparison needs the same place"
+
+    def same_set(section: str, what: str) -> None:
+        extra = [k for k in d[section] if k not in c[section]]
+        missing = [k for k in c[section] if k not in d[section]]
+        if extra:
+            raise _fail(scenario, f"{section}.{extra[0]}", f"{what} not in {cf}; {same_place}")
+        if missing:
+            raise _fail(scenario, section, f"no {what} '{missing[0]}', which {cf} has; {same_place}")
+
+    same_set("agencies", "agency")
+    same_set("cohorts", "cohort")
+    for co in d["cohorts"]:
+        s_states, c_states = list(d["cohorts"][co]["states"]), list(c["cohorts"][co]["states"])
+        if s_states != c_states:
+            raise _fail(scenario, f"cohorts.{co}.states",
+                        f"need states {s_states} here, {c_states} in {cf}; {same_place}")
+        for st in s_states:
+            u_s = d["cohorts"][co]["states"][st].get("utility")
+            u_c = c["cohorts"][co]["states"][st].get("utility")
+            if (u_s or 0.0) != (u_c or 0.0):
+                raise _fail(scenario, f"cohorts.{co}.states.{st}.utility",
+                            f"{u_s} here, {u_c} in {cf}; QALYs must be counted with the same "
+                            "utility weights")
+    same_set("services", "service")
+    for v, sv in d["services"].items():
+        for key in ("kind", "agency", "cohort"):
+            if sv[key] != c["services"][v][key]:
+                raise _fail(scenario, f"services.{v}.{key}",
+                            f"'{sv[key]}' here, '{c['services'][v][key]}' in {cf}; {same_place}")
+    for key, hint in (("horizon", "use --horizon to compare over a common horizon"),
+                      ("dt", "use --dt to compare at a common time step"),
+                      ("method", "use --method to compare with a common method")):
+        if d["time"][key] != c["time"][key]:
+            raise _fail(scenario, f"time.{key}", f"{d['time'][key]} here, {c['time'][key]} in {cf}; {hint}")
+    if d["price_year"] != c["price_year"]:
+        raise _fail(scenario, "price_year", f"'{d['price_year']}' here, '{c['price_year']}' in {cf}; "
+                    "compare in the same real prices")
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs and stacking
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSpec:
+    """One row of a batch: a compiled model (layout and labels), parameters and changes."""
+
+    label: str
+    model: Model
+    theta: np.ndarray                                 # nparam, in ``model``'s column order
+    events: list[tuple[float, int, float]] = field(default_factory=list)  # (month, column, value)
+
+
+def base_spec(model: Model, label: str | None = None) -> RunSpec:
+    """A run of the model's own parameters and time-keyed changes."""
+    events = [(float(m), int(p), float(v))
+              for m, p, v in zip(model.ev_month, model.ev_param, model.ev_value0)]
+    return RunSpec(label or model.name, model, model.theta0.copy(), events)
+
+
+def _removal_columns(model: Model, agency: str) -> list[str]:
+    """Parameter paths that make up an agency's preventive investment."""
+    paths = []
+    for v in model.preventive:
+        if model.service_agency[v] == agency:
+            paths += [f"services.{v}.places", f"services.{v}.community.places"]
+    paths.append(f"pool.contributions.{agency}")
+    return paths
+
+
+def _has_pool(model: Model) -> bool:
+    col = int(model.po[lo.P_GLOBAL]) + lo.G_POOL_ON
+    return bool(model.theta0[col] > 0.0 or np.any(model.ev_value0[model.ev_param == col] > 0.0))
+
+
+def _path_of(model: Model, name: str, zero: bool) -> tuple[float, list[tuple[float, float]]]:
+    """Base value and (month, value) changes of parameter ``name`` in ``model``."""
+    if zero:
+        return 0.0, []
+    col = model.param_index[name]
+    return float(model.theta0[col]), [(float(m), float(v)) for m, p, v in
+                                      zip(model.ev_month, model.ev_param, model.ev_value0) if p == col]
+
+
+def removal_spec(scenario: Model, counterfactual: Model, agency: str) -> RunSpec | None:
+    """The scenario with ``agency``'s extra preventive investment removed, or None when the
+    agency's investment parameters already follow the counterfactual's."""
+    spec = base_spec(scenario, f"{scenario.name} without {agency}")
+    cf_pool, own_pool = _has_pool(counterfactual), _has_pool(scenario)
+    changed = False
+    for name in _removal_columns(scenario, agency):
+        col = scenario.param_index[name]
+        contribution = name.startswith("pool.contributions.")
+        value, changes = _path_of(counterfactual, name, contribution and not cf_pool)
+        own_value, own_changes = _path_of(scenario, name, contribution and not own_pool)
+        if (value, changes) == (own_value, own_changes):
+            continue
+        changed = True
+        spec.theta[col] = value
+        spec.events = [e for e in spec.events if e[1] != col] + [(m, col, v) for m, v in changes]
+    if not changed:
+        return None
+    spec.events.sort(key=lambda e: e[0])  # stable: same-month changes keep their order
+    return spec
+
+
+def _signature(model: Model) -> tuple:
+    """Models with equal signatures can share one kernel call (events aside)."""
+    arrays = tuple((k, v.dtype.str, v.tobytes()) for k, v in sorted(model.structure.items()))
+    return (tuple(model.param_names), model.dt, model.n_months, model.method,
+            model.po.tobytes(), model.xo.tobytes(), model.pop_utility.tobytes(), arrays)
+
+
+def merge_events(specs: list[RunSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One event list for runs of the same layout: (months, columns, values runs x events).
+
+    Slots are ordered by month; a change that appears k times in one run at the same month and
+    column takes k slots. A run without the change at a slot gets the value already in force for
+    it there, so its parameter path is unchanged.
+    """
+    slots: dict[tuple[float, int], int] = {}
+    for spec in specs:
+        count: dict[tuple[float, int], int] = {}
+        for m, p, _ in spec.events:
+            count[(m, p)] = count.get((m, p), 0) + 1
+        for key, k in count.items():
+            slots[key] = max(slots.get(key, 0), k)
+    keys = sorted(slots, key=lambda mp: (mp[0], mp[1]))
+    months = np.array([m for m, p in keys for _ in range(slots[(m, p)])], dtype=float)
+    columns = np.array([p for m, p in keys for _ in range(slots[(m, p)])], dtype=np.int64)
+    values = np.zeros((len(specs), months.size))
+    for r, spec in enumerate(specs):
+        own: dict[tuple[float, int], list[float]] = {}
+        for m, p, v in spec.events:
+            own.setdefault((m, p), []).append(v)
+        current: dict[int, float] = {}
+        j = 0
+        for key in keys:
+            m, p = key
+            mine = own.get(key, [])
+            for k in range(slots[key]):
+                if k < len(mine):
+                    value = mine[k]
+                else:
+                    value = current.get(p, float(spec.theta[p]))
+                current[p] = value
+                values[r, j] = value
+                j += 1
+    return months, columns, values
+
+
+@dataclass
+class Batch:
+    """Labelled results of runs simulated together (``results`` of one kernel call each)."""
+
+    results: list[Results]
+    where: list[tuple[int, int]]   # per spec: (index into ``results``, run index)
+    kernel_calls: int
+
+    def series(self, i: int) -> dict[str, np.ndarray]:
+        """The labelled monthly series of spec ``i`` (1-D arrays over months)."""
+        g, k = self.where[i]
+        return {name: arr[k] for name, arr in self.results[g].series.items()}
+
+    def table(self, i: int) -> tuple[list[str], np.ndarray]:
+        g, k = self.where[i]
+        return self.results[g].table(k)
+
+
+def simulate_specs(specs: list[RunSpec], discount_rate: float = 0.035,
+                   health_discount_rate: float = 0.015) -> Batch:
+    """Simulate every spec, one kernel call per distinct model structure."""
+    groups: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(_signature(spec.model), []).append(i)
+    results: list[Results] = []
+    where: list[tuple[int, int]] = [(0, 0)] * len(specs)
+    for members in groups.values():
+        group = [specs[i] for i in members]
+        months, columns, values = merge_events(group)
+        model = dataclasses.replace(group[0].model, ev_month=months, ev_param=columns,
+                                    ev_value0=values[0] if len(group) else np.zeros(0))
+        theta = np.vstack([s.theta for s in group])
+        raw = simulate(model, theta, values, record=True, discount_rate=discount_rate,
+                       health_discount_rate=health_discount_rate)
+        for k, i in enumerate(members):
+            where[i] = (len(results), k)
+        results.append(build_results(model, raw))
+    return Batch(results, where, len(groups))
+
+
+# ---------------------------------------------------------------------------------------------
+# The comparison
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonRuns:
+    """Every run of a comparison and where its series are in the batch."""
+
+    batch: Batch
+    counterfactual: int                       # spec index of the counterfactual
+    scenarios: list[int]                      # spec index of each scenario
+    removals: list[dict[str, int]]            # per scenario: investing agency -> spec index
+    models: list[Model]                       # per scenario: its compiled model
+    counterfactual_model: Model
+    n_runs: int
+
+
+def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> ComparisonRuns:
+    """Check, compile and simulate the scenarios, the counterfactual and every removal run."""
+    for sc in scenarios:
+        check_comparable(sc, counterfactual)
+    cf_model = compile_scenario(counterfactual)
+    specs = [base_spec(cf_model)]
+    models, scenario_index, removals = [], [], []
+    for sc in scenarios:
+        model = compile_scenario(sc)
+        models.append(model)
+        scenario_index.append(len(specs))
+        specs.append(base_spec(model))
+        removed = {}
+        for a in model.agencies:
+            spec = removal_spec(model, cf_model, a)
+            if spec is not None:
+                removed[a] = len(specs)
+                specs.append(spec)
+        removals.append(removed)
+    ap = counterfactual.data["appraisal"]
+    batch = simulate_specs(specs, ap["discount_rate"], ap["health_discount_rate"])
+    return ComparisonRuns(batch, 0, scenario_index, removals, models, cf_model, len(specs))
