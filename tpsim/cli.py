@@ -18,6 +18,7 @@ from .errors import TpsimError
 # sub-command name -> "module:attribute" (one line per command)
 _COMMANDS = {
     "run": "tpsim.commands.run:run",
+    "compare": "tpsim.commands.compare:compare",
 }
 
 
