@@ -19,6 +19,7 @@ from .errors import TpsimError
 _COMMANDS = {
     "run": "tpsim.commands.run:run",
     "compare": "tpsim.commands.compare:compare",
+    "calibrate": "tpsim.commands.calibrate:calibrate",
 }
 
 
