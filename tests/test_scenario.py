@@ -16,7 +16,7 @@ from tpsim.errors import DataError, ScenarioError, TpsimError
 from tpsim.scenario import Scenario, load_scenario, scenario_from_dict
 
 TOP_KEYS = ["name", "title", "description", "price_year", "sources", "time", "loops",
-            "agencies", "cohorts", "services", "pool", "appraisal", "changes"]
+            "agencies", "cohorts", "services", "pool", "appraisal", "changes", "uncertainty"]
 
 
 # -- helpers ----------------------------------------------------------------------------------

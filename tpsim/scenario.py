@@ -19,7 +19,8 @@ compile step reads:
 
 Resolved data
     Top-level keys ``name, title, description, price_year, sources, time, loops, agencies,
-    cohorts, services, pool, appraisal, changes`` are always present (``extends`` is dropped).
+    cohorts, services, pool, appraisal, changes, uncertainty`` are always present (``extends``
+    is dropped; ``uncertainty`` is ``{}`` when absent, see :mod:`tpsim.uncertainty`).
     Every default is filled in. Numbers are ``float``, except ``time.horizon`` and
     ``services.<v>.delay_order`` (``int``); switches are ``bool``; ``capacity`` and ``utility``
     may be ``None``. Mappings keep document order (states from low to high need). ``changes``
@@ -115,7 +116,7 @@ class _Num(NamedTuple):
 
 _TOP_KEYS = (
     "name", "title", "description", "extends", "price_year", "sources", "time", "loops",
-    "agencies", "cohorts", "services", "pool", "appraisal", "changes",
+    "agencies", "cohorts", "services", "pool", "appraisal", "changes", "uncertainty",
 )
 # Identify one file; never inherited through ``extends``.
 _NOT_INHERITED = ("name", "title", "description")
@@ -541,6 +542,7 @@ class _Validator:
         data["changes"] = []
         self.check_time_step(data)
         data["changes"] = self.changes(top.get("changes"), data)
+        data["uncertainty"] = self.uncertainty(top.get("uncertainty"), data)
         return data
 
     # -- sections -----------------------------------------------------------------------------
@@ -798,6 +800,20 @@ class _Validator:
         order = sorted(range(len(changes)), key=lambda i: changes[i]["month"])
         self.check_changes_apply(data, changes, order)
         return [changes[i] for i in order]
+
+    def uncertainty(self, raw: Any, data: dict) -> dict:
+        """The ``uncertainty`` section (docs/uncertainty.md), checked by
+        :func:`tpsim.uncertainty.resolve_section`: ``{}`` when absent."""
+        from tpsim.uncertainty import resolve_section
+
+        def check(trial: dict) -> ScenarioError | None:
+            try:
+                _Validator(self.source, {}).resolve(trial, data["name"])
+            except ScenarioError as err:
+                return err
+            return None
+
+        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
         """Re-validate the scenario after each change, cumulatively, in month order."""

@@ -1,0 +1,997 @@
+"""Monte Carlo ensembles: many runs of scenarios and their counterfactual under uncertain
+parameters, reduced as they go (a million runs never hold their trajectories in memory).
+
+Data flow of one *block* of runs (``BLOCK`` runs from :mod:`tpsim.uncertainty`)::
+
+    points u (block seed)  -> theta per model (the same u for every model: paired draws)
+    -> simulate (one kernel call per model, recording only the state entries needed)
+    -> monthly series (differences of accumulators) -> fiscal NPV, BCR, payback per run
+    -> reduce into a Partial: histograms, per-block sums, exact counts -> discard trajectories
+
+Determinism: run ``i``'s parameters depend only on ``(seed, i)``; a chunk is a range of whole
+blocks; histograms and counts merge by integer addition; sums are kept per block and added in
+block order at the end. So results are identical whatever the chunk size or the engine (local
+or Dask), on the same machine.
+
+Quantiles: fixed-bin histograms per series, month and statistic, with edges from a pilot
+(block 0): its range widened by ``PAD`` on each side, ``bins`` equal bins, plus an underflow
+bin ``[min, low edge]`` and an overflow bin ``[high edge, max]`` bounded by the exact minimum
+and maximum. A percentile is estimated as numpy's "linear" percentile with each of the two
+order statistics it interpolates replaced by the midpoint of the bin that holds it, so it is
+within ``error_bound`` (half the width of those bins, at most half a bin width when both lie
+in the regular bins) of ``numpy.percentile`` of the same runs.
+
+Engines: ``local`` runs the blocks in this process (numba threads over runs); ``dask`` sends
+chunks of blocks to a Dask cluster (a ``LocalCluster`` by default), each task one call of
+:func:`run_chunk`, and merges the partials on the client.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from . import __version__
+from .appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
+                        monthly_flows, uplift_costs)
+from .errors import TpsimError
+from .models import layout as lo
+from .models.structure import Model
+from .simulate import simulate
+from .uncertainty import BLOCK, UncertaintyPlan
+
+__all__ = [
+    "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
+    "series_terms", "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
+    "BlockData", "trajectories", "named_series", "reduce_trajectories", "evaluate",
+    "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
+    "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
+    "prepare",
+]
+
+#: Pilot range widening on each side, as a fraction of the pilot's range.
+PAD = 0.25
+#: Runs simulated and reduced together inside a block (a multiple of the kernel's 32 lanes);
+#: results do not depend on it. Smaller slices keep snapshots in cache but measured slower
+#: (the kernel parallelises less well over fewer runs), so the default is the whole block.
+SLICE = 4096
+DEFAULT_BINS = 1000
+DEFAULT_METRIC_BINS = 4000
+DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
+PERCENTILES = (2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5)
+METRICS = ("npv", "npv_parliament", "bcr")
+NEVER = -1  # payback month code for "not within the horizon"
+
+
+# ---------------------------------------------------------------------------------------------
+# Named monthly series as linear combinations of recorded state entries
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesTerms:
+    """A series = sum of ``coef x state entry``: a flow (difference over each month of
+    accumulators) or a stock (value at each month end)."""
+
+    kind: str  # "flow" | "stock"
+    index: tuple[int, ...]
+    coef: tuple[float, ...]
+
+
+def series_terms(model: Model, name: str) -> SeriesTerms | None:
+    """The terms of a :mod:`tpsim.results` series name in ``model``, or None if unknown.
+
+    Supported: ``spend.total``, ``spend.kind.preventive|reactive``, ``spend.transition``,
+    ``spend.overhead``, ``spend.service.<v>``, ``value.service.<r>``, ``activity.<v>``,
+    ``spend|overhead|contribution|capture|budget.agency.<a>``, ``reserves.agency.<a>``,
+    ``population.<c>.<s>``, ``waiting.<r>``, ``coverage.<v>``, ``funding_level.<v>``,
+    ``pool.balance``, ``pool.spend``, ``pool.reinvested``, ``inflow|escalations|exits|
+    crisis_person_months.<c>``.
+    """
+    x = model.x_index
+
+    def flow(*pairs):
+        return SeriesTerms("flow", tuple(int(i) for i, _ in pairs),
+                           tuple(float(c) for _, c in pairs))
+
+    def stock(i):
+        return SeriesTerms("stock", (int(i),), (1.0,))
+
+    nprev, nreact = len(model.preventive), len(model.reactive)
+    if name == "spend.total":
+        return flow((x(lo.A_TOTAL), 1))
+    if name == "spend.kind.preventive":
+        return flow(*[(x(lo.A_SPEND_PREV, v), 1) for v in range(nprev)])
+    if name == "spend.kind.reactive":
+        return flow(*[(x(lo.A_SPEND_REACT, r), 1) for r in range(nreact)])
+    if name == "spend.transition":
+        return flow((x(lo.A_SETUP), 1), (x(lo.A_DOUBLE_RUNNING), 1))
+    if name == "spend.overhead":
+        return flow(*[(x(lo.A_AG_OVERHEAD, a), 1) for a in range(len(model.agencies))])
+    if name == "pool.balance":
+        return stock(x(lo.X_POOL))
+    if name == "pool.spend":
+        return flow((x(lo.A_POOL_SPEND), 1))
+    if name == "pool.reinvested":
+        return flow((x(lo.A_REINVESTED), 1))
+    head, _, rest = name.partition(".")
+    if head in ("spend", "value") and rest.startswith("service."):
+        v = rest[len("service."):]
+        if v in model.preventive and head == "spend":
+            return flow((x(lo.A_SPEND_PREV, model.preventive.index(v)), 1))
+        if v in model.reactive:
+            block = lo.A_SPEND_REACT if head == "spend" else lo.A_VALUE_REACT
+            return flow((x(block, model.reactive.index(v)), 1))
+        return None
+    agency_flows = {"spend": lo.A_AG_SPEND, "overhead": lo.A_AG_OVERHEAD,
+                    "contribution": lo.A_AG_CONTRIB, "capture": lo.A_AG_CAPTURE,
+                    "budget": lo.A_BUDGET}
+    if rest.startswith("agency."):
+        a = rest[len("agency."):]
+        if a not in model.agencies:
+            return None
+        a_i = model.agencies.index(a)
+        if head in agency_flows:
+            return flow((x(agency_flows[head], a_i), 1))
+        if head == "reserves":
+            return stock(x(lo.X_RESERVES, a_i))
+        return None
+    if head == "activity":
+        if rest in model.preventive:
+            return flow((x(lo.A_ACT_PREV, model.preventive.index(rest)), 1))
+        if rest in model.reactive:
+            return flow((x(lo.A_ACT_REACT, model.reactive.index(rest)), 1))
+        return None
+    if head == "waiting" and rest in model.reactive:
+        return stock(x(lo.X_WAITING, model.reactive.index(rest)))
+    if head in ("coverage", "funding_level") and rest in model.preventive:
+        v_i = model.preventive.index(rest)
+        if head == "funding_level":
+            return stock(x(lo.X_FUNDING, v_i))
+        s = model.structure
+        return stock(x(lo.X_STAGE, int(s["prev_stage0"][v_i] + s["prev_order"][v_i] - 1)))
+    if head == "population":
+        cohort, _, state = rest.partition(".")
+        if (cohort, state) in model.pop_labels:
+            return stock(x(lo.X_POP, model.pop_index(cohort, state)))
+        return None
+    cohort_flows = {"inflow": lo.A_INFLOW, "escalations": lo.A_ESC, "exits": lo.A_EXIT}
+    if head in cohort_flows and rest in model.cohorts:
+        return flow((x(cohort_flows[head], model.cohorts.index(rest)), 1))
+    if head == "crisis_person_months" and rest in model.cohorts:
+        return flow((x(lo.A_PERSON_MONTHS, model.pop_index(rest, model.states[rest][-1])), 1))
+    return None
+
+
+def _appraisal_names(accounts: Accounts) -> list[str]:
+    """The series :func:`tpsim.appraisal.monthly_flows` reads for the fiscal figures."""
+    names = ["spend.total", "spend.transition", "pool.balance"]
+    for a in accounts.agencies:
+        names += [f"spend.agency.{a}", f"overhead.agency.{a}", f"contribution.agency.{a}",
+                  f"capture.agency.{a}"]
+        names += [f"spend.service.{r}" for r in accounts.reactive[a]]
+    return names
+
+
+class _Series(dict):
+    """Series by name for :func:`monthly_flows`; the series the fiscal figures do not use
+    (outcomes, the full-cost value of reactive activity) read as 0."""
+
+    def __missing__(self, key: str) -> float:
+        if key.split(".", 1)[0] in ("escalations", "crisis_person_months", "exits", "qalys",
+                                    "value"):
+            return 0.0
+        raise KeyError(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fiscal appraisal of many runs at once
+# ---------------------------------------------------------------------------------------------
+
+
+def payback_months(discounted_net: np.ndarray) -> np.ndarray:
+    """:func:`tpsim.appraisal.payback_month` for each row of a runs x months array:
+    0 (never negative), the month (1-based), or ``NEVER`` (-1: not within the horizon)."""
+    x = np.asarray(discounted_net, dtype=float)
+    if x.ndim != 2:
+        raise ValueError("expected runs x months")
+    tolerance = np.maximum(1e-6, 1e-9 * np.abs(x).sum(axis=1))[:, None]
+    cumulative = np.cumsum(x, axis=1)
+    negative = cumulative < -tolerance
+    has_negative = negative.any(axis=1)
+    first_negative = np.argmax(negative, axis=1)
+    months = np.arange(x.shape[1])
+    after = (cumulative >= -tolerance) & (months[None, :] >= first_negative[:, None])
+    has_after = after.any(axis=1)
+    first_after = np.argmax(after, axis=1)
+    return np.where(~has_negative, 0, np.where(has_after, first_after + 1, NEVER)).astype(np.int64)
+
+
+def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
+                   settings: AppraisalSettings) -> dict[str, np.ndarray]:
+    """Per-run fiscal NPV (horizon and Parliament), BCR and payback month of a scenario
+    against its counterfactual, from named series shaped runs x months, computed with
+    :mod:`tpsim.appraisal` itself (the reference for the fused kernel :func:`_fiscal`).
+
+    The formulas of :func:`tpsim.appraisal.appraise` (its total row): monthly flows from
+    :func:`tpsim.appraisal.monthly_flows`, optimism bias on each agency's extra spend
+    (:func:`tpsim.appraisal.uplift_costs`), Green Book factors
+    (:func:`tpsim.appraisal.discount_factors`). ``bcr`` is NaN where PV costs are <= £1e-6
+    (undefined); ``payback`` uses ``NEVER`` for "not within the horizon".
+    """
+    flows = monthly_flows(_Series(scenario), _Series(counterfactual), accounts)
+    n = flows.costs.shape[-1]
+    parliament = min(settings.parliament_months, n)
+    df = discount_factors(n, settings.discount_rate)
+    is_agency = np.array([r != POOL_ROW for r in flows.rows])
+    uplifted = uplift_costs(flows.costs, settings.optimism_bias, is_agency).sum(axis=0)
+    cashable = flows.cashable.sum(axis=0)
+    net = df * (cashable - uplifted)
+    pv_costs = (df * uplifted).sum(axis=-1)
+    pv_benefits = (df * cashable).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bcr = np.where(pv_costs > 1e-6, pv_benefits / np.where(pv_costs > 1e-6, pv_costs, 1.0),
+                       np.nan)
+    return {"npv": net.sum(axis=-1), "npv_parliament": net[..., :parliament].sum(axis=-1),
+            "bcr": bcr, "payback": payback_months(np.atleast_2d(net))}
+
+
+@njit(cache=True, inline="always")
+def _flow(traj, i, m, p):
+    return traj[i, m + 1, p] - traj[i, m, p]
+
+
+@njit(cache=True, inline="always")
+def _split(traj, i, m, acc, react):
+    """(investment, reactive spend) of one agency in month m+1, as
+    :func:`tpsim.appraisal.agency_spend_split`; ``acc`` = positions of spend, overhead,
+    contribution and capture accumulators, ``react`` = its reactive services' spend."""
+    spend = _flow(traj, i, m, acc[0])
+    overhead = _flow(traj, i, m, acc[1])
+    transfers = _flow(traj, i, m, acc[2]) + _flow(traj, i, m, acc[3])
+    reactive_cash = 0.0
+    for r in react:
+        reactive_cash = reactive_cash + _flow(traj, i, m, r)
+    preventive = spend - overhead - transfers - reactive_cash
+    services = preventive + reactive_cash
+    share = preventive / services if services > 0.0 else 0.0
+    share = min(max(share, 0.0), 1.0)
+    investment = preventive + transfers + overhead * share
+    return investment, spend - investment
+
+
+@njit(cache=True, parallel=True)
+def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, df,
+            optimism_bias, parliament, npv, npv_parliament, bcr, payback):
+    """Fused per-run fiscal appraisal (the formulas of :func:`fiscal_metrics`, which the tests
+    hold it to): no temporaries beyond one month vector per run."""
+    n = traj_s.shape[0]
+    months = traj_s.shape[1] - 1
+    nag = acc_s.shape[0]
+    for i in prange(n):
+        net = np.empty(months)
+        pv_costs = 0.0
+        pv_benefits = 0.0
+        absolute = 0.0
+        for m in range(months):
+            uplifted = 0.0
+            cashable = 0.0
+            for a in range(nag):
+                inv_s, rea_s = _split(traj_s, i, m, acc_s[a], react_s[react_ptr[a]:react_ptr[a + 1]])
+                inv_c, rea_c = _split(traj_c, i, m, acc_c[a], react_c[react_ptr[a]:react_ptr[a + 1]])
+                cost = inv_s - inv_c
+                uplifted += cost + optimism_bias * max(cost, 0.0)
+                cashable += -(rea_s - rea_c)
+            retained = _flow(traj_s, i, m, pool_s) - _flow(traj_c, i, m, pool_c)
+            uplifted += -retained
+            net[m] = df[m] * (cashable - uplifted)
+            pv_costs += df[m] * uplifted
+            pv_benefits += df[m] * cashable
+            absolute += abs(net[m])
+        total = 0.0
+        for m in range(months):
+            total += net[m]
+            if m + 1 == parliament:
+                npv_parliament[i] = total
+        npv[i] = total
+        bcr[i] = pv_benefits / pv_costs if pv_costs > 1e-6 else np.nan
+        tolerance = max(1e-6, 1e-9 * absolute)
+        cumulative = 0.0
+        result = 0
+        went_negative = False
+        for m in range(months):
+            cumulative += net[m]
+            if not went_negative:
+                if cumulative < -tolerance:
+                    went_negative = True
+                    result = NEVER
+            elif cumulative >= -tolerance:
+                result = m + 1
+                break
+        payback[i] = result
+
+
+@njit(cache=True, parallel=True)
+def _series_into(traj, ptr, pos, coef, is_flow, rows, out):
+    """``out[:, rows[s], :] = series s`` for the series of one model, each the sum of
+    ``coef x`` (month flow, or month-end stock) of recorded entries ``pos[ptr[s]:ptr[s+1]]``.
+    One pass over the snapshots: every series of a run is computed while its snapshots are in
+    cache."""
+    n = traj.shape[0]
+    months = traj.shape[1] - 1
+    for i in prange(n):
+        x = traj[i]
+        for s in range(rows.shape[0]):
+            t = rows[s]
+            flow = is_flow[s]
+            for m in range(months):
+                out[i, t, m] = 0.0
+            for j in range(ptr[s], ptr[s + 1]):
+                p = pos[j]
+                c = coef[j]
+                if flow:
+                    for m in range(months):
+                        out[i, t, m] += c * (x[m + 1, p] - x[m, p])
+                else:
+                    for m in range(months):
+                        out[i, t, m] += c * x[m + 1, p]
+
+
+# ---------------------------------------------------------------------------------------------
+# The job: everything a worker needs (picklable, no files)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _FiscalMap:
+    """Positions in the recorded entries of scenario k (``*_s``) and the counterfactual
+    (``*_c``) that the fused appraisal reads."""
+
+    acc_s: np.ndarray
+    acc_c: np.ndarray
+    react_ptr: np.ndarray
+    react_s: np.ndarray
+    react_c: np.ndarray
+    pool_s: int
+    pool_c: int
+
+
+@dataclass
+class EnsembleJob:
+    """Models ``[counterfactual, scenario 1, ...]``, the uncertainty plan, what to record and
+    reduce. ``tracked[t] = (series, model k, difference)``: the series of model k, or (when
+    ``difference``) model k minus the counterfactual."""
+
+    names: list[str]
+    models: list[Model]
+    discount: list[dict]
+    plan: UncertaintyPlan
+    sampler: str
+    seed: int
+    n_runs: int
+    record: list[np.ndarray]
+    terms: list[dict[str, tuple[str, np.ndarray, np.ndarray]]]
+    tracked: list[tuple[str, int, bool]]
+    accounts: list[Accounts]
+    settings: list[AppraisalSettings | None]
+    fiscal: list[_FiscalMap | None]
+    bins: int = DEFAULT_BINS
+    metric_bins: int = DEFAULT_METRIC_BINS
+    edges: Edges | None = None
+
+    @property
+    def n_months(self) -> int:
+        return self.models[0].n_months
+
+    @property
+    def scenario_indices(self) -> range:
+        return range(1, len(self.models))
+
+    @property
+    def tracked_labels(self) -> list[str]:
+        return [_tracked_label(self, t) for t in self.tracked]
+
+    @property
+    def metric_labels(self) -> list[str]:
+        return [f"{m}|{self.names[k]}" for k in self.scenario_indices for m in METRICS]
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_runs // BLOCK)
+
+
+def _tracked_label(job: EnsembleJob, tracked: tuple[str, int, bool]) -> str:
+    series, k, diff = tracked
+    return f"{series}|{job.names[k]}" + (f" - {job.names[0]}" if diff else "")
+
+
+def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[dict],
+             plan: UncertaintyPlan, settings: Sequence[AppraisalSettings | None], *,
+             runs: int, seed: int, sampler: str = "random",
+             series: Sequence[str] = DEFAULT_SERIES, bins: int = DEFAULT_BINS,
+             metric_bins: int = DEFAULT_METRIC_BINS) -> EnsembleJob:
+    """Build a job for models ``[counterfactual, scenarios...]``. Raises :class:`TpsimError`
+    for an unknown series name or a counterfactual without a scenario's agencies/services."""
+    if runs < 1:
+        raise TpsimError("--runs must be at least 1")
+    if len({m.n_months for m in models}) != 1:
+        raise TpsimError("the scenarios and the counterfactual must have the same horizon "
+                         "(use --horizon)")
+    accounts = [Accounts.from_model(m) for m in models]
+    needed: list[list[str]] = [list(series) for _ in models]
+    for k in range(1, len(models)):
+        names_k = _appraisal_names(accounts[k])
+        needed[k] += names_k
+        needed[0] += names_k
+    terms, record = [], []
+    for k, model in enumerate(models):
+        found = {}
+        for name in dict.fromkeys(needed[k]):
+            t = series_terms(model, name)
+            if t is None:
+                if name in series:
+                    raise TpsimError(f"unknown series {name!r} for scenario {names[k]!r} (see "
+                                     f"docs/uncertainty.md for the series an ensemble can track)")
+                raise TpsimError(f"the counterfactual {names[0]!r} has no {name!r}: a scenario "
+                                 f"and its counterfactual need the same agencies and services")
+            found[name] = t
+        index = sorted({i for t in found.values() for i in t.index})
+        pos = {i: p for p, i in enumerate(index)}
+        record.append(np.array(index, dtype=np.int64))
+        terms.append({name: (t.kind, np.array([pos[i] for i in t.index], dtype=np.int64),
+                             np.array(t.coef)) for name, t in found.items()})
+    fiscal: list[_FiscalMap | None] = [None]
+    for k in range(1, len(models)):
+        def one(j: int, name: str) -> int:
+            return int(terms[j][name][1][0])
+        acc = [[f"{w}.agency.{a}" for w in ("spend", "overhead", "contribution", "capture")]
+               for a in accounts[k].agencies]
+        react = [f"spend.service.{r}" for a in accounts[k].agencies for r in accounts[k].reactive[a]]
+        ptr = np.cumsum([0] + [len(accounts[k].reactive[a]) for a in accounts[k].agencies])
+        fiscal.append(_FiscalMap(
+            np.array([[one(k, n) for n in row] for row in acc], dtype=np.int64),
+            np.array([[one(0, n) for n in row] for row in acc], dtype=np.int64),
+            ptr.astype(np.int64), np.array([one(k, n) for n in react], dtype=np.int64),
+            np.array([one(0, n) for n in react], dtype=np.int64),
+            one(k, "pool.balance"), one(0, "pool.balance")))
+    tracked = [(s, k, False) for s in series for k in range(len(models))]
+    tracked += [(s, k, True) for s in series for k in range(1, len(models))]
+    return EnsembleJob(list(names), list(models), [dict(d) for d in discount], plan, sampler,
+                       int(seed), int(runs), record, terms, tracked, accounts, list(settings),
+                       fiscal, int(bins), int(metric_bins))
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulating a set of runs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockData:
+    """What a set of runs leaves after simulation: tracked series (runs x tracked x months),
+    metrics (runs x metric labels; NaN = undefined BCR) and payback months (runs x scenarios)."""
+
+    tracked: np.ndarray
+    metrics: np.ndarray
+    payback: np.ndarray
+
+
+def trajectories(job: EnsembleJob, u: np.ndarray) -> list[np.ndarray]:
+    """Month-end snapshots (runs x months+1 x recorded entries) of every model at ``u``."""
+    out = []
+    for k, model in enumerate(job.models):
+        theta, ev = job.plan.parameters(k, model.theta0, model.ev_value0, u)
+        raw = simulate(model, theta, ev, record=job.record[k], **job.discount[k])
+        out.append(raw.trajectory)
+    return out
+
+
+def named_series(job: EnsembleJob, k: int, trajectory: np.ndarray) -> dict[str, np.ndarray]:
+    """Every series model ``k`` records, by name (runs x months), with numpy (tests, and the
+    appraisal-module path :func:`fiscal_metrics`)."""
+    flows = np.diff(trajectory, axis=1)
+    stocks = trajectory[:, 1:, :]
+    out = {}
+    for name, (kind, pos, coef) in job.terms[k].items():
+        src = flows if kind == "flow" else stocks
+        total = np.zeros(src.shape[:2])
+        for p, c in zip(pos, coef):
+            total = total + c * src[:, :, p]
+        out[name] = total
+    return out
+
+
+def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockData:
+    """Tracked series and fiscal metrics of a set of runs (fused numba kernels)."""
+    n = traj[0].shape[0]
+    tracked = np.empty((n, len(job.tracked), job.n_months))
+    row = {entry: t for t, entry in enumerate(job.tracked)}
+    for k in range(len(job.models)):
+        mine = [(t, name) for t, (name, kk, diff) in enumerate(job.tracked) if kk == k and not diff]
+        if not mine:
+            continue
+        terms = [job.terms[k][name] for _, name in mine]
+        ptr = np.cumsum([0] + [len(pos) for _, pos, _ in terms]).astype(np.int64)
+        _series_into(traj[k], ptr, np.concatenate([pos for _, pos, _ in terms]),
+                     np.concatenate([coef for _, _, coef in terms]),
+                     np.array([kind == "flow" for kind, _, _ in terms]),
+                     np.array([t for t, _ in mine], dtype=np.int64), tracked)
+    for t, (name, k, diff) in enumerate(job.tracked):
+        if diff:  # every series is tracked for each model too: reuse them
+            tracked[:, t, :] = tracked[:, row[(name, k, False)], :] - tracked[:, row[(name, 0, False)], :]
+    metrics = np.empty((n, len(job.metric_labels)))
+    payback = np.empty((n, len(job.models) - 1), dtype=np.int64)
+    for s, k in enumerate(job.scenario_indices):
+        f, st = job.fiscal[k], job.settings[k]
+        df = discount_factors(job.n_months, st.discount_rate)
+        parliament = min(st.parliament_months, job.n_months)
+        out = [np.empty(n) for _ in METRICS]
+        pb = np.empty(n, dtype=np.int64)
+        _fiscal(np.ascontiguousarray(traj[k]), np.ascontiguousarray(traj[0]), f.acc_s, f.acc_c,
+                f.react_ptr, f.react_s, f.react_c, f.pool_s, f.pool_c, df, st.optimism_bias,
+                parliament, out[0], out[1], out[2], pb)
+        for j in range(len(METRICS)):
+            metrics[:, s * len(METRICS) + j] = out[j]
+        payback[:, s] = pb
+    return BlockData(tracked, metrics, payback)
+
+
+def evaluate(job: EnsembleJob, u: np.ndarray) -> BlockData:
+    """Simulate every model at the points ``u`` (runs x factors, already correlated) and
+    reduce each run to its tracked series and fiscal metrics."""
+    return reduce_trajectories(job, trajectories(job, u))
+
+
+def simulate_runs(job: EnsembleJob, start: int, stop: int) -> BlockData:
+    """Simulate runs ``start .. stop - 1`` and keep only what the reduction needs."""
+    return evaluate(job, job.plan.unit(job.sampler, job.seed, start, stop))
+
+
+# ---------------------------------------------------------------------------------------------
+# Histogram edges, partial reductions and their merge
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Edges:
+    """Regular bins: ``low`` and ``width`` per tracked series and month, and per metric."""
+
+    low: np.ndarray           # tracked x months
+    width: np.ndarray         # tracked x months
+    metric_low: np.ndarray    # metrics
+    metric_width: np.ndarray  # metrics
+
+    def centre(self, bins: int, metric_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """Shift for the per-block sums (numerically stable variances)."""
+        return self.low + 0.5 * bins * self.width, self.metric_low + 0.5 * metric_bins * self.metric_width
+
+
+def _edges_for(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low edge, bin width) over axis 0 from the pilot's finite range, widened by PAD."""
+    with np.errstate(invalid="ignore"):
+        finite = np.where(np.isfinite(values), values, np.nan)
+        if values.shape[0] == 0 or np.all(np.isnan(finite)):
+            low = np.zeros(values.shape[1:])
+            high = np.ones(values.shape[1:])
+        else:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low = np.nanmin(finite, axis=0)
+                high = np.nanmax(finite, axis=0)
+            low = np.where(np.isnan(low), 0.0, low)
+            high = np.where(np.isnan(high), 1.0, high)
+    span = high - low
+    floor = np.maximum(1e-9 * np.maximum(np.abs(low), np.abs(high)), 1e-9)
+    pad = np.maximum(PAD * span, floor)
+    low = low - pad
+    return low, (span + 2.0 * pad) / bins
+
+
+def pilot_edges(job: EnsembleJob) -> Edges:
+    """Edges from the pilot: the runs of block 0 (the first ``min(runs, BLOCK)`` runs)."""
+    data = simulate_runs(job, 0, min(job.n_runs, BLOCK))
+    low, width = _edges_for(data.tracked, job.bins)
+    m_low, m_width = _edges_for(data.metrics, job.metric_bins)
+    return Edges(low, width, m_low, m_width)
+
+
+@njit(cache=True)
+def _accumulate(values, low, inv_width, nbins, hist, vmin, vmax, centre, count, total,
+                squares):
+    """Add runs x cells values into ``hist`` (cells x nbins+2: underflow, bins, overflow);
+    track the exact min and max, and add the count, sum and sum of squares of
+    ``value - centre``; non-finite values are skipped."""
+    n = values.shape[0]
+    cells = values.shape[1]
+    for i in range(n):
+        for c in range(cells):
+            v = values[i, c]
+            if not np.isfinite(v):
+                continue
+            d = v - centre[c]
+            count[c] += 1
+            total[c] += d
+            squares[c] += d * d
+            x = (v - low[c]) * inv_width[c]
+            if x < 0.0:
+                j = 0
+            elif x >= nbins:
+                j = nbins + 1
+            else:
+                j = int(x) + 1
+            hist[c, j] += 1
+            if v < vmin[c]:
+                vmin[c] = v
+            if v > vmax[c]:
+                vmax[c] = v
+
+
+@dataclass
+class Partial:
+    """A mergeable reduction of some blocks of runs.
+
+    ``hist``: tracked x months x (bins + 2) counts; ``vmin``/``vmax``: exact extremes;
+    ``metric_hist``/``metric_min``/``metric_max`` likewise per metric; ``sums[block]`` =
+    (count, sum, sum of squares) of shifted values for the tracked cells and for the metrics;
+    ``payback``: scenarios x (months + 2) counts of payback month 0..H, then "never";
+    ``wins``: runs where each scenario's NPV > 0; ``best``: runs where each model (the
+    counterfactual at NPV 0, then each scenario) has the highest NPV.
+    """
+
+    n_runs: int
+    hist: np.ndarray
+    vmin: np.ndarray
+    vmax: np.ndarray
+    metric_hist: np.ndarray
+    metric_min: np.ndarray
+    metric_max: np.ndarray
+    payback: np.ndarray
+    wins: np.ndarray
+    best: np.ndarray
+    sums: dict[int, tuple] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, job: EnsembleJob) -> Partial:
+        T, M, S = len(job.tracked), job.n_months, len(job.metric_labels)
+        n_scen = len(job.models) - 1
+        return cls(0, np.zeros((T, M, job.bins + 2), np.int64), np.full((T, M), np.inf),
+                   np.full((T, M), -np.inf), np.zeros((S, job.metric_bins + 2), np.int64),
+                   np.full(S, np.inf), np.full(S, -np.inf),
+                   np.zeros((n_scen, M + 2), np.int64), np.zeros(n_scen, np.int64),
+                   np.zeros(n_scen + 1, np.int64))
+
+    def add(self, job: EnsembleJob, block: int, data: BlockData) -> None:
+        """Reduce the runs of ``data`` (block ``block``, or its next slice in run order)."""
+        edges = job.edges
+        n = data.tracked.shape[0]
+        T, M = len(job.tracked), job.n_months
+        flat = data.tracked.reshape(n, T * M)
+        hist = self.hist.reshape(T * M, -1)
+        vmin, vmax = self.vmin.reshape(-1), self.vmax.reshape(-1)
+        centre, metric_centre = edges.centre(job.bins, job.metric_bins)
+        S = data.metrics.shape[1]
+        if block not in self.sums:  # a block may arrive in consecutive slices of runs
+            self.sums[block] = ((np.zeros((T, M), np.int64), np.zeros((T, M)), np.zeros((T, M))),
+                                (np.zeros(S, np.int64), np.zeros(S), np.zeros(S)))
+        tracked_moments = tuple(a.reshape(-1) for a in self.sums[block][0])
+        metric_moments = self.sums[block][1]
+        _accumulate(flat, edges.low.reshape(-1), 1.0 / edges.width.reshape(-1), job.bins,
+                    hist, vmin, vmax, centre.reshape(-1), *tracked_moments)
+        _accumulate(data.metrics, edges.metric_low, 1.0 / edges.metric_width, job.metric_bins,
+                    self.metric_hist, self.metric_min, self.metric_max, metric_centre,
+                    *metric_moments)
+        n_scen = len(job.models) - 1
+        if n_scen:
+            codes = np.where(data.payback == NEVER, M + 1, data.payback)
+            for s in range(n_scen):
+                self.payback[s] += np.bincount(codes[:, s], minlength=M + 2)
+            npv = data.metrics[:, [METRICS.index("npv") + len(METRICS) * s for s in range(n_scen)]]
+            self.wins += (npv > 0).sum(axis=0)
+            with_cf = np.column_stack([np.zeros(n), npv])
+            self.best += np.bincount(np.argmax(with_cf, axis=1), minlength=n_scen + 1)
+        self.n_runs += n
+
+
+def merge(a: Partial, b: Partial) -> Partial:
+    """The reduction of the runs of ``a`` and ``b`` (disjoint blocks); exact."""
+    overlap = set(a.sums) & set(b.sums)
+    if overlap:
+        raise ValueError(f"partials overlap in blocks {sorted(overlap)[:5]}")
+    return Partial(a.n_runs + b.n_runs, a.hist + b.hist, np.minimum(a.vmin, b.vmin),
+                   np.maximum(a.vmax, b.vmax), a.metric_hist + b.metric_hist,
+                   np.minimum(a.metric_min, b.metric_min), np.maximum(a.metric_max, b.metric_max),
+                   a.payback + b.payback, a.wins + b.wins, a.best + b.best,
+                   {**a.sums, **b.sums})
+
+
+def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
+              progress: Callable[[int], None] | None = None) -> Partial:
+    """Simulate and reduce blocks ``first_block .. stop_block - 1`` (one Dask task)."""
+    partial = Partial.empty(job)
+    for block in range(first_block, stop_block):
+        start = block * BLOCK
+        stop = min(job.n_runs, start + BLOCK)
+        u = job.plan.unit(job.sampler, job.seed, start, stop)
+        # slices of SLICE runs, in order, keep each slice's snapshots in cache while reduced
+        for s0 in range(0, stop - start, SLICE):
+            partial.add(job, block, evaluate(job, u[s0: s0 + SLICE]))
+        if progress is not None:
+            progress(stop - start)
+    return partial
+
+
+# ---------------------------------------------------------------------------------------------
+# Percentiles from histograms
+# ---------------------------------------------------------------------------------------------
+
+
+def histogram_percentiles(hist: np.ndarray, low: np.ndarray, width: np.ndarray,
+                          vmin: np.ndarray, vmax: np.ndarray,
+                          percentiles: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile estimates and their error bounds from ``cells x (bins + 2)`` histograms.
+
+    numpy's "linear" method interpolates between the order statistics of ranks
+    ``k = floor(h)`` and ``k + 1``, ``h = p / 100 x (n - 1)``; each is replaced by the midpoint
+    of its bin (clipped to the exact [min, max]), so ``|estimate - numpy.percentile|`` is at
+    most ``(1 - f) r_k + f r_k+1`` (``f = h - k``, ``r`` the half-width of the bin): the
+    returned bound. Cells with no values give NaN.
+    """
+    shape = hist.shape[:-1]
+    nb = hist.shape[-1] - 2
+    h2 = hist.reshape(-1, nb + 2)
+    low, width = low.reshape(-1), width.reshape(-1)
+    vmin, vmax = vmin.reshape(-1), vmax.reshape(-1)
+    cum = np.cumsum(h2, axis=1)
+    n = cum[:, -1]
+    j = np.arange(nb + 2)
+    # interval of each bin, intersected with [vmin, vmax]
+    left = low[:, None] + (j[None, :] - 1) * width[:, None]
+    right = left + width[:, None]
+    left[:, 0] = vmin
+    right[:, 0] = low
+    left[:, -1] = low + nb * width
+    right[:, -1] = vmax
+    left = np.clip(left, vmin[:, None], vmax[:, None])
+    right = np.clip(right, vmin[:, None], vmax[:, None])
+    mid, half = 0.5 * (left + right), 0.5 * np.abs(right - left)
+    est = np.full((h2.shape[0], len(percentiles)), np.nan)
+    bound = np.full_like(est, np.nan)
+    rows = np.arange(h2.shape[0])
+    live = n > 0
+    for q, p in enumerate(percentiles):
+        h = p / 100.0 * np.maximum(n - 1, 0)
+        k = np.floor(h).astype(np.int64)
+        f = h - k
+        k1 = np.minimum(k + 1, np.maximum(n - 1, 0))
+        b0 = np.argmax(cum > k[:, None], axis=1)
+        b1 = np.argmax(cum > k1[:, None], axis=1)
+        e = (1 - f) * mid[rows, b0] + f * mid[rows, b1]
+        r = (1 - f) * half[rows, b0] + f * half[rows, b1]
+        est[:, q] = np.where(live, e, np.nan)
+        bound[:, q] = np.where(live, r, np.nan)
+    return est.reshape(*shape, len(percentiles)), bound.reshape(*shape, len(percentiles))
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines
+# ---------------------------------------------------------------------------------------------
+
+
+def _chunks(job: EnsembleJob, chunk_runs: int) -> list[tuple[int, int]]:
+    per = max(1, -(-int(chunk_runs) // BLOCK))
+    return [(b, min(b + per, job.n_blocks)) for b in range(0, job.n_blocks, per)]
+
+
+def run_local(job: EnsembleJob, chunk_runs: int = 4 * BLOCK,
+              progress: Callable[[int], None] | None = None) -> Partial:
+    """Run every chunk in this process (numba threads parallelise over runs)."""
+    total = Partial.empty(job)
+    for b0, b1 in _chunks(job, chunk_runs):
+        total = merge(total, run_chunk(job, b0, b1, progress))
+    return total
+
+
+def _dask_task(job: EnsembleJob, first_block: int, stop_block: int, numba_threads: int) -> Partial:
+    import numba
+    numba.set_num_threads(max(1, min(numba_threads, numba.config.NUMBA_NUM_THREADS)))
+    return run_chunk(job, first_block, stop_block)
+
+
+def _worker_version() -> str:
+    from . import __version__ as version
+    return version
+
+
+def run_dask(job: EnsembleJob, chunk_runs: int = 4 * BLOCK, scheduler: str | None = None,
+             workers: int | None = None, numba_threads: int = 1,
+             progress: Callable[[int], None] | None = None, client: Any = None) -> Partial:
+    """Run the chunks as Dask tasks and merge their partials on the client.
+
+    ``client``: an existing ``dask.distributed.Client``; else connect to ``scheduler`` (or
+    ``DASK_SCHEDULER_ADDRESS``), else start a ``LocalCluster`` of ``workers`` processes with
+    one thread each (default: the number of cores). Each task sets numba to
+    ``numba_threads`` threads.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise TpsimError("the dask engine needs Dask: pip install 'tpsim[dask]'") from None
+    own_client = own_cluster = None
+    if client is None:
+        address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        try:
+            if address:
+                own_client = client = Client(address, timeout="30s")
+            else:
+                own_cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                           threads_per_worker=1, processes=True,
+                                           dashboard_address=":0")
+                own_client = client = Client(own_cluster)
+        except OSError as exc:
+            raise TpsimError(f"cannot reach the Dask scheduler {address}: {exc}") from None
+    try:
+        versions = set(client.run(_worker_version).values())
+        if versions - {__version__}:
+            raise TpsimError(f"Dask workers run tpsim {', '.join(sorted(versions))}, this "
+                             f"client {__version__}: install the same version on every worker")
+        job_future = client.scatter(job, broadcast=True)
+        chunks = _chunks(job, chunk_runs)
+        futures = {client.submit(_dask_task, job_future, b0, b1, numba_threads, pure=False):
+                   (b0, b1) for b0, b1 in chunks}
+        total = Partial.empty(job)
+        for future in as_completed(futures):
+            total = merge(total, future.result())
+            b0, b1 = futures[future]
+            if progress is not None:
+                progress(min(job.n_runs, b1 * BLOCK) - b0 * BLOCK)
+            future.release()
+        return total
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
+
+
+def run_ensemble(job: EnsembleJob, engine: str = "local", chunk_runs: int = 4 * BLOCK,
+                 progress: Callable[[int], None] | None = None, **dask_options) -> Partial:
+    """Pilot (histogram edges from block 0), then every chunk on ``engine``."""
+    if job.edges is None:
+        job.edges = pilot_edges(job)
+    if engine == "local":
+        return run_local(job, chunk_runs, progress)
+    if engine == "dask":
+        return run_dask(job, chunk_runs, progress=progress, **dask_options)
+    raise TpsimError(f"unknown engine {engine!r}; expected local or dask")
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary (no files)
+# ---------------------------------------------------------------------------------------------
+
+
+def _block_totals(partial: Partial, which: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(count, sum, sumsq) summed over blocks in block order (deterministic)."""
+    blocks = sorted(partial.sums)
+    parts = [partial.sums[b][which] for b in blocks]
+    return tuple(np.sum(np.stack([p[i] for p in parts]), axis=0) for i in range(3))
+
+
+def _mean_sd(count, total, squares, centre):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_shifted = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        var = np.where(count > 1, (squares - count * mean_shifted ** 2) / np.maximum(count - 1, 1),
+                       np.nan)
+    return mean_shifted + centre, np.sqrt(np.maximum(var, 0.0))
+
+
+@dataclass
+class Summary:
+    """Reduced results: quantiles of tracked series (tracked x months x percentiles) with error
+    bounds, means; metric statistics; payback distributions and probabilities."""
+
+    percentiles: tuple[float, ...]
+    tracked_labels: list[str]
+    quantiles: np.ndarray
+    quantile_bounds: np.ndarray
+    means: np.ndarray
+    metrics: dict
+    n_runs: int
+    bin_widths: np.ndarray
+
+
+def summarise(job: EnsembleJob, partial: Partial,
+              percentiles: Sequence[float] = PERCENTILES) -> Summary:
+    """Percentiles, means and the metric distributions from a merged :class:`Partial`."""
+    if partial.n_runs != job.n_runs:
+        raise ValueError(f"partial holds {partial.n_runs} runs, the job {job.n_runs}")
+    edges = job.edges
+    q, qb = histogram_percentiles(partial.hist, edges.low, edges.width, partial.vmin,
+                                  partial.vmax, percentiles)
+    centre, metric_centre = edges.centre(job.bins, job.metric_bins)
+    means, _ = _mean_sd(*_block_totals(partial, 0), centre)
+    mq, mqb = histogram_percentiles(partial.metric_hist, edges.metric_low, edges.metric_width,
+                                    partial.metric_min, partial.metric_max, percentiles)
+    m_count, m_sum, m_sq = _block_totals(partial, 1)
+    m_mean, m_sd = _mean_sd(m_count, m_sum, m_sq, metric_centre)
+    metrics: dict[str, dict] = {}
+    labels = job.metric_labels
+    M = job.n_months
+    for s, k in enumerate(job.scenario_indices):
+        name = job.names[k]
+        out: dict[str, Any] = {}
+        for m in METRICS:
+            i = labels.index(f"{m}|{name}")
+            n_def = int(m_count[i])
+            out[m] = {
+                "runs": n_def,
+                "mean": float(m_mean[i]) if n_def else None,
+                "sd": float(m_sd[i]) if n_def > 1 else None,
+                "standard_error_of_mean": float(m_sd[i] / np.sqrt(n_def)) if n_def > 1 else None,
+                "min": float(partial.metric_min[i]) if n_def else None,
+                "max": float(partial.metric_max[i]) if n_def else None,
+                "percentiles": {f"p{p:g}": float(v) for p, v in zip(percentiles, mq[i])} if n_def else {},
+                "percentile_error_bound": float(np.nanmax(mqb[i])) if n_def else None,
+                "bin_width": float(edges.metric_width[i]),
+                "histogram": {"low": float(edges.metric_low[i]),
+                              "width": float(edges.metric_width[i]),
+                              "counts": partial.metric_hist[i].tolist()},
+            }
+        out["bcr"]["undefined_runs"] = int(partial.n_runs - out["bcr"]["runs"])
+        counts = partial.payback[s]
+        cum = np.cumsum(counts[: M + 1])
+        median = int(np.argmax(cum >= partial.n_runs / 2.0)) if cum[-1] >= partial.n_runs / 2.0 else None
+        out["payback"] = {
+            "probability_by_month": {str(m): float(c / partial.n_runs)
+                                     for m, c in enumerate(counts[: M + 1]) if c},
+            "probability_never": float(counts[M + 1] / partial.n_runs),
+            "probability_within_parliament": float(cum[min(job.settings[k].parliament_months, M)]
+                                                   / partial.n_runs),
+            "median_month": median,
+        }
+        out["probability_beats_counterfactual"] = float(partial.wins[s] / partial.n_runs)
+        out["probability_best"] = float(partial.best[s + 1] / partial.n_runs)
+        metrics[name] = out
+    return Summary(tuple(percentiles), job.tracked_labels, q, qb, means, metrics,
+                   partial.n_runs, edges.width)
+
+
+def timed(fn: Callable, *args, **kwargs) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: int,
+            sampler: str = "random", series: Sequence[str] = DEFAULT_SERIES,
+            bins: int = DEFAULT_BINS, metric_bins: int = DEFAULT_METRIC_BINS,
+            optimism_bias: float | None = None) -> EnsembleJob:
+    """A job comparing validated :class:`~tpsim.scenario.Scenario` objects with a
+    counterfactual: the uncertainty section of the first scenario that declares one applies
+    to every scenario (and the counterfactual) that does not declare its own
+    (:func:`tpsim.uncertainty.effective_sections`); shared draws are paired."""
+    from .models.structure import compile_scenario
+    from .uncertainty import build_plan, effective_sections
+
+    ordered = [counterfactual, *scenarios]
+    sections = effective_sections([*scenarios, counterfactual])
+    sections = [sections[-1], *sections[:-1]]
+    models = [compile_scenario(s) for s in ordered]
+    base_values = [{p: float(m.theta0[c]) for p, c in m.param_index.items()} for m in models]
+    names = [s.name for s in ordered]
+    if len(set(names)) != len(names):
+        raise TpsimError(f"scenario names must differ (got {', '.join(names)})")
+    plan = build_plan(names, sections, models, base_values)
+    discount = [{"discount_rate": s.data["appraisal"]["discount_rate"],
+                 "health_discount_rate": s.data["appraisal"]["health_discount_rate"]}
+                for s in ordered]
+    settings = [None] + [AppraisalSettings.from_appraisal(s.data["appraisal"], optimism_bias)
+                         for s in scenarios]
+    return make_job(names, models, discount, plan, settings, runs=runs, seed=seed,
+                    sampler=sampler, series=series, bins=bins, metric_bins=metric_bins)

@@ -1,0 +1,717 @@
+"""Uncertain parameters: the ``uncertainty:`` section, distributions, samplers and copulas.
+
+Plain functions and small classes on numpy arrays (SALib's split: sampling here, analysis in
+:mod:`tpsim.sensitivity`, file handling only in the command layer). docs/uncertainty.md is the
+user's description; this docstring is the contract.
+
+The section (validated by :func:`resolve_section`, called from :mod:`tpsim.scenario`)::
+
+    uncertainty:
+      parameters:
+        services.falls_prevention.effect:            # any numeric parameter path
+          dist: triangular                           # uniform | triangular | normal |
+          low: 0.10                                  #   lognormal | beta | choice
+          mode: 0.15
+          high: 0.25
+          source: cochrane_falls                     # optional: a sources id or a citation
+        services.emergency_admissions.unit_cost:
+          dist: normal
+          mean: 1.0
+          sd: 0.1
+          low: 0.7                                   # optional truncation (normal, lognormal)
+          relative: true                             # the draw multiplies the scenario's value
+        services.falls_prevention.time_to_effect:
+          dist: choice
+          values: [3, 6, 9]
+          weights: [1, 2, 1]                         # optional, default equal
+          shared: false                              # each scenario draws its own (default true)
+      correlations:
+        - between: [services.falls_prevention.effect, services.reablement.effect]
+          rho: 0.5                                   # Gaussian-copula correlation, in (-1, 1)
+
+A draw is a point ``u`` of the unit hypercube, one coordinate per *factor*; a factor is one
+uncertain path (shared by every scenario in a comparison, so differences are paired), or one
+path in one scenario when ``shared: false``. Values are ``dist.ppf(u)``, with ``u`` clipped
+to ``[EPS, 1 - EPS]`` so every value lies between the two extremes the validator checks.
+
+Blocks: the points of runs ``k*BLOCK .. (k+1)*BLOCK - 1`` are drawn together with the seed
+``SeedSequence(seed, spawn_key=(k,))``, so run ``i``'s parameters depend only on
+``(seed, i)``, never on how runs are split into chunks or sent to workers. LHS and Sobol
+stratify within each block (a scrambled Sobol block of 4096 = 2^12 points is balanced).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.stats import qmc
+
+from .errors import ScenarioError
+
+__all__ = [
+    "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
+    "resolve_section", "block_seed", "unit_block", "unit_points", "correlate",
+    "Factor", "Assignment", "UncertaintyPlan", "build_plan", "effective_sections",
+]
+
+#: Runs drawn together from one seed (a power of two, so a Sobol block is balanced).
+BLOCK = 4096
+#: ``u`` is clipped to [EPS, 1 - EPS]: the extremes of a draw are ppf(EPS) and ppf(1 - EPS).
+EPS = 1e-12
+DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
+SAMPLERS = ("random", "lhs", "sobol")
+
+_SECTION_KEYS = ("parameters", "correlations")
+_COMMON_KEYS = ("dist", "relative", "shared", "source")
+_DIST_KEYS = {
+    "uniform": ("low", "high"),
+    "triangular": ("low", "mode", "high"),
+    "normal": ("mean", "sd", "low", "high"),
+    "lognormal": ("median", "sigma", "mean", "sd", "low", "high"),
+    "beta": ("a", "b", "low", "high"),
+    "choice": ("values", "weights"),
+}
+_CORRELATION_KEYS = ("between", "rho")
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One marginal distribution, from a resolved spec (see the module docstring).
+
+    ``ppf(u)`` maps points of (0, 1) to values in the parameter's units; normal and lognormal
+    may be truncated to ``[low, high]`` (``u`` is then mapped into ``[F(low), F(high)]``).
+    """
+
+    dist: str
+    spec: Mapping[str, Any] = field(compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_frozen", _frozen(self.dist, self.spec))
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Values at probabilities ``u`` (clipped to [EPS, 1 - EPS])."""
+        u = np.clip(np.asarray(u, dtype=float), EPS, 1.0 - EPS)
+        s = self.spec
+        if self.dist == "uniform":
+            return s["low"] + u * (s["high"] - s["low"])
+        if self.dist == "choice":
+            values = np.asarray(s["values"], dtype=float)
+            return values[np.searchsorted(self._cumulative, u, side="right").clip(0, len(values) - 1)]
+        frozen, (f_low, f_high) = self._frozen
+        if f_low > 0.0 or f_high < 1.0:
+            u = f_low + u * (f_high - f_low)
+        out = frozen.ppf(u)
+        if self.dist in ("normal", "lognormal"):  # keep truncation exact under rounding
+            low = -np.inf if s.get("low") is None else s["low"]
+            high = np.inf if s.get("high") is None else s["high"]
+            out = np.clip(out, low, high)
+        return out
+
+    @property
+    def _cumulative(self) -> np.ndarray:
+        weights = np.asarray(self.spec.get("weights") or [1.0] * len(self.spec["values"]), float)
+        cum = np.cumsum(weights) / weights.sum()
+        cum[-1] = 1.0
+        return cum
+
+    def extremes(self) -> tuple[float, float]:
+        """The lowest and highest value a draw can take."""
+        if self.dist == "choice":
+            values = np.asarray(self.spec["values"], float)
+            weights = np.asarray(self.spec.get("weights") or [1.0] * len(values), float)
+            live = values[weights > 0]
+            return float(live.min()), float(live.max())
+        low, high = self.ppf(np.array([0.0, 1.0]))
+        return float(low), float(high)
+
+    def median(self) -> float:
+        return float(self.ppf(np.array([0.5]))[0])
+
+    def describe(self) -> str:
+        """A short text such as ``triangular(low=0.1, mode=0.15, high=0.25)``."""
+        keys = [k for k in _DIST_KEYS[self.dist] if self.spec.get(k) is not None]
+        parts = []
+        for k in keys:
+            v = self.spec[k]
+            parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+        return f"{self.dist}({', '.join(parts)})"
+
+
+def _frozen(dist: str, s: Mapping[str, Any]):
+    """(scipy frozen distribution, (F(low), F(high))) for the continuous families."""
+    if dist in ("uniform", "choice"):
+        return None
+    if dist == "triangular":
+        width = s["high"] - s["low"]
+        return stats.triang((s["mode"] - s["low"]) / width, loc=s["low"], scale=width), (0.0, 1.0)
+    if dist == "beta":
+        return stats.beta(s["a"], s["b"], loc=s["low"], scale=s["high"] - s["low"]), (0.0, 1.0)
+    if dist == "normal":
+        frozen = stats.norm(s["mean"], s["sd"])
+    else:  # lognormal
+        mu, sigma = _lognormal_mu_sigma(s)
+        frozen = stats.lognorm(sigma, scale=math.exp(mu))
+    f_low = 0.0 if s.get("low") is None else float(frozen.cdf(s["low"]))
+    f_high = 1.0 if s.get("high") is None else float(frozen.cdf(s["high"]))
+    return frozen, (f_low, f_high)
+
+
+def _lognormal_mu_sigma(s: Mapping[str, Any]) -> tuple[float, float]:
+    """(mu, sigma) of log X from ``median, sigma`` or from ``mean, sd`` of X."""
+    if s.get("median") is not None:
+        return math.log(s["median"]), float(s["sigma"])
+    sigma2 = math.log1p((s["sd"] / s["mean"]) ** 2)
+    return math.log(s["mean"]) - sigma2 / 2.0, math.sqrt(sigma2)
+
+
+def distribution_from_spec(spec: Mapping[str, Any]) -> Distribution:
+    """A :class:`Distribution` from one resolved parameter spec."""
+    return Distribution(spec["dist"], dict(spec))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of the section (called by tpsim.scenario)
+# ---------------------------------------------------------------------------------------------
+
+ErrorFactory = Callable[[str, str], ScenarioError]
+
+
+def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
+                    check: Callable[[dict], ScenarioError | None]) -> dict:
+    """The resolved ``uncertainty`` section of the resolved scenario ``data``.
+
+    ``raw`` is the section as written (a mapping; empty when absent); ``error(key path,
+    message)`` builds a located :class:`ScenarioError`; ``check(trial)`` re-validates a copy of
+    ``data`` (without its uncertainty section) and returns the first error or None. Each
+    parameter is checked at both extremes of its draws (for a relative draw: the scenario's
+    value, and the values its ``changes`` set, times the extreme multipliers), then all
+    parameters together at their low extremes and at their high extremes. Returns ``{}`` for
+    an empty section, else ``{"parameters": {path: spec}, "correlations": [...]}``.
+    """
+    if not raw:
+        return {}
+    for key in raw:
+        if key not in _SECTION_KEYS:
+            raise error(f"uncertainty.{key}", "unknown key" + _suggest(key, _SECTION_KEYS))
+    from .scenario import _parameter_paths  # the one definition of a parameter path
+    paths = _parameter_paths(data)
+    known = set(paths)
+    params_raw = raw.get("parameters")
+    if params_raw is None:
+        params_raw = {}
+    if not isinstance(params_raw, Mapping):
+        raise error("uncertainty.parameters", "expected a mapping of parameter path -> "
+                                              "distribution")
+    parameters: dict[str, dict] = {}
+    for path, spec_raw in params_raw.items():
+        where = f"uncertainty.parameters.{path}"
+        if not isinstance(path, str) or path not in known:
+            message = _unknown_path(str(path), paths, data)
+            raise error(where, message)
+        if path.startswith("loops.") or path == "pool.enabled":
+            raise error(where, "switches cannot be uncertain (compare scenarios with the loop "
+                               "on and off instead)")
+        parameters[path] = _resolve_spec(spec_raw, where, error)
+    correlations = _resolve_correlations(raw.get("correlations"), parameters, error)
+    section = {"parameters": parameters, "correlations": correlations}
+    if not parameters:
+        return {}
+    _check_extremes(section, data, error, check)
+    return section
+
+
+def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
+    if not isinstance(raw, Mapping):
+        raise error(where, f"expected a distribution (a mapping with dist: one of "
+                           f"{', '.join(DISTRIBUTIONS)}), got {_describe(raw)}")
+    if "dist" not in raw:
+        raise error(f"{where}.dist", f"required key is missing (one of {', '.join(DISTRIBUTIONS)})")
+    dist = raw["dist"]
+    if dist not in DISTRIBUTIONS:
+        raise error(f"{where}.dist", f"unknown distribution {dist!r}" + _suggest(str(dist),
+                                                                              DISTRIBUTIONS))
+    allowed = (*_COMMON_KEYS, *_DIST_KEYS[dist])
+    for key in raw:
+        if key not in allowed:
+            raise error(f"{where}.{key}", f"unknown key for a {dist} distribution"
+                        + _suggest(str(key), allowed))
+
+    def num(key: str, required: bool = True) -> float | None:
+        if raw.get(key) is None:
+            if required:
+                raise error(f"{where}.{key}", f"required key is missing for a {dist} "
+                                              f"distribution")
+            return None
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(float(value)):
+            raise error(f"{where}.{key}", f"expected a finite number, got {_describe(value)}")
+        return float(value)
+
+    def flag(key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise error(f"{where}.{key}", f"expected true or false, got {_describe(value)}")
+        return value
+
+    spec: dict[str, Any] = {"dist": dist}
+    if dist == "uniform":
+        spec.update(low=num("low"), high=num("high"))
+        if not spec["low"] < spec["high"]:
+            raise error(f"{where}.high", "must be greater than low")
+    elif dist == "triangular":
+        spec.update(low=num("low"), mode=num("mode"), high=num("high"))
+        if not spec["low"] < spec["high"]:
+            raise error(f"{where}.high", "must be greater than low")
+        if not spec["low"] <= spec["mode"] <= spec["high"]:
+            raise error(f"{where}.mode", "must be between low and high")
+    elif dist in ("normal", "lognormal"):
+        if dist == "normal":
+            spec.update(mean=num("mean"), sd=num("sd"))
+            if spec["sd"] <= 0:
+                raise error(f"{where}.sd", "must be > 0")
+        else:
+            if raw.get("median") is not None:
+                if raw.get("mean") is not None or raw.get("sd") is not None:
+                    raise error(where, "give either median and sigma (of log X) or mean and sd "
+                                       "(of X), not both")
+                spec.update(median=num("median"), sigma=num("sigma"))
+                if spec["median"] <= 0:
+                    raise error(f"{where}.median", "must be > 0")
+                if spec["sigma"] <= 0:
+                    raise error(f"{where}.sigma", "must be > 0")
+            else:
+                if raw.get("sigma") is not None:
+                    raise error(f"{where}.sigma", "sigma goes with median (give median and "
+                                                  "sigma, or mean and sd)")
+                if raw.get("mean") is None:
+                    raise error(where, "give median and sigma (of log X), or mean and sd (of X)")
+                spec.update(mean=num("mean"), sd=num("sd"))
+                if spec["mean"] <= 0:
+                    raise error(f"{where}.mean", "must be > 0")
+                if spec["sd"] <= 0:
+                    raise error(f"{where}.sd", "must be > 0")
+        spec.update(low=num("low", False), high=num("high", False))
+        if spec["low"] is not None and spec["high"] is not None and not spec["low"] < spec["high"]:
+            raise error(f"{where}.high", "must be greater than low")
+        _, (f_low, f_high) = _frozen(dist, spec)
+        if f_high - f_low < 1e-9:
+            raise error(where, "the truncation interval [low, high] has (almost) no probability")
+    elif dist == "beta":
+        spec.update(a=num("a"), b=num("b"), low=num("low", False), high=num("high", False))
+        spec["low"] = 0.0 if spec["low"] is None else spec["low"]
+        spec["high"] = 1.0 if spec["high"] is None else spec["high"]
+        for key in ("a", "b"):
+            if spec[key] <= 0:
+                raise error(f"{where}.{key}", "must be > 0")
+        if not spec["low"] < spec["high"]:
+            raise error(f"{where}.high", "must be greater than low")
+    else:  # choice
+        values = raw.get("values")
+        if not isinstance(values, list) or not values:
+            raise error(f"{where}.values", f"expected a non-empty list of numbers, got "
+                                           f"{_describe(values)}")
+        spec["values"] = [_list_number(v, f"{where}.values.{i}", error)
+                          for i, v in enumerate(values)]
+        weights = raw.get("weights")
+        if weights is None:
+            spec["weights"] = None
+        else:
+            if not isinstance(weights, list) or len(weights) != len(values):
+                raise error(f"{where}.weights", f"expected a list of {len(values)} numbers "
+                                                f"(one per value)")
+            spec["weights"] = [_list_number(w, f"{where}.weights.{i}", error)
+                               for i, w in enumerate(weights)]
+            if min(spec["weights"]) < 0 or sum(spec["weights"]) <= 0:
+                raise error(f"{where}.weights", "weights must be >= 0 with a positive sum")
+    spec["relative"] = flag("relative", False)
+    spec["shared"] = flag("shared", True)
+    source = raw.get("source")
+    if source is not None and not isinstance(source, str):
+        raise error(f"{where}.source", f"expected text (a sources id or a citation), got "
+                                       f"{_describe(source)}")
+    spec["source"] = source
+    return spec
+
+
+def _list_number(value: Any, where: str, error: ErrorFactory) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(float(value)):
+        raise error(where, f"expected a finite number, got {_describe(value)}")
+    return float(value)
+
+
+def _resolve_correlations(raw: Any, parameters: Mapping[str, dict],
+                          error: ErrorFactory) -> list[dict]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise error("uncertainty.correlations", "expected a list of {between: [path, path], "
+                                                "rho: number}")
+    out, seen = [], {}
+    for index, item in enumerate(raw):
+        where = f"uncertainty.correlations.{index}"
+        if not isinstance(item, Mapping):
+            raise error(where, "expected a mapping with between: [path, path] and rho")
+        for key in item:
+            if key not in _CORRELATION_KEYS:
+                raise error(f"{where}.{key}", "unknown key" + _suggest(str(key),
+                                                                       _CORRELATION_KEYS))
+        between = item.get("between")
+        if not isinstance(between, list) or len(between) != 2:
+            raise error(f"{where}.between", "expected a list of two uncertain parameter paths")
+        for j, path in enumerate(between):
+            if path not in parameters:
+                raise error(f"{where}.between.{j}", f"{path!r} is not listed under "
+                                                    f"uncertainty.parameters"
+                            + _suggest(str(path), list(parameters)))
+        if between[0] == between[1]:
+            raise error(f"{where}.between", "a parameter cannot be correlated with itself")
+        rho = item.get("rho")
+        if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not -1 < rho < 1:
+            raise error(f"{where}.rho", f"expected a number in (-1, 1), got {_describe(rho)}")
+        pair = tuple(sorted(between))
+        if pair in seen:
+            raise error(where, f"the pair is already correlated in correlations.{seen[pair]}")
+        seen[pair] = index
+        out.append({"between": [str(between[0]), str(between[1])], "rho": float(rho)})
+    if out:
+        names = list(parameters)
+        matrix = _correlation_matrix(names, out)
+        if not _positive_definite(matrix):
+            raise error("uncertainty.correlations", "the correlations are inconsistent: their "
+                                                    "matrix is not positive definite")
+    return out
+
+
+def _check_extremes(section: dict, data: dict, error: ErrorFactory,
+                    check: Callable[[dict], ScenarioError | None]) -> None:
+    """Every parameter at both extremes alone, then all together at low and at high."""
+    parameters = section["parameters"]
+    extremes = {path: distribution_from_spec(spec).extremes() for path, spec in parameters.items()}
+
+    def trial(values: Mapping[str, tuple[float, str]]) -> dict:
+        t = {k: copy.deepcopy(v) for k, v in data.items() if k != "uncertainty"}
+        for path, (x, _) in values.items():
+            spec = parameters[path]
+            base = _get_path(t, path)
+            _set_path(t, path, base * x if spec["relative"] else x)
+            if spec["relative"]:
+                for change in t["changes"]:
+                    if path in change["set"]:
+                        change["set"][path] = change["set"][path] * x
+        return t
+
+    def describe(path: str, x: float, which: str) -> str:
+        spec = parameters[path]
+        value = _get_path(data, path) * x if spec["relative"] else x
+        what = (f"the {which} multiplier {x:.6g} gives {value:.6g}" if spec["relative"]
+                else f"the {which} draw is {value:.6g}")
+        return what
+
+    for path, (low, high) in extremes.items():
+        for x, which in ((low, "lowest"), (high, "highest")):
+            err = check(trial({path: (x, which)}))
+            if err is not None:
+                raise error(f"uncertainty.parameters.{path}",
+                            f"{describe(path, x, which)}, which is invalid ({err.key}: "
+                            f"{err.message}); narrow or truncate the distribution")
+    if len(extremes) > 1:
+        for index, which in ((0, "lowest"), (1, "highest")):
+            err = check(trial({p: (e[index], which) for p, e in extremes.items()}))
+            if err is not None:
+                raise error("uncertainty.parameters",
+                            f"with every parameter at its {which} draw the scenario is invalid "
+                            f"({err.key}: {err.message})")
+
+
+def _get_path(data: Mapping, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = data
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def _unknown_path(path: str, paths: Sequence[str], data: Mapping) -> str:
+    from .scenario import _unknown_parameter
+    return _unknown_parameter(path, paths, data)
+
+
+def _suggest(word: str, options: Sequence[str]) -> str:
+    from .scenario import _suggest as suggest
+    return suggest(word, options)
+
+
+def _describe(value: Any) -> str:
+    from .scenario import _describe as describe
+    return describe(value)
+
+
+def _correlation_matrix(names: Sequence[str], correlations: Sequence[Mapping]) -> np.ndarray:
+    index = {n: i for i, n in enumerate(names)}
+    matrix = np.eye(len(names))
+    for c in correlations:
+        i, j = index[c["between"][0]], index[c["between"][1]]
+        matrix[i, j] = matrix[j, i] = c["rho"]
+    return matrix
+
+
+def _positive_definite(matrix: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Samplers (unit hypercube) and the Gaussian copula
+# ---------------------------------------------------------------------------------------------
+
+
+def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """The seed of block ``block``: ``SeedSequence(seed, spawn_key=(block,))``, which is also
+    ``SeedSequence(seed).spawn(block + 1)[block]``."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(block),))
+
+
+def unit_block(sampler: str, d: int, seed: int, block: int) -> np.ndarray:
+    """The ``BLOCK x d`` points of the unit hypercube for block ``block`` (runs
+    ``block * BLOCK`` onwards): independent uniforms (``random``), a Latin hypercube (``lhs``)
+    or a scrambled Sobol sequence (``sobol``), from ``scipy.stats.qmc`` seeded by
+    :func:`block_seed`."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}")
+    rng = np.random.default_rng(block_seed(seed, block))
+    if d == 0:
+        return np.empty((BLOCK, 0))
+    if sampler == "random":
+        return rng.random((BLOCK, d))
+    if sampler == "lhs":
+        return qmc.LatinHypercube(d, rng=rng).random(BLOCK)
+    return qmc.Sobol(d, scramble=True, rng=rng).random(BLOCK)
+
+
+def unit_points(sampler: str, d: int, seed: int, start: int, stop: int) -> np.ndarray:
+    """Points for runs ``start .. stop - 1`` (``(stop - start) x d``), assembled from blocks."""
+    if stop <= start:
+        return np.empty((0, d))
+    first, last = start // BLOCK, (stop - 1) // BLOCK
+    points = np.concatenate([unit_block(sampler, d, seed, k) for k in range(first, last + 1)])
+    offset = first * BLOCK
+    return points[start - offset: stop - offset]
+
+
+def correlate(u: np.ndarray, correlation: np.ndarray | None) -> np.ndarray:
+    """Impose a Gaussian copula: ``Phi(Phi^-1(u) @ L.T)`` with ``L`` the Cholesky factor of
+    ``correlation``, on the columns that are correlated with another (the rest are returned
+    unchanged). Marginals stay uniform; the rank correlation of two columns is
+    ``(6 / pi) asin(rho / 2)``, within 0.02 of ``rho``."""
+    if correlation is None or u.shape[1] == 0:
+        return u
+    involved = np.flatnonzero((np.abs(correlation - np.eye(len(correlation))) > 0).any(axis=1))
+    if involved.size == 0:
+        return u
+    sub = correlation[np.ix_(involved, involved)]
+    chol = np.linalg.cholesky(sub)
+    z = stats.norm.ppf(np.clip(u[:, involved], EPS, 1.0 - EPS))
+    out = u.copy()
+    out[:, involved] = stats.norm.cdf(z @ chol.T)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A plan: factors shared across the scenarios of a comparison
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One coordinate of the unit hypercube: an uncertain path, shared by every scenario that
+    declares it (``scenario`` None) or the draw of one scenario (``shared: false``)."""
+
+    path: str
+    scenario: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.path if self.scenario is None else f"{self.path}@{self.scenario}"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An uncertain parameter of one model: factor column -> theta column (and, for a relative
+    draw, the time-keyed changes of that column, which are scaled by the same multiplier)."""
+
+    factor: int
+    path: str
+    dist: Distribution
+    relative: bool
+    column: int
+    events: tuple[int, ...]
+
+
+@dataclass
+class UncertaintyPlan:
+    """How a point of the unit hypercube sets the parameters of each model of a comparison.
+
+    ``names[k]`` / ``assignments[k]``: model ``k`` (any order; the ensemble puts the
+    counterfactual first). ``correlation`` is the factor correlation matrix (None if none).
+    """
+
+    factors: list[Factor]
+    correlation: np.ndarray | None
+    names: list[str]
+    assignments: list[list[Assignment]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def d(self) -> int:
+        return len(self.factors)
+
+    @property
+    def labels(self) -> list[str]:
+        return [f.label for f in self.factors]
+
+    def unit(self, sampler: str, seed: int, start: int, stop: int) -> np.ndarray:
+        """Correlated points for runs ``start .. stop - 1`` (depend only on seed and run)."""
+        return correlate(unit_points(sampler, self.d, seed, start, stop), self.correlation)
+
+    def parameters(self, k: int, theta0: np.ndarray, ev_value0: np.ndarray,
+                   u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``."""
+        n = u.shape[0]
+        theta = np.tile(theta0, (n, 1))
+        ev = np.tile(ev_value0, (n, 1))
+        for a in self.assignments[k]:
+            value = a.dist.ppf(u[:, a.factor])
+            if a.relative:
+                theta[:, a.column] *= value
+                for e in a.events:
+                    ev[:, e] *= value
+            else:
+                theta[:, a.column] = value
+        return theta, ev
+
+
+def build_plan(names: Sequence[str], sections: Sequence[Mapping], models: Sequence[Any],
+               base_values: Sequence[Mapping[str, float]] | None = None) -> UncertaintyPlan:
+    """The plan for models ``k`` with effective uncertainty sections ``sections[k]`` (resolved).
+
+    A path declared in several sections is one shared factor (the same ``u`` for every model,
+    mapped through each model's own distribution: the draws are paired by quantile) unless its
+    spec says ``shared: false``, when each model gets its own factor. ``models[k]`` needs
+    ``param_index``, ``ev_param``. ``base_values[k]`` (path -> value in model ``k``), if given,
+    is used to warn when an absolute shared draw overrides values that differ between models.
+    Raises :class:`ScenarioError` for a path missing from a model, conflicting ``shared``
+    flags or correlations, or an inconsistent combined correlation matrix.
+    """
+    factors: list[Factor] = []
+    index: dict[Factor, int] = {}
+    shared_flag: dict[str, tuple[bool, str]] = {}
+    assignments: list[list[Assignment]] = []
+    for name, section, model in zip(names, sections, models):
+        rows = []
+        for path, spec in (section.get("parameters") or {}).items():
+            if path in shared_flag and shared_flag[path][0] != spec["shared"]:
+                raise ScenarioError(f"shared is {str(spec['shared']).lower()} here but "
+                                    f"{str(shared_flag[path][0]).lower()} in "
+                                    f"{shared_flag[path][1]}", file=f"<{name}>",
+                                    key=f"uncertainty.parameters.{path}.shared")
+            shared_flag.setdefault(path, (spec["shared"], name))
+            if path not in model.param_index:
+                raise ScenarioError(f"not a parameter of scenario {name!r}; give {name} its own "
+                                    f"uncertainty section", file=f"<{name}>",
+                                    key=f"uncertainty.parameters.{path}")
+            factor = Factor(path, None if spec["shared"] else name)
+            if factor not in index:
+                index[factor] = len(factors)
+                factors.append(factor)
+            column = model.param_index[path]
+            events = tuple(int(e) for e in np.flatnonzero(np.asarray(model.ev_param) == column))
+            rows.append(Assignment(index[factor], path, distribution_from_spec(spec),
+                                   spec["relative"], column, events))
+        assignments.append(rows)
+
+    # correlations: between factors of the same model context
+    rho: dict[tuple[int, int], tuple[float, str]] = {}
+    for name, section, rows in zip(names, sections, assignments):
+        by_path = {a.path: a.factor for a in rows}
+        for c in section.get("correlations") or []:
+            p, q = c["between"]
+            i, j = sorted((by_path[p], by_path[q]))
+            if (i, j) in rho and abs(rho[(i, j)][0] - c["rho"]) > 1e-12:
+                raise ScenarioError(f"correlation of {p} and {q} is {c['rho']:g} here but "
+                                    f"{rho[(i, j)][0]:g} in {rho[(i, j)][1]}", file=f"<{name}>",
+                                    key="uncertainty.correlations")
+            rho[(i, j)] = (c["rho"], name)
+    correlation = None
+    if rho:
+        correlation = np.eye(len(factors))
+        for (i, j), (r, _) in rho.items():
+            correlation[i, j] = correlation[j, i] = r
+        if not _positive_definite(correlation):
+            raise ScenarioError("the correlations of the compared scenarios' uncertainty "
+                                "sections together are not positive definite",
+                                file=f"<{', '.join(names)}>", key="uncertainty.correlations")
+
+    warnings = []
+    if base_values is not None:
+        for f_i, factor in enumerate(factors):
+            if factor.scenario is not None:
+                continue
+            users = [(names[k], base_values[k].get(factor.path)) for k, rows in enumerate(assignments)
+                     if any(a.factor == f_i and not a.relative for a in rows)]
+            values = {v for _, v in users if v is not None}
+            if len(values) > 1:
+                listing = ", ".join(f"{n} {v:g}" for n, v in users)
+                warnings.append(f"{factor.path} differs between the scenarios ({listing}) but "
+                                f"has an absolute shared draw, which gives every scenario the "
+                                f"same value; use relative: true to keep the difference")
+    return UncertaintyPlan(factors, correlation, list(names), assignments, warnings)
+
+
+def effective_sections(scenarios: Sequence[Any], names: Sequence[str] | None = None) -> list[dict]:
+    """The uncertainty section each scenario uses in a comparison: its own when it declares
+    one, else the section of ``scenarios[source]`` where ``source`` is the first scenario that
+    declares one (the ensemble passes the compared scenarios first, the counterfactual last).
+
+    A borrowed section is re-validated against the borrowing scenario (every draw must give a
+    valid scenario there too); a problem raises :class:`ScenarioError` naming both.
+    """
+    from .scenario import scenario_from_dict
+
+    donor = next((s for s in scenarios if s.data.get("uncertainty")), None)
+    out = []
+    for s in scenarios:
+        own = s.data.get("uncertainty") or {}
+        if own or donor is None:
+            out.append(own)
+            continue
+        data = copy.deepcopy(s.data)
+        data["uncertainty"] = copy.deepcopy(donor.data["uncertainty"])
+        where = s.path if s.path is not None else f"<{s.name}>"
+        donor_where = donor.path if donor.path is not None else f"<{donor.name}>"
+        checked = scenario_from_dict(data, source=f"{where} (with the uncertainty section of "
+                                                  f"{donor_where})")
+        out.append(checked.data["uncertainty"])
+    return out
