@@ -4,7 +4,9 @@
 Two kinds of input:
 
 * charts of simulated trajectories take ``runs``: a sequence of ``(Scenario, Results)`` pairs
-  (from :func:`tpsim.runner.run`), and pick run ``run`` of each batch;
+  (from :func:`tpsim.runner.run`; run ``run`` of each batch is drawn) or
+  ``(Scenario, Results, run index)`` triples: :func:`spend_by_agency`, :func:`spend_by_kind`,
+  :func:`people_by_need_state`;
 * charts of appraisal and ensemble figures take plain numpy arrays and labels, so the
   appraisal, ensemble and sensitivity modules (or a user) can call them with their own numbers:
   :func:`who_pays_who_gains`, :func:`net_benefit_curve`, :func:`wrong_pocket_matrix`,
@@ -19,6 +21,12 @@ Units: money series in Results are £ per month; charts over time show £m a yea
 Writing files is :func:`save_figure` (PNG for documents, SVG for print), which goes through
 :func:`tpsim.output.atomic_write_with`; :func:`figure_bytes` renders in memory (for the HTML
 report).
+
+Figures are laid out once when made (constrained layout, measured at the PNG resolution) and
+then frozen, so saving to PNG and SVG does not lay them out again. To add to a figure and have
+it laid out anew, call ``fig.set_layout_engine("constrained")`` first. Elements that callers and
+tests look for carry a ``gid``: the title (:func:`chart_title`), the source line
+(:func:`chart_source`), the end-of-Parliament line and the payback marker.
 """
 from __future__ import annotations
 
@@ -33,17 +41,18 @@ import numpy as np
 from . import __version__
 from . import style as st
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm, LinearSegmentedColormap  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator, FixedLocator  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, MaxNLocator
 
 __all__ = [
     "spend_by_agency", "spend_by_kind", "people_by_need_state", "who_pays_who_gains",
     "net_benefit_curve", "wrong_pocket_matrix", "fan_chart", "tornado_chart",
-    "source_line", "save_figure", "figure_bytes", "short_label", "state_label",
+    "source_line", "save_figure", "figure_bytes", "chart_title", "chart_source", "short_label",
+    "state_label", "wrap",
 ]
 
 # gid values that tests and callers use to find chart elements
@@ -355,6 +364,7 @@ def spend_by_kind(runs: Sequence, *, counterfactual: str | None = None,
     fig, axes = _new_figure(3.4, 1, 2)
     styles = st.scenario_styles([sc.name for sc, _, _ in runs], counterfactual, context)
     n_months = max(int(res.model.n_months) for _, res, _ in runs)
+    zoomed: list[str] = []
     with st.style_context():
         for ax, kind, heading in ((axes[0][0], "reactive", "Reactive services (demand-led)"),
                                   (axes[0][1], "preventive", "Preventive services")):
@@ -368,25 +378,28 @@ def spend_by_kind(runs: Sequence, *, counterfactual: str | None = None,
             _mark_parliament(ax, n_months, parliament_months)
             ax.set_ylabel("Spend, £m a year")
             ax.yaxis.set_major_formatter(st.pounds_m_formatter())
-            _pad_ylim(ax, runs, kind)
+            if _pad_ylim(ax, runs, kind):
+                zoomed.append(heading.split(" (")[0].lower())
         handles = [Line2D([], [], label=_scenario_title(sc), **styles[sc.name]) for sc, _, _ in runs]
         _legend(fig, handles, min(4, len(handles)))
-    return _finish(fig, title, source)
+    subtitle = (f"The axis of {' and '.join(zoomed)} does not start at zero." if zoomed else None)
+    return _finish(fig, title, source, subtitle)
 
 
-def _pad_ylim(ax, runs, kind) -> None:
+def _pad_ylim(ax, runs, kind) -> bool:
     """Start the axis at zero unless the lines sit far above it; keep a small relative range
     from looking like a collapse."""
     values = np.concatenate([res[f"spend.kind.{kind}"][k_run] for _, res, k_run in runs]) * st.MONTHLY_TO_M_A_YEAR
     lo, hi = float(values.min()), float(values.max())
     if hi <= 0:
-        return
+        return False
     if lo > 0.6 * hi:  # zoom in, but show at least +-10% around the middle
         mid = 0.5 * (lo + hi)
         half = max(0.5 * (hi - lo) * 1.15, 0.1 * mid)
         ax.set_ylim(mid - half, mid + half)
-    else:
-        ax.set_ylim(0, hi * 1.08)
+        return True
+    ax.set_ylim(0, hi * 1.08)
+    return False
 
 
 def people_by_need_state(runs: Sequence, *, counterfactual: str | None = None,

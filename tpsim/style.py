@@ -87,7 +87,8 @@ A4_TEXT_WIDTH_IN = 6.7
 PNG_DPI = 200
 
 RC = {
-    "font.family": "DejaVu Sans",
+    "font.family": "sans-serif",  # DejaVu Sans (shipped with matplotlib), then common fallbacks
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica", "Liberation Sans"],
     "font.size": 8.5,
     "axes.titlesize": 9.5,
     "axes.titleweight": "bold",

@@ -1,0 +1,262 @@
+"""The HTML report: self-contained (no external reference), shaped like a business case, and
+the `tpsim report`, `tpsim chart` and `tpsim demo` commands end to end."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import functools
+
+from test_charts import (paying_back_comparison, shipped_charts, shipped_comparison, shipped_png,
+                         two_agency_place)
+from tpsim import __version__, charts, style
+from tpsim.cli import main
+from tpsim.commands import demo as demo_command
+from tpsim.errors import TpsimError
+from tpsim.report import key_assumptions, make_charts, render_html
+
+_VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
+
+
+class _Collector(HTMLParser):
+    """Every tag with its attributes; checks that non-void tags are closed in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag not in _VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> (open: {self.stack[-3:]})")
+        else:
+            self.stack.pop()
+
+
+def _parse(text: str) -> _Collector:
+    parser = _Collector()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def assert_self_contained(text: str) -> None:
+    """No http(s):// or protocol-relative reference in any src/href, no external CSS, script,
+    font or frame; every image an embedded data URI."""
+    parsed = _parse(text)
+    assert not parsed.errors, parsed.errors[:3]
+    assert not parsed.stack, parsed.stack
+    for tag, attrs in parsed.tags:
+        assert tag not in ("script", "link", "iframe", "object", "embed"), tag
+        for name in ("src", "href", "srcset", "data", "action"):
+            value = (attrs.get(name) or "").strip()
+            assert not re.match(r"(?i)(https?:)?//", value), (tag, name, value[:80])
+        if tag == "img":
+            assert attrs["src"].startswith("data:image/png;base64,")
+    assert not re.search(r"(?i)(src|href)\s*=\s*[\"']?\s*(https?:)?//", text)
+    assert not re.search(r"(?i)@import|url\(\s*[\"']?(https?:)?//", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The report of the shipped scenarios
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _shipped_html() -> tuple[str, list]:
+    comparison = shipped_comparison()
+    chart_list = list(shipped_charts().values())
+    return render_html(comparison, chart_list, shipped_png(), command="tpsim demo",
+                       generated="2026-01-01 00:00 UTC"), chart_list
+
+
+def test_report_html_is_self_contained_and_embeds_every_chart():
+    text, chart_list = _shipped_html()
+    assert_self_contained(text)
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(images) == len(chart_list)
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_has_the_business_case_sections_and_headline_figures():
+    text, _ = _shipped_html()
+    comparison = shipped_comparison()
+    headings = re.findall(r"<h2>(.*?)</h2>", text)
+    assert headings == ["1. Headline figures", "2. Economic case",
+                        "3. Financial case: who pays and who gains", "4. People",
+                        "5. Uncertainty", "6. Key assumptions and their sources",
+                        "7. Settings and version"]
+    for case in comparison.cases:
+        h = case.appraisal.headline()
+        assert style.pounds_m(h["npv"] / 1e6) in text
+        assert style.pounds_m(h["npv_parliament"] / 1e6) in text
+        assert f"{h['bcr']:,.2f}" in text
+        assert case.scenario.hash in text
+        assert "Pays most" in text and "Gains most" in text
+    assert comparison.counterfactual.hash in text
+    assert f"tpsim</td><td class=\"num\">{__version__}" in text or f">{__version__}<" in text
+    assert "tpsim demo" in text  # the command that produced it
+    assert "2026-01-01 00:00 UTC" in text
+
+
+def test_key_assumptions_carry_the_scenario_files_comments_and_sources():
+    comparison = shipped_comparison()
+    case = comparison.cases[0]
+    ka = key_assumptions(case.scenario, comparison.counterfactual)
+    paths = {r["path"]: r for r in ka["differences"]}
+    assert "pool.enabled" in paths
+    assert paths["pool.enabled"]["value"] == "yes" and paths["pool.enabled"]["counterfactual"] == "no"
+    assert "pooled_prevention.yaml" in paths["pool.enabled"]["where"]
+    assert paths["pool.enabled"]["note"]  # the comment beside the key
+    assert ka["sources"]  # cited source ids with their citations
+    for sid, citation in ka["sources"].items():
+        assert sid in case.scenario.data["sources"] or sid in comparison.counterfactual.data["sources"]
+        assert citation
+    effects = [r for r in ka["evidence"] if r["path"].endswith(".effect")]
+    assert len(effects) == sum(1 for s in case.scenario.data["services"].values()
+                               if s["kind"] == "preventive")
+    assert {r["path"] for r in ka["appraisal"]} >= {"appraisal.discount_rate", "appraisal.optimism_bias"}
+    text, _ = _shipped_html()
+    assert "pool.contributions.nhs_acute" in text
+    assert "Sources cited above" in text
+
+
+def test_report_of_a_paying_back_comparison_states_the_payback_month():
+    comparison = paying_back_comparison()
+    chart_list = [c for c in make_charts(comparison) if c.stem == "net_benefit"]
+    png = {c.stem: charts.figure_bytes(c.figure, "png") for c in chart_list}
+    text = render_html(comparison, chart_list, png)
+    payback = comparison.cases[0].appraisal.headline()["payback_month"]
+    assert f"month {payback} (within the Parliament)" in text
+    assert_self_contained(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands end to end (small scenarios, so they are quick)
+# ---------------------------------------------------------------------------------------------
+
+
+def _write(folder: Path, name: str, places: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(two_agency_place(places, name, horizon=36), sort_keys=False))
+    return path
+
+
+def test_report_command_writes_html_charts_and_comparison_files(tmp_path):
+    cf = _write(tmp_path / "sc", "squeeze", 300.0)
+    more = _write(tmp_path / "sc", "more_prevention", 600.0)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", str(more), "--against", str(cf), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("report.html", "comparison.json", "comparison.csv", "attribution.csv",
+                 "squeeze/timeseries.csv", "more_prevention/timeseries.csv"):
+        assert (out / name).is_file(), name
+    stems = {"net_benefit", "who_pays_who_gains_more_prevention", "wrong_pocket_more_prevention",
+             "spend_by_agency", "spend_by_kind", "people_by_need_state"}
+    for stem in stems:
+        assert (out / "charts" / f"{stem}.png").stat().st_size > 1000
+        assert (out / "charts" / f"{stem}.svg").stat().st_size > 1000
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert_self_contained(text)
+    # the report's headline agrees with comparison.json (the same appraisal)
+    document = json.loads((out / "comparison.json").read_text())
+    npv = document["scenarios"]["more_prevention"]["npv"]
+    assert style.pounds_m(npv / 1e6) in text
+    assert "wrote" in result.output
+
+
+def test_report_command_user_error_writes_nothing(tmp_path):
+    cf = _write(tmp_path / "sc", "squeeze", 300.0)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "missing.yaml"), "--against",
+                                       str(cf), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "missing.yaml" in result.output
+    assert not out.exists()
+
+
+def test_chart_command_with_and_without_a_counterfactual(tmp_path):
+    cf = _write(tmp_path / "sc", "squeeze", 300.0)
+    more = _write(tmp_path / "sc", "more_prevention", 600.0)
+    result = CliRunner().invoke(main, ["chart", str(cf), str(more), "--chart", "spend-by-kind",
+                                       "--chart", "people", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        f"{s}.{f}" for s in ("spend_by_kind", "people_by_need_state") for f in ("png", "svg"))
+    result = CliRunner().invoke(main, ["chart", str(more), "--against", str(cf), "--chart",
+                                       "net-benefit", "--format", "png", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["net_benefit.png"]
+    result = CliRunner().invoke(main, ["chart", str(more), "--chart", "wrong-pocket"])
+    assert result.exit_code != 0 and "--against" in result.output
+
+
+def test_demo_runs_the_scenarios_in_the_current_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "scenarios"
+    for name, places in (("baseline", 300.0), ("siloed_squeeze", 200.0),
+                         ("pooled_prevention", 600.0), ("pilots_plus", 450.0)):
+        _write(folder, name, places)
+    monkeypatch.chdir(tmp_path)
+    assert demo_command.scenario_folder() == folder
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "outputs" / "demo"
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert_self_contained(text)
+    assert "pooled prevention" in text and "pilots plus" in text
+    assert (out / "comparison.json").is_file()
+    assert (out / "charts" / "wrong_pocket_pooled_prevention.png").is_file()
+    # the baseline is drawn for context on the charts over time
+    assert "baseline" in charts.chart_source(shipped_charts()["spend_by_kind"].figure)
+
+
+def test_demo_finds_the_shipped_scenarios_from_anywhere_and_names_the_paths_it_tried(tmp_path,
+                                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert demo_command.scenario_folder() == Path(demo_command.__file__).resolve().parents[2] / "scenarios"
+    monkeypatch.setattr(demo_command, "SCENARIOS", ("no_such_scenario.yaml",))
+    with pytest.raises(TpsimError) as err:
+        demo_command.scenario_folder()
+    assert str(tmp_path / "scenarios") in str(err.value)
+    assert "no_such_scenario.yaml" in str(err.value)
+
+
+def test_uncertainty_section_has_fan_and_tornado_charts():
+    from tpsim.report import build_comparison, uncertainty_analysis
+    from tpsim.scenario import scenario_from_dict
+
+    data = two_agency_place(600.0, "more_uncertain", horizon=36)
+    data["uncertainty"] = {"parameters": {
+        "services.falls_prevention.effect": {"dist": "triangular", "low": 0.1, "mode": 0.2,
+                                             "high": 0.3},
+        "services.residential_care.unit_cost": {"dist": "uniform", "low": 2500.0, "high": 3500.0}}}
+    sc = scenario_from_dict(data, source="<more_uncertain>")
+    cf = scenario_from_dict(two_agency_place(300.0, "tiny_cf", horizon=36), source="<tiny_cf>")
+    comparison = build_comparison([sc], cf)
+    result = uncertainty_analysis(comparison, runs=64, seed=1)
+    stems = [c.stem for c in result.charts]
+    assert stems == ["fan_spend_total_more_uncertain", "tornado_npv_more_uncertain"]
+    fan, tornado = (c.figure for c in result.charts)
+    assert charts.chart_title(fan).startswith("Change in total public spend")
+    tornado_labels = [t.get_text().replace("\n", " ") for t in tornado.axes[0].get_yticklabels()]
+    assert "Community falls prevention: effect" in tornado_labels
+    assert len(result.rows) == 1 and result.rows[0][0] == "more uncertain"
+    png = {c.stem: charts.figure_bytes(c.figure, "png") for c in result.charts}
+    text = render_html(comparison, result.charts, png, uncertainty=result)
+    assert_self_contained(text)
+    assert "NPV, 5th percentile" in text and "64 runs" in text

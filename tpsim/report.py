@@ -1,0 +1,962 @@
+"""The business-case report: one self-contained HTML page (charts embedded as PNG data URIs, no
+external CSS, scripts, fonts or images), shaped like the economic and financial cases of an HM
+Treasury Five Case Model business case:
+
+1. headline figures (fiscal NPV, BCR, payback, who pays and who gains);
+2. the economic case (the J-curve of cumulative discounted net benefit, outcomes);
+3. the financial case (who pays / who gains, the wrong-pocket matrix, spend by agency and kind,
+   affordability: section 114 months);
+4. people by need state;
+5. uncertainty (fan and tornado charts, when an ensemble has been run);
+6. the key assumptions with their sources (the scenario files' own comments and ``sources``);
+7. the settings and versions that produced it.
+
+Every figure comes from :mod:`tpsim.appraisal` (through a :class:`Comparison` built by
+:func:`build_comparison`, which calls the same appraisal functions as ``tpsim compare``) and
+from the simulated :class:`~tpsim.results.Results`. This module does no simulation and
+writes no file: :func:`make_charts` returns figures, :func:`render_html` returns text.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import platform
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import __version__
+from . import charts
+from . import style as st
+from .results import Results
+from .scenario import Scenario
+
+__all__ = ["Case", "Comparison", "Chart", "Uncertainty", "build_comparison", "make_charts",
+           "trajectory_charts", "uncertainty_analysis", "render_html", "key_assumptions",
+           "headline", "embed_png"]
+
+
+# ---------------------------------------------------------------------------------------------
+# What a report is made from
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One scenario appraised against the counterfactual, in :mod:`tpsim.appraisal`'s own
+    structures: ``appraisal`` an :class:`~tpsim.appraisal.Appraisal`, ``flows`` its
+    :class:`~tpsim.appraisal.MonthlyFlows`, ``attribution`` the blocks of
+    :func:`~tpsim.appraisal.who_pays_who_gains`, ``settings`` the
+    :class:`~tpsim.appraisal.AppraisalSettings`. ``results``/``run`` locate its simulated series.
+    """
+
+    scenario: Scenario
+    results: Results
+    run: int
+    appraisal: object
+    flows: object
+    attribution: dict
+    settings: object
+    optimism_bias_from_command_line: bool = False
+
+    @property
+    def summary(self) -> dict:
+        """The figures as ``comparison.json`` lays them out for this scenario."""
+        ap, s = self.appraisal, self.settings
+        return {
+            "scenario": self.scenario.name,
+            "discount_rate": s.discount_rate,
+            "health_discount_rate": s.health_discount_rate,
+            "optimism_bias": s.optimism_bias,
+            "optimism_bias_source": "command line" if self.optimism_bias_from_command_line
+            else "scenario",
+            "qaly_value": s.qaly_value,
+            "value_qalys": s.value_qalys,
+            **ap.headline(),
+            "agencies": {a: ap.rows[a] for a in self.flows.agencies},
+            "pool": ap.rows["pool"],
+            "total": ap.total,
+            "outcomes": ap.outcomes,
+            "attribution": self.attribution,
+        }
+
+
+@dataclass
+class Comparison:
+    """Scenarios appraised against one counterfactual.
+
+    ``context`` holds extra runs shown on the charts over time for context only (e.g. the
+    baseline), as ``(scenario, results, run)``; they are not appraised. ``n_runs`` counts the
+    simulated runs (scenarios, counterfactual and the who-pays / who-gains removal runs).
+    """
+
+    cases: list[Case]
+    counterfactual: Scenario
+    counterfactual_results: Results
+    counterfactual_run: int
+    n_runs: int = 0
+    context: list[tuple] = field(default_factory=list)
+
+    def trajectories(self, with_context: bool = True) -> list[tuple]:
+        """``(scenario, results, run)`` for the context runs, the counterfactual, then each
+        scenario (each name once)."""
+        items = (list(self.context) if with_context else []) + [
+            (self.counterfactual, self.counterfactual_results, self.counterfactual_run)] + [
+            (c.scenario, c.results, c.run) for c in self.cases]
+        seen, out = set(), []
+        for sc, res, k in items:
+            if sc.name not in seen:
+                seen.add(sc.name)
+                out.append((sc, res, k))
+        return out
+
+    @property
+    def horizon(self) -> int:
+        return int(self.counterfactual.data["time"]["horizon"])
+
+    @property
+    def parliament(self) -> int:
+        if self.cases:
+            return int(self.cases[0].appraisal.parliament_months)
+        return min(st.PARLIAMENT_MONTHS, self.horizon)
+
+
+class Chart:
+    """A chart of the report: file stem, report section, title, caption and the figure.
+
+    ``figure`` is a matplotlib Figure or a function of no arguments that draws it; it is drawn
+    the first time :attr:`figure` is read (so a caller that needs one chart pays for one).
+    """
+
+    def __init__(self, stem: str, section: str, title: str, caption: str, figure) -> None:
+        self.stem, self.section, self.title, self.caption = stem, section, title, caption
+        self._figure = figure
+
+    @property
+    def figure(self):
+        if callable(self._figure) and not hasattr(self._figure, "savefig"):
+            self._figure = self._figure()
+        return self._figure
+
+    def __repr__(self) -> str:
+        return f"Chart({self.stem!r}, {self.section!r}, {self.title!r})"
+
+
+SECTIONS = ("economic", "financial", "people", "uncertainty")
+
+
+def build_comparison(scenarios: Sequence[Scenario], counterfactual: Scenario,
+                     optimism_bias: float | None = None,
+                     context: Sequence[Scenario] = ()) -> Comparison:
+    """Simulate and appraise each scenario against ``counterfactual`` with the functions
+    ``tpsim compare`` uses (:func:`tpsim.attribution.run_comparison`,
+    :func:`tpsim.appraisal.monthly_flows`, :func:`~tpsim.appraisal.appraise`,
+    :func:`~tpsim.appraisal.who_pays_who_gains`); ``optimism_bias`` overrides the scenarios'.
+    ``context`` scenarios are simulated for the charts over time only."""
+    from .appraisal import Accounts, AppraisalSettings, appraise, monthly_flows, who_pays_who_gains
+    from .attribution import run_comparison
+    from .runner import run
+
+    scenarios = list(scenarios)
+    runs = run_comparison(scenarios, counterfactual)
+    batch = runs.batch
+    cf_series = batch.series(runs.counterfactual)
+    cases: list[Case] = []
+    done = set()
+    for j, sc in enumerate(scenarios):
+        if sc.name in done:
+            continue
+        done.add(sc.name)
+        accounts = Accounts.from_model(runs.models[j])
+        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
+        flows = monthly_flows(batch.series(runs.scenarios[j]), cf_series, accounts)
+        without = {a: monthly_flows(batch.series(i), cf_series, accounts)
+                   for a, i in runs.removals[j].items()}
+        g, k = batch.where[runs.scenarios[j]]
+        cases.append(Case(sc, batch.results[g], k, appraise(flows, settings), flows,
+                          who_pays_who_gains(flows, without, settings), settings,
+                          optimism_bias is not None))
+    g, k = batch.where[runs.counterfactual]
+    done.add(counterfactual.name)
+    ctx = []
+    for sc in context:
+        if sc.name not in done:
+            done.add(sc.name)
+            ctx.append((sc, run(sc), 0))
+    return Comparison(cases, counterfactual, batch.results[g], k, runs.n_runs, ctx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels and formatting
+# ---------------------------------------------------------------------------------------------
+
+
+def _agency_label(scenario: Scenario, agency: str) -> str:
+    if agency == "pool":
+        return "Pooled budget (unspent balance)"
+    return charts.short_label(scenario.data["agencies"].get(agency, {}).get("label") or agency)
+
+
+def _title(scenario: Scenario) -> str:
+    return scenario.data.get("title") or scenario.name
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None else st.money(value)
+
+
+def _m(value: float | None) -> str:
+    return "–" if value is None else st.pounds_m(value / 1e6)
+
+
+def _bcr(value: float | None) -> str:
+    return "n/a (no extra cost)" if value is None else f"{value:,.2f}"
+
+
+def _payback(month, in_parliament=None) -> str:
+    if month is None:
+        return "not within the horizon"
+    if month == 0:
+        return "immediately (no net outlay)"
+    return f"month {month}" + (" (within the Parliament)" if in_parliament else "")
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headline figures
+# ---------------------------------------------------------------------------------------------
+
+
+def headline(case: Case, counterfactual: Scenario) -> dict:
+    """The headline of one case: NPV, BCR, payback, who pays most and who gains most."""
+    s = case.summary
+    rows = s["agencies"]
+    costs = {a: r["pv_uplifted_costs_horizon"] for a, r in rows.items()}
+    savings = {a: r["pv_cashable_savings_horizon"] for a, r in rows.items()}
+    npv = {a: r["npv_horizon"] for a, r in rows.items()}
+    payers = sorted((a for a in costs if costs[a] > 0.005 * max(abs(v) for v in costs.values() or [1])),
+                    key=lambda a: -costs[a])
+    gainers = sorted((a for a in savings if savings[a] > 0), key=lambda a: -savings[a])
+    better = [a for a in npv if npv[a] > 1e3]
+    worse = [a for a in npv if npv[a] < -1e3]
+    return {
+        "scenario": case.scenario.name,
+        "title": _title(case.scenario),
+        "npv": s["npv"], "npv_parliament": s["npv_parliament"], "economic_npv": s["economic_npv"],
+        "bcr": s["bcr"], "economic_bcr": s["economic_bcr"],
+        "payback_month": s["payback_month"], "pays_back_in_parliament": s["pays_back_in_parliament"],
+        "pv_costs": s["total"]["pv_uplifted_costs_horizon"],
+        "pv_savings": s["total"]["pv_cashable_savings_horizon"],
+        "optimism_bias": s["optimism_bias"],
+        "pays_most": payers[0] if payers else None,
+        "gains_most": gainers[0] if gainers else None,
+        "payers": payers, "gainers": gainers, "better_off": better, "worse_off": worse,
+        "costs": costs, "savings": savings, "agency_npv": npv,
+    }
+
+
+def _headline_sentence(h: dict, case: Case, cf: Scenario, horizon: int) -> str:
+    sc = case.scenario
+    npv = h["npv"]
+    verdict = "a net fiscal gain" if npv > 0 else "a net fiscal cost"
+    text = (f"Against {cf.name.replace('_', ' ')}, {sc.name.replace('_', ' ')} costs "
+            f"{_m(h['pv_costs'])} in present value (with {h['optimism_bias']:.0%} optimism bias) and "
+            f"saves {_m(h['pv_savings'])} of cashable reactive spend over {horizon} months: "
+            f"{verdict} of {_m(abs(npv))} (fiscal NPV {_m(npv)}).")
+    if h["payback_month"] is None:
+        text += " It does not pay back within the horizon."
+    elif h["payback_month"] == 0:
+        text += " There is no net outlay to pay back."
+    else:
+        text += f" It pays back in month {h['payback_month']}" + (
+            ", within the Parliament." if h["pays_back_in_parliament"] else ", after the Parliament.")
+    if h["pays_most"]:
+        text += (f" The largest cost falls on {_agency_label(sc, h['pays_most'])} "
+                 f"({_m(h['costs'][h['pays_most']])})")
+        if h["gains_most"]:
+            text += (f"; the largest saving goes to {_agency_label(sc, h['gains_most'])} "
+                     f"({_m(h['savings'][h['gains_most']])}).")
+        else:
+            text += "."
+    if h["better_off"]:
+        text += " Better off: " + ", ".join(_agency_label(sc, a) for a in h["better_off"]) + "."
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------------------------
+
+
+def _source(comparison: Comparison, scenarios: Sequence[Scenario] | None = None,
+            note: str | None = None) -> str:
+    scs = scenarios if scenarios is not None else [c.scenario for c in comparison.cases]
+    return charts.source_line(list(scs), comparison.counterfactual, note)
+
+
+def _measure_note(case: Case) -> str:
+    ob = case.summary["optimism_bias"]
+    bias = f"costs include {ob:.0%} optimism bias" if ob > 0 else "no optimism bias on costs"
+    return (f"present values over {case.appraisal.horizon_months} months at "
+            f"{case.summary['discount_rate']:.1%} a year; {bias}")
+
+
+def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Chart]:
+    """Every chart of the report, in report order (``extra``: e.g. fan and tornado charts
+    from an ensemble, appended to the uncertainty section)."""
+    cf = comparison.counterfactual
+    out: list[Chart] = []
+    start = cf.data["time"]["start"]
+    horizon = comparison.horizon
+    parliament = comparison.parliament
+
+    # --- economic case: the J-curve
+    months = np.arange(1, horizon + 1)
+    curves = {c.scenario.name: np.cumsum(c.appraisal.discounted_net) for c in comparison.cases}
+    paybacks = {c.scenario.name: c.summary["payback_month"] for c in comparison.cases}
+    ob = sorted({f"{c.summary['optimism_bias']:.0%}" for c in comparison.cases})
+    bias = "no optimism bias" if ob == ["0%"] else "/".join(ob) + " optimism bias"
+    fig = partial(
+        charts.net_benefit_curve, months, curves, paybacks, start=start,
+        parliament_months=parliament,
+        title=f"Cumulative discounted net benefit against {cf.name.replace('_', ' ')}",
+        subtitle=(f"Cashable savings minus costs (with {bias}), all agencies and the pool, "
+                  "discounted at the Green Book rate; the line crosses zero where the investment "
+                  "has paid for itself."),
+        source=_source(comparison))
+    out.append(Chart("net_benefit", "economic", "Cumulative discounted net benefit (the J-curve)",
+                     "The fiscal case month by month: below zero, the investment has cost more than "
+                     "it has saved so far. A circle marks the payback month.", fig))
+
+    # --- financial case: who pays / who gains and the wrong-pocket matrix, per scenario
+    for c in comparison.cases:
+        sc = c.scenario
+        rows = dict(c.summary["agencies"])
+        ids = list(rows)
+        costs = [rows[a]["pv_uplifted_costs_horizon"] for a in ids]
+        savings = [rows[a]["pv_cashable_savings_horizon"] for a in ids]
+        pool = c.summary.get("pool") or {}
+        if sc.data.get("pool", {}).get("enabled") and abs(pool.get("pv_uplifted_costs_horizon", 0.0)) > 0:
+            ids.append("pool")
+            costs.append(pool["pv_uplifted_costs_horizon"])
+            savings.append(pool.get("pv_cashable_savings_horizon", 0.0))
+        labels = {a: _agency_label(sc, a) for a in ids}
+        fig = partial(
+            charts.who_pays_who_gains, ids, costs, savings, labels=labels,
+            title=f"Who pays and who gains: {sc.name.replace('_', ' ')}",
+            subtitle=f"Against {cf.name.replace('_', ' ')}; {_measure_note(c)}. "
+                     "Negative savings are extra reactive spend.",
+            value_label="£m, present value", source=_source(comparison, [sc]))
+        out.append(Chart(f"who_pays_who_gains_{sc.name}", "financial",
+                         f"Who pays and who gains: {sc.name.replace('_', ' ')}",
+                         "Per agency, the extra investment it bears (left, hatched) against the "
+                         "cashable savings it receives (right, solid); the diamond is the net. "
+                         "The pooled budget row is money paid in but not spent (a negative cost).",
+                         fig))
+        block = c.summary["attribution"]["cashable"]
+        investors = list(block["investing_agencies"])
+        if investors:
+            agencies = list(block["total"])
+            matrix = [[block["matrix"][a][b] for b in agencies] for a in investors]
+            payers = list(investors)
+            remainder = [block["remainder"][b] for b in agencies]
+            if max(abs(v) for v in remainder) > 0.01 * max(abs(v) for row in matrix for v in row) + 1.0:
+                matrix.append(remainder)
+                payers.append("interaction")
+            labels = {a: _agency_label(sc, a) for a in agencies}
+            labels["interaction"] = "Interaction, not attributable to one agency"
+            fig = partial(
+                charts.wrong_pocket_matrix, np.array(matrix), payers, agencies, labels=labels,
+                title=f"The wrong pocket: {sc.name.replace('_', ' ')}",
+                subtitle=("Cashable savings each agency receives (columns) because of the extra "
+                          "preventive investment of each paying agency (rows), found by re-running "
+                          f"without that agency's investment; {_measure_note(c)}."),
+                ylabel="Investment paid for by", xlabel="Agency whose reactive spend falls",
+                value_label="£m, present value", source=_source(comparison, [sc]))
+            out.append(Chart(f"wrong_pocket_{sc.name}", "financial",
+                             f"The wrong-pocket matrix: {sc.name.replace('_', ' ')}",
+                             "Read across a row to see where one agency's investment lands. "
+                             "Savings off the diagonal fall in another agency's pocket.", fig))
+
+    context = [sc.name for sc, _, _ in comparison.context]
+    out.extend(trajectory_charts(comparison.trajectories(), counterfactual=cf.name,
+                                 context=context, parliament_months=parliament))
+    out.extend(extra)
+    return out
+
+
+def trajectory_charts(runs: Sequence[tuple], counterfactual: str | None = None,
+                      context: Sequence[str] = (),
+                      parliament_months: int | None = st.PARLIAMENT_MONTHS) -> list[Chart]:
+    """The charts over time that need only simulated results: spend by agency, reactive and
+    preventive spend, people by need state. ``runs`` are ``(scenario, results[, run])``."""
+    runs = [tuple(r) if len(r) == 3 else (r[0], r[1], 0) for r in runs]
+    src = charts.source_line([sc for sc, _, _ in runs])
+    out = []
+    fig = partial(charts.spend_by_agency, runs, parliament_months=parliament_months,
+                  title="Public spend by agency", source=src)
+    out.append(Chart("spend_by_agency", "financial", "Public spend by agency",
+                     "Everything each agency pays for the modelled services, including its "
+                     "payments into a pooled budget, in £m a year (monthly spend x 12).", fig))
+    fig = partial(charts.spend_by_kind, runs, counterfactual=counterfactual, context=context,
+                  parliament_months=parliament_months, title="Reactive and preventive spend",
+                  source=src)
+    note = (f"; the counterfactual ({counterfactual.replace('_', ' ')}) is dashed"
+            if counterfactual else "") + ("; context runs are dotted" if context else "")
+    out.append(Chart("spend_by_kind", "financial", "Reactive and preventive spend",
+                     "Total spend on demand-led reactive services and on preventive services "
+                     f"(whoever pays), £m a year{note}.", fig))
+    fig = partial(charts.people_by_need_state, runs, counterfactual=counterfactual,
+                  context=context, parliament_months=parliament_months,
+                  title="People in each need state", source=src)
+    out.append(Chart("people_by_need_state", "people", "People in each need state",
+                     "People in each need state at each month end, lowest need on the left.", fig))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Uncertainty (optional): an ensemble and a one-at-a-time sensitivity analysis
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Uncertainty:
+    """The uncertainty section: fan and tornado charts and a table of NPV percentiles."""
+
+    charts: list
+    rows: list[list[str]]
+    note: str
+
+
+def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
+                         optimism_bias: float | None = None, swing: float = 0.05) -> Uncertainty:
+    """Monte Carlo runs of every scenario against the counterfactual under the scenarios'
+    ``uncertainty`` sections (:mod:`tpsim.ensemble`), and a one-at-a-time sensitivity of each
+    scenario's fiscal NPV (:mod:`tpsim.sensitivity`), drawn with :func:`tpsim.charts.fan_chart`
+    and :func:`tpsim.charts.tornado_chart`. Draws are paired across scenarios (same seed)."""
+    from . import ensemble as en
+    from . import sensitivity as sa
+
+    scs = [c.scenario for c in comparison.cases]
+    cf = comparison.counterfactual
+    job = en.prepare(scs, cf, runs=runs, seed=seed, series=("spend.total",),
+                     optimism_bias=optimism_bias)
+    if job.plan.d == 0:
+        return Uncertainty([], [], "No scenario declares an uncertainty section "
+                                   "(docs/uncertainty.md), so there is no range to show.")
+    job.edges = en.pilot_edges(job)
+    partial = en.run_ensemble(job, "local")
+    summary = en.summarise(job, partial)
+    pct = list(summary.percentiles)
+    i5, i25, i50, i75, i95 = (pct.index(p) for p in (5.0, 25.0, 50.0, 75.0, 95.0))
+    months = np.arange(1, job.n_months + 1)
+    start = cf.data["time"]["start"]
+    note = f"{runs:,} runs, seed {seed}, {job.sampler} sampling"
+    out: list[Chart] = []
+    rows: list[list[str]] = []
+    for t, (series, k, diff) in enumerate(job.tracked):
+        if not diff:
+            continue
+        name = job.names[k]
+        sc = next(s for s in scs if s.name == name)
+        q = summary.quantiles[t]
+        bands = {"5th to 95th percentile": (q[:, i5], q[:, i95]),
+                 "25th to 75th percentile": (q[:, i25], q[:, i75])}
+        out.append(Chart(
+            f"fan_spend_total_{name}", "uncertainty",
+            f"Range of the change in total public spend: {name.replace('_', ' ')}",
+            f"Total public spend of {name.replace('_', ' ')} minus {cf.name.replace('_', ' ')} in "
+            "the same (paired) runs, £m a year; below zero the scenario spends less.",
+            partial_figure(charts.fan_chart, months, bands, q[:, i50],
+                           title=f"Change in total public spend: {name.replace('_', ' ')}",
+                           ylabel="Change in spend, £m a year", start=start,
+                           subtitle=f"Against {cf.name.replace('_', ' ')}, paired runs; "
+                                    f"percentiles over {runs:,} runs.",
+                           source=charts.source_line([sc], cf, note))))
+        m = summary.metrics[name]
+        npv = m["npv"]["percentiles"]
+        rows.append([name.replace("_", " "), _m(npv.get("p5")), _m(npv.get("p50")),
+                     _m(npv.get("p95")), f"{m['probability_beats_counterfactual']:.0%}",
+                     f"{m['payback']['probability_within_parliament']:.0%}"])
+    for sc in scs:
+        one = en.prepare([sc], cf, runs=1, seed=seed, series=("spend.kind.reactive",),
+                         optimism_bias=optimism_bias)
+        if one.plan.d == 0:
+            continue
+        result = sa.one_at_a_time(sa.model_evaluator(one, min(st.PARLIAMENT_MONTHS, one.n_months)),
+                                  one.plan.d, swing)
+        out.append(Chart(
+            f"tornado_npv_{sc.name}", "uncertainty",
+            f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
+            "Each bar moves one uncertain parameter alone from its "
+            f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at its "
+            "median; the widest swings matter most.",
+            partial_figure(charts.tornado_chart,
+                           [parameter_label(sc, lab) for lab in one.plan.labels], result["low"]["npv"],
+                           result["high"]["npv"], result["base"]["npv"],
+                           title=f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
+                           xlabel="Fiscal net present value, £m",
+                           low_label=f"Parameter at its {swing * 100:g}th percentile",
+                           high_label=f"Parameter at its {100 - swing * 100:g}th percentile",
+                           subtitle=f"Against {cf.name.replace('_', ' ')}; every other parameter "
+                                    "at its median.",
+                           source=charts.source_line([sc], cf))))
+    text = (f"Monte Carlo: {note}, under the uncertainty sections of the scenario files "
+            "(distributions and their sources are listed in each file). NPV percentiles are "
+            "fiscal, over the horizon.")
+    return Uncertainty(out, rows, text)
+
+
+def parameter_label(scenario: Scenario, path: str) -> str:
+    """A dotted parameter path in words: ``services.early_help.unit_cost`` ->
+    ``"Early help and family support: unit cost"`` (the path itself when it is not one)."""
+    parts = path.split(".")
+    d = scenario.data
+
+    def words(key: str) -> str:
+        return key.replace("_", " ")
+
+    try:
+        if parts[0] in ("services", "agencies", "cohorts") and len(parts) >= 3:
+            entity = d[parts[0]][parts[1]]
+            label = charts.short_label(entity.get("label") or parts[1], 50)
+            if parts[0] == "cohorts" and len(parts) >= 5 and parts[2] == "states":
+                return f"{label}, {words(parts[3])}: {words('.'.join(parts[4:]))}"
+            return f"{label}: {words(' '.join(parts[2:]))}"
+        if parts[0] == "pool" and len(parts) >= 2:
+            rest = parts[1:]
+            if rest[0] in ("contributions", "services") and len(rest) == 2:
+                group = d["agencies" if rest[0] == "contributions" else "services"]
+                who = charts.short_label(group.get(rest[1], {}).get("label") or rest[1], 50)
+                return f"Pool {words(rest[0][:-1])}: {who}"
+            return "Pool: " + words(" ".join(rest))
+    except (KeyError, TypeError, AttributeError):
+        pass
+    return path
+
+
+def partial_figure(function, *args, **kwargs):
+    """A figure drawn when first needed (see :class:`Chart`)."""
+    return partial(function, *args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Key assumptions and their sources
+# ---------------------------------------------------------------------------------------------
+
+_COMMENT = re.compile(r"\s#\s?(.*)$")
+
+
+def _comment(location, cache: dict) -> str:
+    """The YAML comment on a key's line (the scenario files cite a source there), or ''."""
+    if not location:
+        return ""
+    file, line = location
+    if file not in cache:
+        try:
+            cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            cache[file] = []
+    lines = cache[file]
+    if not 1 <= line <= len(lines):
+        return ""
+    text = lines[line - 1]
+    # drop quoted strings before looking for the comment
+    stripped = re.sub(r"\"[^\"]*\"|'[^']*'", lambda m: "x" * len(m.group(0)), text)
+    match = _COMMENT.search(stripped)
+    return text[match.start(1):].strip() if match else ""
+
+
+def _location(scenario: Scenario, path: str):
+    probe = path
+    while probe:
+        if probe in scenario.locations:
+            return scenario.locations[probe]
+        probe = probe.rpartition(".")[0]
+    return None
+
+
+def _value_text(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+def _get(scenario: Scenario, path: str):
+    try:
+        return scenario.get(path)
+    except Exception:  # noqa: BLE001 - a path absent from one side of a comparison
+        return None
+
+
+def _cited(comment: str, sources: dict) -> list[str]:
+    return [sid for sid in sources if re.search(rf"(?<![\w]){re.escape(sid)}(?![\w])", comment)]
+
+
+def key_assumptions(scenario: Scenario, counterfactual: Scenario, cache: dict | None = None) -> dict:
+    """The assumptions that drive a comparison, each with its value and the comment (source)
+    written beside it in the scenario file:
+
+    * ``differences``: every parameter whose value differs from the counterfactual's (what the
+      scenario does), and any difference in time-keyed changes;
+    * ``evidence``: each preventive service's effect, time to effect, uptake and unit cost (the
+      evidence the savings rest on);
+    * ``appraisal``: discount rates, optimism bias and the value of a QALY;
+    * ``sources``: the cited source ids with their citations.
+    """
+    cache = {} if cache is None else cache
+    other_paths = set(counterfactual.parameter_paths())
+    sources = dict(counterfactual.data.get("sources", {}))
+    sources.update(scenario.data.get("sources", {}))
+    cited: list[str] = []
+
+    def row(path: str, value, other=None, owner: Scenario = scenario) -> dict:
+        loc = _location(owner, path)
+        note = _comment(loc, cache)
+        ids = _cited(note, sources)
+        cited.extend(i for i in ids if i not in cited)
+        where = f"{loc[0]}:{loc[1]}" if loc else ""
+        other_text = "not set" if other is None and path not in other_paths else _value_text(other)
+        return {"path": path, "value": _value_text(value), "counterfactual": other_text,
+                "note": note, "where": where, "sources": ids}
+
+    paths = list(dict.fromkeys(scenario.parameter_paths() + counterfactual.parameter_paths()))
+    differences = []
+    for path in paths:
+        a, b = _get(scenario, path), _get(counterfactual, path)
+        if a != b:
+            differences.append(row(path, a, b))
+    if scenario.data.get("changes") != counterfactual.data.get("changes"):
+        for k, change in enumerate(scenario.data.get("changes") or []):
+            for p, v in change["set"].items():
+                differences.append(row(f"changes.{k}", v, None) | {
+                    "path": f"from month {change['month']:g}: {p}"})
+    evidence = []
+    for v, svc in scenario.data["services"].items():
+        if svc["kind"] != "preventive":
+            continue
+        for key in ("effect", "time_to_effect", "uptake", "unit_cost"):
+            evidence.append(row(f"services.{v}.{key}", svc[key]))
+    appraisal = [row(f"appraisal.{k}", scenario.data["appraisal"][k])
+                 for k in ("discount_rate", "health_discount_rate", "optimism_bias", "qaly_value",
+                           "value_qalys")]
+    return {"differences": differences, "evidence": evidence, "appraisal": appraisal,
+            "sources": {sid: sources[sid] for sid in cited}}
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+_CSS = """
+:root { --ink: #1f1f1f; --muted: #555; --rule: #d0d0d0; --band: #f4f6f8; --accent: #0072B2; }
+* { box-sizing: border-box; }
+body { font-family: "Segoe UI", "Helvetica Neue", Helvetica, Arial, "DejaVu Sans", sans-serif;
+       color: var(--ink); margin: 0 auto; max-width: 60rem; padding: 1.5rem 1.5rem 4rem;
+       line-height: 1.45; font-size: 15px; }
+h1 { font-size: 1.7rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.3rem; margin: 2.2rem 0 .6rem; padding-top: .6rem; border-top: 3px solid var(--accent); }
+h3 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+p.lede { color: var(--muted); margin-top: 0; }
+table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; font-size: .86rem; }
+th, td { border-bottom: 1px solid var(--rule); padding: .3rem .45rem; text-align: left;
+         vertical-align: top; }
+th { background: var(--band); font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: 600; border-top: 2px solid #999; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(17rem, 1fr)); gap: .8rem; }
+.card { border: 1px solid var(--rule); border-left: 5px solid var(--accent); padding: .7rem .9rem;
+        background: #fff; }
+.card h3 { margin-top: 0; }
+.card dl { display: grid; grid-template-columns: auto 1fr; gap: .15rem .8rem; margin: .4rem 0; }
+.card dt { color: var(--muted); }
+.card dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
+figure { margin: 1rem 0 1.6rem; break-inside: avoid; }
+figure img { width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .86rem; color: var(--muted); margin-top: .3rem; }
+.note { font-size: .86rem; color: var(--muted); }
+code { font-size: .85em; background: var(--band); padding: 0 .2em; }
+.small { font-size: .8rem; }
+@page { size: A4; margin: 16mm 14mm; }
+@media print { body { max-width: none; padding: 0; font-size: 10.5pt; }
+               h2 { break-after: avoid; } table, .card { break-inside: avoid; } }
+"""
+
+
+def embed_png(png: bytes) -> str:
+    """A ``data:`` URI for PNG bytes (so the HTML needs no other file)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure(chart: Chart, png: bytes) -> str:
+    return (f'<figure id="{_e(chart.stem)}"><img src="{embed_png(png)}" alt="{_e(chart.title)}">'
+            f"<figcaption><b>{_e(chart.title)}.</b> {_e(chart.caption)} "
+            f"(Also <code>charts/{_e(chart.stem)}.png</code> and <code>.svg</code>.)</figcaption></figure>")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence], numeric: Sequence[bool] | None = None,
+           total_last: bool = False, cls: str = "") -> str:
+    numeric = list(numeric or [False] * len(head))
+    out = [f'<table class="{cls}"><thead><tr>']
+    out += [f'<th class="{"num" if n else ""}">{_e(h)}</th>' for h, n in zip(head, numeric)]
+    out.append("</tr></thead><tbody>")
+    for i, r in enumerate(rows):
+        tr = ' class="total"' if total_last and i == len(rows) - 1 else ""
+        out.append(f"<tr{tr}>" + "".join(f'<td class="{"num" if n else ""}">{_e(v)}</td>'
+                                         for v, n in zip(r, numeric)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _headline_cards(comparison: Comparison) -> str:
+    cf = comparison.counterfactual
+    cards = []
+    for c in comparison.cases:
+        h = headline(c, cf)
+        sc = c.scenario
+        dl = [("Fiscal NPV, horizon", _m(h["npv"])),
+              (f"Fiscal NPV, Parliament ({comparison.parliament} months)", _m(h["npv_parliament"])),
+              ("Economic NPV", _m(h["economic_npv"])),
+              ("Benefit-cost ratio", _bcr(h["bcr"])),
+              ("Payback", _payback(h["payback_month"], h["pays_back_in_parliament"])),
+              ("Pays most", f"{_agency_label(sc, h['pays_most'])} ({_m(h['costs'][h['pays_most']])})"
+               if h["pays_most"] else "no agency"),
+              ("Gains most", f"{_agency_label(sc, h['gains_most'])} ({_m(h['savings'][h['gains_most']])})"
+               if h["gains_most"] else "no agency")]
+        body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in dl)
+        cards.append(f'<div class="card"><h3>{_e(sc.name.replace("_", " "))}</h3>'
+                     f'<p class="small">{_e(_title(sc))}</p><dl>{body}</dl>'
+                     f"<p>{_e(_headline_sentence(h, c, cf, comparison.horizon))}</p></div>")
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def _agency_table(c: Case) -> str:
+    sc = c.scenario
+    s = c.summary
+    rows = []
+    blocks = list(s["agencies"].items()) + [("pool", s["pool"]), ("total", s["total"])]
+    for a, r in blocks:
+        label = "Total" if a == "total" else _agency_label(sc, a)
+        pb = "" if a == "pool" else _payback(r["payback_month"])
+        rows.append([label, _m(r["costs_parliament"]), _m(r["cashable_savings_parliament"]),
+                     _m(r["pv_uplifted_costs_horizon"]), _m(r["pv_cashable_savings_horizon"]),
+                     _m(r["pv_non_cashable_savings_horizon"]), _m(r["npv_horizon"]), pb])
+    head = ["Agency", "Costs, Parliament (undiscounted)", "Cashable savings, Parliament",
+            "Costs + optimism bias (PV)", "Cashable savings (PV)", "Non-cashable savings (PV)",
+            "Fiscal NPV", "Payback"]
+    return _table(head, rows, [False, True, True, True, True, True, True, False], total_last=True)
+
+
+def _outcomes_table(comparison: Comparison) -> str:
+    rows = []
+    for c in comparison.cases:
+        o = c.summary["outcomes"]["total"]
+        rows.append([c.scenario.name.replace("_", " "),
+                     st.thousands(o["escalations_avoided_parliament"]),
+                     st.thousands(o["escalations_avoided_horizon"]),
+                     st.thousands(o["crisis_person_months_avoided_horizon"]),
+                     st.thousands(o["exits_avoided_horizon"], 1),
+                     st.thousands(o["qalys_gained_horizon"], 1),
+                     _m(o["pv_qaly_value_horizon"])])
+    head = ["Scenario", "Escalations avoided, Parliament", "Escalations avoided, horizon",
+            "Crisis person-months avoided", "Exits (deaths, moves) avoided", "QALYs gained",
+            "Value of QALYs (PV)"]
+    return _table(head, rows, [False] + [True] * 6)
+
+
+def _s114_table(comparison: Comparison) -> str:
+    rows = []
+    for sc, res, k in comparison.trajectories():
+        months = res.s114_months(k)
+        if not months:
+            continue
+        cells = [sc.name.replace("_", " ")]
+        for a, m in months.items():
+            cells.append(f"{_agency_label(sc, a)}: " + ("reserves stay above zero" if m is None
+                                                        else f"below zero from month {m}"))
+        rows.append([cells[0], "; ".join(cells[1:])])
+    if not rows:
+        return ""
+    return ("<h3>Affordability: council reserves</h3><p>A council whose reserves fall below zero "
+            "has in effect issued a section 114 notice.</p>"
+            + _table(["Run", "Council reserves"], rows))
+
+
+def _assumption_rows(items: list[dict], with_cf: bool) -> str:
+    head = ["Parameter", "Value"] + (["Counterfactual"] if with_cf else []) + ["Basis and source (from the scenario file)", "Where"]
+    rows = [[r["path"], r["value"]] + ([r["counterfactual"]] if with_cf else [])
+            + [r["note"] or "(no comment in the file)", r["where"]] for r in items]
+    return _table(head, rows, [False, True] + ([True] if with_cf else []) + [False, False],
+                  cls="small")
+
+
+def _assumptions_html(comparison: Comparison) -> str:
+    cache: dict = {}
+    cf = comparison.counterfactual
+    parts = []
+    all_sources: dict[str, str] = {}
+    for c in comparison.cases:
+        ka = key_assumptions(c.scenario, cf, cache)
+        all_sources.update(ka["sources"])
+        parts.append(f"<h3>{_e(c.scenario.name.replace('_', ' '))}: what differs from "
+                     f"{_e(cf.name.replace('_', ' '))}</h3>")
+        parts.append(_assumption_rows(ka["differences"], True) if ka["differences"]
+                     else "<p>No parameter differs.</p>")
+    for sc, _, _ in comparison.context:
+        ka = key_assumptions(cf, sc, cache)
+        all_sources.update(ka["sources"])
+        parts.append(f"<h3>The counterfactual ({_e(cf.name.replace('_', ' '))}): what differs from "
+                     f"{_e(sc.name.replace('_', ' '))}</h3>")
+        parts.append(_assumption_rows(ka["differences"], True) if ka["differences"]
+                     else "<p>No parameter differs.</p>")
+    first = comparison.cases[0].scenario if comparison.cases else cf
+    ka = key_assumptions(first, cf, cache)
+    all_sources.update(ka["sources"])
+    parts.append("<h3>The evidence the savings rest on: preventive services</h3>")
+    parts.append(_assumption_rows(ka["evidence"], False))
+    parts.append("<h3>Appraisal settings (HM Treasury Green Book)</h3>")
+    parts.append(_assumption_rows(ka["appraisal"], False))
+    if all_sources:
+        parts.append("<h3>Sources cited above</h3>")
+        parts.append(_table(["Id", "Citation"], sorted(all_sources.items()), cls="small"))
+    return "".join(parts)
+
+
+def _versions() -> list[tuple[str, str]]:
+    import matplotlib
+    out = [("tpsim", __version__), ("Python", platform.python_version()), ("numpy", np.__version__),
+           ("matplotlib", matplotlib.__version__)]
+    try:
+        import numba
+        out.append(("numba", numba.__version__))
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def _settings_html(comparison: Comparison, command: str | None, generated: str) -> str:
+    cf = comparison.counterfactual
+    t = cf.data["time"]
+    runs = []
+    for sc, _, _ in comparison.trajectories():
+        role = ("counterfactual" if sc.name == cf.name else
+                "context (not appraised)" if any(sc.name == x.name for x, _, _ in comparison.context)
+                else "scenario")
+        runs.append([sc.name, role, str(sc.path) if sc.path is not None else "(built in Python)",
+                     sc.hash, ", ".join(k for k, v in sc.data["loops"].items() if v) or "none"])
+    parts = [_table(["Scenario", "Role", "File", "Hash", "Feedback loops on"], runs, cls="small")]
+    ap = [[c.scenario.name, f"{c.summary['discount_rate']:.2%}",
+           f"{c.summary['health_discount_rate']:.2%}", f"{c.summary['optimism_bias']:.0%}"
+           + (" (command line)" if c.summary.get("optimism_bias_source") == "command line" else ""),
+           f"£{c.summary['qaly_value']:,.0f}", "yes" if c.summary["value_qalys"] else "no"]
+          for c in comparison.cases]
+    parts.append(_table(["Scenario", "Discount rate", "Health discount rate", "Optimism bias",
+                         "Value of a QALY", "QALYs in economic NPV"], ap, cls="small"))
+    settings = [["Start", t["start"]], ["Horizon", f"{t['horizon']} months"],
+                ["Parliament", f"{comparison.parliament} months"],
+                ["Time step", f"{t['dt']} months ({t['method']})"],
+                ["Prices", f"real terms, {cf.data['price_year']}"],
+                ["Runs simulated", f"{comparison.n_runs} (scenarios, counterfactual and "
+                                   "one run per investing agency for who pays / who gains)"],
+                ["Generated", generated]]
+    if command:
+        settings.append(["Command", command])
+    settings += [[k, v] for k, v in _versions()]
+    parts.append(_table(["Setting", "Value"], settings, cls="small"))
+    return "".join(parts)
+
+
+def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[str, bytes],
+                command: str | None = None, generated: str | None = None,
+                uncertainty: Uncertainty | None = None) -> str:
+    """The report as one HTML document; ``png`` maps chart stem -> PNG bytes to embed."""
+    cf = comparison.counterfactual
+    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    names = ", ".join(c.scenario.name.replace("_", " ") for c in comparison.cases)
+    by_section = {s: [c for c in chart_list if c.section == s] for s in SECTIONS}
+
+    def figs(section: str) -> str:
+        return "".join(_figure(c, png[c.stem]) for c in by_section[section] if c.stem in png)
+
+    start = charts._month_words(cf.data["time"]["start"])
+    body = [
+        f"<h1>Business case: {_e(names)}</h1>",
+        f'<p class="lede">Economic and financial cases against the counterfactual '
+        f"<b>{_e(cf.name.replace('_', ' '))}</b> ({_e(_title(cf))}). {comparison.horizon} months "
+        f"from {_e(start)}, real terms at {_e(cf.data['price_year'])} prices; produced by tpsim "
+        f"{_e(__version__)} on {_e(generated)}.</p>",
+        "<h2>1. Headline figures</h2>",
+        _headline_cards(comparison),
+        '<p class="note">Fiscal NPV: present value of cashable savings (reactive cash spend avoided) '
+        "minus present value of costs with optimism bias, all agencies and the pooled budget. "
+        "Economic NPV adds non-cashable savings (capacity freed but not released as cash)"
+        " and, where the scenario asks for it, QALYs valued in money. BCR: present value of cashable "
+        "savings over present value of costs. Payback: the first month from which the cumulative "
+        "discounted net benefit stays at or above zero.</p>",
+        "<h2>2. Economic case</h2>",
+        figs("economic"),
+        "<h3>Outcomes for people</h3>",
+        _outcomes_table(comparison),
+        "<h2>3. Financial case: who pays and who gains</h2>",
+    ]
+    body.append('<p class="note">Costs are extra preventive investment (own places, payments into '
+                "the pooled budget and the overhead on them) against the counterfactual; savings are "
+                "reactive spend avoided. A negative saving is extra reactive spend. Money in £m; "
+                "present values (PV) over the whole horizon.</p>")
+    shown = set()
+    for c in comparison.cases:
+        name = c.scenario.name
+        body.append(f"<h3>{_e(name.replace('_', ' '))}: costs and savings by agency</h3>")
+        body.append(_agency_table(c))
+        for chart in by_section["financial"]:
+            if chart.stem in (f"who_pays_who_gains_{name}", f"wrong_pocket_{name}") and chart.stem in png:
+                body.append(_figure(chart, png[chart.stem]))
+                shown.add(chart.stem)
+    body.append("<h3>Spend over time</h3>")
+    body.append("".join(_figure(c, png[c.stem]) for c in by_section["financial"]
+                        if c.stem in png and c.stem not in shown))
+    body.append(_s114_table(comparison))
+    body.append("<h2>4. People</h2>")
+    body.append(figs("people"))
+    body.append("<h2>5. Uncertainty</h2>")
+    if uncertainty is not None and uncertainty.rows:
+        body.append(_table(["Scenario", "NPV, 5th percentile", "NPV, median", "NPV, 95th percentile",
+                            "Runs better than the counterfactual", "Runs paying back within the Parliament"],
+                           uncertainty.rows, [False, True, True, True, True, True]))
+    if by_section["uncertainty"]:
+        body.append(figs("uncertainty"))
+    if uncertainty is not None:
+        body.append(f'<p class="note">{_e(uncertainty.note)}</p>')
+    else:
+        body.append('<p class="note">The figures above are central estimates from one set of '
+                    "parameters. For ranges (fan charts), the chance of beating the counterfactual "
+                    "and which assumptions matter most (tornado chart), give scenarios with an "
+                    "<code>uncertainty</code> section and run <code>tpsim report ... --uncertainty "
+                    "RUNS</code> (or <code>tpsim ensemble</code> and <code>tpsim sensitivity</code>)."
+                    "</p>")
+    body.append("<h2>6. Key assumptions and their sources</h2>")
+    body.append('<p class="note">Each value with the comment written beside it in the scenario '
+                "file, which names its source or says it is an assumption.</p>")
+    body.append(_assumptions_html(comparison))
+    body.append("<h2>7. Settings and version</h2>")
+    body.append(_settings_html(comparison, command, generated))
+    title = f"Business case: {names} against {cf.name.replace('_', ' ')}"
+    return ("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<meta name=\"generator\" content=\"tpsim {_e(__version__)}\">\n"
+            f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(p for p in body if p) + "\n</body>\n</html>\n")
