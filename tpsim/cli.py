@@ -18,8 +18,14 @@ from .errors import TpsimError
 # sub-command name -> "module:attribute" (one line per command)
 _COMMANDS = {
     "run": "tpsim.commands.run:run",
+    "des": "tpsim.commands.des:des",
     "compare": "tpsim.commands.compare:compare",
     "calibrate": "tpsim.commands.calibrate:calibrate",
+    "ensemble": "tpsim.commands.ensemble:ensemble",
+    "sensitivity": "tpsim.commands.sensitivity:sensitivity",
+    "chart": "tpsim.commands.chart:chart",
+    "report": "tpsim.commands.report:report",
+    "demo": "tpsim.commands.demo:demo",
 }
 
 
