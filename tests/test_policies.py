@@ -114,3 +114,17 @@ def test_extreme_conditions_stay_finite_and_non_negative(case):
         if name.startswith(("population.", "waiting.", "prevention_funding.", "coverage.",
                             "activity.", "funding_level.")):
             assert (values >= -1e-9).all(), name
+
+
+def test_unit_cost_efficiency_is_not_captured_as_a_saving():
+    """Captured savings measure avoided *volume* at today's unit costs: an efficiency target
+    that cuts the NHS's unit costs must not raise what the pool captures from it."""
+    plain = _run("pooled_prevention", **{"loops.doom_loop": 0,
+                                         "agencies.nhs_acute.efficiency_target": 0.0})
+    squeezed = _run("pooled_prevention", **{"loops.doom_loop": 0,
+                                            "agencies.nhs_acute.efficiency_target": 0.05})
+    captured_plain = plain["capture.agency.nhs_acute"][0].sum()
+    captured_squeezed = squeezed["capture.agency.nhs_acute"][0].sum()
+    assert captured_plain > 0.0
+    # the same avoided volume, priced at lower unit costs: no more than without efficiency
+    assert captured_squeezed <= captured_plain * (1 + 1e-9)

@@ -3,18 +3,72 @@
 Design (see docs/model.md for every equation):
 
 * Runs are processed in blocks of ``LANES`` runs. Every array inside a block is shaped
-  ``[item, LANES]`` and every arithmetic loop has the lane loop innermost, so LLVM vectorises
+  ``[row, LANES]`` and every arithmetic loop has the lane loop innermost, so LLVM vectorises
   the model across runs (SIMD) while threads (``prange``) take different chunks of blocks.
 * All buffers are allocated once per chunk, before the time loop.
 * The kernel knows nothing of YAML or files: it takes flat arrays (``theta`` parameters per run,
   structure index arrays, offsets from :mod:`tpsim.models.layout`) and writes into
   preallocated outputs: the final state per run (all cumulative accumulators, i.e. totals) and,
   optionally, month-end snapshots of chosen state entries.
+
+How the hot code is kept vectorised and cheap (each point measured, see the notes in the code):
+
+* **Records.** Inside a block the kernel does not use the ``po``/``xo`` block layout of
+  :mod:`tpsim.models.layout` (where the fields of one service are ``nreact`` rows apart).
+  Parameters (``par``) and state (``x``) are laid out as one *record* per entity (population
+  index, preventive service, reactive service, agency, cohort, plus one global record), with
+  fields at fixed offsets (the ``PP_*``, ``XR_*`` ... constants below); scratch values live in
+  one array per entity type (``sp``, ``sv``, ``sr``, ``sa``, ``sc``, ``sg``), also as records.
+  A lane loop over entity ``r`` takes record views (``xr = x[b:b + NXR]``) and indexes them
+  with the field constants, so every access is a constant offset from a few base pointers.
+  ``_layout`` computes the record bases; ``xrow`` maps the layout's state indices to record
+  rows (initial state, outputs).
+* **No overlap checks.** ``_derivative`` is compiled with numba's ``noalias`` flag (the one
+  numba sets on parallel-loop bodies), so LLVM knows its array arguments never overlap; with
+  the records that leaves no runtime overlap checks in the lane loops, and one fat lane loop
+  can do all of an entity's work. Without it LLVM needed a check per pair of rows and left
+  loops with more than a few of them scalar.
+* **Write once.** The derivative writes ``out = keep * x + h * f`` for every state row: with
+  ``keep = 1, h = dt`` that is the Euler step itself (``x`` and ``out`` are swapped each step,
+  no separate ``dx`` pass); with ``keep = 0, h = 1`` it is plain ``f`` (RK4 stages, set-up).
+* **Few divisions.** Reciprocals of parameter-only delays (``1/queue_clear_time`` ...) are
+  computed once per block and after each time-keyed change (``_load_params``); the run-time
+  divisions left are the ones whose denominators change every step.
+* **Fixed-width gathers.** Sums and products over a variable list (people served by a
+  service, factors of an escalation multiplier) are done four terms per lane loop, padded with
+  a zero (sums) or one (products) row, so the additions and multiplications happen in the same
+  order as a term-by-term loop; the last four terms are added inside the entity's main loop
+  (most lists have at most four, so most entities need one loop in all).
+* **Index hoisting.** Every row index is computed into a local int before its lane loop (a
+  load from an index array inside the loop stops vectorisation), and record fields are
+  indexed by constants (no negative-index wraparound code per access).
+* **Trip count.** Lane loops run to ``x.shape[1]`` (== LANES at run time), not to the constant:
+  a constant trip count makes LLVM fully unroll the loop into scalar code before the loop
+  vectoriser runs. ``_lane_rows`` makes the row length (the distance between fields) the
+  constant instead.
+* **No reference counting.** The functions below ``simulate_batch`` never allocate, so they are
+  compiled without the NRT: otherwise each call increfs/decrefs every array argument with
+  atomic operations on cache lines that both threads share.
+
+What limits it now: one Euler step streams every parameter and state row of a block through
+the cache (about 11 KB per run for the shipped baseline at LANES = 32, far more than L1), so
+the hot loops run at the L2 bandwidth; a change that saves rows (loads, and stores twice as
+much) pays, one that saves arithmetic or divisions does not.
+
+Floating-point order: every quantity is computed with the same operations as the plain
+formulas of docs/model.md except (a) a division by a parameter-only delay is a multiplication
+by its reciprocal (computed per block), (b) an agency's spend on services is its preventive
+spend plus its reactive cash (each summed in service order), (c) FMA contraction may differ.
+Results agree with a term-by-term implementation to ~1e-10 relative.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 from .layout import (
     P_INITIAL, P_INFLOW, P_ESC, P_REC, P_EXIT, P_INFLOW_GROWTH,
@@ -40,268 +94,707 @@ LANES = 32
 
 _TINY = 1e-12
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+# for functions that never allocate (see the module docstring: no reference counting)
+_JIT_NO_NRT = dict(_JIT, _nrt=False)
+
+
+def _noalias_option() -> dict:
+    """``noalias=True`` as a jit option: numba has the compiler flag (it sets it on the bodies
+    of parallel loops) but does not map a jit option to it. Registering the mapping adds the
+    option and changes nothing else; if a numba version lacks the flag, compile without it
+    (same results, slower)."""
+    try:
+        from numba.core.compiler import Flags
+        from numba.core.cpu import CPUTargetOptions
+        from numba.core.options import TargetOptions
+        if not hasattr(Flags, "noalias"):
+            return {}
+        if not isinstance(getattr(CPUTargetOptions, "noalias", None), TargetOptions.Mapping):
+            CPUTargetOptions.noalias = TargetOptions.Mapping("noalias")
+        return dict(noalias=True)
+    except Exception:  # pragma: no cover - depends on numba internals
+        return {}
+
+
+# for the derivative: its array arguments are distinct buffers (callers must keep it so)
+_JIT_DERIVATIVE = dict(_JIT_NO_NRT, **_noalias_option())
+
+GATHER = 4
+"""Terms per lane loop in the padded sums and products (the lane loops spell out four)."""
+
+# ---- parameter records (``par``), rebuilt from theta per block and after each change ---------
+# per population index; escalation is 0 in a cohort's top state, recovery 0 in its bottom one
+PP_INFLOW, PP_ESC, PP_REC, PP_EXIT = range(4)
+NPP = 4
+# per preventive service; RATE = delay_order / time_to_effect, POOL_FLAG = (pool share > 0)
+(PV_UNIT_COST, PV_PLACES, PV_UPTAKE, PV_EFFECT, PV_RATE, PV_COMM_PLACES, PV_COMM_UNIT_COST,
+ PV_INV_COMM_RAMP, PV_POOL_SHARE, PV_POOL_FLAG) = range(10)
+NPV = 10
+# per reactive service; WAIT_COEF = loops.waiting_deterioration x deterioration
+(PR_UNIT_COST, PR_VARIABLE_SHARE, PR_FIXED_SHARE, PR_INV_DECOMMISSION, PR_CAPACITY,
+ PR_INV_QUEUE_CLEAR, PR_WAIT_COEF) = range(7)
+NPR = 7
+# per agency; EROSION_COEF = loops.quality_erosion x quality_erosion,
+# PARTICIPATES = (pool contribution > 0)
+(PA_BUDGET, PA_OVERHEAD, PA_INV_PERCEPTION, PA_CUT_RATE, PA_RESTORE_RATE, PA_FLOOR,
+ PA_EROSION_COEF, PA_CONTRIBUTION, PA_PARTICIPATES) = range(9)
+NPA = 9
+# global; SETUP_RATE = setup_cost / setup_months, *_END = pool.start + months
+(PG_LOOP_DOOM, PG_LOOP_REINVEST, PG_POOL_ON, PG_POOL_START, PG_CAPTURE, PG_INV_REINVEST_DELAY,
+ PG_INV_ADJUST, PG_INV_SPEND_DOWN, PG_SETUP_RATE, PG_SETUP_END, PG_DR_COST, PG_DR_END,
+ PG_OH_REDUCTION, PG_INV_OH_RAMP) = range(14)
+NPG = 14
+# then one utilisation row per (reactive service, population index) pair, then a row of 0s
+
+# ---- state records (``x``); the stages of the delays are one block, ``nstage`` rows ------------
+XP_PEOPLE, XP_PERSON_MONTHS = range(2)
+NXP = 2
+XV_FUNDING, XV_POOL_PLACES, XV_COMMUNITY, XV_ACT, XV_SPEND = range(5)
+NXV = 5
+XR_WAITING, XR_CAPBASE, XR_ACT, XR_SPEND, XR_VALUE = range(5)
+NXR = 5
+(XA_RESERVES, XA_PERCEIVED, XA_CAPTURED, XA_SPEND, XA_OVERHEAD, XA_CONTRIB, XA_CAPTURE,
+ XA_BUDGET, XA_DISC) = range(9)
+NXA = 9
+XC_INFLOW, XC_EXIT, XC_ESC = range(3)
+NXC = 3
+# XG_ZERO is never written: the padding row of the people gathers
+(XG_POOL, XG_POOL_IN, XG_REINVESTED, XG_POOL_SPEND, XG_SETUP, XG_DR, XG_DISC_TOTAL,
+ XG_DISC_QALY, XG_TOTAL, XG_ZERO) = range(10)
+NXG = 10
+
+# ---- scratch records, one array per entity type, written during a derivative evaluation -----
+# ``sp`` per population index: scaled escalation and recovery, net flow of the stock itself,
+# escalation multiplier; one extra zero row at the end (the neighbour of a cohort's end states)
+SP_ESC, SP_REC, SP_NET, SP_MULT = range(4)
+NSP = 4
+# ``sv`` per preventive service (ELIG only for services with more than GATHER states)
+SV_ELIG, SV_COV, SV_UNIT_COST, SV_POOLED = range(4)
+NSV = 4
+# ``sr`` per reactive service, partial sums (only for more than GATHER utilisation pairs)
+SR_SERVED, SR_DEMAND = range(2)
+NSR = 2
+# ``sa`` per agency: spend on its preventive services and its reactive cash spend (summed
+# separately: one sum per reactive service less), budget; REF_NORM (the pool's savings
+# baseline) persists between evaluations
+SA_PREV_SPEND, SA_REACT_CASH, SA_BUDGET, SA_REF_NORM = range(4)
+NSA = 4
+# ``sc`` per cohort
+SC_INFLOW, SC_EXIT, SC_ESC = range(3)
+NSC = 3
+# ``sg`` global
+# ZERO and ONE are constant rows (never written): the start of sums and products
+(SG_ACTIVE, SG_RAMP, SG_SETUP, SG_DR, SG_POOL_COMMUNITY, SG_AVAILABLE, SG_PLACES_COST,
+ SG_POOL_IN, SG_REINVESTED, SG_TOTAL, SG_QALY, SG_ZERO, SG_ONE) = range(13)
+NSG = 13
+# ``fac``: the factors of the escalation multipliers, one row per preventive service
+# (prevention), reactive service (waiting list) and agency (quality erosion), then a row of 1s
+# (the padding of the products)
+
+# ---- record bases (``lo``), from _layout ------------------------------------------------------
+(LO_PP, LO_PV, LO_PR, LO_PA, LO_PG, LO_PU, LO_PZERO, LO_NPAR,
+ LO_XP, LO_XV, LO_XS, LO_XR, LO_XA, LO_XC, LO_XG, LO_NX) = range(16)
+N_LO = 16
 
 
 @njit(**_JIT)
-def _derivative(t, x, th, dx, aux, growth, dt, disc, disc_h, ref_norm,
-                po, xo, nco, npop, nprev, nreact, nag,
-                pop_cohort, pop_first, pop_last, pop_utility,
-                prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                react_agency, react_ptr, react_pop,
-                pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag):
-    """Write dx/dt at time ``t`` (months) for one block of lanes.
+def _layout(npop, nco, nprev, nstage, nreact, nag, nutil):
+    """Record bases of the parameter and state arrays of a block."""
+    lo = np.zeros(N_LO, dtype=np.int64)
+    lo[LO_PP] = 0
+    lo[LO_PV] = lo[LO_PP] + npop * NPP
+    lo[LO_PR] = lo[LO_PV] + nprev * NPV
+    lo[LO_PA] = lo[LO_PR] + nreact * NPR
+    lo[LO_PG] = lo[LO_PA] + nag * NPA
+    lo[LO_PU] = lo[LO_PG] + NPG
+    lo[LO_PZERO] = lo[LO_PU] + nutil
+    lo[LO_NPAR] = lo[LO_PZERO] + 1
+    lo[LO_XP] = 0
+    lo[LO_XV] = lo[LO_XP] + npop * NXP
+    lo[LO_XS] = lo[LO_XV] + nprev * NXV
+    lo[LO_XR] = lo[LO_XS] + nstage
+    lo[LO_XA] = lo[LO_XR] + nreact * NXR
+    lo[LO_XC] = lo[LO_XA] + nag * NXA
+    lo[LO_XG] = lo[LO_XC] + nco * NXC
+    lo[LO_NX] = lo[LO_XG] + NXG
+    return lo
 
-    ``aux`` is scratch space laid out as rows: [0:npop) escalation multiplier, then eligible
-    people per preventive service, coverage per preventive service, served people per reactive
-    service, agency service spend, agency reactive cash spend, agency spend, then one row of
-    total resource spend. Rows used after the call: coverage, activity via dx, agency spend.
-    """
-    L = x.shape[1]
-    g = po[P_GLOBAL]
-    a_mult = 0
-    a_elig = npop
-    a_cov = a_elig + nprev
-    a_served = a_cov + nprev
-    a_serv_spend = a_served + nreact
-    a_react_cash = a_serv_spend + nag
-    a_ag_spend = a_react_cash + nag
-    a_pool_cost = a_ag_spend + nag  # community cost paid by the pool (one row)
 
-    dx[:, :] = 0.0
-    for r in range(aux.shape[0]):
-        for l in range(L):
-            aux[r, l] = 0.0
+@njit(**_JIT)
+def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
+    """Record row of every state entry of the ``xo`` layout."""
+    xrow = np.empty(xo[-1], dtype=np.int64)
     for i in range(npop):
-        for l in range(L):
-            aux[a_mult + i, l] = 1.0
-
-    # people eligible for each preventive service / served by each reactive service
+        xrow[xo[X_POP] + i] = lo[LO_XP] + i * NXP + XP_PEOPLE
+        xrow[xo[A_PERSON_MONTHS] + i] = lo[LO_XP] + i * NXP + XP_PERSON_MONTHS
+    for k in range(nstage):
+        xrow[xo[X_STAGE] + k] = lo[LO_XS] + k
     for v in range(nprev):
-        for k in range(prev_ptr[v], prev_ptr[v + 1]):
-            i = prev_pop[k]
-            for l in range(L):
-                aux[a_elig + v, l] += max(x[xo[X_POP] + i, l], 0.0)
+        base = lo[LO_XV] + v * NXV
+        xrow[xo[X_FUNDING] + v] = base + XV_FUNDING
+        xrow[xo[X_POOL_PLACES] + v] = base + XV_POOL_PLACES
+        xrow[xo[X_COMMUNITY] + v] = base + XV_COMMUNITY
+        xrow[xo[A_ACT_PREV] + v] = base + XV_ACT
+        xrow[xo[A_SPEND_PREV] + v] = base + XV_SPEND
     for r in range(nreact):
-        for k in range(react_ptr[r], react_ptr[r + 1]):
-            i = react_pop[k]
-            for l in range(L):
-                aux[a_served + r, l] += max(x[xo[X_POP] + i, l], 0.0)
+        base = lo[LO_XR] + r * NXR
+        xrow[xo[X_WAITING] + r] = base + XR_WAITING
+        xrow[xo[X_CAPBASE] + r] = base + XR_CAPBASE
+        xrow[xo[A_ACT_REACT] + r] = base + XR_ACT
+        xrow[xo[A_SPEND_REACT] + r] = base + XR_SPEND
+        xrow[xo[A_VALUE_REACT] + r] = base + XR_VALUE
+    for a in range(nag):
+        base = lo[LO_XA] + a * NXA
+        xrow[xo[X_RESERVES] + a] = base + XA_RESERVES
+        xrow[xo[X_PERCEIVED] + a] = base + XA_PERCEIVED
+        xrow[xo[X_CAPTURED] + a] = base + XA_CAPTURED
+        xrow[xo[A_AG_SPEND] + a] = base + XA_SPEND
+        xrow[xo[A_AG_OVERHEAD] + a] = base + XA_OVERHEAD
+        xrow[xo[A_AG_CONTRIB] + a] = base + XA_CONTRIB
+        xrow[xo[A_AG_CAPTURE] + a] = base + XA_CAPTURE
+        xrow[xo[A_BUDGET] + a] = base + XA_BUDGET
+        xrow[xo[A_DISC_AG] + a] = base + XA_DISC
+    for c in range(nco):
+        base = lo[LO_XC] + c * NXC
+        xrow[xo[A_INFLOW] + c] = base + XC_INFLOW
+        xrow[xo[A_EXIT] + c] = base + XC_EXIT
+        xrow[xo[A_ESC] + c] = base + XC_ESC
+    g = lo[LO_XG]
+    xrow[xo[X_POOL]] = g + XG_POOL
+    xrow[xo[A_POOL_IN]] = g + XG_POOL_IN
+    xrow[xo[A_REINVESTED]] = g + XG_REINVESTED
+    xrow[xo[A_POOL_SPEND]] = g + XG_POOL_SPEND
+    xrow[xo[A_SETUP]] = g + XG_SETUP
+    xrow[xo[A_DOUBLE_RUNNING]] = g + XG_DR
+    xrow[xo[A_DISC_TOTAL]] = g + XG_DISC_TOTAL
+    xrow[xo[A_DISC_QALY]] = g + XG_DISC_QALY
+    xrow[xo[A_TOTAL]] = g + XG_TOTAL
+    return xrow
 
-    # ---- pool timing (per lane) -----------------------------------------------------------
-    # (computed inline below from theta; the pool is active from G_POOL_START)
+
+@njit(**_JIT)
+def _count_chunks(ptr):
+    n = 0
+    for e in range(ptr.shape[0] - 1):
+        n += max(1, (ptr[e + 1] - ptr[e] + GATHER - 1) // GATHER)
+    return n
+
+
+@njit(**_JIT)
+def _gather_chunks(ptr, rows, pad_row):
+    """Split each entity's list ``rows[ptr[e]:ptr[e+1]]`` into chunks of GATHER rows, padded
+    with ``pad_row``; every entity gets at least one chunk. Returns (chunk_ptr, chunk_rows):
+    the chunks of entity e are ``chunk_rows[chunk_ptr[e]:chunk_ptr[e+1]]``."""
+    n_entity = ptr.shape[0] - 1
+    chunk_ptr = np.zeros(n_entity + 1, dtype=np.int64)
+    chunk_rows = np.full((_count_chunks(ptr), GATHER), pad_row, dtype=np.int64)
+    c = 0
+    for e in range(n_entity):
+        chunk_ptr[e] = c
+        n = ptr[e + 1] - ptr[e]
+        for k in range(n):
+            chunk_rows[c + k // GATHER, k % GATHER] = rows[ptr[e] + k]
+        c += max(1, (n + GATHER - 1) // GATHER)
+    chunk_ptr[n_entity] = c
+    return chunk_ptr, chunk_rows
+
+
+@njit(**_JIT_NO_NRT)
+def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order):
+    """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
+    for i in range(npop):
+        dst = lo[LO_PP] + i * NPP
+        has_esc = not pop_last[i]
+        has_rec = not pop_first[i]
+        for l in range(L):
+            par[dst + PP_INFLOW, l] = th[po[P_INFLOW] + i, l]
+            par[dst + PP_ESC, l] = th[po[P_ESC] + i, l] if has_esc else 0.0
+            par[dst + PP_REC, l] = th[po[P_REC] + i, l] if has_rec else 0.0
+            par[dst + PP_EXIT, l] = th[po[P_EXIT] + i, l]
+    for v in range(nprev):
+        dst = lo[LO_PV] + v * NPV
+        order = prev_order[v]
+        for l in range(L):
+            par[dst + PV_UNIT_COST, l] = th[po[P_PV_UNIT_COST] + v, l]
+            par[dst + PV_PLACES, l] = th[po[P_PV_PLACES] + v, l]
+            par[dst + PV_UPTAKE, l] = th[po[P_PV_UPTAKE] + v, l]
+            par[dst + PV_EFFECT, l] = th[po[P_PV_EFFECT] + v, l]
+            par[dst + PV_RATE, l] = order / th[po[P_PV_TIME_TO_EFFECT] + v, l]
+            par[dst + PV_COMM_PLACES, l] = th[po[P_PV_COMM_PLACES] + v, l]
+            par[dst + PV_COMM_UNIT_COST, l] = th[po[P_PV_COMM_UNIT_COST] + v, l]
+            par[dst + PV_INV_COMM_RAMP, l] = 1.0 / th[po[P_PV_COMM_RAMP] + v, l]
+            share = th[po[P_PV_POOL_SHARE] + v, l]
+            par[dst + PV_POOL_SHARE, l] = share
+            par[dst + PV_POOL_FLAG, l] = 1.0 if share > 0.0 else 0.0
+    for r in range(nreact):
+        dst = lo[LO_PR] + r * NPR
+        for l in range(L):
+            fixed = th[po[P_RV_FIXED_SHARE] + r, l]
+            par[dst + PR_UNIT_COST, l] = th[po[P_RV_UNIT_COST] + r, l]
+            par[dst + PR_VARIABLE_SHARE, l] = 1.0 - fixed
+            par[dst + PR_FIXED_SHARE, l] = fixed
+            par[dst + PR_INV_DECOMMISSION, l] = 1.0 / th[po[P_RV_DECOMMISSION] + r, l]
+            par[dst + PR_CAPACITY, l] = th[po[P_RV_CAPACITY] + r, l]
+            par[dst + PR_INV_QUEUE_CLEAR, l] = 1.0 / th[po[P_RV_QUEUE_CLEAR] + r, l]
+            par[dst + PR_WAIT_COEF, l] = th[g + G_LOOP_WAITING, l] * \
+                th[po[P_RV_DETERIORATION] + r, l]
+    for a in range(nag):
+        dst = lo[LO_PA] + a * NPA
+        for l in range(L):
+            contribution = th[po[P_AG_CONTRIBUTION] + a, l]
+            par[dst + PA_BUDGET, l] = th[po[P_AG_BUDGET] + a, l]
+            par[dst + PA_OVERHEAD, l] = th[po[P_AG_OVERHEAD] + a, l]
+            par[dst + PA_INV_PERCEPTION, l] = 1.0 / th[po[P_AG_PERCEPTION] + a, l]
+            par[dst + PA_CUT_RATE, l] = th[po[P_AG_CUT_RATE] + a, l]
+            par[dst + PA_RESTORE_RATE, l] = th[po[P_AG_RESTORE_RATE] + a, l]
+            par[dst + PA_FLOOR, l] = th[po[P_AG_FLOOR] + a, l]
+            par[dst + PA_EROSION_COEF, l] = th[g + G_LOOP_EROSION, l] * \
+                th[po[P_AG_EROSION] + a, l]
+            par[dst + PA_CONTRIBUTION, l] = contribution
+            par[dst + PA_PARTICIPATES, l] = 1.0 if contribution > 0.0 else 0.0
+    dst = lo[LO_PG]
+    for l in range(L):
+        start = th[g + G_POOL_START, l]
+        par[dst + PG_LOOP_DOOM, l] = th[g + G_LOOP_DOOM, l]
+        par[dst + PG_LOOP_REINVEST, l] = th[g + G_LOOP_REINVEST, l]
+        par[dst + PG_POOL_ON, l] = th[g + G_POOL_ON, l]
+        par[dst + PG_POOL_START, l] = start
+        par[dst + PG_CAPTURE, l] = th[g + G_CAPTURE, l]
+        par[dst + PG_INV_REINVEST_DELAY, l] = 1.0 / th[g + G_REINVEST_DELAY, l]
+        par[dst + PG_INV_ADJUST, l] = 1.0 / th[g + G_ADJUST_TIME, l]
+        par[dst + PG_INV_SPEND_DOWN, l] = 1.0 / th[g + G_SPEND_DOWN, l]
+        par[dst + PG_SETUP_RATE, l] = th[g + G_SETUP_COST, l] / th[g + G_SETUP_MONTHS, l]
+        par[dst + PG_SETUP_END, l] = start + th[g + G_SETUP_MONTHS, l]
+        par[dst + PG_DR_COST, l] = th[g + G_DR_COST, l]
+        par[dst + PG_DR_END, l] = start + th[g + G_DR_MONTHS, l]
+        par[dst + PG_OH_REDUCTION, l] = th[g + G_OH_REDUCTION, l]
+        par[dst + PG_INV_OH_RAMP, l] = 1.0 / th[g + G_OH_RAMP, l]
+    # utilisation rates, one row per (reactive service, population index) pair, then 0s
+    for k in range(nutil):
+        src = po[P_UTIL] + k
+        dst = lo[LO_PU] + k
+        for l in range(L):
+            par[dst, l] = th[src, l]
+    for l in range(L):
+        par[lo[LO_PZERO], l] = 0.0
+
+
+@intrinsic
+def _lane_rows(typingctx, a):
+    """The same rows x LANES array, with its row length the compile-time constant LANES
+    (numba indexes a C-order array through its shape): the fields of a record view are then
+    constant distances apart for LLVM. Only for arrays allocated with LANES columns."""
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        dst = make_array(sig.return_type)(context, builder)
+        n_rows = cgutils.unpack_tuple(builder, src.shape)[0]
+        lanes = context.get_constant(types.intp, LANES)
+        itemsize = context.get_constant(types.intp, 8)
+        populate_array(dst, data=src.data, shape=[n_rows, lanes],
+                       strides=[builder.mul(lanes, itemsize), itemsize], itemsize=src.itemsize,
+                       meminfo=src.meminfo, parent=src.parent)
+        return impl_ret_borrowed(context, builder, sig.return_type, dst._getvalue())
+    if not (isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C"
+            and a.dtype == types.float64):
+        return None
+    return a(a), codegen
+
+
+@njit(**_JIT_DERIVATIVE)
+def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc, disc_h,
+                lo, sizes, topo):
+    """Write ``out = keep * x + h * dx/dt`` at time ``t`` (months) for every state row.
+
+    ``keep = 1, h = dt`` is an Euler step; ``keep = 0, h = 1`` gives dx/dt itself. All array
+    arguments must be distinct buffers (compiled with ``noalias``). Scratch used after the
+    call: coverage (``sv`` ``SV_COV``) and reactive cash per agency (``sa`` ``SA_REACT_CASH``).
+    ``sizes`` and ``topo`` are made by ``simulate_batch``.
+    """
+    nco, npop, nprev, nreact, nag = sizes
+    (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+     prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac) = topo
+    L = x.shape[1]
+    x = _lane_rows(x)
+    out = _lane_rows(out)
+    par = _lane_rows(par)
+    growth = _lane_rows(growth)
+    sp = _lane_rows(sp)
+    sv = _lane_rows(sv)
+    sr = _lane_rows(sr)
+    sa = _lane_rows(sa)
+    sc = _lane_rows(sc)
+    sg = _lane_rows(sg)
+    fac = _lane_rows(fac)
+    growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
+    inv_dt = 1.0 / dt
+    pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
+    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
+    og = out[lo[LO_XG]:lo[LO_XG] + NXG]
+    zero = sg[SG_ZERO]
+    one = sg[SG_ONE]
+    f_waiting = nprev  # first rows of the waiting and erosion factors in ``fac``
+    f_erosion = nprev + nreact
+
+    # ---- time-dependent switches of the pool, and zeroed sums ----------------------------
+    for l in range(L):
+        start = pg[PG_POOL_START, l]
+        active = pg[PG_POOL_ON, l] * (t >= start)
+        sg[SG_ACTIVE, l] = active
+        sg[SG_RAMP, l] = min(1.0, max(0.0, (t - start) * pg[PG_INV_OH_RAMP, l]))
+        is_active = active > 0.0
+        sg[SG_SETUP, l] = pg[PG_SETUP_RATE, l] if is_active and t < pg[PG_SETUP_END, l] else 0.0
+        sg[SG_DR, l] = pg[PG_DR_COST, l] if is_active and t < pg[PG_DR_END, l] else 0.0
+        sg[SG_POOL_COMMUNITY, l] = 0.0
+        sg[SG_POOL_IN, l] = 0.0
+        sg[SG_REINVESTED, l] = 0.0
+        sg[SG_TOTAL, l] = 0.0
+        sg[SG_QALY, l] = 0.0
+        sg[SG_PLACES_COST, l] = 0.0
+    for j in range(nco * NSC):
+        for l in range(L):
+            sc[j, l] = 0.0
+
+    # ---- agencies, first part: budget, quality-erosion factor, zeroed spend sums ------------
+    for a in range(nag):
+        b = lo[LO_PA] + a * NPA
+        pa = par[b:b + NPA]
+        sa_a = sa[a * NSA:(a + 1) * NSA]
+        erosion = fac[f_erosion + a]
+        budget_growth = growth[nco + a]
+        efficiency = growth[nco + nag + a]
+        for l in range(L):
+            sa_a[SA_BUDGET, l] = pa[PA_BUDGET, l] * budget_growth[l]
+            sa_a[SA_PREV_SPEND, l] = 0.0
+            sa_a[SA_REACT_CASH, l] = 0.0
+            erosion[l] = 1.0 + pa[PA_EROSION_COEF, l] * (1.0 - efficiency[l])
 
     # ---- preventive services --------------------------------------------------------------
+    pool_community = sg[SG_POOL_COMMUNITY]
     for v in range(nprev):
+        sv_v = sv[v * NSV:(v + 1) * NSV]
+        # people eligible: GATHER states per loop; the last GATHER are added in the main loop
+        c_first = prev_chunk_ptr[v]
+        c_last = prev_chunk_ptr[v + 1] - 1
+        for c in range(c_first, c_last):
+            x0 = x[prev_chunk_x[c, 0]]
+            x1 = x[prev_chunk_x[c, 1]]
+            x2 = x[prev_chunk_x[c, 2]]
+            x3 = x[prev_chunk_x[c, 3]]
+            so_far = zero if c == c_first else sv_v[SV_ELIG]
+            elig = sv_v[SV_ELIG]
+            for l in range(L):
+                elig[l] = so_far[l] + max(x0[l], 0.0) + max(x1[l], 0.0) + max(x2[l], 0.0) + \
+                    max(x3[l], 0.0)
+        so_far = zero if c_last == c_first else sv_v[SV_ELIG]
+        x0 = x[prev_chunk_x[c_last, 0]]
+        x1 = x[prev_chunk_x[c_last, 1]]
+        x2 = x[prev_chunk_x[c_last, 2]]
+        x3 = x[prev_chunk_x[c_last, 3]]
         a = prev_agency[v]
+        b = lo[LO_PV] + v * NPV
+        pv = par[b:b + NPV]
+        b = lo[LO_XV] + v * NXV
+        xv = x[b:b + NXV]
+        outv = out[b:b + NXV]
+        s0 = lo[LO_XS] + prev_stage0[v]
         order = prev_order[v]
-        s0 = xo[X_STAGE] + prev_stage0[v]
+        last_stage = x[s0 + order - 1]
+        efficiency = growth[nco + nag + a]
+        prev_spend = sa[a * NSA + SA_PREV_SPEND]
+        prevention = fac[v]
         for l in range(L):
-            pool_active = th[g + G_POOL_ON, l] * (t >= th[g + G_POOL_START, l])
-            pooled = pool_active * (th[po[P_PV_POOL_SHARE] + v, l] > 0.0)
-            efficiency = growth[nco + nag + a, l]
-            unit_cost = th[po[P_PV_UNIT_COST] + v, l] * efficiency
-            agency_places = x[xo[X_FUNDING] + v, l] * th[po[P_PV_PLACES] + v, l]
-            pool_places = x[xo[X_POOL_PLACES] + v, l]
-            community = x[xo[X_COMMUNITY] + v, l]
+            eligible = so_far[l] + max(x0[l], 0.0) + max(x1[l], 0.0) + max(x2[l], 0.0) + \
+                max(x3[l], 0.0)
+            agency_places = xv[XV_FUNDING, l] * pv[PV_PLACES, l]
+            pool_places = xv[XV_POOL_PLACES, l]
+            community = xv[XV_COMMUNITY, l]
             places = agency_places + pool_places + community
-            eligible = aux[a_elig + v, l]
-            uptake = th[po[P_PV_UPTAKE] + v, l]
-            if eligible > _TINY:
-                coverage = min(uptake, places / eligible)
-            elif places > 0.0:
-                coverage = uptake
-            else:
-                coverage = 0.0
-            aux[a_cov + v, l] = coverage
-            # n-th order delay of coverage to effect
-            rate = order / th[po[P_PV_TIME_TO_EFFECT] + v, l]
-            dx[s0, l] = (coverage - x[s0, l]) * rate
-            for k in range(1, order):
-                dx[s0 + k, l] = (x[s0 + k - 1, l] - x[s0 + k, l]) * rate
+            uptake = pv[PV_UPTAKE, l]
+            # selects, not branches: no eligible people gives uptake if there are places
+            coverage = uptake if places > 0.0 else 0.0
+            coverage = min(uptake, places / eligible) if eligible > _TINY else coverage
+            unit_cost = pv[PV_UNIT_COST, l] * efficiency[l]
+            pooled = sg[SG_ACTIVE, l] * pv[PV_POOL_FLAG, l]
             # community places ramp towards their target
-            dx[xo[X_COMMUNITY] + v, l] = (th[po[P_PV_COMM_PLACES] + v, l] - community) / \
-                th[po[P_PV_COMM_RAMP] + v, l]
-            community_cost = th[po[P_PV_COMM_UNIT_COST] + v, l] * community
+            outv[XV_COMMUNITY, l] = keep * community + \
+                h * ((pv[PV_COMM_PLACES, l] - community) * pv[PV_INV_COMM_RAMP, l])
+            community_cost = pv[PV_COMM_UNIT_COST, l] * community
             agency_cost = unit_cost * agency_places + (1.0 - pooled) * community_cost
             pool_cost = unit_cost * pool_places + pooled * community_cost
-            aux[a_serv_spend + a, l] += agency_cost
-            aux[a_pool_cost, l] += pooled * community_cost
-            dx[xo[A_ACT_PREV] + v, l] = coverage * eligible
-            dx[xo[A_SPEND_PREV] + v, l] = agency_cost + pool_cost
+            outv[XV_SPEND, l] = keep * xv[XV_SPEND, l] + h * (agency_cost + pool_cost)
+            outv[XV_ACT, l] = keep * xv[XV_ACT, l] + h * (coverage * eligible)
+            sv_v[SV_COV, l] = coverage
+            sv_v[SV_UNIT_COST, l] = unit_cost
+            sv_v[SV_POOLED, l] = pooled
+            prev_spend[l] += agency_cost
+            pool_community[l] += pooled * community_cost
+            # prevention factor of the escalation of the people eligible
+            prevention[l] = 1.0 - pv[PV_EFFECT, l] * last_stage[l]
+        # the n-th order delay of coverage to effect
+        x_stage = x[s0]
+        out_stage = out[s0]
+        for l in range(L):
+            out_stage[l] = keep * x_stage[l] + \
+                h * ((sv_v[SV_COV, l] - x_stage[l]) * pv[PV_RATE, l])
+        xs = x[s0:s0 + order]
+        outs = out[s0:s0 + order]
+        for k in range(1, order):
+            # consecutive stages: rows k-1 and k of the same view (k is not negative)
+            xprev = xs[k - 1]
+            xk = xs[k]
+            outk = outs[k]
+            for l in range(L):
+                outk[l] = keep * xk[l] + h * ((xprev[l] - xk[l]) * pv[PV_RATE, l])
 
     # ---- reactive services ----------------------------------------------------------------
     for r in range(nreact):
+        sr_r = sr[r * NSR:(r + 1) * NSR]
+        # people served and demand: GATHER utilisation pairs per loop, the last GATHER in the
+        # main loop
+        c_first = react_chunk_ptr[r]
+        c_last = react_chunk_ptr[r + 1] - 1
+        for c in range(c_first, c_last):
+            x0 = x[react_chunk_x[c, 0]]
+            x1 = x[react_chunk_x[c, 1]]
+            x2 = x[react_chunk_x[c, 2]]
+            x3 = x[react_chunk_x[c, 3]]
+            u0 = par[react_chunk_util[c, 0]]
+            u1 = par[react_chunk_util[c, 1]]
+            u2 = par[react_chunk_util[c, 2]]
+            u3 = par[react_chunk_util[c, 3]]
+            served_so_far = zero if c == c_first else sr_r[SR_SERVED]
+            demand_so_far = zero if c == c_first else sr_r[SR_DEMAND]
+            served = sr_r[SR_SERVED]
+            demand = sr_r[SR_DEMAND]
+            for l in range(L):
+                n0 = max(x0[l], 0.0)
+                n1 = max(x1[l], 0.0)
+                n2 = max(x2[l], 0.0)
+                n3 = max(x3[l], 0.0)
+                served[l] = served_so_far[l] + n0 + n1 + n2 + n3
+                demand[l] = demand_so_far[l] + u0[l] * n0 + u1[l] * n1 + u2[l] * n2 + \
+                    u3[l] * n3
+        served_so_far = zero if c_last == c_first else sr_r[SR_SERVED]
+        demand_so_far = zero if c_last == c_first else sr_r[SR_DEMAND]
+        x0 = x[react_chunk_x[c_last, 0]]
+        x1 = x[react_chunk_x[c_last, 1]]
+        x2 = x[react_chunk_x[c_last, 2]]
+        x3 = x[react_chunk_x[c_last, 3]]
+        u0 = par[react_chunk_util[c_last, 0]]
+        u1 = par[react_chunk_util[c_last, 1]]
+        u2 = par[react_chunk_util[c_last, 2]]
+        u3 = par[react_chunk_util[c_last, 3]]
         a = react_agency[r]
+        b = lo[LO_PR] + r * NPR
+        pr = par[b:b + NPR]
+        b = lo[LO_XR] + r * NXR
+        xr = x[b:b + NXR]
+        outr = out[b:b + NXR]
+        efficiency = growth[nco + nag + a]
+        sa_a = sa[a * NSA:(a + 1) * NSA]
+        waiting_factor = fac[f_waiting + r]
         for l in range(L):
-            demand = 0.0
-            for k in range(react_ptr[r], react_ptr[r + 1]):
-                demand += th[po[P_UTIL] + k, l] * max(x[xo[X_POP] + react_pop[k], l], 0.0)
-            waiting = max(x[xo[X_WAITING] + r, l], 0.0)
-            activity = min(th[po[P_RV_CAPACITY] + r, l],
-                           demand + waiting / th[po[P_RV_QUEUE_CLEAR] + r, l])
-            dx[xo[X_WAITING] + r, l] = demand - activity
-            capbase = x[xo[X_CAPBASE] + r, l]
-            dx[xo[X_CAPBASE] + r, l] = (activity - capbase) / th[po[P_RV_DECOMMISSION] + r, l]
-            unit_cost = th[po[P_RV_UNIT_COST] + r, l] * growth[nco + nag + a, l]
-            fixed = th[po[P_RV_FIXED_SHARE] + r, l]
-            cash = unit_cost * ((1.0 - fixed) * activity + fixed * max(activity, capbase))
-            aux[a_serv_spend + a, l] += cash
-            aux[a_react_cash + a, l] += cash
-            dx[xo[A_ACT_REACT] + r, l] = activity
-            dx[xo[A_SPEND_REACT] + r, l] = cash
-            dx[xo[A_VALUE_REACT] + r, l] = unit_cost * activity
+            n0 = max(x0[l], 0.0)
+            n1 = max(x1[l], 0.0)
+            n2 = max(x2[l], 0.0)
+            n3 = max(x3[l], 0.0)
+            served = served_so_far[l] + n0 + n1 + n2 + n3
+            demand = demand_so_far[l] + u0[l] * n0 + u1[l] * n1 + u2[l] * n2 + u3[l] * n3
+            waiting = max(xr[XR_WAITING, l], 0.0)
+            activity = min(pr[PR_CAPACITY, l], demand + waiting * pr[PR_INV_QUEUE_CLEAR, l])
+            capbase = xr[XR_CAPBASE, l]
+            unit_cost = pr[PR_UNIT_COST, l] * efficiency[l]
+            cash = unit_cost * (pr[PR_VARIABLE_SHARE, l] * activity +
+                                pr[PR_FIXED_SHARE, l] * max(activity, capbase))
+            outr[XR_WAITING, l] = keep * xr[XR_WAITING, l] + h * (demand - activity)
+            outr[XR_CAPBASE, l] = keep * capbase + \
+                h * ((activity - capbase) * pr[PR_INV_DECOMMISSION, l])
+            outr[XR_ACT, l] = keep * xr[XR_ACT, l] + h * activity
+            outr[XR_SPEND, l] = keep * xr[XR_SPEND, l] + h * cash
+            outr[XR_VALUE, l] = keep * xr[XR_VALUE, l] + h * (unit_cost * activity)
+            sa_a[SA_REACT_CASH, l] += cash
+            # waiting-list deterioration factor of the escalation of the people served
+            share_waiting = min(1.0, waiting / served) if served > _TINY else 0.0
+            waiting_factor[l] = 1.0 + pr[PR_WAIT_COEF, l] * share_waiting
 
-    # ---- escalation multipliers: prevention, waiting, quality erosion ---------------------
+    # ---- people: escalation multiplier (prevention x waiting x erosion factors, GATHER per
+    # ---- loop, the last GATHER in the main loop), outflows scaled so they never exceed the
+    # ---- stock within a step ---------------------------------------------------------------
+    qaly = sg[SG_QALY]
     for i in range(npop):
-        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
-            v = pop_prev[k]
-            last = xo[X_STAGE] + prev_stage0[v] + prev_order[v] - 1
+        sp_i = sp[i * NSP:(i + 1) * NSP]
+        c_first = mult_chunk_ptr[i]
+        c_last = mult_chunk_ptr[i + 1] - 1
+        for c in range(c_first, c_last):
+            f0 = fac[mult_chunk_fac[c, 0]]
+            f1 = fac[mult_chunk_fac[c, 1]]
+            f2 = fac[mult_chunk_fac[c, 2]]
+            f3 = fac[mult_chunk_fac[c, 3]]
+            so_far = one if c == c_first else sp_i[SP_MULT]
+            mult = sp_i[SP_MULT]
             for l in range(L):
-                aux[a_mult + i, l] *= 1.0 - th[po[P_PV_EFFECT] + v, l] * x[last, l]
-        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
-            r = pop_react[k]
-            for l in range(L):
-                served = aux[a_served + r, l]
-                share_waiting = 0.0
-                if served > _TINY:
-                    share_waiting = min(1.0, max(x[xo[X_WAITING] + r, l], 0.0) / served)
-                aux[a_mult + i, l] *= 1.0 + th[g + G_LOOP_WAITING, l] * \
-                    th[po[P_RV_DETERIORATION] + r, l] * share_waiting
-        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
-            a = pop_ag[k]
-            for l in range(L):
-                aux[a_mult + i, l] *= 1.0 + th[g + G_LOOP_EROSION, l] * \
-                    th[po[P_AG_EROSION] + a, l] * (1.0 - growth[nco + nag + a, l])
-
-    # ---- people ---------------------------------------------------------------------------
-    for i in range(npop):
+                mult[l] = so_far[l] * f0[l] * f1[l] * f2[l] * f3[l]
+        so_far = one if c_last == c_first else sp_i[SP_MULT]
+        f0 = fac[mult_chunk_fac[c_last, 0]]
+        f1 = fac[mult_chunk_fac[c_last, 1]]
+        f2 = fac[mult_chunk_fac[c_last, 2]]
+        f3 = fac[mult_chunk_fac[c_last, 3]]
         c = pop_cohort[i]
-        p = xo[X_POP] + i
+        b = lo[LO_PP] + i * NPP
+        pp = par[b:b + NPP]
+        b = lo[LO_XP] + i * NXP
+        xp = x[b:b + NXP]
+        outp = out[b:b + NXP]
+        sc_c = sc[c * NSC:(c + 1) * NSC]
+        inflow_growth = growth[c]
+        utility = pop_utility[i]
         for l in range(L):
-            people = max(x[p, l], 0.0)
-            esc = 0.0
-            if not pop_last[i]:
-                esc = th[po[P_ESC] + i, l] * aux[a_mult + i, l] * people
-            rec = 0.0
-            if not pop_first[i]:
-                rec = th[po[P_REC] + i, l] * people
-            ext = th[po[P_EXIT] + i, l] * people
-            out = esc + rec + ext
-            if out * dt > people:  # outflows never exceed the stock
-                scale = people / (out * dt)
-                esc *= scale
-                rec *= scale
-                ext *= scale
-            inflow = th[po[P_INFLOW] + i, l] * growth[c, l]
-            dx[p, l] += inflow - esc - rec - ext
-            if not pop_last[i]:
-                dx[p + 1, l] += esc
-            if not pop_first[i]:
-                dx[p - 1, l] += rec
-            dx[xo[A_INFLOW] + c, l] += inflow
-            dx[xo[A_EXIT] + c, l] += ext
-            dx[xo[A_ESC] + c, l] += esc
-            dx[xo[A_PERSON_MONTHS] + i, l] = people
-            dx[xo[A_DISC_QALY], l] += pop_utility[i] * people / 12.0 * disc_h
+            mult = so_far[l] * f0[l] * f1[l] * f2[l] * f3[l]
+            people = max(xp[XP_PEOPLE, l], 0.0)
+            # escalation is 0 in the top state, recovery 0 in the bottom one (par rows are 0)
+            esc = pp[PP_ESC, l] * mult * people
+            rec = pp[PP_REC, l] * people
+            ext = pp[PP_EXIT, l] * people
+            out_dt = (esc + rec + ext) * dt
+            scale = people / out_dt if out_dt > people else 1.0  # 1.0 (exact) unless limited
+            esc *= scale
+            rec *= scale
+            ext *= scale
+            inflow = pp[PP_INFLOW, l] * inflow_growth[l]
+            sp_i[SP_ESC, l] = esc
+            sp_i[SP_REC, l] = rec
+            sp_i[SP_NET, l] = inflow - esc - rec - ext
+            outp[XP_PERSON_MONTHS, l] = keep * xp[XP_PERSON_MONTHS, l] + h * people
+            sc_c[SC_INFLOW, l] += inflow
+            sc_c[SC_EXIT, l] += ext
+            sc_c[SC_ESC, l] += esc
+            qaly[l] += utility * people / 12.0 * disc_h
+    # stocks: escalation in from the state below, own net flow, recovery in from the one above
+    # (the zero row of ``sp`` stands in at a cohort's ends; same additions, same order, as
+    # adding flow by flow)
+    for i in range(npop):
+        row = lo[LO_XP] + i * NXP + XP_PEOPLE
+        xp = x[row]
+        outp = out[row]
+        net = sp[i * NSP + SP_NET]
+        esc_below = sp[pop_esc_below[i]]
+        rec_above = sp[pop_rec_above[i]]
+        for l in range(L):
+            outp[l] = keep * xp[l] + h * ((esc_below[l] + net[l]) + rec_above[l])
+    for c in range(nco):
+        b = lo[LO_XC] + c * NXC
+        xc = x[b:b + NXC]
+        outc = out[b:b + NXC]
+        sc_c = sc[c * NSC:(c + 1) * NSC]
+        for l in range(L):
+            outc[XC_INFLOW, l] = keep * xc[XC_INFLOW, l] + h * sc_c[SC_INFLOW, l]
+            outc[XC_EXIT, l] = keep * xc[XC_EXIT, l] + h * sc_c[SC_EXIT, l]
+            outc[XC_ESC, l] = keep * xc[XC_ESC, l] + h * sc_c[SC_ESC, l]
 
     # ---- agencies: overhead, pool contributions, captured savings, budgets, policy --------
-    for l in range(L):
-        aux[a_pool_cost + 1, l] = 0.0  # total pool income this instant
     for a in range(nag):
+        b = lo[LO_PA] + a * NPA
+        pa = par[b:b + NPA]
+        b = lo[LO_XA] + a * NXA
+        xa = x[b:b + NXA]
+        outa = out[b:b + NXA]
+        sa_a = sa[a * NSA:(a + 1) * NSA]
+        efficiency = growth[nco + nag + a]
         for l in range(L):
-            pool_on = th[g + G_POOL_ON, l]
-            start = th[g + G_POOL_START, l]
-            pool_active = pool_on * (t >= start)
-            participates = th[po[P_AG_CONTRIBUTION] + a, l] > 0.0
-            ramp = min(1.0, max(0.0, (t - start) / th[g + G_OH_RAMP, l]))
-            overhead_rate = th[po[P_AG_OVERHEAD] + a, l] * \
-                (1.0 - pool_active * participates * th[g + G_OH_REDUCTION, l] * ramp)
-            service_spend = aux[a_serv_spend + a, l]
+            active = sg[SG_ACTIVE, l]
+            participates = pa[PA_PARTICIPATES, l]
+            overhead_rate = pa[PA_OVERHEAD, l] * \
+                (1.0 - active * participates * pg[PG_OH_REDUCTION, l] * sg[SG_RAMP, l])
+            service_spend = sa_a[SA_PREV_SPEND, l] + sa_a[SA_REACT_CASH, l]
             overhead = overhead_rate * service_spend
-            budget = th[po[P_AG_BUDGET] + a, l] * growth[nco + a, l]
-            contribution = pool_active * th[po[P_AG_CONTRIBUTION] + a, l] * budget
-            reinvest_on = pool_active * th[g + G_LOOP_REINVEST, l]
-            captured = x[xo[X_CAPTURED] + a, l]
-            capture_paid = reinvest_on * captured / th[g + G_REINVEST_DELAY, l]
-            baseline = ref_norm[a, l] * growth[nco + 2 * nag, l]
-            savings = max(0.0, baseline - aux[a_react_cash + a, l])
-            capture_in = reinvest_on * participates * th[g + G_CAPTURE, l] * savings
-            dx[xo[X_CAPTURED] + a, l] = capture_in - capture_paid
+            budget = sa_a[SA_BUDGET, l]
+            contribution = active * pa[PA_CONTRIBUTION, l] * budget
+            reinvest_on = active * pg[PG_LOOP_REINVEST, l]
+            capture_paid = reinvest_on * xa[XA_CAPTURED, l] * pg[PG_INV_REINVEST_DELAY, l]
+            # savings are measured in volume at today's unit costs: the agreed baseline grows
+            # at baseline_growth and is priced with the agency's efficiency factor, so a
+            # unit-cost cut is not counted as a saving from prevention; capture starts once
+            # the baseline is frozen (strictly after the pool opens)
+            baseline = sa_a[SA_REF_NORM, l] * growth_base[l] * efficiency[l]
+            savings = max(0.0, baseline - sa_a[SA_REACT_CASH, l])
+            capturing = reinvest_on * (t > pg[PG_POOL_START, l])
+            capture_in = capturing * participates * pg[PG_CAPTURE, l] * savings
             spend = service_spend + overhead + contribution + capture_paid
-            aux[a_ag_spend + a, l] = spend
-            aux[a_pool_cost + 1, l] += contribution + capture_paid
-            dx[xo[X_RESERVES] + a, l] = budget - spend
-            dx[xo[X_PERCEIVED] + a, l] = (spend - x[xo[X_PERCEIVED] + a, l]) / \
-                th[po[P_AG_PERCEPTION] + a, l]
-            dx[xo[A_AG_SPEND] + a, l] = spend
-            dx[xo[A_AG_OVERHEAD] + a, l] = overhead
-            dx[xo[A_AG_CONTRIB] + a, l] = contribution
-            dx[xo[A_AG_CAPTURE] + a, l] = capture_paid
-            dx[xo[A_BUDGET] + a, l] = budget
-            dx[xo[A_DISC_AG] + a, l] = spend * disc
-            dx[xo[A_TOTAL], l] += service_spend + overhead
-            dx[xo[A_REINVESTED], l] += capture_paid
-            dx[xo[A_POOL_IN], l] += contribution + capture_paid
+            outa[XA_CAPTURED, l] = keep * xa[XA_CAPTURED, l] + h * (capture_in - capture_paid)
+            outa[XA_RESERVES, l] = keep * xa[XA_RESERVES, l] + h * (budget - spend)
+            outa[XA_PERCEIVED, l] = keep * xa[XA_PERCEIVED, l] + \
+                h * ((spend - xa[XA_PERCEIVED, l]) * pa[PA_INV_PERCEPTION, l])
+            outa[XA_SPEND, l] = keep * xa[XA_SPEND, l] + h * spend
+            outa[XA_OVERHEAD, l] = keep * xa[XA_OVERHEAD, l] + h * overhead
+            outa[XA_CONTRIB, l] = keep * xa[XA_CONTRIB, l] + h * contribution
+            outa[XA_CAPTURE, l] = keep * xa[XA_CAPTURE, l] + h * capture_paid
+            outa[XA_BUDGET, l] = keep * xa[XA_BUDGET, l] + h * budget
+            outa[XA_DISC, l] = keep * xa[XA_DISC, l] + h * (spend * disc)
+            sg[SG_TOTAL, l] += service_spend + overhead
+            sg[SG_REINVESTED, l] += capture_paid
+            sg[SG_POOL_IN, l] += contribution + capture_paid
 
-    # siloed cuts (R1 doom loop) and slow restoration of preventive funding
+    # money the pool can commission places with
+    for l in range(L):
+        sg[SG_AVAILABLE, l] = max(0.0, sg[SG_POOL_IN, l] +
+                                  xg[XG_POOL, l] * pg[PG_INV_SPEND_DOWN, l] -
+                                  sg[SG_SETUP, l] - sg[SG_DR, l] - sg[SG_POOL_COMMUNITY, l])
+
+    # ---- per preventive service: siloed cuts (R1 doom loop) / restoration of funding, and
+    # ---- places commissioned by the pool (R2) ---------------------------------------------
     for v in range(nprev):
         a = prev_agency[v]
+        b = lo[LO_PV] + v * NPV
+        pv = par[b:b + NPV]
+        b = lo[LO_XV] + v * NXV
+        xv = x[b:b + NXV]
+        outv = out[b:b + NXV]
+        sv_v = sv[v * NSV:(v + 1) * NSV]
+        b = lo[LO_PA] + a * NPA
+        pa = par[b:b + NPA]
+        budget = sa[a * NSA + SA_BUDGET]
+        perceived = x[lo[LO_XA] + a * NXA + XA_PERCEIVED]
         for l in range(L):
-            budget = th[po[P_AG_BUDGET] + a, l] * growth[nco + a, l]
-            perceived = x[xo[X_PERCEIVED] + a, l]
-            if budget > _TINY:
-                pressure = perceived / budget
-            else:
-                pressure = 1e6
-            pool_active = th[g + G_POOL_ON, l] * (t >= th[g + G_POOL_START, l])
-            ring_fenced = pool_active * (th[po[P_PV_POOL_SHARE] + v, l] > 0.0)
-            funding = x[xo[X_FUNDING] + v, l]
-            floor = th[po[P_AG_FLOOR] + a, l]
-            cut = min(th[po[P_AG_CUT_RATE] + a, l] * max(0.0, pressure - 1.0), 1.0 / dt) * \
-                max(0.0, funding - floor)
-            restore = 0.0
-            if pressure < 1.0:
-                restore = th[po[P_AG_RESTORE_RATE] + a, l] * max(0.0, 1.0 - funding)
-            dx[xo[X_FUNDING] + v, l] = th[g + G_LOOP_DOOM, l] * (1.0 - ring_fenced) * \
-                (restore - cut)
+            pressure = perceived[l] / budget[l] if budget[l] > _TINY else 1e6
+            funding = xv[XV_FUNDING, l]
+            cut = min(pa[PA_CUT_RATE, l] * max(0.0, pressure - 1.0), inv_dt) * \
+                max(0.0, funding - pa[PA_FLOOR, l])
+            restore = pa[PA_RESTORE_RATE, l] * max(0.0, 1.0 - funding) \
+                if pressure < 1.0 else 0.0
+            ring_fenced = sv_v[SV_POOLED, l]
+            outv[XV_FUNDING, l] = keep * funding + \
+                h * (pg[PG_LOOP_DOOM, l] * (1.0 - ring_fenced) * (restore - cut))
+            unit_cost = sv_v[SV_UNIT_COST, l]
+            target = sg[SG_ACTIVE, l] * pv[PV_POOL_SHARE, l] * sg[SG_AVAILABLE, l] / unit_cost \
+                if unit_cost > _TINY else 0.0
+            places = xv[XV_POOL_PLACES, l]
+            outv[XV_POOL_PLACES, l] = keep * places + \
+                h * ((target - places) * pg[PG_INV_ADJUST, l])
+            sg[SG_PLACES_COST, l] += unit_cost * places
 
-    # ---- the pool (R2): commissioning extra places, set-up, double running ----------------
+    # ---- the pool's balance and the global accumulators -----------------------------------
     for l in range(L):
-        pool_on = th[g + G_POOL_ON, l]
-        start = th[g + G_POOL_START, l]
-        pool_active = pool_on * (t >= start)
-        setup = 0.0
-        if pool_active > 0.0 and t < start + th[g + G_SETUP_MONTHS, l]:
-            setup = th[g + G_SETUP_COST, l] / th[g + G_SETUP_MONTHS, l]
-        double_running = 0.0
-        if pool_active > 0.0 and t < start + th[g + G_DR_MONTHS, l]:
-            double_running = th[g + G_DR_COST, l]
-        income = aux[a_pool_cost + 1, l]
-        balance = x[xo[X_POOL], l]
-        community_cost = aux[a_pool_cost, l]
-        available = max(0.0, income + balance / th[g + G_SPEND_DOWN, l] - setup
-                        - double_running - community_cost)
-        places_cost = 0.0
-        for v in range(nprev):
-            a = prev_agency[v]
-            unit_cost = th[po[P_PV_UNIT_COST] + v, l] * growth[nco + nag + a, l]
-            share = th[po[P_PV_POOL_SHARE] + v, l]
-            target = 0.0
-            if unit_cost > _TINY:
-                target = pool_active * share * available / unit_cost
-            places = x[xo[X_POOL_PLACES] + v, l]
-            dx[xo[X_POOL_PLACES] + v, l] = (target - places) / th[g + G_ADJUST_TIME, l]
-            places_cost += unit_cost * places
-        pool_spend = places_cost + setup + double_running + community_cost
-        dx[xo[X_POOL], l] = income - pool_spend
-        dx[xo[A_POOL_SPEND], l] = pool_spend
-        dx[xo[A_SETUP], l] = setup
-        dx[xo[A_DOUBLE_RUNNING], l] = double_running
-        dx[xo[A_TOTAL], l] += pool_spend
-        dx[xo[A_DISC_TOTAL], l] = dx[xo[A_TOTAL], l] * disc
+        income = sg[SG_POOL_IN, l]
+        setup = sg[SG_SETUP, l]
+        double_running = sg[SG_DR, l]
+        pool_spend = sg[SG_PLACES_COST, l] + setup + double_running + sg[SG_POOL_COMMUNITY, l]
+        total = sg[SG_TOTAL, l] + pool_spend
+        og[XG_POOL, l] = keep * xg[XG_POOL, l] + h * (income - pool_spend)
+        og[XG_POOL_IN, l] = keep * xg[XG_POOL_IN, l] + h * income
+        og[XG_REINVESTED, l] = keep * xg[XG_REINVESTED, l] + h * sg[SG_REINVESTED, l]
+        og[XG_POOL_SPEND, l] = keep * xg[XG_POOL_SPEND, l] + h * pool_spend
+        og[XG_SETUP, l] = keep * xg[XG_SETUP, l] + h * setup
+        og[XG_DR, l] = keep * xg[XG_DR, l] + h * double_running
+        og[XG_TOTAL, l] = keep * xg[XG_TOTAL, l] + h * total
+        og[XG_DISC_TOTAL, l] = keep * xg[XG_DISC_TOTAL, l] + h * (total * disc)
+        og[XG_DISC_QALY, l] = keep * xg[XG_DISC_QALY, l] + h * sg[SG_QALY, l]
 
 
-@njit(**_JIT)
+@njit(**_JIT_NO_NRT)
 def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
     """Per-lane growth factors over one step and half a step (exact compound growth)."""
     L = th.shape[1]
@@ -323,76 +816,89 @@ def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
         step_half[nco + 2 * nag, l] = np.exp(rate * dt * 0.5)
 
 
-@njit(**_JIT)
+@njit(**_JIT_NO_NRT)
 def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
-                    n_months, rk4, disc_month, disc_health_month, record_idx,
-                    out_final, out_traj, po, xo, nco, npop, nprev, nreact, nag, naux,
-                    pop_cohort, pop_first, pop_last, pop_utility,
-                    prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                    react_agency, react_ptr, react_pop,
-                    pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
-                    th, x, xt, k1, k2, k3, k4, aux, growth, gtmp, step_full, step_half,
-                    ref_norm):
-    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers."""
+                    n_months, rk4, disc_month, disc_health_month, record_idx, out_final,
+                    out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
+                    th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
+                    sp, sv, sr, sa, sc, sg, fac):
+    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers.
+
+    ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
+    last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
+    (``simulate_batch`` allocates them so).
+    """
+    nco, npop, nprev, nreact, nag = sizes
+    prev_order = topo[5]
+    prev_stage0 = topo[6]
     L = th.shape[1]
     nparam = theta.shape[1]
-    nstate = x.shape[0]
+    nx = x.shape[0]
     nev = ev_month.shape[0]
     nrec = record_idx.shape[0]
     ngrowth = growth.shape[0]
+    n_out = xrow.shape[0]
     # lanes beyond nrun repeat the last run (their results are not written)
     for j in range(nparam):
         for l in range(L):
             th[j, l] = theta[run0 + min(l, nrun - 1), j]
+    _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order)
 
     # initial state
-    x[:, :] = 0.0
+    for j in range(nx):
+        for l in range(L):
+            x[j, l] = 0.0
     for j in range(ngrowth):
         for l in range(L):
             growth[j, l] = 1.0
     for i in range(npop):
+        src = po[P_INITIAL] + i
+        dst = lo[LO_XP] + i * NXP + XP_PEOPLE
         for l in range(L):
-            x[xo[X_POP] + i, l] = th[po[P_INITIAL] + i, l]
+            x[dst, l] = th[src, l]
     for v in range(nprev):
+        dst = lo[LO_XV] + v * NXV + XV_FUNDING
         for l in range(L):
-            x[xo[X_FUNDING] + v, l] = 1.0
+            x[dst, l] = 1.0
     for a in range(nag):
+        src = po[P_AG_RESERVES] + a
+        dst = lo[LO_XA] + a * NXA + XA_RESERVES
+        ref_norm = a * NSA + SA_REF_NORM
         for l in range(L):
-            x[xo[X_RESERVES] + a, l] = th[po[P_AG_RESERVES] + a, l]
-            ref_norm[a, l] = 0.0
+            x[dst, l] = th[src, l]
+            sa[ref_norm, l] = 0.0
     # first pass: coverage and activity at month 0 set the delay stages (services already
     # running are in steady state) and the capacity cost base
-    _derivative(0.0, x, th, k1, aux, growth, dt, 1.0, 1.0, ref_norm, po, xo, nco, npop, nprev,
-                nreact, nag, pop_cohort, pop_first, pop_last, pop_utility, prev_agency,
-                prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
-                react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
-    a_cov = npop + nprev
+    _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
+                lo, sizes, topo)
     for v in range(nprev):
-        s0 = xo[X_STAGE] + prev_stage0[v]
+        s0 = lo[LO_XS] + prev_stage0[v]
+        cov = v * NSV + SV_COV
         for k in range(prev_order[v]):
             for l in range(L):
-                x[s0 + k, l] = aux[a_cov + v, l]
+                x[s0 + k, l] = sv[cov, l]
     for r in range(nreact):
+        xr = lo[LO_XR] + r * NXR
         for l in range(L):
-            x[xo[X_CAPBASE] + r, l] = k1[xo[A_ACT_REACT] + r, l]
+            x[xr + XR_CAPBASE, l] = k1[xr + XR_ACT, l]
     # second pass: perceived spend starts at actual spend; savings baseline at month 0
-    _derivative(0.0, x, th, k1, aux, growth, dt, 1.0, 1.0, ref_norm, po, xo, nco, npop, nprev,
-                nreact, nag, pop_cohort, pop_first, pop_last, pop_utility, prev_agency,
-                prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
-                react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
-    a_react_cash = npop + 2 * nprev + nreact + nag
-    a_ag_spend = a_react_cash + nag
+    _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
+                lo, sizes, topo)
     for a in range(nag):
+        xa = lo[LO_XA] + a * NXA
         for l in range(L):
-            x[xo[X_PERCEIVED] + a, l] = aux[a_ag_spend + a, l]
-            ref_norm[a, l] = aux[a_react_cash + a, l]
+            x[xa + XA_PERCEIVED, l] = k1[xa + XA_SPEND, l]
+            sa[a * NSA + SA_REF_NORM, l] = sa[a * NSA + SA_REACT_CASH, l]
 
     for j in range(nrec):
+        src = xrow[record_idx[j]]
         for l in range(nrun):
-            out_traj[run0 + l, 0, j] = x[record_idx[j], l]
+            out_traj[run0 + l, 0, j] = x[src, l]
 
     _growth_steps(th, po, nco, nag, dt, step_full, step_half)
-    g = po[P_GLOBAL]
+    g_start = lo[LO_PG] + PG_POOL_START
+    growth_base = ngrowth - 1
     ev = 0
     n_steps = n_months * steps_per_month
     for step in range(n_steps):
@@ -400,30 +906,36 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         # time-keyed changes take effect at the first step at or after their month
         changed = False
         while ev < nev and ev_month[ev] <= t + 1e-9:
+            col = ev_param[ev]
             for l in range(L):
-                th[ev_param[ev], l] = ev_value[run0 + min(l, nrun - 1), ev]
+                th[col, l] = ev_value[run0 + min(l, nrun - 1), ev]
             ev += 1
             changed = True
         if changed:
             _growth_steps(th, po, nco, nag, dt, step_full, step_half)
+            _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                         prev_order)
         month = step // steps_per_month
         disc = disc_month[month]
         disc_h = disc_health_month[month]
 
-        _derivative(t, x, th, k1, aux, growth, dt, disc, disc_h, ref_norm, po, xo, nco, npop,
-                    nprev, nreact, nag, pop_cohort, pop_first, pop_last, pop_utility,
-                    prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency,
-                    react_ptr, react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react,
-                    pop_ag_ptr, pop_ag)
+        if not rk4:
+            # the Euler step itself: xn = x + dt * dx/dt, then swap
+            _derivative(t, 1.0, dt, x, xn, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
+                        disc_h, lo, sizes, topo)
+        else:
+            _derivative(t, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
+                        disc_h, lo, sizes, topo)
         # the savings baseline follows actual reactive spend until the pool opens
         for a in range(nag):
+            ref_norm = a * NSA + SA_REF_NORM
+            cash = a * NSA + SA_REACT_CASH
+            efficiency = nco + nag + a
             for l in range(L):
-                if t <= th[g + G_POOL_START, l]:
-                    ref_norm[a, l] = aux[a_react_cash + a, l] / growth[ngrowth - 1, l]
+                sa[ref_norm, l] = sa[cash, l] / (growth[growth_base, l] * growth[efficiency, l]) \
+                    if t <= par[g_start, l] else sa[ref_norm, l]
         if not rk4:
-            for j in range(nstate):
-                for l in range(L):
-                    x[j, l] += dt * k1[j, l]
+            x, xn = xn, x
             for j in range(ngrowth):
                 for l in range(L):
                     growth[j, l] *= step_full[j, l]
@@ -432,47 +944,41 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             for j in range(ngrowth):
                 for l in range(L):
                     gtmp[j, l] = growth[j, l]
+                for l in range(L):
                     growth[j, l] = gtmp[j, l] * step_half[j, l]
-            for j in range(nstate):
+            for j in range(nx):
                 for l in range(L):
-                    xt[j, l] = x[j, l] + half * k1[j, l]
-            _derivative(t + half, xt, th, k2, aux, growth, dt, disc, disc_h, ref_norm, po, xo,
-                        nco, npop, nprev, nreact, nag, pop_cohort, pop_first, pop_last,
-                        pop_utility, prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                        react_agency, react_ptr, react_pop, pop_prev_ptr, pop_prev,
-                        pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
-            for j in range(nstate):
+                    xn[j, l] = x[j, l] + half * k1[j, l]
+            _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                        dt, disc, disc_h, lo, sizes, topo)
+            for j in range(nx):
                 for l in range(L):
-                    xt[j, l] = x[j, l] + half * k2[j, l]
-            _derivative(t + half, xt, th, k3, aux, growth, dt, disc, disc_h, ref_norm, po, xo,
-                        nco, npop, nprev, nreact, nag, pop_cohort, pop_first, pop_last,
-                        pop_utility, prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                        react_agency, react_ptr, react_pop, pop_prev_ptr, pop_prev,
-                        pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
+                    xn[j, l] = x[j, l] + half * k2[j, l]
+            _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                        dt, disc, disc_h, lo, sizes, topo)
             for j in range(ngrowth):
                 for l in range(L):
                     growth[j, l] = gtmp[j, l] * step_full[j, l]
-            for j in range(nstate):
+            for j in range(nx):
                 for l in range(L):
-                    xt[j, l] = x[j, l] + dt * k3[j, l]
-            _derivative(t + dt, xt, th, k4, aux, growth, dt, disc, disc_h, ref_norm, po, xo,
-                        nco, npop, nprev, nreact, nag, pop_cohort, pop_first, pop_last,
-                        pop_utility, prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                        react_agency, react_ptr, react_pop, pop_prev_ptr, pop_prev,
-                        pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
+                    xn[j, l] = x[j, l] + dt * k3[j, l]
+            _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                        dt, disc, disc_h, lo, sizes, topo)
             sixth = dt / 6.0
-            for j in range(nstate):
+            for j in range(nx):
                 for l in range(L):
                     x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
         if (step + 1) % steps_per_month == 0 and nrec > 0:
             m = (step + 1) // steps_per_month
             for j in range(nrec):
+                src = xrow[record_idx[j]]
                 for l in range(nrun):
-                    out_traj[run0 + l, m, j] = x[record_idx[j], l]
+                    out_traj[run0 + l, m, j] = x[src, l]
 
-    for j in range(nstate):
+    for j in range(n_out):
+        src = xrow[j]
         for l in range(nrun):
-            out_final[run0 + l, j] = x[j, l]
+            out_final[run0 + l, j] = x[src, l]
 
 
 @njit(parallel=True, **_JIT)
@@ -485,27 +991,88 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
                    pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
                    n_threads):
     """Simulate every row of ``theta`` (runs x parameters); write ``out_final`` (runs x state)
-    and, for the state entries in ``record_idx``, ``out_traj`` (runs x months+1 x records)."""
+    and, for the state entries in ``record_idx``, ``out_traj`` (runs x months+1 x records).
+
+    ``naux`` is accepted for compatibility and ignored: the kernel sizes its own scratch."""
     nruns = theta.shape[0]
     nparam = theta.shape[1]
-    nstate = out_final.shape[1]
     nblocks = (nruns + LANES - 1) // LANES
     nchunks = min(nblocks, 8 * n_threads)
+    nstage = 0
+    for v in range(nprev):
+        nstage += prev_order[v]
+    nutil = react_pop.shape[0]
+
+    # record layout and the padded gather lists (shared, read-only)
+    lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil)
+    xrow = _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag)
+    zero_x = lo[LO_XG] + XG_ZERO
+    react_people = np.empty(nutil, dtype=np.int64)
+    react_util = np.empty(nutil, dtype=np.int64)
+    for k in range(nutil):
+        react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
+        react_util[k] = lo[LO_PU] + k
+    react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
+    _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
+    prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
+    for k in range(prev_pop.shape[0]):
+        prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
+    prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
+    # factors of each escalation multipliers (rows of ``fac``): prevention, waiting, erosion
+    nfac = nprev + nreact + nag + 1
+    mult_ptr = np.zeros(npop + 1, dtype=np.int64)
+    for i in range(npop):
+        mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
+            (pop_react_ptr[i + 1] - pop_react_ptr[i]) + (pop_ag_ptr[i + 1] - pop_ag_ptr[i])
+    mult_rows = np.empty(mult_ptr[npop], dtype=np.int64)
+    for i in range(npop):
+        q = mult_ptr[i]
+        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
+            mult_rows[q] = pop_prev[k]
+            q += 1
+        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
+            mult_rows[q] = nprev + pop_react[k]
+            q += 1
+        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
+            mult_rows[q] = nprev + nreact + pop_ag[k]
+            q += 1
+    mult_chunk_ptr, mult_chunk_fac = _gather_chunks(mult_ptr, mult_rows, nfac - 1)
+    # neighbours in the cohort's chain of need states (the zero row of ``sp`` at the ends)
+    zero_sp = npop * NSP
+    pop_esc_below = np.empty(npop, dtype=np.int64)
+    pop_rec_above = np.empty(npop, dtype=np.int64)
+    for i in range(npop):
+        pop_esc_below[i] = zero_sp if pop_first[i] else (i - 1) * NSP + SP_ESC
+        pop_rec_above[i] = zero_sp if pop_last[i] else (i + 1) * NSP + SP_REC
+    sizes = (nco, npop, nprev, nreact, nag)
+    topo = (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+            prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac)
+    npar = lo[LO_NPAR]
+    nx = lo[LO_NX]
+
     for chunk in prange(nchunks):
         # buffers allocated once per chunk, never inside the time loop
         th = np.empty((nparam, LANES))
-        x = np.empty((nstate, LANES))
-        xt = np.empty((nstate, LANES))
-        k1 = np.empty((nstate, LANES))
-        k2 = np.empty((nstate, LANES))
-        k3 = np.empty((nstate, LANES))
-        k4 = np.empty((nstate, LANES))
-        aux = np.empty((naux, LANES))
+        par = np.empty((npar, LANES))
+        x = np.zeros((nx, LANES))
+        xn = np.zeros((nx, LANES))
+        k1 = np.zeros((nx, LANES))
+        k2 = np.zeros((nx, LANES))
+        k3 = np.zeros((nx, LANES))
+        k4 = np.zeros((nx, LANES))
         growth = np.empty((ngrowth, LANES))
         gtmp = np.empty((ngrowth, LANES))
         step_full = np.empty((ngrowth, LANES))
         step_half = np.empty((ngrowth, LANES))
-        ref_norm = np.empty((nag, LANES))
+        sp = np.zeros((npop * NSP + 1, LANES))
+        sv = np.zeros((max(nprev, 1) * NSV, LANES))
+        sr = np.zeros((max(nreact, 1) * NSR, LANES))
+        sa = np.zeros((max(nag, 1) * NSA, LANES))
+        sc = np.zeros((max(nco, 1) * NSC, LANES))
+        sg = np.zeros((NSG, LANES))
+        sg[SG_ONE, :] = 1.0
+        fac = np.ones((nfac, LANES))
         b0 = chunk * nblocks // nchunks
         b1 = (chunk + 1) * nblocks // nchunks
         for b in range(b0, b1):
@@ -513,10 +1080,6 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
             nrun = min(LANES, nruns - run0)
             _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt,
                             steps_per_month, n_months, rk4, disc_month, disc_health_month,
-                            record_idx, out_final, out_traj, po, xo, nco, npop, nprev, nreact,
-                            nag, naux, pop_cohort, pop_first, pop_last, pop_utility,
-                            prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                            react_agency, react_ptr, react_pop, pop_prev_ptr, pop_prev,
-                            pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
-                            th, x, xt, k1, k2, k3, k4, aux, growth, gtmp, step_full,
-                            step_half, ref_norm)
+                            record_idx, out_final, out_traj, po, lo, xrow, sizes, nutil,
+                            pop_first, pop_last, topo, th, par, x, xn, k1, k2, k3, k4, growth,
+                            gtmp, step_full, step_half, sp, sv, sr, sa, sc, sg, fac)

@@ -15,10 +15,9 @@ accumulators are written to the same state-vector positions (:mod:`tpsim.models.
 Resolved ambiguities (docs/model.md is silent; the choices follow the kernel):
 
 * Savings baseline: at a step with ``t <= pool.start`` the baseline ``ref_a`` is set from the
-  reactive cash spend at ``t`` *after* the step's first derivative evaluation, so that
-  evaluation (the whole Euler step) still uses the value from the previous step. With a pool
-  start on the step grid, the first active step therefore measures savings against
-  ``cash(start - dt) x Gs(start) / Gs(start - dt)``, not against ``cash(start)``.
+  reactive cash spend at ``t`` *after* the step's first derivative evaluation; savings are
+  captured only for ``t > pool.start``, so the baseline is always the spend at the last step
+  at or before the opening (docs/model.md).
 * A time-keyed change at month 0 applies from step 0, i.e. after the initial steady state
   (delay stages, capacity cost base, perceived spend) has been set from the original values;
   a change of ``initial`` or ``reserves`` has no effect.
@@ -283,8 +282,10 @@ class _Model:
         reinvest_on = g[lo.G_LOOP_REINVEST] * pool_active
         captured = X[lo.X_CAPTURED]
         capture_paid = reinvest_on * captured / g[lo.G_REINVEST_DELAY]
-        savings = np.maximum(0.0, self.ref * G["baseline"] - react_cash)
-        D[lo.X_CAPTURED][:] = reinvest_on * participates * g[lo.G_CAPTURE] * savings - capture_paid
+        # the baseline is in volume terms, priced at today's (efficiency-adjusted) unit costs
+        savings = np.maximum(0.0, self.ref * G["baseline"] * G["efficiency"] - react_cash)
+        capturing = reinvest_on * (t > g[lo.G_POOL_START])
+        D[lo.X_CAPTURED][:] = capturing * participates * g[lo.G_CAPTURE] * savings - capture_paid
         spend = service_spend + overhead + contribution + capture_paid
         D[lo.X_RESERVES][:] = budget - spend
         D[lo.X_PERCEIVED][:] = (spend - X[lo.X_PERCEIVED]) / p[lo.P_AG_PERCEPTION]
@@ -406,7 +407,7 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
         # the savings baseline follows reactive cash spend at every step until the pool opens;
         # it is updated after the step's first evaluation (see "Resolved ambiguities")
         following = t <= start
-        f.ref[:, following] = (now["react_cash"] / G["baseline"])[:, following]
+        f.ref[:, following] = (now["react_cash"] / (G["baseline"] * G["efficiency"]))[:, following]
         if not rk4:
             x += dt * k[0]
         else:
