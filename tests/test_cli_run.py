@@ -155,3 +155,30 @@ def test_debug_shows_traceback(tmp_path):
     result = CliRunner().invoke(main, ["--debug", "run", str(scenario), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
     assert result.exc_info is not None and result.exc_info[0].__name__ == "ScenarioError"
+
+
+def test_help_lists_every_command_with_the_start_of_its_own_help():
+    import importlib
+
+    from tpsim.cli import _COMMANDS
+
+    result = _run("--help")
+    assert result.exit_code == 0
+    for name, (target, summary) in _COMMANDS.items():
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert " ".join(command.help.split()).startswith(summary), name
+        assert re.search(rf"^\s+{name}\s+{re.escape(summary)}$", result.output, re.M), name
+
+
+def test_help_imports_no_command_module():
+    import subprocess
+    import sys
+
+    code = ("import sys; from tpsim.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('tpsim.commands', 'numba', "
+            "'scipy', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -820,3 +820,15 @@ def test_overrides_round_trip_through_get(tiny_scenario_dict, effect, places):
     assert changed.get(f"{SERVICE_P}.effect") == effect
     assert changed.get(f"{SERVICE_P}.places") == places
     assert (changed.hash == base.hash) == (effect == 0.2 and places == 300.0)
+
+
+def test_loading_a_scenario_without_uncertainty_does_not_import_scipy_stats():
+    """`tpsim run` stays fast: scipy.stats (about half a second) is for uncertainty only."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tpsim.scenario import load_scenario; "
+            "load_scenario('scenarios/baseline.yaml'); print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1]).stdout
+    assert out.strip() == "False"

@@ -15,17 +15,28 @@ import click
 from . import __version__
 from .errors import TpsimError
 
-# sub-command name -> "module:attribute" (one line per command)
+# sub-command name -> ("module:attribute", summary for ``tpsim --help``). The summaries are
+# here, not read from the commands, so listing them imports nothing (scipy, matplotlib and
+# numba take seconds); a test checks each is the start of its command's own help.
 _COMMANDS = {
-    "run": "tpsim.commands.run:run",
-    "des": "tpsim.commands.des:des",
-    "compare": "tpsim.commands.compare:compare",
-    "calibrate": "tpsim.commands.calibrate:calibrate",
-    "ensemble": "tpsim.commands.ensemble:ensemble",
-    "sensitivity": "tpsim.commands.sensitivity:sensitivity",
-    "chart": "tpsim.commands.chart:chart",
-    "report": "tpsim.commands.report:report",
-    "demo": "tpsim.commands.demo:demo",
+    "run": ("tpsim.commands.run:run",
+            "Simulate one SCENARIO; write timeseries.csv and summary.json"),
+    "des": ("tpsim.commands.des:des",
+            "Simulate individuals in SCENARIO with the discrete-event model"),
+    "compare": ("tpsim.commands.compare:compare",
+                "Appraise each SCENARIO against the counterfactual"),
+    "calibrate": ("tpsim.commands.calibrate:calibrate",
+                  "Fit the parameters listed in CONFIG to local data"),
+    "ensemble": ("tpsim.commands.ensemble:ensemble",
+                 "Run an ensemble of each SCENARIO against the counterfactual"),
+    "sensitivity": ("tpsim.commands.sensitivity:sensitivity",
+                    "Sensitivity of SCENARIO's NPV against the counterfactual"),
+    "chart": ("tpsim.commands.chart:chart",
+              "Draw the charts of each SCENARIO"),
+    "report": ("tpsim.commands.report:report",
+               "Write the business-case report of each SCENARIO"),
+    "demo": ("tpsim.commands.demo:demo",
+             "Compare the shipped scenarios; write the business-case report"),
 }
 
 
@@ -36,8 +47,12 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in _COMMANDS:
             return None
-        module, attr = _COMMANDS[name].split(":")
+        module, attr = _COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context):
         try:

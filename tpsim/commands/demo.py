@@ -37,7 +37,7 @@ def scenario_folder() -> Path:
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default outputs/demo/).")
 @click.pass_context
 def demo(ctx: click.Context, out: str | None) -> None:
-    """Compare the shipped scenarios and write the business-case report (report.html), its
+    """Compare the shipped scenarios; write the business-case report (report.html), its
     charts (PNG and SVG) and the comparison files (default outputs/demo/)."""
     folder = scenario_folder()
     try:
