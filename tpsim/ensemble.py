@@ -48,7 +48,7 @@ from .uncertainty import BLOCK, UncertaintyPlan
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
     "series_terms", "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
-    "BlockData", "trajectories", "named_series", "reduce_trajectories", "evaluate",
+    "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
     "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
     "prepare",
@@ -56,10 +56,11 @@ __all__ = [
 
 #: Pilot range widening on each side, as a fraction of the pilot's range.
 PAD = 0.25
-#: Runs simulated and reduced together inside a block (a multiple of the kernel's 32 lanes);
-#: results do not depend on it. Smaller slices keep snapshots in cache but measured slower
-#: (the kernel parallelises less well over fewer runs), so the default is the whole block.
-SLICE = 4096
+#: Runs simulated and reduced together inside a block (a multiple of the kernel's 64 lanes);
+#: results do not depend on it. 512 runs keep a slice's month-end snapshots (~13 MB per
+#: model for the shipped scenarios) in cache between the kernel and the reductions: measured
+#: 10-15% faster than 4,096 and than 256 (benchmarks/bench_ensemble.py, 2 cores).
+SLICE = 512
 DEFAULT_BINS = 1000
 DEFAULT_METRIC_BINS = 4000
 DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
@@ -481,11 +482,20 @@ class BlockData:
     payback: np.ndarray
 
 
-def trajectories(job: EnsembleJob, u: np.ndarray) -> list[np.ndarray]:
-    """Month-end snapshots (runs x months+1 x recorded entries) of every model at ``u``."""
+def parameters(job: EnsembleJob, u: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(theta, event values) of every model at the points ``u`` (runs x factors)."""
+    return [job.plan.parameters(k, model.theta0, model.ev_value0, u)
+            for k, model in enumerate(job.models)]
+
+
+def trajectories(job: EnsembleJob, u: np.ndarray,
+                 params: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[np.ndarray]:
+    """Month-end snapshots (runs x months+1 x recorded entries) of every model at ``u``
+    (``params``: their :func:`parameters`, if already computed)."""
     out = []
     for k, model in enumerate(job.models):
-        theta, ev = job.plan.parameters(k, model.theta0, model.ev_value0, u)
+        theta, ev = params[k] if params is not None else job.plan.parameters(
+            k, model.theta0, model.ev_value0, u)
         raw = simulate(model, theta, ev, record=job.record[k], **job.discount[k])
         out.append(raw.trajectory)
     return out
@@ -541,10 +551,11 @@ def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockDa
     return BlockData(tracked, metrics, payback)
 
 
-def evaluate(job: EnsembleJob, u: np.ndarray) -> BlockData:
+def evaluate(job: EnsembleJob, u: np.ndarray,
+             params: list[tuple[np.ndarray, np.ndarray]] | None = None) -> BlockData:
     """Simulate every model at the points ``u`` (runs x factors, already correlated) and
     reduce each run to its tracked series and fiscal metrics."""
-    return reduce_trajectories(job, trajectories(job, u))
+    return reduce_trajectories(job, trajectories(job, u, params))
 
 
 def simulate_runs(job: EnsembleJob, start: int, stop: int) -> BlockData:
@@ -601,35 +612,40 @@ def pilot_edges(job: EnsembleJob) -> Edges:
     return Edges(low, width, m_low, m_width)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _accumulate(values, low, inv_width, nbins, hist, vmin, vmax, centre, count, total,
                 squares):
     """Add runs x cells values into ``hist`` (cells x nbins+2: underflow, bins, overflow);
     track the exact min and max, and add the count, sum and sum of squares of
-    ``value - centre``; non-finite values are skipped."""
+    ``value - centre``; non-finite values are skipped. Threads take disjoint ranges of cells
+    and each cell adds its runs in run order, so the sums do not depend on the threads."""
     n = values.shape[0]
     cells = values.shape[1]
-    for i in range(n):
-        for c in range(cells):
-            v = values[i, c]
-            if not np.isfinite(v):
-                continue
-            d = v - centre[c]
-            count[c] += 1
-            total[c] += d
-            squares[c] += d * d
-            x = (v - low[c]) * inv_width[c]
-            if x < 0.0:
-                j = 0
-            elif x >= nbins:
-                j = nbins + 1
-            else:
-                j = int(x) + 1
-            hist[c, j] += 1
-            if v < vmin[c]:
-                vmin[c] = v
-            if v > vmax[c]:
-                vmax[c] = v
+    groups = min(cells, 64)
+    for g in prange(groups):
+        c0 = g * cells // groups
+        c1 = (g + 1) * cells // groups
+        for i in range(n):
+            for c in range(c0, c1):
+                v = values[i, c]
+                if not np.isfinite(v):
+                    continue
+                d = v - centre[c]
+                count[c] += 1
+                total[c] += d
+                squares[c] += d * d
+                x = (v - low[c]) * inv_width[c]
+                if x < 0.0:
+                    j = 0
+                elif x >= nbins:
+                    j = nbins + 1
+                else:
+                    j = int(x) + 1
+                hist[c, j] += 1
+                if v < vmin[c]:
+                    vmin[c] = v
+                if v > vmax[c]:
+                    vmax[c] = v
 
 
 @dataclass
@@ -718,9 +734,12 @@ def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
         start = block * BLOCK
         stop = min(job.n_runs, start + BLOCK)
         u = job.plan.unit(job.sampler, job.seed, start, stop)
+        params = parameters(job, u)  # once per block: scipy's ppf has a per-call cost
         # slices of SLICE runs, in order, keep each slice's snapshots in cache while reduced
         for s0 in range(0, stop - start, SLICE):
-            partial.add(job, block, evaluate(job, u[s0: s0 + SLICE]))
+            part = slice(s0, s0 + SLICE)
+            partial.add(job, block, evaluate(job, u[part],
+                                             [(th[part], ev[part]) for th, ev in params]))
         if progress is not None:
             progress(stop - start)
     return partial

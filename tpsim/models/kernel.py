@@ -51,9 +51,11 @@ How the hot code is kept vectorised and cheap (each point measured, see the note
   atomic operations on cache lines that both threads share.
 
 What limits it now: one Euler step streams every parameter and state row of a block through
-the cache (about 11 KB per run for the shipped baseline at LANES = 32, far more than L1), so
-the hot loops run at the L2 bandwidth; a change that saves rows (loads, and stores twice as
-much) pays, one that saves arithmetic or divisions does not.
+the cache (about 8 KB per run for the shipped baseline: ~520 KB per block at LANES = 64, more
+than L1, within the 1 MB L2 of the machines measured), and each entity's lane loop has a fixed
+start-up cost. Wider blocks amortise that cost: LANES = 64 measured 5-13% faster than 32 in
+paired runs (one thread, same process; 48 was within noise). On a CPU with a small L2
+(256 KB) a narrower block may be faster; LANES is the one constant to change.
 
 Floating-point order: every quantity is computed with the same operations as the plain
 formulas of docs/model.md except (a) a division by a parameter-only delay is a multiplication
@@ -89,7 +91,7 @@ from .layout import (
     A_DISC_TOTAL, A_DISC_QALY, A_TOTAL,
 )
 
-LANES = 32
+LANES = 64
 """Runs simulated together in one SIMD block."""
 
 _TINY = 1e-12
@@ -891,10 +893,11 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             x[xa + XA_PERCEIVED, l] = k1[xa + XA_SPEND, l]
             sa[a * NSA + SA_REF_NORM, l] = sa[a * NSA + SA_REACT_CASH, l]
 
-    for j in range(nrec):
-        src = xrow[record_idx[j]]
-        for l in range(nrun):
-            out_traj[run0 + l, 0, j] = x[src, l]
+    # month-end snapshots: run by run, so each run's entries are written contiguously (a
+    # record-major order writes one value per run per pass, each to a different page)
+    for l in range(nrun):
+        for j in range(nrec):
+            out_traj[run0 + l, 0, j] = x[xrow[record_idx[j]], l]
 
     _growth_steps(th, po, nco, nag, dt, step_full, step_half)
     g_start = lo[LO_PG] + PG_POOL_START
@@ -970,10 +973,9 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
                     x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
         if (step + 1) % steps_per_month == 0 and nrec > 0:
             m = (step + 1) // steps_per_month
-            for j in range(nrec):
-                src = xrow[record_idx[j]]
-                for l in range(nrun):
-                    out_traj[run0 + l, m, j] = x[src, l]
+            for l in range(nrun):
+                for j in range(nrec):
+                    out_traj[run0 + l, m, j] = x[xrow[record_idx[j]], l]
 
     for j in range(n_out):
         src = xrow[j]
