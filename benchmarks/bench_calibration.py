@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,19 +33,11 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import machine, pin_two_cores  # noqa: E402
 EXAMPLE = ROOT / "calibration" / "example"
 CONFIG = EXAMPLE / "example_fit.yaml"
 LIMIT_SECONDS = 30.0
-
-
-def pin_two_cores() -> list[int] | None:
-    """Restrict this process (and its children) to 2 CPUs where supported."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) > 2:
-        os.sched_setaffinity(0, cpus[:2])
-    return sorted(os.sched_getaffinity(0))
 
 
 def truth() -> dict[str, float]:
@@ -119,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "calibration.json")
     args = parser.parse_args(argv)
 
-    cpus = pin_two_cores()
-    import numba
-    from tpsim import __version__
+    pin_two_cores()
     from tpsim.output import write_json
 
     command_times, problems, report = [], [], {}
@@ -139,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "limit_s": args.limit,
         "kernel_runs_per_fit": report.get("performance", {}).get("kernel_runs"),
         "kernel_calls_per_fit": report.get("performance", {}).get("kernel_calls"),
-        "machine": {"cpus": cpus, "numba_threads": numba.get_num_threads(),
-                    "cpu_count": os.cpu_count(), "python": platform.python_version(),
-                    "tpsim": __version__, "load_average": list(os.getloadavg())
-                    if hasattr(os, "getloadavg") else None},
+        "machine": machine(),
         "answer_ok": not problems,
         "problems": problems,
     }
@@ -154,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibration.fit alone (warm):                   median {f['median_s']:.2f} s "
           f"(min {f['min_s']:.2f}, max {f['max_s']:.2f})")
     print(f"{result['kernel_runs_per_fit']} model runs in {result['kernel_calls_per_fit']} "
-          f"batched kernel calls per fit; CPUs {cpus}, numba threads "
+          f"batched kernel calls per fit; CPUs {result['machine']['cpus']}, numba threads "
           f"{result['machine']['numba_threads']}; wrote {args.json}")
     for p in problems:
         print(f"WRONG ANSWER: {p}")

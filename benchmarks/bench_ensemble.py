@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -31,14 +30,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def pin_two_cores() -> list[int] | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) > 2:
-        os.sched_setaffinity(0, cpus[:2])
-    return sorted(os.sched_getaffinity(0))
+from benchlib import machine, pin_two_cores  # noqa: E402
 
 
 def make_job(runs: int, seed: int):
@@ -108,11 +100,10 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=16384, help="runs per task")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "bench" / "ensemble.json"))
     args = parser.parse_args()
-    cpus = pin_two_cores()
+    pin_two_cores()
     engines = ["local", "dask"] if args.engine == "both" else [args.engine]
     results = [run(e, args.runs, args.seed, args.chunk) for e in engines]
-    report = {"machine": {"platform": platform.platform(), "cpus": cpus,
-                          "numba_threads": os.environ.get("NUMBA_NUM_THREADS")},
+    report = {"machine": machine(),
               "job": "pooled_prevention_uncertain vs siloed_squeeze, dt 0.25, 60 months",
               "results": [{k: v for k, v in r.items() if k != "fingerprint"} for r in results]}
     if len(results) == 2:

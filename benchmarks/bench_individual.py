@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,20 +41,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import machine, pin_two_cores  # noqa: E402
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 PEOPLE, REPLICATIONS, MONTHS = 20_000, 20, 60
 LIMIT_SECONDS = 60.0
 MIN_EVENTS_PER_SECOND = 200_000.0
-
-
-def pin_two_cores() -> list[int] | None:
-    """Restrict this process (and its children) to 2 CPUs where supported."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) > 2:
-        os.sched_setaffinity(0, cpus[:2])
-    return sorted(os.sched_getaffinity(0))
 
 
 def warm_up() -> None:
@@ -144,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "individual.json")
     args = parser.parse_args(argv)
 
-    cpus = pin_two_cores()
-    from tpsim import __version__
+    pin_two_cores()
     from tpsim.output import write_json
 
     rounds, problems = [], conservation_in_process()
@@ -176,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "targets": {"command_s_below": LIMIT_SECONDS,
                     "events_per_second_at_least": MIN_EVENTS_PER_SECOND},
-        "machine": {"cpus": cpus, "cpu_count": os.cpu_count(),
-                    "python": platform.python_version(), "tpsim": __version__,
-                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "machine": machine(),
         "answer_ok": not problems, "problems": problems,
     }
     write_json(args.json, result)
@@ -186,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {command['min']:.1f}, max {command['max']:.1f}; limit {LIMIT_SECONDS:.0f} s)")
     print(f"events per second (2 workers): median {rate['median']:,.0f} (min "
           f"{rate['min']:,.0f}; target {MIN_EVENTS_PER_SECOND:,.0f}); per CPU second (one "
-          f"core): median {cpu_rate['median']:,.0f}; CPUs {cpus}; load average "
+          f"core): median {cpu_rate['median']:,.0f}; CPUs {result['machine']['cpus']}; load average "
           f"{result['machine']['load_average']}; wrote {args.json}")
     for p in problems:
         print(f"WRONG ANSWER: {p}")

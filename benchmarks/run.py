@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tpsim import __version__  # noqa: E402
+from benchlib import machine  # noqa: E402
 from tpsim.models import layout as lo  # noqa: E402
 from tpsim.models.structure import compile_scenario  # noqa: E402
 from tpsim.runner import with_time_settings  # noqa: E402
@@ -36,20 +34,6 @@ from tpsim.scenario import load_scenario  # noqa: E402
 from tpsim.simulate import simulate  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
-
-
-def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "tpsim": __version__, "platform": platform.platform()}
 
 
 def timed(fn, rounds: int, warmup: int = 1) -> dict:

@@ -104,7 +104,7 @@ def test_every_report_chart_renders_to_png_and_svg():
         assert width == round(style.A4_TEXT_WIDTH_IN * style.PNG_DPI)
         assert charts.chart_title(fig), stem
         source = charts.chart_source(fig)
-        assert source.startswith(f"Source: tpsim "), stem
+        assert source.startswith("Source: tpsim "), stem
         assert fig.get_figwidth() == pytest.approx(style.A4_TEXT_WIDTH_IN)
     svg = charts.figure_bytes(chart_list["net_benefit"].figure, "svg").decode("utf-8")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg

@@ -13,7 +13,6 @@ from conftest import make_tiny_scenario_dict
 from tpsim import ensemble as en
 from tpsim.appraisal import Accounts, AppraisalSettings, appraise, monthly_flows
 from tpsim.cli import main
-from tpsim.models.structure import compile_scenario
 from tpsim.results import build_results
 from tpsim.scenario import scenario_from_dict
 from tpsim.simulate import simulate

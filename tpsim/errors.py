@@ -10,9 +10,13 @@ The command-line layer prints ``str(err)`` and shows a traceback only with ``--d
 
 from __future__ import annotations
 
+import difflib
+import numbers
 import os
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-__all__ = ["TpsimError", "ScenarioError", "DataError"]
+__all__ = ["TpsimError", "ScenarioError", "DataError", "describe", "suggest"]
 
 
 class TpsimError(Exception):
@@ -67,3 +71,31 @@ class ScenarioError(TpsimError):
 
 class DataError(TpsimError):
     """A data file (for example local calibration data) is missing, unreadable or malformed."""
+
+
+def suggest(word: Any, options: Iterable[Any]) -> str:
+    """`` (did you mean 'x'?)`` for a near miss, the list of options when short, or ''."""
+    options = [str(o) for o in options]
+    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    if match:
+        return f" (did you mean '{match[0]}'?)"
+    if 0 < len(options) <= 12:
+        return f" (expected one of: {', '.join(options)})"
+    return ""
+
+
+def describe(value: Any) -> str:
+    """What a YAML or CSV value is, for messages: "the text 'abc'", "a list", ..."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (a boolean)"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, numbers.Number):
+        return f"the number {value!r}"
+    return f"a {type(value).__name__}"

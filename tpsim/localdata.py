@@ -19,7 +19,6 @@ column and the line.
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import numbers
 import os
@@ -33,6 +32,8 @@ import numpy as np
 import yaml
 
 from .errors import DataError, TpsimError
+from .errors import describe as _describe
+from .errors import suggest as _suggest
 
 __all__ = [
     "ObservedSeries", "LocalData", "read_local_data", "month_number", "month_label",
@@ -141,16 +142,6 @@ def _physical_lines(path: Path, display: str) -> Iterable[tuple[int, str]]:
 
 def _split(text: str) -> list[str]:
     return [cell.strip() for cell in next(csv.reader([text]))]
-
-
-def _suggest(word: str, options: Iterable[str]) -> str:
-    options = list(options)
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if match:
-        return f" (did you mean '{match[0]}'?)"
-    if 0 < len(options) <= 8:
-        return f" (expected one of: {', '.join(options)})"
-    return ""
 
 
 def _number(text: str, column: str, fail) -> float:
@@ -630,17 +621,3 @@ def _config_number(value: Any, key: tuple, err) -> float:
     if not math.isfinite(x):
         raise err(key, f"must be a finite number (got {x})")
     return x
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (a boolean)"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"the number {value!r}" if isinstance(value, numbers.Number) else type(value).__name__

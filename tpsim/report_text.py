@@ -1,12 +1,16 @@
 """Plain-text summaries printed by the command line."""
 from __future__ import annotations
 
-from .results import Results
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .results import Results
 
 
-def money(value: float) -> str:
-    """£ with a unit that keeps the number short: £12.3m, £456k, £789."""
-    sign = "-" if value < 0 else ""
+def money(value: float, minus: str = "-") -> str:
+    """£ with a unit that keeps the number short: £1.23bn, £12.3m, £456k, £789 (charts and
+    the report pass the typographic minus sign)."""
+    sign = minus if value < 0 else ""
     v = abs(value)
     if v >= 1e9:
         return f"{sign}£{v / 1e9:,.2f}bn"

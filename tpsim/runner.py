@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 from . import __version__
-from .models.structure import Model, compile_scenario
+from .models.structure import compile_scenario
 from .results import Results, build_results
 from .scenario import Scenario, scenario_from_dict
 from .simulate import simulate

@@ -36,7 +36,6 @@ and, where known, the line.
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import math
@@ -51,6 +50,8 @@ from typing import Any, NamedTuple
 import yaml
 
 from tpsim.errors import ScenarioError
+from tpsim.errors import describe as _describe
+from tpsim.errors import suggest as _suggest
 
 __all__ = ["Scenario", "load_scenario", "scenario_from_dict"]
 
@@ -1081,33 +1082,6 @@ def _set_path(data: dict, path: str, value: Any) -> None:
     for part in parents:
         node = node[part]
     node[last] = value
-
-
-def _suggest(word: str, options: Any) -> str:
-    """' (did you mean 'x'?)', or the list of options when short, or ''."""
-    options = [str(o) for o in options]
-    match = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
-    if match:
-        return f" (did you mean '{match[0]}'?)"
-    if 0 < len(options) <= 12:
-        return f" (expected one of: {', '.join(options)})"
-    return ""
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (a boolean)"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, numbers.Number):
-        return f"the number {value!r}"
-    return f"a {type(value).__name__}"
 
 
 def _number_hint(value: Any) -> str:

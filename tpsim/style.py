@@ -27,6 +27,8 @@ from matplotlib import cm  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from . import report_text  # noqa: E402
+
 # ---------------------------------------------------------------------------------------------
 # Palettes
 # ---------------------------------------------------------------------------------------------
@@ -194,16 +196,9 @@ def pounds_m(value: float, decimals: int = 1) -> str:
 
 
 def money(value: float) -> str:
-    """A value in £ with a unit that keeps it short: £1.23bn, £12.3m, £456k, £789."""
-    v = abs(value)
-    sign = "\u2212" if value < 0 else ""
-    if v >= 1e9:
-        return f"{sign}£{v / 1e9:,.2f}bn"
-    if v >= 1e6:
-        return f"{sign}£{v / 1e6:,.1f}m"
-    if v >= 1e3:
-        return f"{sign}£{v / 1e3:,.0f}k"
-    return f"{sign}£{v:,.0f}"
+    """A value in £ with a unit that keeps it short: £1.23bn, £12.3m, £456k, £789, with
+    the typographic minus sign."""
+    return report_text.money(value, minus="\u2212")
 
 
 def _nice_decimals(step: float) -> int:

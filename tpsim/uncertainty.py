@@ -53,6 +53,8 @@ from scipy import stats
 from scipy.stats import qmc
 
 from .errors import ScenarioError
+from .errors import describe as _describe
+from .errors import suggest as _suggest
 
 __all__ = [
     "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
@@ -454,16 +456,6 @@ def _set_path(data: dict, path: str, value: Any) -> None:
 def _unknown_path(path: str, paths: Sequence[str], data: Mapping) -> str:
     from .scenario import _unknown_parameter
     return _unknown_parameter(path, paths, data)
-
-
-def _suggest(word: str, options: Sequence[str]) -> str:
-    from .scenario import _suggest as suggest
-    return suggest(word, options)
-
-
-def _describe(value: Any) -> str:
-    from .scenario import _describe as describe
-    return describe(value)
 
 
 def _correlation_matrix(names: Sequence[str], correlations: Sequence[Mapping]) -> np.ndarray:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run import machine  # noqa: E402
+from benchlib import machine  # noqa: E402
 from tpsim import runner  # noqa: E402
 from tpsim.models.structure import compile_scenario  # noqa: E402
 from tpsim.scenario import load_scenario  # noqa: E402

@@ -22,7 +22,7 @@ import click
 
 from .. import charts, runner
 from ..output import atomic_write_bytes
-from ..report import (Chart, Comparison, Uncertainty, build_comparison, make_charts,
+from ..report import (Comparison, Uncertainty, build_comparison, make_charts,
                       render_html, uncertainty_analysis)
 from ..scenario import Scenario
 from .common import load, out_dir

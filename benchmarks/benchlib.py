@@ -1,0 +1,41 @@
+"""What every benchmark script shares: pinning to two cores and a description of the machine
+for the JSON it writes. Imported by the scripts in this folder (run as ``python
+benchmarks/<script>.py``, so this folder is on ``sys.path``)."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def pin_two_cores() -> list[int] | None:
+    """Restrict this process (and its children) to 2 CPUs where supported."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 2:
+        os.sched_setaffinity(0, cpus[:2])
+    return sorted(os.sched_getaffinity(0))
+
+
+def machine() -> dict:
+    """CPU model, cores, CPUs this process may use, numba threads, versions and load average."""
+    import numba
+    import numpy as np
+
+    from tpsim import __version__
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "numba_threads": numba.get_num_threads(), "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "tpsim": __version__,
+            "platform": platform.platform(),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
