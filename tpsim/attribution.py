@@ -297,3 +297,42 @@ def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> Compa
     ap = counterfactual.data["appraisal"]
     batch = simulate_specs(specs, ap["discount_rate"], ap["health_discount_rate"])
     return ComparisonRuns(batch, 0, scenario_index, removals, models, cf_model, len(specs))
+
+
+@dataclass
+class Appraised:
+    """One scenario of a comparison, appraised (the structures of :mod:`tpsim.appraisal`)."""
+
+    index: int            # position in the scenarios given (first of its name)
+    scenario: Scenario
+    settings: object      # AppraisalSettings
+    flows: object         # MonthlyFlows against the counterfactual
+    appraisal: object     # Appraisal
+    attribution: dict     # who_pays_who_gains blocks
+
+
+def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
+                        optimism_bias: float | None = None
+                        ) -> tuple[ComparisonRuns, list[Appraised]]:
+    """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
+    matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
+    report both show."""
+    from .appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
+                            who_pays_who_gains)
+
+    runs = run_comparison(scenarios, counterfactual)
+    cf_series = runs.batch.series(runs.counterfactual)
+    out: list[Appraised] = []
+    done: set[str] = set()
+    for j, sc in enumerate(scenarios):
+        if sc.name in done:
+            continue
+        done.add(sc.name)
+        accounts = Accounts.from_model(runs.models[j])
+        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
+        flows = monthly_flows(runs.batch.series(runs.scenarios[j]), cf_series, accounts)
+        without = {a: monthly_flows(runs.batch.series(i), cf_series, accounts)
+                   for a, i in runs.removals[j].items()}
+        out.append(Appraised(j, sc, settings, flows, appraise(flows, settings),
+                             who_pays_who_gains(flows, without, settings)))
+    return runs, out

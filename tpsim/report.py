@@ -153,34 +153,21 @@ SECTIONS = ("economic", "financial", "people", "uncertainty")
 def build_comparison(scenarios: Sequence[Scenario], counterfactual: Scenario,
                      optimism_bias: float | None = None,
                      context: Sequence[Scenario] = ()) -> Comparison:
-    """Simulate and appraise each scenario against ``counterfactual`` with the functions
-    ``tpsim compare`` uses (:func:`tpsim.attribution.run_comparison`,
-    :func:`tpsim.appraisal.monthly_flows`, :func:`~tpsim.appraisal.appraise`,
-    :func:`~tpsim.appraisal.who_pays_who_gains`); ``optimism_bias`` overrides the scenarios'.
-    ``context`` scenarios are simulated for the charts over time only."""
-    from .appraisal import Accounts, AppraisalSettings, appraise, monthly_flows, who_pays_who_gains
-    from .attribution import run_comparison
+    """Simulate and appraise each scenario against ``counterfactual`` as ``tpsim compare``
+    does (:func:`tpsim.attribution.appraise_comparison`); ``optimism_bias`` overrides the
+    scenarios'. ``context`` scenarios are simulated for the charts over time only."""
+    from .attribution import appraise_comparison
     from .runner import run
 
-    scenarios = list(scenarios)
-    runs = run_comparison(scenarios, counterfactual)
+    runs, appraised = appraise_comparison(list(scenarios), counterfactual, optimism_bias)
     batch = runs.batch
-    cf_series = batch.series(runs.counterfactual)
     cases: list[Case] = []
     done = set()
-    for j, sc in enumerate(scenarios):
-        if sc.name in done:
-            continue
-        done.add(sc.name)
-        accounts = Accounts.from_model(runs.models[j])
-        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
-        flows = monthly_flows(batch.series(runs.scenarios[j]), cf_series, accounts)
-        without = {a: monthly_flows(batch.series(i), cf_series, accounts)
-                   for a, i in runs.removals[j].items()}
-        g, k = batch.where[runs.scenarios[j]]
-        cases.append(Case(sc, batch.results[g], k, appraise(flows, settings), flows,
-                          who_pays_who_gains(flows, without, settings), settings,
-                          optimism_bias is not None))
+    for a in appraised:
+        done.add(a.scenario.name)
+        g, k = batch.where[runs.scenarios[a.index]]
+        cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
+                          a.settings, optimism_bias is not None))
     g, k = batch.where[runs.counterfactual]
     done.add(counterfactual.name)
     ctx = []

@@ -12,9 +12,8 @@ import click
 
 from .. import __version__, runner
 from ..appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_OPTIMISM_BIAS, ROW_METRICS,
-                         TOTAL_ROW, Accounts, AppraisalSettings, appraise, monthly_flows,
-                         who_pays_who_gains)
-from ..attribution import run_comparison
+                         TOTAL_ROW, AppraisalSettings)
+from ..attribution import appraise_comparison
 from ..errors import TpsimError
 from ..output import atomic_write_text, csv_text, json_text
 from ..scenario import Scenario
@@ -45,23 +44,11 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
     cf = runner.with_time_settings(load(counterfactual), dt=dt, method=method, horizon=horizon)
     scs = [runner.with_time_settings(load(p), dt=dt, method=method, horizon=horizon) for p in scenarios]
     folders = _run_folders(scs, cf)
-    runs = run_comparison(scs, cf)
+    runs, appraised = appraise_comparison(scs, cf, optimism_bias)
     batch = runs.batch
-    cf_series = batch.series(runs.counterfactual)
-
-    report: dict[str, dict] = {}
-    for j, sc in enumerate(scs):
-        if sc.name in report:
-            continue
-        accounts = Accounts.from_model(runs.models[j])
-        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
-        flows = monthly_flows(batch.series(runs.scenarios[j]), cf_series, accounts)
-        appraisal = appraise(flows, settings)
-        without = {a: monthly_flows(batch.series(i), cf_series, accounts)
-                   for a, i in runs.removals[j].items()}
-        attribution = who_pays_who_gains(flows, without, settings)
-        report[sc.name] = _scenario_json(sc, folders[sc.name], settings, optimism_bias, appraisal,
-                                         flows, attribution)
+    report = {a.scenario.name: _scenario_json(a.scenario, folders[a.scenario.name], a.settings,
+                                              optimism_bias, a.appraisal, a.flows, a.attribution)
+              for a in appraised}
 
     document = {
         "tpsim_version": __version__,
