@@ -16,6 +16,7 @@ from ..appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_OPTIMISM_BIAS,
 from ..attribution import appraise_comparison
 from ..errors import TpsimError
 from ..output import atomic_write_text, csv_text, json_text
+from ..report_text import money
 from ..scenario import Scenario
 from .common import load, out_dir
 
@@ -234,8 +235,8 @@ def comparison_text(document: dict) -> str:
             f"{name} against {cf}: {horizon} months from {st['start']}, {st['price_year']} prices, "
             f"£m; discount {sc['discount_rate']:.1%} a year (health {sc['health_discount_rate']:.1%}), "
             f"optimism bias {sc['optimism_bias']:.0%} on costs ({sc['optimism_bias_source']})",
-            f"  fiscal NPV £{sc['npv'] / 1e6:,.1f}m over the horizon (£{sc['npv_parliament'] / 1e6:,.1f}m "
-            f"over the Parliament); economic NPV £{sc['economic_npv'] / 1e6:,.1f}m; BCR {bcr}; "
+            f"  fiscal NPV {money(sc['npv'])} over the horizon ({money(sc['npv_parliament'])} "
+            f"over the Parliament); economic NPV {money(sc['economic_npv'])}; BCR {bcr}; "
             f"payback {_payback(sc['payback_month'], sc['pays_back_in_parliament'])}",
         ]
         if sc["optimism_bias"] == 0.0:
