@@ -62,9 +62,9 @@ def run(engine: str, runs: int, seed: int, chunk: int) -> dict:
         from dask.distributed import Client, LocalCluster
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
-            client.run(lambda: __import__("tpsim.ensemble"))
-            warm = _warm(make_job(2048, seed))
-            en.run_dask(warm, client=client)  # workers load the numba cache
+            warm = _warm(make_job(256, seed))
+            # every worker loads the numba cache (one task would warm only one worker)
+            client.run(lambda: en.run_chunk(warm, 0, 1) and None)
             t0 = time.perf_counter()
             job.edges = en.pilot_edges(job)
             partial = en.run_dask(job, chunk, client=client)

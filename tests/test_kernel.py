@@ -19,7 +19,7 @@ from tpsim.models.reference import simulate_reference
 from tpsim.models.structure import compile_scenario
 from tpsim.results import build_results
 from tpsim.scenario import scenario_from_dict
-from tpsim.simulate import simulate
+from tpsim.simulate import Buffers, simulate
 
 # blocks of stocks that can never be negative (reserves and the pool balance can)
 NONNEGATIVE_STOCKS = (lo.X_POP, lo.X_STAGE, lo.X_FUNDING, lo.X_POOL_PLACES, lo.X_COMMUNITY,
@@ -225,6 +225,16 @@ def test_batch_equals_single_runs(rich_scenario, method):
         np.testing.assert_allclose(single.final[0], batch.final[k], rtol=1e-12, atol=0)
         np.testing.assert_allclose(single.trajectory[0], batch.trajectory[k], rtol=1e-12, atol=0)
     assert np.ptp(batch.final[:, model.x_index(lo.A_TOTAL)]) > 0.0
+    # reused output buffers (an ensemble's slices): a larger call, then a smaller one, give
+    # what fresh arrays give, and never leave stale rows from the earlier call
+    buffers = Buffers()
+    record = np.arange(0, model.nstate, 3)
+    big = simulate(model, theta, ev, record=record, out=buffers)
+    np.testing.assert_array_equal(big.final, batch.final)
+    np.testing.assert_array_equal(big.trajectory, batch.trajectory[:, :, record])
+    small = simulate(model, theta[5:9], ev[5:9], record=record, out=buffers)
+    np.testing.assert_array_equal(small.final, batch.final[5:9])
+    np.testing.assert_array_equal(small.trajectory, batch.trajectory[5:9][:, :, record])
 
 
 # ---- monthly flows: accounting identities --------------------------------------------------------

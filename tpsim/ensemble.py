@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -42,7 +43,7 @@ from .appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
 from .errors import TpsimError
 from .models import layout as lo
 from .models.structure import Model
-from .simulate import simulate
+from .simulate import Buffers, simulate
 from .uncertainty import BLOCK, UncertaintyPlan
 
 __all__ = [
@@ -56,11 +57,13 @@ __all__ = [
 
 #: Pilot range widening on each side, as a fraction of the pilot's range.
 PAD = 0.25
-#: Runs simulated and reduced together inside a block (a multiple of the kernel's 64 lanes);
-#: results do not depend on it. 512 runs keep a slice's month-end snapshots (~13 MB per
-#: model for the shipped scenarios) in cache between the kernel and the reductions: measured
-#: 10-15% faster than 4,096 and than 256 (benchmarks/bench_ensemble.py, 2 cores).
-SLICE = 512
+#: Runs simulated and reduced together, per numba thread, inside a block (a multiple of the
+#: kernel's 64 lanes); results do not depend on it. A slice's month-end snapshots (~6.5 MB per
+#: model per 256 runs for the shipped scenarios) then stay in the shared L3 cache between the
+#: kernel and the reductions, whether one process runs 2 threads (local engine) or two Dask
+#: workers run 1 each: measured 10-15% faster than whole 4,096-run blocks
+#: (benchmarks/bench_ensemble.py, 2 cores).
+SLICE_PER_THREAD = 256
 DEFAULT_BINS = 1000
 DEFAULT_METRIC_BINS = 4000
 DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
@@ -489,14 +492,17 @@ def parameters(job: EnsembleJob, u: np.ndarray) -> list[tuple[np.ndarray, np.nda
 
 
 def trajectories(job: EnsembleJob, u: np.ndarray,
-                 params: list[tuple[np.ndarray, np.ndarray]] | None = None) -> list[np.ndarray]:
+                 params: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                 buffers: list[Buffers] | None = None) -> list[np.ndarray]:
     """Month-end snapshots (runs x months+1 x recorded entries) of every model at ``u``
-    (``params``: their :func:`parameters`, if already computed)."""
+    (``params``: their :func:`parameters`, if already computed; ``buffers``: one
+    :class:`~tpsim.simulate.Buffers` per model to write into)."""
     out = []
     for k, model in enumerate(job.models):
         theta, ev = params[k] if params is not None else job.plan.parameters(
             k, model.theta0, model.ev_value0, u)
-        raw = simulate(model, theta, ev, record=job.record[k], **job.discount[k])
+        raw = simulate(model, theta, ev, record=job.record[k], **job.discount[k],
+                       out=buffers[k] if buffers is not None else None)
         out.append(raw.trajectory)
     return out
 
@@ -552,10 +558,11 @@ def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockDa
 
 
 def evaluate(job: EnsembleJob, u: np.ndarray,
-             params: list[tuple[np.ndarray, np.ndarray]] | None = None) -> BlockData:
+             params: list[tuple[np.ndarray, np.ndarray]] | None = None,
+             buffers: list[Buffers] | None = None) -> BlockData:
     """Simulate every model at the points ``u`` (runs x factors, already correlated) and
     reduce each run to its tracked series and fiscal metrics."""
-    return reduce_trajectories(job, trajectories(job, u, params))
+    return reduce_trajectories(job, trajectories(job, u, params, buffers))
 
 
 def simulate_runs(job: EnsembleJob, start: int, stop: int) -> BlockData:
@@ -730,16 +737,19 @@ def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
               progress: Callable[[int], None] | None = None) -> Partial:
     """Simulate and reduce blocks ``first_block .. stop_block - 1`` (one Dask task)."""
     partial = Partial.empty(job)
+    buffers = [Buffers() for _ in job.models]  # reused by every slice
     for block in range(first_block, stop_block):
         start = block * BLOCK
         stop = min(job.n_runs, start + BLOCK)
         u = job.plan.unit(job.sampler, job.seed, start, stop)
         params = parameters(job, u)  # once per block: scipy's ppf has a per-call cost
-        # slices of SLICE runs, in order, keep each slice's snapshots in cache while reduced
-        for s0 in range(0, stop - start, SLICE):
-            part = slice(s0, s0 + SLICE)
+        # slices of runs, in order, keep each slice's snapshots in cache while reduced
+        size = SLICE_PER_THREAD * numba.get_num_threads()
+        for s0 in range(0, stop - start, size):
+            part = slice(s0, s0 + size)
             partial.add(job, block, evaluate(job, u[part],
-                                             [(th[part], ev[part]) for th, ev in params]))
+                                             [(th[part], ev[part]) for th, ev in params],
+                                             buffers))
         if progress is not None:
             progress(stop - start)
     return partial
