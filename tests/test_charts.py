@@ -345,3 +345,16 @@ def test_number_formats_use_thousands_separators_and_a_true_minus():
     assert style.money(2.5e9) == "£2.50bn"
     assert style.pounds_m_formatter()(250.0) == "£250m"
     assert style.thousands_formatter()(57600.0) == "57,600"
+
+
+def test_series_titles_are_words_with_the_scenario_labels():
+    from tpsim.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "baseline.yaml")
+    assert charts.series_title("spend.kind.reactive", sc) == "Reactive spend"
+    assert charts.series_title("spend.total") == "Total public spend"
+    police = charts.short_label(sc.data["agencies"]["police"]["label"])
+    assert charts.series_title("spend.agency.police", sc) == f"Spend: {police}"
+    assert charts.series_title("population.older_people.crisis", sc).startswith("People: ")
+    assert charts.series_title("population.older_people.crisis", sc).endswith(", crisis")
+    assert charts.series_title("no.such.series", sc) == "no.such.series"

@@ -52,7 +52,7 @@ __all__ = [
     "spend_by_agency", "spend_by_kind", "people_by_need_state", "who_pays_who_gains",
     "net_benefit_curve", "wrong_pocket_matrix", "fan_chart", "tornado_chart",
     "source_line", "save_figure", "figure_bytes", "chart_title", "chart_source", "short_label",
-    "state_label", "wrap",
+    "state_label", "series_title", "wrap",
 ]
 
 # gid values that tests and callers use to find chart elements
@@ -123,6 +123,48 @@ def _agency_label(scenario, agency: str) -> str:
 
 def _cohort_label(scenario, cohort: str) -> str:
     return short_label(scenario.data["cohorts"].get(cohort, {}).get("label") or cohort, 60)
+
+
+_SERIES_TITLES = {
+    "spend.total": "Total public spend", "spend.kind.preventive": "Preventive spend",
+    "spend.kind.reactive": "Reactive spend", "spend.transition": "Transition costs",
+    "spend.overhead": "Overhead", "pool.balance": "Pooled budget balance",
+    "pool.spend": "Pooled budget spend", "pool.reinvested": "Savings reinvested by the pool",
+}
+_SERIES_HEADS = {
+    "spend.agency": "Spend", "overhead.agency": "Overhead", "budget.agency": "Budget",
+    "reserves.agency": "Reserves", "contribution.agency": "Pool contribution",
+    "capture.agency": "Savings captured from", "spend.service": "Spend on",
+    "value.service": "Full-cost value of", "activity": "Activity of", "waiting": "Waiting for",
+    "coverage": "Coverage of", "funding_level": "Funding level of", "inflow": "Inflow",
+    "escalations": "Escalations", "exits": "Exits", "crisis_person_months": "Crisis person-months",
+}
+
+
+def series_title(name: str, scenario=None) -> str:
+    """Words for a series name of timeseries.csv: ``"spend.kind.reactive" -> "Reactive
+    spend"``, ``"spend.agency.police" -> "Spend: Police"`` (labels from ``scenario`` where it
+    has them); an unknown name is returned as it is."""
+    if name in _SERIES_TITLES:
+        return _SERIES_TITLES[name]
+    data = scenario.data if scenario is not None else {}
+    if name.startswith("population."):
+        cohort, _, state = name[len("population."):].partition(".")
+        label = _cohort_label(scenario, cohort) if scenario is not None else cohort
+        return f"People: {label}, {state_label(state).lower()}"
+    for head, words in sorted(_SERIES_HEADS.items(), key=lambda kv: -len(kv[0])):
+        if name.startswith(head + "."):
+            item = name[len(head) + 1:]
+            if head.endswith(".agency"):
+                label = _agency_label(scenario, item) if scenario is not None else item
+                return f"{words}: {label}"
+            if item in data.get("cohorts", {}):
+                return f"{words}: {_cohort_label(scenario, item)}"
+            service = data.get("services", {}).get(item, {})
+            label = short_label(service.get("label") or item.replace("_", " "))
+            return f"{words} {label}" if words.endswith(("of", "for", "on", "from")) else \
+                f"{words}: {label}"
+    return name
 
 
 def _scenario_title(scenario) -> str:

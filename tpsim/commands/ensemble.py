@@ -19,6 +19,7 @@ from .. import __version__, runner
 from .. import ensemble as en
 from ..errors import TpsimError
 from ..output import csv_text, json_text, atomic_write_text
+from ..report_text import money
 from ..uncertainty import BLOCK, EPS, SAMPLERS
 from .common import load, out_dir
 
@@ -196,8 +197,8 @@ def ensemble_text(document: dict) -> str:
     for name, r in document["results"].items():
         npv = r["npv"]
         p = npv["percentiles"]
-        lines.append(f"  {name}: NPV median £{p['p50'] / 1e6:,.2f}m (90% range £{p['p5'] / 1e6:,.2f}m "
-                     f"to £{p['p95'] / 1e6:,.2f}m); P(NPV > 0) = "
+        lines.append(f"  {name}: NPV median {money(p['p50'])} (90% range {money(p['p5'])} "
+                     f"to {money(p['p95'])}); P(NPV > 0) = "
                      f"{r['probability_beats_counterfactual']:.3f}; payback within the "
                      f"Parliament {r['payback']['probability_within_parliament']:.3f}")
     return "\n".join(lines)
@@ -209,7 +210,7 @@ def _slug(text: str) -> str:
 
 def _figures(job: en.EnsembleJob, summary: en.Summary, partial: en.Partial, scenarios,
              counterfactual) -> dict:
-    from ..charts import fan_chart, source_line
+    from ..charts import fan_chart, series_title, source_line
 
     source = source_line(scenarios, counterfactual,
                          note=f"{job.n_runs:,} runs, seed {job.seed}, {job.sampler} sampling")
@@ -226,12 +227,13 @@ def _figures(job: en.EnsembleJob, summary: en.Summary, partial: en.Partial, scen
         bands = {"5th to 95th percentile": (q[:, i5], q[:, i95]),
                  "25th to 75th percentile": (q[:, i25], q[:, i75])}
         scale, fmt, ylabel = _units(name)
+        words = series_title(name, scenarios[0] if scenarios else None)
         if diff:
-            title = f"{name}: difference against the counterfactual"
+            title = f"{words}: difference against the counterfactual"
             stem = f"fan_{_slug(name)}_{_slug(job.names[k])}_vs_{_slug(job.names[0])}"
             reference = None
         else:
-            title = f"{name}: range of outcomes"
+            title = f"{words}: range of outcomes"
             stem = f"fan_{_slug(name)}_{_slug(job.names[k])}"
             reference = (f"{job.names[0]} (median)", summary.quantiles[cf_rows[name]][:, i50])
         figures[stem] = fan_chart(months, bands, q[:, i50], title=title, ylabel=ylabel,

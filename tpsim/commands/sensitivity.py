@@ -19,6 +19,7 @@ from .. import ensemble as en
 from .. import sensitivity as sa
 from ..errors import TpsimError
 from ..output import csv_text, json_text, atomic_write_text
+from ..report_text import money
 from .common import load, out_dir
 from .ensemble import frame
 
@@ -170,7 +171,7 @@ def _text(document: dict) -> str:
              f"{document['counterfactual']['scenario']}, {document['runs']} runs"]
     if document["method"] == "oat":
         for e in document["swings"]["npv"][:5]:
-            lines.append(f"  NPV swing £{e['swing'] / 1e6:,.2f}m: {e['factor']}")
+            lines.append(f"  NPV swing {money(e['swing'])}: {e['factor']}")
     else:
         for e in document["indices"]["npv"][:5]:
             lines.append(f"  NPV: S1 {e['first_order']:.3f}, ST {e['total_order']:.3f}: {e['factor']}")
