@@ -182,3 +182,18 @@ def test_help_imports_no_command_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_first_use_compile_is_announced_on_stderr_only(tmp_path, monkeypatch):
+    from tpsim.models import kernel
+
+    scenario = _write(tmp_path, make_tiny_scenario_dict())
+    quiet = CliRunner().invoke(main, ["run", str(scenario), "--out", str(tmp_path / "a")])
+    assert kernel.jit_cache_warm() is True  # compiled in this process by now
+    assert "compiling" not in quiet.stderr
+    monkeypatch.setattr(kernel, "jit_cache_warm", lambda: False)
+    noted = CliRunner().invoke(main, ["run", str(scenario), "--out", str(tmp_path / "b")])
+    assert noted.exit_code == 0
+    assert noted.stderr.count("tpsim: compiling the simulation kernel") == 1
+    assert "compiling" not in noted.stdout
+    assert noted.stdout == quiet.stdout.replace(str(tmp_path / "a"), str(tmp_path / "b"))

@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -72,6 +73,30 @@ def main(ctx: click.Context, debug: bool) -> None:
     """tpsim: prevention versus reactive public spend in a place (Total Place)."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _show_progress_notes()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives (not when created)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _show_progress_notes() -> None:
+    """Informational notes of the library (logger ``tpsim``, e.g. a first-use compile) go to
+    stderr as plain lines; results stay on stdout."""
+    logger = logging.getLogger("tpsim")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("tpsim: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":  # pragma: no cover

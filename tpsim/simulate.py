@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numba
@@ -16,6 +17,8 @@ import numpy as np
 from .discounting import monthly_factors
 from .models import kernel
 from .models.structure import Model
+
+_log = logging.getLogger("tpsim")
 
 
 @dataclass
@@ -88,6 +91,9 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     naux = model.npop + 2 * nprev + nreact + 3 * nag + 2
     ngrowth = nco + 2 * nag + 1
     if n_runs:
+        if kernel.jit_cache_warm() is False:
+            _log.info("compiling the simulation kernel: first use after installing, about "
+                      "half a minute; later runs load it from numba's cache")
         kernel.simulate_batch(
             theta, model.ev_month, model.ev_param, ev_values, model.dt, model.steps_per_month,
             model.n_months, model.method == "rk4", disc, disc_h, record_index, out_final,

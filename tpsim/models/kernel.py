@@ -1085,3 +1085,16 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
                             record_idx, out_final, out_traj, po, lo, xrow, sizes, nutil,
                             pop_first, pop_last, topo, th, par, x, xn, k1, k2, k3, k4, growth,
                             gtmp, step_full, step_half, sp, sv, sr, sa, sc, sg, fac)
+
+
+def jit_cache_warm() -> bool | None:
+    """True if this process has compiled the kernel or numba's on-disk cache holds it for this
+    source; False if the next call compiles it (about half a minute); None if unknown (the
+    check reads numba's cache index, an internal that may change)."""
+    try:
+        if simulate_batch.signatures:
+            return True
+        return bool(simulate_batch._cache._cache_file._load_index())
+    except Exception:  # pragma: no cover - depends on numba internals
+        return None
+
