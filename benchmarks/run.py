@@ -1,7 +1,7 @@
 """Throughput benchmarks for the simulation core.
 
     python benchmarks/run.py                 # full suite, writes outputs/bench/core.json
-    python benchmarks/run.py --quick --min-ratio 20   # CI: a short pass that fails on regression
+    python benchmarks/run.py --quick --min-ratio 15   # CI: a short pass that fails on regression
 
 Every benchmark warms up, repeats rounds, reports the median and the spread (min, max), and
 asserts the answer it produced is right (people conserved, no negative stock), not only its

@@ -242,6 +242,18 @@ def test_duplicate_key_has_line(tmp_path):
     check_error(load_error(path), path, "time.dt", 4, "duplicate key (first set on line 3)")
 
 
+def test_merge_keys_may_override_what_they_merge(tmp_path):
+    """``<<: *anchor`` then a key of the anchor's: YAML's override, not a duplicate key."""
+    baseline = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"
+    path = write_text(tmp_path, f"extends: {baseline}\nname: merged\nagencies:\n"
+                                "  council_asc: &council\n    cut_rate: 0.5\n"
+                                "  council_childrens:\n    <<: *council\n    cut_rate: 0.4\n")
+    sc = load_scenario(path)
+    assert sc.data["agencies"]["council_asc"]["cut_rate"] == 0.5
+    assert sc.data["agencies"]["council_childrens"]["cut_rate"] == 0.4
+    assert sc.locations["agencies.council_childrens.cut_rate"][1] == 8
+
+
 def test_top_level_must_be_a_mapping(tmp_path):
     path = write_text(tmp_path, "- a\n- b\n")
     check_error(load_error(path), path, None, contains="mapping")

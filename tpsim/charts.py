@@ -155,15 +155,15 @@ def series_title(name: str, scenario=None) -> str:
     for head, words in sorted(_SERIES_HEADS.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(head + "."):
             item = name[len(head) + 1:]
+            joiner = " " if words.endswith(("of", "for", "on", "from")) else ": "
             if head.endswith(".agency"):
                 label = _agency_label(scenario, item) if scenario is not None else item
-                return f"{words}: {label}"
+                return f"{words}{joiner}{label}"
             if item in data.get("cohorts", {}):
                 return f"{words}: {_cohort_label(scenario, item)}"
             service = data.get("services", {}).get(item, {})
             label = short_label(service.get("label") or item.replace("_", " "))
-            return f"{words} {label}" if words.endswith(("of", "for", "on", "from")) else \
-                f"{words}: {label}"
+            return f"{words}{joiner}{label}"
     return name
 
 

@@ -97,6 +97,7 @@ def _show_progress_notes() -> None:
         handler.setFormatter(logging.Formatter("tpsim: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # the command owns this logger: no second copy via the root
 
 
 if __name__ == "__main__":  # pragma: no cover

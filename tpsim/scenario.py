@@ -385,6 +385,10 @@ def _read_yaml(path: Path, display: str) -> tuple[dict, dict[str, Location]]:
         loader = _ScenarioLoader(text)  # parsed once: the nodes give lines, then the data
         try:
             root = loader.get_single_node()
+            locations: dict[str, Location] = {}
+            if root is not None:
+                # lines first: constructing the data flattens merge keys (<<) in place
+                _record_lines(root, "", display, locations, set())
             data = None if root is None else loader.construct_document(root)
         finally:
             loader.dispose()
@@ -398,8 +402,6 @@ def _read_yaml(path: Path, display: str) -> tuple[dict, dict[str, Location]]:
     if not isinstance(data, dict):
         raise ScenarioError(f"a scenario must be a mapping of keys, got {_describe(data)}",
                             file=display, line=1)
-    locations: dict[str, Location] = {}
-    _record_lines(root, "", display, locations, set())
     return data, locations
 
 

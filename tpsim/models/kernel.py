@@ -54,8 +54,11 @@ What limits it now: one Euler step streams every parameter and state row of a bl
 the cache (about 8 KB per run for the shipped baseline: ~520 KB per block at LANES = 64, more
 than L1, within the 1 MB L2 of the machines measured), and each entity's lane loop has a fixed
 start-up cost. Wider blocks amortise that cost: LANES = 64 measured 5-13% faster than 32 in
-paired runs (one thread, same process; 48 was within noise). On a CPU with a small L2
-(256 KB) a narrower block may be faster; LANES is the one constant to change.
+paired runs (one thread, same process; 48 was within noise). The cost is in small batches:
+every block computes 64 lanes, so one run took 4-6 ms instead of 3.5 ms and a batch of 33-64
+runs is one block on one thread (a calibration fit: 0.26-0.31 s instead of 0.21-0.27 s). On
+a CPU with a small L2 (256 KB) a narrower block may be faster; LANES is the one constant to
+change.
 
 Floating-point order: every quantity is computed with the same operations as the plain
 formulas of docs/model.md except (a) a division by a parameter-only delay is a multiplication
@@ -1097,4 +1100,3 @@ def jit_cache_warm() -> bool | None:
         return bool(simulate_batch._cache._cache_file._load_index())
     except Exception:  # pragma: no cover - depends on numba internals
         return None
-
