@@ -823,11 +823,12 @@ def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
 
 @njit(**_JIT_NO_NRT)
 def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
-                    n_months, rk4, disc_month, disc_health_month, record_idx, out_final,
+                    n_months, rk4, disc_month, disc_health_month, record_rows, out_final,
                     out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
                     th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
                     sp, sv, sr, sa, sc, sg, fac):
-    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers.
+    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers;
+    ``record_rows`` are the rows of ``x`` snapshotted into ``out_traj`` at each month end.
 
     ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
     last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
@@ -840,7 +841,7 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
     nparam = theta.shape[1]
     nx = x.shape[0]
     nev = ev_month.shape[0]
-    nrec = record_idx.shape[0]
+    nrec = record_rows.shape[0]
     ngrowth = growth.shape[0]
     n_out = xrow.shape[0]
     # lanes beyond nrun repeat the last run (their results are not written)
@@ -900,7 +901,7 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
     # record-major order writes one value per run per pass, each to a different page)
     for l in range(nrun):
         for j in range(nrec):
-            out_traj[run0 + l, 0, j] = x[xrow[record_idx[j]], l]
+            out_traj[run0 + l, 0, j] = x[record_rows[j], l]
 
     _growth_steps(th, po, nco, nag, dt, step_full, step_half)
     g_start = lo[LO_PG] + PG_POOL_START
@@ -978,7 +979,7 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             m = (step + 1) // steps_per_month
             for l in range(nrun):
                 for j in range(nrec):
-                    out_traj[run0 + l, m, j] = x[xrow[record_idx[j]], l]
+                    out_traj[run0 + l, m, j] = x[record_rows[j], l]
 
     for j in range(n_out):
         src = xrow[j]
@@ -1011,6 +1012,9 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
     # record layout and the padded gather lists (shared, read-only)
     lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil)
     xrow = _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag)
+    record_rows = np.empty(record_idx.shape[0], dtype=np.int64)  # record rows of the snapshots
+    for j in range(record_idx.shape[0]):
+        record_rows[j] = xrow[record_idx[j]]
     zero_x = lo[LO_XG] + XG_ZERO
     react_people = np.empty(nutil, dtype=np.int64)
     react_util = np.empty(nutil, dtype=np.int64)
@@ -1085,7 +1089,7 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
             nrun = min(LANES, nruns - run0)
             _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt,
                             steps_per_month, n_months, rk4, disc_month, disc_health_month,
-                            record_idx, out_final, out_traj, po, lo, xrow, sizes, nutil,
+                            record_rows, out_final, out_traj, po, lo, xrow, sizes, nutil,
                             pop_first, pop_last, topo, th, par, x, xn, k1, k2, k3, k4, growth,
                             gtmp, step_full, step_half, sp, sv, sr, sa, sc, sg, fac)
 
