@@ -814,9 +814,6 @@ class _Validator:
     def uncertainty(self, raw: Any, data: dict) -> dict:
         """The ``uncertainty`` section (docs/uncertainty.md), checked by
         :func:`tpsim.uncertainty.resolve_section`: ``{}`` when absent."""
-        section = self.mapping(raw, "uncertainty")
-        if not section:  # no scipy.stats import (~0.5 s) for a scenario without one
-            return {}
         from tpsim.uncertainty import resolve_section
 
         def check(trial: dict) -> ScenarioError | None:
@@ -826,7 +823,7 @@ class _Validator:
                 return err
             return None
 
-        return resolve_section(section, data, self.error, check)
+        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
         """Re-validate the scenario after each change, cumulatively, in month order."""
@@ -1032,9 +1029,7 @@ def _is_switch(path: str) -> bool:
 
 def _unknown_parameter(path: str, paths: Sequence[str], data: Mapping) -> str:
     try:
-        node: Any = data
-        for part in path.split("."):
-            node = node[part]
+        node = _get_path(data, path)
     except (KeyError, TypeError):
         node = ...
     if node is None:
@@ -1076,6 +1071,14 @@ def _as_number(value: Any, path: str, error: Any) -> float:
     if not math.isfinite(x):
         raise error(path, f"must be a finite number (got {x})")
     return x
+
+
+def _get_path(data: Mapping, path: str) -> Any:
+    """The value at a dotted key path of nested mappings (KeyError if absent)."""
+    node: Any = data
+    for part in path.split("."):
+        node = node[part]
+    return node
 
 
 def _set_path(data: dict, path: str, value: Any) -> None:

@@ -49,12 +49,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.stats import qmc
 
 from .errors import ScenarioError
 from .errors import describe as _describe
 from .errors import suggest as _suggest
+from .scenario import _get_path, _set_path
 
 __all__ = [
     "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
@@ -154,6 +153,7 @@ def _frozen(dist: str, s: Mapping[str, Any]):
     """(scipy frozen distribution, (F(low), F(high))) for the continuous families."""
     if dist in ("uniform", "choice"):
         return None
+    from scipy import stats  # here, not at import: loading a scenario need not pay ~0.5 s
     if dist == "triangular":
         width = s["high"] - s["low"]
         return stats.triang((s["mode"] - s["low"]) / width, loc=s["low"], scale=width), (0.0, 1.0)
@@ -438,21 +438,6 @@ def _check_extremes(section: dict, data: dict, error: ErrorFactory,
                             f"({err.key}: {err.message})")
 
 
-def _get_path(data: Mapping, path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
-def _set_path(data: dict, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = data
-    for part in parents:
-        node = node[part]
-    node[last] = value
-
-
 def _unknown_path(path: str, paths: Sequence[str], data: Mapping) -> str:
     from .scenario import _unknown_parameter
     return _unknown_parameter(path, paths, data)
@@ -498,6 +483,7 @@ def unit_block(sampler: str, d: int, seed: int, block: int) -> np.ndarray:
         return np.empty((BLOCK, 0))
     if sampler == "random":
         return rng.random((BLOCK, d))
+    from scipy.stats import qmc
     if sampler == "lhs":
         return qmc.LatinHypercube(d, rng=rng).random(BLOCK)
     return qmc.Sobol(d, scramble=True, rng=rng).random(BLOCK)
@@ -525,6 +511,7 @@ def correlate(u: np.ndarray, correlation: np.ndarray | None) -> np.ndarray:
         return u
     sub = correlation[np.ix_(involved, involved)]
     chol = np.linalg.cholesky(sub)
+    from scipy import stats
     z = stats.norm.ppf(np.clip(u[:, involved], EPS, 1.0 - EPS))
     out = u.copy()
     out[:, involved] = stats.norm.cdf(z @ chol.T)
