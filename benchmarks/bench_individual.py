@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores  # noqa: E402
+from benchlib import machine, pin_two_cores, spread  # noqa: E402
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 PEOPLE, REPLICATIONS, MONTHS = 20_000, 20, 60
 LIMIT_SECONDS = 60.0
@@ -123,11 +122,6 @@ def conservation_in_process() -> list[str]:
     return problems
 
 
-def summary(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "rounds": len(values)}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -153,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                            "crosscheck_max_abs_z": result["crosscheck"]["max_abs_z"],
                            "crosscheck_threshold": result["crosscheck"]["threshold"]})
             print(result["stdout"].rstrip())
-    command = summary([r["command_s"] for r in rounds])
-    rate = summary([r["events_per_second"] for r in rounds])
-    cpu_rate = summary([r["events_per_cpu_second"] for r in rounds])
+    command = spread([r["command_s"] for r in rounds], unit="")
+    rate = spread([r["events_per_second"] for r in rounds], unit="")
+    cpu_rate = spread([r["events_per_cpu_second"] for r in rounds], unit="")
     slow = [r for r in rounds if r["command_s"] >= LIMIT_SECONDS
             or r["events_per_second"] < MIN_EVENTS_PER_SECOND]
     result = {

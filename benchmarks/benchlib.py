@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from pathlib import Path
 
 
@@ -16,6 +17,13 @@ def pin_two_cores() -> list[int] | None:
     if len(cpus) > 2:
         os.sched_setaffinity(0, cpus[:2])
     return sorted(os.sched_getaffinity(0))
+
+
+def spread(values: list[float], unit: str = "_s") -> dict:
+    """Median, min and max of repeated measurements, keys suffixed with ``unit`` ("_s" for
+    seconds, "" for rates), and how many rounds."""
+    return {f"median{unit}": statistics.median(values), f"min{unit}": min(values),
+            f"max{unit}": max(values), "rounds": len(values)}
 
 
 def machine() -> dict:
