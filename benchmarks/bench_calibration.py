@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores  # noqa: E402
+from benchlib import machine, pin_two_cores, spread  # noqa: E402
 EXAMPLE = ROOT / "calibration" / "example"
 CONFIG = EXAMPLE / "example_fit.yaml"
 LIMIT_SECONDS = 30.0
@@ -76,30 +75,18 @@ def run_command(out: Path) -> tuple[float, dict]:
 def fit_in_process(rounds: int) -> list[float]:
     """Wall times of calibration.fit alone (after one warm-up fit)."""
     from tpsim import calibration as cal
-    from tpsim.localdata import load_config, read_local_data
-    from tpsim.models.structure import compile_scenario
-    from tpsim.scenario import load_scenario
+    from tpsim.localdata import load_config
 
     cfg = load_config(CONFIG)
-    scenario = load_scenario(cfg.scenario_path)
-    model = compile_scenario(scenario)
-    params = cal.resolve_parameters(cfg, scenario, model)
-    t = scenario.data["time"]
-    data = read_local_data(cfg.data_path, t["start"], t["horizon"], cal.series_names(model))
-    targets, _ = cal.build_targets(cfg, data)
+    prepared = cal.setup(cfg)  # what `tpsim calibrate` fits
     times = []
     for k in range(rounds + 1):
-        problem = cal.CalibrationProblem(model, params, targets)
+        problem = prepared.problem()
         start = time.perf_counter()
         cal.fit(problem, cfg.fit)
         if k:  # the first round warms up
             times.append(time.perf_counter() - start)
     return times
-
-
-def summary(times: list[float]) -> dict:
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "rounds": len(times)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     over = [t for t in command_times if t >= args.limit]
     result = {
         "benchmark": "tpsim calibrate: 6 parameters, 4 series x 48 months (calibration/example)",
-        "command": summary(command_times),
-        "fit_only": summary(fit_times),
+        "command": spread(command_times),
+        "fit_only": spread(fit_times),
         "limit_s": args.limit,
         "kernel_runs_per_fit": report.get("performance", {}).get("kernel_runs"),
         "kernel_calls_per_fit": report.get("performance", {}).get("kernel_calls"),

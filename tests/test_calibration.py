@@ -365,18 +365,12 @@ EXAMPLE = ROOT / "calibration" / "example"
 @pytest.mark.skipif(not (ROOT / "scenarios" / "baseline.yaml").is_file(),
                     reason="scenarios/baseline.yaml not present")
 def test_shipped_example_is_valid_and_labelled_synthetic():
-    cfg = load_config(EXAMPLE / "example_fit.yaml")
-    scenario = load_scenario(cfg.scenario_path)
-    model = compile_scenario(scenario)
-    parameters = cal.resolve_parameters(cfg, scenario, model)
-    t = scenario.data["time"]
-    data = read_local_data(cfg.data_path, t["start"], t["horizon"], cal.series_names(model))
-    targets, unused = cal.build_targets(cfg, data)
-    assert len(parameters) == 6 and len(targets) == 4 and not unused
-    assert all(target.months.tolist() == list(range(1, 49)) for target in targets)
-    assert any("SYNTHETIC" in line for line in data.comments)
+    prepared = cal.setup(load_config(EXAMPLE / "example_fit.yaml"))
+    assert len(prepared.parameters) == 6 and len(prepared.targets) == 4 and not prepared.unused
+    assert all(target.months.tolist() == list(range(1, 49)) for target in prepared.targets)
+    assert any("SYNTHETIC" in line for line in prepared.data.comments)
     truth = yaml.safe_load((EXAMPLE / "synthetic_truth.yaml").read_text(encoding="utf-8"))
-    assert set(truth["truth"]) == {p.path for p in parameters}
+    assert set(truth["truth"]) == {p.path for p in prepared.parameters}
     with open(EXAMPLE / "local_data.csv", encoding="utf-8") as fh:
         body = [line for line in fh if not line.startswith("#")]
     assert all("SYNTHETIC" in line for line in body[1:])

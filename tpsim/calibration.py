@@ -60,7 +60,8 @@ from .simulate import simulate
 
 __all__ = [
     "FitParameter", "Target", "CalibrationProblem", "FitEvent", "StartResult", "FitResult",
-    "series_names", "resolve_parameters", "build_targets", "fit", "parameter_statistics",
+    "series_names", "resolve_parameters", "build_targets", "Setup", "setup", "fit",
+    "parameter_statistics",
     "nest_paths", "calibrated_scenario_yaml", "fit_report",
 ]
 
@@ -389,6 +390,45 @@ class _Objective:
         cost = float(self._value @ self._value) if cached else math.nan
         self.report("jacobian", cost)
         return J
+
+
+@dataclass
+class Setup:
+    """What a calibration config resolves to: its scenario and compiled model, the local data,
+    the parameters to fit, the series to match and the data series left unused."""
+
+    scenario: Scenario
+    model: Model
+    data: LocalData
+    parameters: tuple[FitParameter, ...]
+    targets: tuple[Target, ...]
+    unused: list[str]
+
+    def problem(self) -> CalibrationProblem:
+        """A fresh problem, discounting at the scenario's rates."""
+        ap = self.scenario.data["appraisal"]
+        return CalibrationProblem(self.model, self.parameters, self.targets,
+                                  discount_rate=ap["discount_rate"],
+                                  health_discount_rate=ap["health_discount_rate"])
+
+
+def setup(config: CalibrationConfig) -> Setup:
+    """Load the config's scenario and local data and resolve parameters and targets (errors
+    name the file, line and key)."""
+    import os
+
+    from .localdata import read_local_data
+    from .models.structure import compile_scenario
+    from .scenario import load_scenario
+
+    scenario = load_scenario(config.scenario_path)
+    model = compile_scenario(scenario)
+    parameters = resolve_parameters(config, scenario, model)
+    t = scenario.data["time"]
+    data = read_local_data(config.data_path, t["start"], int(t["horizon"]), series_names(model),
+                           scenario_file=os.fspath(config.scenario_path))
+    targets, unused = build_targets(config, data)
+    return Setup(scenario, model, data, tuple(parameters), targets, unused)
 
 
 def fit(problem: CalibrationProblem, settings: FitSettings = FitSettings(),

@@ -21,15 +21,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .. import __version__, runner
-from ..calibration import (CalibrationProblem, FitEvent, FitResult, build_targets,
-                           calibrated_scenario_yaml, fit, fit_report, resolve_parameters,
-                           series_names)
+from .. import __version__
+from ..calibration import (FitEvent, FitResult, calibrated_scenario_yaml, fit, fit_report,
+                           setup)
 from ..errors import ScenarioError
-from ..localdata import load_config, month_label, read_local_data
-from ..models.structure import compile_scenario
+from ..localdata import load_config, month_label
 from ..output import atomic_write_text, csv_text, json_text
-from ..scenario import load_scenario
 from .common import out_dir, out_option
 
 
@@ -96,14 +93,11 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
         if settings.candidates < settings.starts - 1:
             settings = dataclasses.replace(settings, candidates=settings.starts - 1)
         cfg = dataclasses.replace(cfg, fit=settings)
-    scenario = load_scenario(cfg.scenario_path)
-    model = compile_scenario(scenario)
-    parameters = resolve_parameters(cfg, scenario, model)
+    prepared = setup(cfg)
+    scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
+                                       prepared.unused)
     t = scenario.data["time"]
-    data = read_local_data(cfg.data_path, t["start"], int(t["horizon"]), series_names(model),
-                           scenario_file=os.fspath(cfg.scenario_path))
-    targets, unused = build_targets(cfg, data)
-    problem = CalibrationProblem(model, parameters, targets, **runner.discount_rates(scenario))
+    problem = prepared.problem()
     if problem.n_observations <= problem.n_parameters:
         raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
                                          f"weight cannot determine {problem.n_parameters} "
