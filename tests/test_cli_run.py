@@ -184,6 +184,20 @@ def test_help_imports_no_command_module():
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def test_jit_cache_warm_is_false_for_an_empty_numba_cache(tmp_path):
+    """The check itself (the CLI test below fakes it): a fresh cache directory means the next
+    call compiles; reading numba's index compiles nothing, so this stays fast."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from tpsim.models import kernel; print(kernel.jit_cache_warm())"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env, timeout=120).stdout
+    assert out.strip() == "False"
+
+
 def test_a_first_use_compile_is_announced_on_stderr_only(tmp_path, monkeypatch):
     from tpsim.models import kernel
 

@@ -141,8 +141,13 @@ def test_payback_months_match_the_definition():
 # ---- determinism and reductions ------------------------------------------------------------
 
 
-def test_same_seed_same_result_whatever_the_chunk_size(job, local_result):
+def test_same_seed_same_result_whatever_the_chunk_size(job, local_result, monkeypatch):
     assert_same(local_result, result_of(job, en.run_local(job, chunk_runs=10 * BLOCK)))
+    # and whatever the slices inside a block (a size that does not divide the block, so the
+    # reused buffers also serve a smaller last slice)
+    monkeypatch.setattr(en, "SLICE_PER_THREAD", 96)
+    assert_same(local_result, result_of(job, en.run_local(job)))
+    monkeypatch.undo()
     # and whatever the order partials are merged in
     a, b = en.run_chunk(job, 0, 1), en.run_chunk(job, 1, 2)
     assert_same(local_result, result_of(job, en.merge(b, a)))
