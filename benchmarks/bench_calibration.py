@@ -33,7 +33,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread  # noqa: E402
+from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
 EXAMPLE = ROOT / "calibration" / "example"
 CONFIG = EXAMPLE / "example_fit.yaml"
 LIMIT_SECONDS = 30.0
@@ -129,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['kernel_runs_per_fit']} model runs in {result['kernel_calls_per_fit']} "
           f"batched kernel calls per fit; CPUs {result['machine']['cpus']}, numba threads "
           f"{result['machine']['numba_threads']}; wrote {args.json}")
-    for p in problems:
-        print(f"WRONG ANSWER: {p}")
-    if over:
-        print(f"TOO SLOW: {len(over)} round(s) at or over {args.limit:.0f} s")
-    return 1 if (problems or over) else 0
+    return verdict(problems, f"{len(over)} round(s) at or over {args.limit:.0f} s" if over else None)
 
 
 def test_calibration_benchmark(tmp_path):

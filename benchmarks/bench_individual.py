@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread  # noqa: E402
+from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 PEOPLE, REPLICATIONS, MONTHS = 20_000, 20, 60
 LIMIT_SECONDS = 60.0
@@ -169,11 +169,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{rate['min']:,.0f}; target {MIN_EVENTS_PER_SECOND:,.0f}); per CPU second (one "
           f"core): median {cpu_rate['median']:,.0f}; CPUs {result['machine']['cpus']}; load average "
           f"{result['machine']['load_average']}; wrote {args.json}")
-    for p in problems:
-        print(f"WRONG ANSWER: {p}")
-    if slow:
-        print(f"TOO SLOW: {len(slow)} round(s) missed a target")
-    return 1 if (problems or slow) else 0
+    return verdict(problems, f"{len(slow)} round(s) missed a target" if slow else None)
 
 
 def test_individual_benchmark(tmp_path):

@@ -26,6 +26,15 @@ def spread(values: list[float], unit: str = "_s") -> dict:
             f"max{unit}": max(values), "rounds": len(values)}
 
 
+def verdict(problems: list[str], too_slow: str | None) -> int:
+    """Print each wrong answer and the speed failure, if any; the script's exit status."""
+    for p in problems:
+        print(f"WRONG ANSWER: {p}")
+    if too_slow:
+        print(f"TOO SLOW: {too_slow}")
+    return 1 if (problems or too_slow) else 0
+
+
 def machine() -> dict:
     """CPU model, cores, CPUs this process may use, numba threads, versions and load average."""
     import numba
