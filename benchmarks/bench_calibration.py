@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['kernel_runs_per_fit']} model runs in {result['kernel_calls_per_fit']} "
           f"batched kernel calls per fit; CPUs {result['machine']['cpus']}, numba threads "
           f"{result['machine']['numba_threads']}; wrote {args.json}")
-    return verdict(problems, f"{len(over)} round(s) at or over {args.limit:.0f} s" if over else None)
+    too_slow = f"{len(over)} round(s) at or over {args.limit:.0f} s" if over else None
+    return verdict(problems, too_slow)
 
 
 def test_calibration_benchmark(tmp_path):
