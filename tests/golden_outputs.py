@@ -36,7 +36,7 @@ def report_text(page: str) -> str:
     page = re.sub(r'src="data:[^"]*"', "", page)
     page = re.sub(r"<[^>]+>", "\n", page)
     lines = [" ".join(html.unescape(line).split()) for line in page.splitlines()]
-    lines = [line for line in lines if line]
+    lines = [re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "<time>", line) for line in lines if line]
     skip = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$")
     out, after_command = [], False
     for line in lines:
