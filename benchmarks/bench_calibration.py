@@ -10,7 +10,7 @@ place, six older-people parameters, four series of 48 months of SYNTHETIC data).
 * ``command``: wall time of the whole ``tpsim calibrate`` command in a fresh process (imports,
   loading the numba cache, validation, 4 starts of least squares, uncertainty, writing
   calibrated.yaml, fit_report.json and 4 charts): what a user waits for;
-* ``fit``: wall time of :func:`tpsim.calibration.fit` alone, in-process after a warm-up.
+* ``fit``: wall time of :func:`tpsim.analysis.calibration.fit` alone, in-process after a warm-up.
 
 Both run with NUMBA_NUM_THREADS=2 and, where the OS allows, pinned to 2 CPUs. Each round
 also checks the answer: every true parameter value (calibration/example/synthetic_truth.yaml)
@@ -74,8 +74,8 @@ def run_command(out: Path) -> tuple[float, dict]:
 
 def fit_in_process(rounds: int) -> list[float]:
     """Wall times of calibration.fit alone (after one warm-up fit)."""
-    from tpsim import calibration as cal
-    from tpsim.localdata import load_config
+    from tpsim.analysis import calibration as cal
+    from tpsim.config.localdata import load_config
 
     cfg = load_config(CONFIG)
     prepared = cal.setup(cfg)  # what `tpsim calibrate` fits

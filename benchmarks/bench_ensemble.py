@@ -34,8 +34,9 @@ from benchlib import machine, pin_two_cores  # noqa: E402
 
 
 def make_job(runs: int, seed: int):
-    from tpsim import ensemble as en, runner
-    from tpsim.scenario import load_scenario
+    from tpsim.analysis import ensemble as en
+    from tpsim.models import runner
+    from tpsim.config.scenario import load_scenario
 
     sc = runner.with_time_settings(load_scenario(ROOT / "scenarios/pooled_prevention_uncertain.yaml"),
                                    dt=0.25, horizon=60)
@@ -49,7 +50,7 @@ def peak_rss_mb() -> float:
 
 
 def run(engine: str, runs: int, seed: int, chunk: int) -> dict:
-    from tpsim import ensemble as en
+    from tpsim.analysis import ensemble as en
 
     en.run_local(_warm(make_job(256, seed)))  # numba cache loaded, kernels compiled
     job = make_job(runs, seed)
@@ -87,7 +88,7 @@ def run(engine: str, runs: int, seed: int, chunk: int) -> dict:
 
 
 def _warm(job):
-    from tpsim import ensemble as en
+    from tpsim.analysis import ensemble as en
     job.edges = en.pilot_edges(job)
     return job
 

@@ -105,9 +105,9 @@ def _queued_at_end(out: Path) -> int:
 
 def conservation_in_process() -> list[str]:
     """People are conserved month by month in each of 2 replications (in process)."""
-    from tpsim import runner
+    from tpsim.models import runner
     from tpsim.models.individual import build_plan, run_replications
-    from tpsim.scenario import load_scenario
+    from tpsim.config.scenario import load_scenario
 
     scenario = runner.with_time_settings(load_scenario(BASELINE), horizon=MONTHS)
     aggregate = runner.run(scenario)

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 from benchlib import machine, spread  # noqa: E402
 from tpsim.models import layout as lo  # noqa: E402
 from tpsim.models.structure import compile_scenario  # noqa: E402
-from tpsim.runner import with_time_settings  # noqa: E402
-from tpsim.scenario import load_scenario  # noqa: E402
-from tpsim.simulate import simulate  # noqa: E402
+from tpsim.models.runner import with_time_settings  # noqa: E402
+from tpsim.config.scenario import load_scenario  # noqa: E402
+from tpsim.models.simulate import simulate  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
@@ -126,8 +126,8 @@ def _subprocess_seconds(code: str, env: dict) -> float:
 
 def bench_jit(rounds: int) -> dict:
     """First call in a fresh process: with an empty numba cache (cold) and a filled one (warm)."""
-    code = ("from tpsim.scenario import load_scenario; from tpsim.models.structure import "
-            "compile_scenario; from tpsim.simulate import simulate; "
+    code = ("from tpsim.config.scenario import load_scenario; from tpsim.models.structure import "
+            "compile_scenario; from tpsim.models.simulate import simulate; "
             f"m = compile_scenario(load_scenario({str(BASELINE)!r})); simulate(m, m.theta(1))")
     out = {}
     with tempfile.TemporaryDirectory() as cache:

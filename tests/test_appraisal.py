@@ -1,4 +1,4 @@
-"""Tests of tpsim.appraisal (pure arithmetic) and tpsim.attribution (batched comparison runs)."""
+"""Tests of tpsim.analysis.appraisal (pure arithmetic) and tpsim.analysis.comparison (batched comparison runs)."""
 from __future__ import annotations
 
 import copy
@@ -6,15 +6,15 @@ import copy
 import numpy as np
 import pytest
 
-from tpsim import runner
-from tpsim.appraisal import (POOL_ROW, Accounts, AppraisalSettings, appraise,
+from tpsim.models import runner
+from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, appraise,
                              attribution_matrix, benefit_cost_ratio, discount_factors,
                              monthly_flows, payback_month, savings_by_agency, uplift_costs)
-from tpsim.attribution import (RunSpec, base_spec, check_comparable, merge_events, removal_spec,
+from tpsim.analysis.comparison import (RunSpec, base_spec, check_comparable, merge_events, removal_spec,
                                run_comparison, simulate_specs)
 from tpsim.errors import TpsimError
 from tpsim.models.structure import compile_scenario
-from tpsim.scenario import scenario_from_dict
+from tpsim.config.scenario import scenario_from_dict
 
 
 def two_agency_dict(name: str = "two_agency", places: float = 200.0) -> dict:

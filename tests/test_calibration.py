@@ -1,4 +1,4 @@
-"""Tests for tpsim.calibration and ``tpsim calibrate``.
+"""Tests for tpsim.analysis.calibration and ``tpsim calibrate``.
 
 Known parameters are recovered from synthetic data made with the tiny test scenario: to tight
 tolerance from noise-free data, and inside the reported 95% intervals from noisy data. The
@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from scipy import stats
 
 from conftest import make_tiny_scenario_dict
-from tpsim import calibration as cal
+from tpsim.analysis import calibration as cal
 from tpsim.cli import main
-from tpsim.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
+from tpsim.config.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
                              month_label, read_local_data)
 from tpsim.models.structure import compile_scenario
-from tpsim.runner import run
-from tpsim.scenario import load_scenario
+from tpsim.models.runner import run
+from tpsim.config.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

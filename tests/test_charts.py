@@ -12,9 +12,9 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
 from conftest import make_tiny_scenario_dict
-from tpsim import charts, style
-from tpsim.report import build_comparison, make_charts
-from tpsim.scenario import load_scenario, scenario_from_dict
+from tpsim.present import charts, style
+from tpsim.present.report import build_comparison, make_charts
+from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -348,7 +348,7 @@ def test_number_formats_use_thousands_separators_and_a_true_minus():
 
 
 def test_series_titles_are_words_with_the_scenario_labels():
-    from tpsim.scenario import load_scenario
+    from tpsim.config.scenario import load_scenario
 
     sc = load_scenario(Path(__file__).parents[1] / "scenarios" / "baseline.yaml")
     assert charts.series_title("spend.kind.reactive", sc) == "Reactive spend"

@@ -177,7 +177,7 @@ def test_help_imports_no_command_module():
 
     code = ("import sys; from tpsim.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('tpsim.commands', 'numba', "
+            "print(sorted(m for m in sys.modules if m.startswith(('tpsim.cli.', 'numba', "
             "'scipy', 'matplotlib'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tpsim.appraisal import ROW_METRICS
+from tpsim.analysis.appraisal import ROW_METRICS
 from tpsim.cli import main
-from tpsim.discounting import monthly_factors
+from tpsim.analysis.discounting import monthly_factors
 from tpsim.output import read_timeseries_csv
 
 from test_appraisal import pooled_dict, two_agency_dict

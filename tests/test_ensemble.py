@@ -1,4 +1,4 @@
-"""Ensembles: paired runs, exact agreement with tpsim.appraisal, chunk- and engine-independent
+"""Ensembles: paired runs, exact agreement with tpsim.analysis.appraisal, chunk- and engine-independent
 results, streamed percentiles within their stated error, the Dask engine and the CLI."""
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import make_tiny_scenario_dict
-from tpsim import ensemble as en
-from tpsim.appraisal import Accounts, AppraisalSettings, appraise, monthly_flows
+from tpsim.analysis import ensemble as en
+from tpsim.analysis.appraisal import Accounts, AppraisalSettings, appraise, monthly_flows
 from tpsim.cli import main
-from tpsim.results import build_results
-from tpsim.scenario import scenario_from_dict
-from tpsim.simulate import simulate
-from tpsim.uncertainty import BLOCK
+from tpsim.models.results import build_results
+from tpsim.config.scenario import scenario_from_dict
+from tpsim.models.simulate import simulate
+from tpsim.config.uncertainty import BLOCK
 
 UNCERTAINTY = {
     "parameters": {
@@ -104,7 +104,7 @@ def test_fused_appraisal_equals_the_appraisal_module(job):
         assert np.allclose(data.metrics[:, j], reference[metric], rtol=1e-12, atol=1e-6,
                            equal_nan=True)
     assert np.array_equal(data.payback[:, 0], reference["payback"])
-    # and per run, tpsim.appraisal.appraise on full Results (what tpsim compare reports)
+    # and per run, tpsim.analysis.appraisal.appraise on full Results (what tpsim compare reports)
     settings = AppraisalSettings.from_appraisal(scenario_dicts()[0]["appraisal"] | {
         "discount_rate": 0.035, "health_discount_rate": 0.015, "qaly_value": 70000.0,
         "value_qalys": False})
@@ -127,7 +127,7 @@ def test_fused_appraisal_equals_the_appraisal_module(job):
 
 
 def test_payback_months_match_the_definition():
-    from tpsim.appraisal import payback_month
+    from tpsim.analysis.appraisal import payback_month
     rng = np.random.default_rng(1)
     x = np.cumsum(rng.normal(0.05, 1.0, (200, 30)), axis=1) * 1000.0
     x[0] = 5.0  # never negative

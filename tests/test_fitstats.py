@@ -1,4 +1,4 @@
-"""Tests for tpsim.fitstats: MAPE, RMSE, R^2 and the Theil proportions (Sterman 1984)."""
+"""Tests for tpsim.analysis.fitstats: MAPE, RMSE, R^2 and the Theil proportions (Sterman 1984)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tpsim.fitstats import (coefficient_of_determination, mape, r_squared, rmse,
+from tpsim.analysis.fitstats import (coefficient_of_determination, mape, r_squared, rmse,
                             series_fit_statistics, theil_proportions)
 
 

@@ -15,17 +15,17 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import make_tiny_scenario_dict
-from tpsim import runner
+from tpsim.models import runner
 from tpsim.cli import main
-from tpsim.commands.des import without_capacity_limits
-from tpsim.crosscheck import (
+from tpsim.cli.des import without_capacity_limits
+from tpsim.analysis.crosscheck import (
     COUNT_PREFIXES, check_individual, crosscheck, reference_run, standardised_differences,
     threshold,
 )
 from tpsim.models.individual import (
     build_plan, place_series, run_individual, run_replications, simulate_replication,
 )
-from tpsim.scenario import load_scenario, scenario_from_dict
+from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 

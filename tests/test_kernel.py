@@ -1,4 +1,4 @@
-"""Tests of the numba kernel (tpsim.models.kernel through tpsim.simulate) that would catch a
+"""Tests of the numba kernel (tpsim.models.kernel through tpsim.models.simulate) that would catch a
 wrong answer: conservation of people, closed forms, convergence order, batching, accounting
 identities between monthly flows and stocks, and extreme inputs."""
 
@@ -12,14 +12,14 @@ import scipy.linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tpsim.discounting import monthly_factors
+from tpsim.analysis.discounting import monthly_factors
 from tpsim.models import layout as lo
 from tpsim.models.kernel import LANES
 from tpsim.models.reference import simulate_reference
 from tpsim.models.structure import compile_scenario
-from tpsim.results import build_results
-from tpsim.scenario import scenario_from_dict
-from tpsim.simulate import Buffers, simulate
+from tpsim.models.results import build_results
+from tpsim.config.scenario import scenario_from_dict
+from tpsim.models.simulate import Buffers, simulate
 
 # blocks of stocks that can never be negative (reserves and the pool balance can)
 NONNEGATIVE_STOCKS = (lo.X_POP, lo.X_STAGE, lo.X_FUNDING, lo.X_POOL_PLACES, lo.X_COMMUNITY,

@@ -1,4 +1,4 @@
-"""Tests for tpsim.localdata: the local-data CSV and the calibration config.
+"""Tests for tpsim.config.localdata: the local-data CSV and the calibration config.
 
 Every bad-data case named in the calibration issue gives a DataError that names the file, the
 column and the line: unknown series, unparseable month, gaps, duplicates, negative counts,
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tpsim.errors import DataError, TpsimError
-from tpsim.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
+from tpsim.config.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
                              month_label, month_number, read_local_data)
 
 START, HORIZON = "2026-04", 24

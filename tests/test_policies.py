@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tpsim import runner
-from tpsim.scenario import load_scenario
+from tpsim.models import runner
+from tpsim.config.scenario import load_scenario
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 

@@ -1,4 +1,4 @@
-"""The numba kernel (tpsim.simulate) against the numpy reference (tpsim.models.reference).
+"""The numba kernel (tpsim.models.simulate) against the numpy reference (tpsim.models.reference).
 
 Each variant switches on parts of docs/model.md; both implementations must agree on every state
 entry at every month end. Separate tests check that the variants really exercise those parts
@@ -15,8 +15,8 @@ import pytest
 from tpsim.models import layout as lo
 from tpsim.models.reference import simulate_reference
 from tpsim.models.structure import compile_scenario
-from tpsim.scenario import load_scenario, scenario_from_dict
-from tpsim.simulate import simulate
+from tpsim.config.scenario import load_scenario, scenario_from_dict
+from tpsim.models.simulate import simulate
 
 RTOL = 1e-9
 

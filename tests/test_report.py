@@ -16,11 +16,12 @@ import functools
 
 from test_charts import (paying_back_comparison, shipped_charts, shipped_comparison, shipped_png,
                          two_agency_place)
-from tpsim import __version__, charts, style
+from tpsim import __version__
+from tpsim.present import charts, style
 from tpsim.cli import main
-from tpsim.commands import demo as demo_command
+from tpsim.cli import demo as demo_command
 from tpsim.errors import TpsimError
-from tpsim.report import key_assumptions, make_charts, render_html
+from tpsim.present.report import key_assumptions, make_charts, render_html
 
 _VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -237,8 +238,8 @@ def test_demo_finds_the_shipped_scenarios_from_anywhere_and_names_the_paths_it_t
 
 
 def test_uncertainty_section_has_fan_and_tornado_charts():
-    from tpsim.report import build_comparison, uncertainty_analysis
-    from tpsim.scenario import scenario_from_dict
+    from tpsim.present.report import build_comparison, uncertainty_analysis
+    from tpsim.config.scenario import scenario_from_dict
 
     data = two_agency_place(600.0, "more_uncertain", horizon=36)
     data["uncertainty"] = {"parameters": {

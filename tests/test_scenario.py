@@ -1,4 +1,4 @@
-"""Tests for tpsim.scenario (loading, extends, validation, defaults) and tpsim.errors."""
+"""Tests for tpsim.config.scenario (loading, extends, validation, defaults) and tpsim.errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tpsim.errors import DataError, ScenarioError, TpsimError
-from tpsim.scenario import Scenario, load_scenario, scenario_from_dict
+from tpsim.config.scenario import Scenario, load_scenario, scenario_from_dict
 
 TOP_KEYS = ["name", "title", "description", "price_year", "sources", "time", "loops",
             "agencies", "cohorts", "services", "pool", "appraisal", "changes", "uncertainty"]
@@ -839,7 +839,7 @@ def test_loading_a_scenario_without_uncertainty_does_not_import_scipy_stats():
     import subprocess
     import sys
 
-    code = ("import sys; from tpsim.scenario import load_scenario; "
+    code = ("import sys; from tpsim.config.scenario import load_scenario; "
             "load_scenario('scenarios/baseline.yaml'); print('scipy.stats' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1]).stdout

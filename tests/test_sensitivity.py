@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tpsim import sensitivity as sa
+from tpsim.analysis import sensitivity as sa
 from tpsim.cli import main
 from test_ensemble import write_pair
 

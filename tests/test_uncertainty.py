@@ -10,8 +10,8 @@ from scipy import stats
 from conftest import make_tiny_scenario_dict
 from tpsim.errors import ScenarioError
 from tpsim.models.structure import compile_scenario
-from tpsim.scenario import load_scenario, scenario_from_dict
-from tpsim.uncertainty import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
+from tpsim.config.scenario import load_scenario, scenario_from_dict
+from tpsim.config.uncertainty import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
                                effective_sections, unit_block, unit_points)
 
 EFFECT = "services.falls_prevention.effect"

@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from benchlib import machine  # noqa: E402
-from tpsim import runner  # noqa: E402
+from tpsim.models import runner  # noqa: E402
 from tpsim.models.structure import compile_scenario  # noqa: E402
-from tpsim.scenario import load_scenario  # noqa: E402
-from tpsim.simulate import simulate  # noqa: E402
+from tpsim.config.scenario import load_scenario  # noqa: E402
+from tpsim.models.simulate import simulate  # noqa: E402
 
 HERE = Path(__file__).parent
 

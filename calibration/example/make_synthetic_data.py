@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from tpsim.localdata import month_label
+from tpsim.config.localdata import month_label
 from tpsim.output import atomic_write_text, csv_text
-from tpsim.runner import run
-from tpsim.scenario import load_scenario
+from tpsim.models.runner import run
+from tpsim.config.scenario import load_scenario
 
 HERE = Path(__file__).resolve().parent
 

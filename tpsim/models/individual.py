@@ -46,7 +46,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from . import layout as lo
+from tpsim.models import layout as lo
 
 COVERAGE_MODES = ("aggregate", "endogenous")
 """How preventive coverage is found: taken from the aggregate run (default; isolates the
@@ -196,7 +196,7 @@ def build_plan(model, aggregate, people: int = 20_000, coverage: str = "aggregat
                draw_requests: bool = False) -> tuple[IndividualPlan, SpendPlan]:
     """The replication inputs and the spend attribution for ``model``.
 
-    ``aggregate`` is the :class:`tpsim.results.Results` of the same model (one run, every state
+    ``aggregate`` is the :class:`tpsim.models.results.Results` of the same model (one run, every state
     entry recorded): the DES takes budget-policy paths from it (and, in ``"aggregate"``
     coverage mode, the effective preventive coverage). ``people`` is the sample size at month 0;
     ``service_time`` (months) sets how many servers stand for a capacity: see docs/individual.md.
@@ -1097,7 +1097,7 @@ def run_individual(model, aggregate, people: int = 20_000, replications: int = 2
                    seed: int = 0, workers: int | None = None, coverage: str = "aggregate",
                    service_time: float = 1.0, draw_requests: bool = False) -> IndividualResults:
     """Simulate ``replications`` replications of ``people`` simulated people for ``model``
-    (compiled), against its aggregate run ``aggregate`` (:class:`tpsim.results.Results`)."""
+    (compiled), against its aggregate run ``aggregate`` (:class:`tpsim.models.results.Results`)."""
     plan, spend = build_plan(model, aggregate, people=people, coverage=coverage,
                              service_time=service_time, draw_requests=draw_requests)
     outputs, seconds, workers = run_replications(plan, replications, seed=seed, workers=workers)

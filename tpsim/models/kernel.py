@@ -75,7 +75,7 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from .layout import (
+from tpsim.models.layout import (
     P_INITIAL, P_INFLOW, P_ESC, P_REC, P_EXIT, P_INFLOW_GROWTH,
     P_PV_UNIT_COST, P_PV_PLACES, P_PV_UPTAKE, P_PV_EFFECT, P_PV_TIME_TO_EFFECT,
     P_PV_COMM_PLACES, P_PV_COMM_UNIT_COST, P_PV_COMM_RAMP, P_PV_POOL_SHARE,

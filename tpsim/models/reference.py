@@ -7,7 +7,7 @@ Every quantity is an array shaped ``[item, run]`` (item = population index, serv
 ...): the model is vectorised over runs and over items, and the only Python loop is the one over
 time steps. Parameters are read from the same ``theta`` layout as the kernel and stocks and
 accumulators are written to the same state-vector positions (:mod:`tpsim.models.layout`), so
-:class:`tpsim.simulate.RawRun` results of the two are directly comparable.
+:class:`tpsim.models.simulate.RawRun` results of the two are directly comparable.
 
 >>> raw = simulate_reference(model)             # same as simulate(model, record=True)
 >>> raw.trajectory.shape                         # runs x (months + 1) x state entries
@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..discounting import monthly_factors
-from ..simulate import RawRun
-from . import layout as lo
-from .structure import Model
+from tpsim.analysis.discounting import monthly_factors
+from tpsim.models.simulate import RawRun
+from tpsim.models import layout as lo
+from tpsim.models.structure import Model
 
 #: pressure reported when an agency's budget is zero (dimensionless)
 NO_BUDGET_PRESSURE = 1e6
@@ -344,7 +344,7 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
                        health_discount_rate: float = 0.015) -> RawRun:
     """Simulate every row of ``theta`` (runs x parameters) with plain numpy.
 
-    Same inputs and output as :func:`tpsim.simulate.simulate` with ``record=True``: the final
+    Same inputs and output as :func:`tpsim.models.simulate.simulate` with ``record=True``: the final
     state per run and month-end snapshots of every state entry (runs x months+1 x nstate).
     """
     if theta is None:

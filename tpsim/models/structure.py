@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import layout as lo
+from tpsim.models import layout as lo
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compile_scenario(scenario) -> Model:
-    """Compile a validated :class:`tpsim.scenario.Scenario` into a :class:`Model`."""
+    """Compile a validated :class:`tpsim.config.scenario.Scenario` into a :class:`Model`."""
     d = scenario.data
     agencies = list(d["agencies"])
     cohorts = list(d["cohorts"])

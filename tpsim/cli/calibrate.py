@@ -21,13 +21,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .. import __version__
-from ..calibration import (FitEvent, FitResult, calibrated_scenario_yaml, fit, fit_report,
+from tpsim import __version__
+from tpsim.analysis.calibration import (FitEvent, FitResult, calibrated_scenario_yaml, fit, fit_report,
                            setup)
-from ..errors import ScenarioError
-from ..localdata import load_config, month_label
-from ..output import atomic_write_text, csv_text, json_text
-from .common import out_dir, out_option
+from tpsim.errors import ScenarioError
+from tpsim.config.localdata import load_config, month_label
+from tpsim.output import atomic_write_text, csv_text, json_text
+from tpsim.cli.options import out_dir, out_option
 
 
 class _Progress:
@@ -238,8 +238,8 @@ def _write_charts(folder: Path, result: FitResult, scenario, data_path: str) -> 
     """One PNG per matched series: observed points, the simulation before calibration (dashed)
     and after (solid) over the whole horizon, the fitted months shaded, fit statistics in the
     subtitle, and tpsim's source line at the foot."""
-    from .. import style
-    from ..charts import save_figure, source_line
+    from tpsim.present import style
+    from tpsim.present.charts import save_figure, source_line
 
     plt = style.plt
     start = scenario.data["time"]["start"]

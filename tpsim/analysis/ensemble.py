@@ -1,7 +1,7 @@
 """Monte Carlo ensembles: many runs of scenarios and their counterfactual under uncertain
 parameters, reduced as they go (a million runs never hold their trajectories in memory).
 
-Data flow of one *block* of runs (``BLOCK`` runs from :mod:`tpsim.uncertainty`)::
+Data flow of one *block* of runs (``BLOCK`` runs from :mod:`tpsim.config.uncertainty`)::
 
     points u (block seed)  -> theta per model (the same u for every model: paired draws)
     -> simulate (one kernel call per model, recording only the state entries needed)
@@ -37,14 +37,14 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import __version__
-from .appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
+from tpsim import __version__
+from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
                         monthly_flows, uplift_costs)
-from .errors import TpsimError
-from .models import layout as lo
-from .models.structure import Model
-from .simulate import Buffers, simulate
-from .uncertainty import BLOCK, UncertaintyPlan
+from tpsim.errors import TpsimError
+from tpsim.models import layout as lo
+from tpsim.models.structure import Model
+from tpsim.models.simulate import Buffers, simulate
+from tpsim.config.uncertainty import BLOCK, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
@@ -88,7 +88,7 @@ class SeriesTerms:
 
 
 def series_terms(model: Model, name: str) -> SeriesTerms | None:
-    """The terms of a :mod:`tpsim.results` series name in ``model``, or None if unknown.
+    """The terms of a :mod:`tpsim.models.results` series name in ``model``, or None if unknown.
 
     Supported: ``spend.total``, ``spend.kind.preventive|reactive``, ``spend.transition``,
     ``spend.overhead``, ``spend.service.<v>``, ``value.service.<r>``, ``activity.<v>``,
@@ -173,7 +173,7 @@ def series_terms(model: Model, name: str) -> SeriesTerms | None:
 
 
 def _appraisal_names(accounts: Accounts) -> list[str]:
-    """The series :func:`tpsim.appraisal.monthly_flows` reads for the fiscal figures."""
+    """The series :func:`tpsim.analysis.appraisal.monthly_flows` reads for the fiscal figures."""
     names = ["spend.total", "spend.transition", "pool.balance"]
     for a in accounts.agencies:
         names += [f"spend.agency.{a}", f"overhead.agency.{a}", f"contribution.agency.{a}",
@@ -199,7 +199,7 @@ class _Series(dict):
 
 
 def payback_months(discounted_net: np.ndarray) -> np.ndarray:
-    """:func:`tpsim.appraisal.payback_month` for each row of a runs x months array:
+    """:func:`tpsim.analysis.appraisal.payback_month` for each row of a runs x months array:
     0 (never negative), the month (1-based), or ``NEVER`` (-1: not within the horizon)."""
     x = np.asarray(discounted_net, dtype=float)
     if x.ndim != 2:
@@ -220,12 +220,12 @@ def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
                    settings: AppraisalSettings) -> dict[str, np.ndarray]:
     """Per-run fiscal NPV (horizon and Parliament), BCR and payback month of a scenario
     against its counterfactual, from named series shaped runs x months, computed with
-    :mod:`tpsim.appraisal` itself (the reference for the fused kernel :func:`_fiscal`).
+    :mod:`tpsim.analysis.appraisal` itself (the reference for the fused kernel :func:`_fiscal`).
 
-    The formulas of :func:`tpsim.appraisal.appraise` (its total row): monthly flows from
-    :func:`tpsim.appraisal.monthly_flows`, optimism bias on each agency's extra spend
-    (:func:`tpsim.appraisal.uplift_costs`), Green Book factors
-    (:func:`tpsim.appraisal.discount_factors`). ``bcr`` is NaN where PV costs are <= £1e-6
+    The formulas of :func:`tpsim.analysis.appraisal.appraise` (its total row): monthly flows from
+    :func:`tpsim.analysis.appraisal.monthly_flows`, optimism bias on each agency's extra spend
+    (:func:`tpsim.analysis.appraisal.uplift_costs`), Green Book factors
+    (:func:`tpsim.analysis.appraisal.discount_factors`). ``bcr`` is NaN where PV costs are <= £1e-6
     (undefined); ``payback`` uses ``NEVER`` for "not within the horizon".
     """
     flows = monthly_flows(_Series(scenario), _Series(counterfactual), accounts)
@@ -253,7 +253,7 @@ def _flow(traj, i, m, p):
 @njit(cache=True, inline="always")
 def _split(traj, i, m, acc, react):
     """(investment, reactive spend) of one agency in month m+1, as
-    :func:`tpsim.appraisal.agency_spend_split`; ``acc`` = positions of spend, overhead,
+    :func:`tpsim.analysis.appraisal.agency_spend_split`; ``acc`` = positions of spend, overhead,
     contribution and capture accumulators, ``react`` = its reactive services' spend."""
     spend = _flow(traj, i, m, acc[0])
     overhead = _flow(traj, i, m, acc[1])
@@ -496,7 +496,7 @@ def trajectories(job: EnsembleJob, u: np.ndarray,
                  buffers: list[Buffers] | None = None) -> list[np.ndarray]:
     """Month-end snapshots (runs x months+1 x recorded entries) of every model at ``u``
     (``params``: their :func:`parameters`, if already computed; ``buffers``: one
-    :class:`~tpsim.simulate.Buffers` per model to write into)."""
+    :class:`~tpsim.models.simulate.Buffers` per model to write into)."""
     out = []
     for k, model in enumerate(job.models):
         theta, ev = params[k] if params is not None else job.plan.parameters(
@@ -833,7 +833,7 @@ def _dask_task(job: EnsembleJob, first_block: int, stop_block: int, numba_thread
 
 
 def _worker_version() -> str:
-    from . import __version__ as version
+    from tpsim import __version__ as version
     return version
 
 
@@ -1001,12 +1001,12 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
             sampler: str = "random", series: Sequence[str] = DEFAULT_SERIES,
             bins: int = DEFAULT_BINS, metric_bins: int = DEFAULT_METRIC_BINS,
             optimism_bias: float | None = None) -> EnsembleJob:
-    """A job comparing validated :class:`~tpsim.scenario.Scenario` objects with a
+    """A job comparing validated :class:`~tpsim.config.scenario.Scenario` objects with a
     counterfactual: the uncertainty section of the first scenario that declares one applies
     to every scenario (and the counterfactual) that does not declare its own
-    (:func:`tpsim.uncertainty.effective_sections`); shared draws are paired."""
-    from .models.structure import compile_scenario
-    from .uncertainty import build_plan, effective_sections
+    (:func:`tpsim.config.uncertainty.effective_sections`); shared draws are paired."""
+    from tpsim.models.structure import compile_scenario
+    from tpsim.config.uncertainty import build_plan, effective_sections
 
     ordered = [counterfactual, *scenarios]
     sections = effective_sections([*scenarios, counterfactual])

@@ -14,14 +14,15 @@ import warnings
 import click
 import numpy as np
 
-from .. import __version__, runner
-from .. import ensemble as en
-from .. import sensitivity as sa
-from ..errors import TpsimError
-from ..output import csv_text, json_text, atomic_write_text
-from ..report_text import money
-from .common import load, out_dir
-from .ensemble import frame
+from tpsim import __version__
+from tpsim.models import runner
+from tpsim.analysis import ensemble as en
+from tpsim.analysis import sensitivity as sa
+from tpsim.errors import TpsimError
+from tpsim.output import csv_text, json_text, atomic_write_text
+from tpsim.present.wording import money
+from tpsim.cli.options import load, out_dir
+from tpsim.cli.ensemble import frame
 
 _OUTPUT_TEXT = {
     "npv": ("Net present value against the counterfactual (fiscal, £)", "Net present value, £m",
@@ -83,7 +84,7 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
     }
     files: dict[str, str] = {}
     figures = {}
-    from ..charts import source_line, tornado_chart
+    from tpsim.present.charts import source_line, tornado_chart
     source = source_line([sc], cf)
     if method == "oat":
         result = sa.one_at_a_time(evaluate, d, swing)
@@ -144,7 +145,7 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
     folder = out_dir(out, f"sensitivity/{sc.name}")
     for name, text in files.items():
         atomic_write_text(folder / name, text)
-    from ..charts import save_figure
+    from tpsim.present.charts import save_figure
     for stem, fig in figures.items():
         save_figure(fig, folder, stem, formats=("png",))
     click.echo(_text(document))
@@ -181,7 +182,7 @@ def _text(document: dict) -> str:
 def _sobol_figure(labels, r, title: str, scenario: str, source: str, runs: int):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from .. import style as st
+    from tpsim.present import style as st
 
     order = np.argsort(-np.nan_to_num(r["total_order"]), kind="stable")[::-1]
     with st.style_context():

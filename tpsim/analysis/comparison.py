@@ -6,7 +6,7 @@ stacked as rows of as few kernel calls as possible (one, when the scenarios shar
   the file and key.
 * A :class:`RunSpec` is one row to simulate: a compiled model (its layout), a parameter vector
   and its time-keyed changes. Runs whose models share a structure (same parameter layout, same
-  structure arrays, same time settings) go in one :func:`tpsim.simulate.simulate` call: their
+  structure arrays, same time settings) go in one :func:`tpsim.models.simulate.simulate` call: their
   time-keyed changes are merged into one event list (a run without a given change gets, at
   that slot, the value already in force for it, which changes nothing).
 * :func:`removal_spec`: the scenario with one agency's extra preventive investment removed:
@@ -14,7 +14,7 @@ stacked as rows of as few kernel calls as possible (one, when the scenarios shar
   ``pool.contributions.<a>`` follow the counterfactual's values (and time-keyed changes); 0 for
   the contribution when the counterfactual has no pool.
 * :func:`run_comparison` runs everything and returns labelled series per run; the arithmetic of
-  the appraisal and of the matrix is in :mod:`tpsim.appraisal`.
+  the appraisal and of the matrix is in :mod:`tpsim.analysis.appraisal`.
 """
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import TpsimError
-from .models import layout as lo
-from .models.structure import Model, compile_scenario
-from .results import Results, build_results
-from .scenario import Scenario
-from .simulate import simulate
+from tpsim.errors import TpsimError
+from tpsim.models import layout as lo
+from tpsim.models.structure import Model, compile_scenario
+from tpsim.models.results import Results, build_results
+from tpsim.config.scenario import Scenario
+from tpsim.models.simulate import simulate
 
 # ---------------------------------------------------------------------------------------------
 # Comparability
@@ -301,7 +301,7 @@ def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> Compa
 
 @dataclass
 class Appraised:
-    """One scenario of a comparison, appraised (the structures of :mod:`tpsim.appraisal`)."""
+    """One scenario of a comparison, appraised (the structures of :mod:`tpsim.analysis.appraisal`)."""
 
     index: int            # position in the scenarios given (first of its name)
     scenario: Scenario
@@ -317,7 +317,7 @@ def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
     """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
     matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
     report both show."""
-    from .appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
+    from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
                             who_pays_who_gains)
 
     runs = run_comparison(scenarios, counterfactual)

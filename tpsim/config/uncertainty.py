@@ -1,10 +1,10 @@
 """Uncertain parameters: the ``uncertainty:`` section, distributions, samplers and copulas.
 
 Plain functions and small classes on numpy arrays (SALib's split: sampling here, analysis in
-:mod:`tpsim.sensitivity`, file handling only in the command layer). docs/uncertainty.md is the
+:mod:`tpsim.analysis.sensitivity`, file handling only in the command layer). docs/uncertainty.md is the
 user's description; this docstring is the contract.
 
-The section (validated by :func:`resolve_section`, called from :mod:`tpsim.scenario`)::
+The section (validated by :func:`resolve_section`, called from :mod:`tpsim.config.scenario`)::
 
     uncertainty:
       parameters:
@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ScenarioError
-from .errors import describe as _describe
-from .errors import suggest as _suggest
-from .scenario import _get_path, _set_path
+from tpsim.errors import ScenarioError
+from tpsim.errors import describe as _describe
+from tpsim.errors import suggest as _suggest
+from tpsim.config.scenario import _get_path, _set_path
 
 __all__ = [
     "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
@@ -183,7 +183,7 @@ def distribution_from_spec(spec: Mapping[str, Any]) -> Distribution:
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation of the section (called by tpsim.scenario)
+# Validation of the section (called by tpsim.config.scenario)
 # ---------------------------------------------------------------------------------------------
 
 ErrorFactory = Callable[[str, str], ScenarioError]
@@ -206,7 +206,7 @@ def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
     for key in raw:
         if key not in _SECTION_KEYS:
             raise error(f"uncertainty.{key}", "unknown key" + _suggest(key, _SECTION_KEYS))
-    from .scenario import _parameter_paths  # the one definition of a parameter path
+    from tpsim.config.scenario import _parameter_paths    # the one definition of a parameter path
     paths = _parameter_paths(data)
     known = set(paths)
     params_raw = raw.get("parameters")
@@ -439,7 +439,7 @@ def _check_extremes(section: dict, data: dict, error: ErrorFactory,
 
 
 def _unknown_path(path: str, paths: Sequence[str], data: Mapping) -> str:
-    from .scenario import _unknown_parameter
+    from tpsim.config.scenario import _unknown_parameter
     return _unknown_parameter(path, paths, data)
 
 
@@ -677,7 +677,7 @@ def effective_sections(scenarios: Sequence[Any], names: Sequence[str] | None = N
     A borrowed section is re-validated against the borrowing scenario (every draw must give a
     valid scenario there too); a problem raises :class:`ScenarioError` naming both.
     """
-    from .scenario import scenario_from_dict
+    from tpsim.config.scenario import scenario_from_dict
 
     donor = next((s for s in scenarios if s.data.get("uncertainty")), None)
     out = []

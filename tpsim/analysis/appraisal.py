@@ -1,7 +1,7 @@
 """Green Book appraisal of a scenario against a counterfactual: pure functions on arrays.
 
 Everything here takes labelled monthly series (a mapping ``name -> array over months``, as in
-:class:`tpsim.results.Results` for one run or as read back from ``timeseries.csv``) and returns
+:class:`tpsim.models.results.Results` for one run or as read back from ``timeseries.csv``) and returns
 numbers; nothing reads or writes files or runs the model. docs/appraisal.md states every formula.
 
 Conventions
@@ -18,7 +18,7 @@ Conventions
       more than it receives bears the difference; money left in the pool is a negative cost),
       so that summed over agencies and the pool, ``cashable - costs = -Δspend.total`` exactly.
     * Discount factor of month m: the Green Book factor of its appraisal year (m - 1) // 12
-      (year 0 undiscounted), from :mod:`tpsim.discounting`.
+      (year 0 undiscounted), from :mod:`tpsim.analysis.discounting`.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .discounting import monthly_factors
+from tpsim.analysis.discounting import monthly_factors
 
 PARLIAMENT_MONTHS = 60
 """Months in a Parliament: the first period every figure is reported over."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..scenario import Scenario, load_scenario
+from tpsim.config.scenario import Scenario, load_scenario
 
 
 def out_dir(out: str | None, default: str) -> Path:

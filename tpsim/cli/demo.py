@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import TpsimError
-from .common import out_dir
-from .report import produce_report
+from tpsim.errors import TpsimError
+from tpsim.cli.options import out_dir
+from tpsim.cli.report import produce_report
 
 SCENARIOS = ("pooled_prevention.yaml", "pilots_plus.yaml")
 COUNTERFACTUAL = "siloed_squeeze.yaml"

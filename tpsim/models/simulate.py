@@ -1,6 +1,6 @@
 """Run a compiled model: validate inputs, preallocate outputs, call the numba kernel.
 
->>> from tpsim.scenario import load_scenario
+>>> from tpsim.config.scenario import load_scenario
 >>> from tpsim.models.structure import compile_scenario
 >>> model = compile_scenario(load_scenario("scenarios/baseline.yaml"))
 >>> raw = simulate(model, model.theta(1000), record=False)   # totals only, 1,000 runs
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .discounting import monthly_factors
-from .models import kernel
-from .models.structure import Model
+from tpsim.analysis.discounting import monthly_factors
+from tpsim.models import kernel
+from tpsim.models.structure import Model
 
 _log = logging.getLogger("tpsim")
 

@@ -1,7 +1,7 @@
 """Read and validate a pilot area's calibration inputs: the local-data CSV and the fit config.
 
 The formats are documented in ``calibration/data-format.md`` and ``calibration/config-format.md``.
-This module reads files and checks them; it knows nothing of fitting (``tpsim.calibration``).
+This module reads files and checks them; it knows nothing of fitting (``tpsim.analysis.calibration``).
 
 Local data is a tidy CSV, one observation per row::
 
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import DataError, TpsimError
-from .errors import describe as _describe
-from .errors import suggest as _suggest
+from tpsim.errors import DataError, TpsimError
+from tpsim.errors import describe as _describe
+from tpsim.errors import suggest as _suggest
 
 __all__ = [
     "ObservedSeries", "LocalData", "read_local_data", "month_number", "month_label",
@@ -423,7 +423,7 @@ def load_config(path: str | os.PathLike) -> CalibrationConfig:
 
     Checks the structure, types and ranges, and that the scenario and data files exist.
     Whether the parameters exist in the scenario is checked when the scenario is known
-    (:func:`tpsim.calibration.resolve_parameters`).
+    (:func:`tpsim.analysis.calibration.resolve_parameters`).
     """
     path = Path(path)
     display = os.fspath(path)

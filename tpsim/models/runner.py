@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import copy
 
-from . import __version__
-from .models.structure import compile_scenario
-from .results import Results, build_results
-from .scenario import Scenario, scenario_from_dict
-from .simulate import simulate
+from tpsim import __version__
+from tpsim.models.structure import compile_scenario
+from tpsim.models.results import Results, build_results
+from tpsim.config.scenario import Scenario, scenario_from_dict
+from tpsim.models.simulate import simulate
 
 
 def with_time_settings(scenario: Scenario, dt: float | None = None, method: str | None = None,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from .. import charts, runner
-from ..report import build_comparison, make_charts, trajectory_charts
-from ..output import atomic_write_bytes
-from .common import load, out_dir
+from tpsim.present import charts
+from tpsim.models import runner
+from tpsim.present.report import build_comparison, make_charts, trajectory_charts
+from tpsim.output import atomic_write_bytes
+from tpsim.cli.options import load, out_dir
 
 #: ``--chart`` choices -> chart file stem prefix
 CHART_NAMES = {

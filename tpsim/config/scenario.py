@@ -20,7 +20,7 @@ compile step reads:
 Resolved data
     Top-level keys ``name, title, description, price_year, sources, time, loops, agencies,
     cohorts, services, pool, appraisal, changes, uncertainty`` are always present (``extends``
-    is dropped; ``uncertainty`` is ``{}`` when absent, see :mod:`tpsim.uncertainty`).
+    is dropped; ``uncertainty`` is ``{}`` when absent, see :mod:`tpsim.config.uncertainty`).
     Every default is filled in. Numbers are ``float``, except ``time.horizon`` and
     ``services.<v>.delay_order`` (``int``); switches are ``bool``; ``capacity`` and ``utility``
     may be ``None``. Mappings keep document order (states from low to high need). ``changes``
@@ -813,8 +813,8 @@ class _Validator:
 
     def uncertainty(self, raw: Any, data: dict) -> dict:
         """The ``uncertainty`` section (docs/uncertainty.md), checked by
-        :func:`tpsim.uncertainty.resolve_section`: ``{}`` when absent."""
-        from tpsim.uncertainty import resolve_section
+        :func:`tpsim.config.uncertainty.resolve_section`: ``{}`` when absent."""
+        from tpsim.config.uncertainty import resolve_section
 
         def check(trial: dict) -> ScenarioError | None:
             try:

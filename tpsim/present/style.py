@@ -27,7 +27,7 @@ from matplotlib import cm  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from . import report_text  # noqa: E402
+from tpsim.present import wording  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Palettes
@@ -198,7 +198,7 @@ def pounds_m(value: float, decimals: int = 1) -> str:
 def money(value: float) -> str:
     """A value in £ with a unit that keeps it short: £1.23bn, £12.3m, £456k, £789, with
     the typographic minus sign."""
-    return report_text.money(value, minus="\u2212")
+    return wording.money(value, minus="\u2212")
 
 
 def _nice_decimals(step: float) -> int:

@@ -236,7 +236,7 @@ COUNT_PREFIXES = ("population.", "activity.", "waiting.", "inflow.", "escalation
 def reference_run(scenario):
     """The aggregate run of ``scenario`` with RK4 and a quarter of its time step: the
     reference from which the aggregate's discretisation error is estimated."""
-    from . import runner
+    from tpsim.models import runner
 
     dt = float(scenario.data["time"]["dt"]) / 4.0
     return runner.run(runner.with_time_settings(scenario, dt=dt, method="rk4"))
@@ -244,7 +244,7 @@ def reference_run(scenario):
 
 def check_individual(results, aggregate, reference=None, alpha: float = DEFAULT_ALPHA) -> dict:
     """Cross-check :class:`tpsim.models.individual.IndividualResults` against the aggregate
-    :class:`tpsim.results.Results` of the same scenario (``reference``: see
+    :class:`tpsim.models.results.Results` of the same scenario (``reference``: see
     :func:`reference_run`; optional).
 
     Waiting lists of capacity-limited services are informational (stochastic queues form below

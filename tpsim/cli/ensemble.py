@@ -15,13 +15,14 @@ import sys
 import click
 import numpy as np
 
-from .. import __version__, runner
-from .. import ensemble as en
-from ..errors import TpsimError
-from ..output import csv_text, json_text, atomic_write_text
-from ..report_text import money
-from ..uncertainty import BLOCK, EPS, SAMPLERS
-from .common import load, out_dir
+from tpsim import __version__
+from tpsim.models import runner
+from tpsim.analysis import ensemble as en
+from tpsim.errors import TpsimError
+from tpsim.output import csv_text, json_text, atomic_write_text
+from tpsim.present.wording import money
+from tpsim.config.uncertainty import BLOCK, EPS, SAMPLERS
+from tpsim.cli.options import load, out_dir
 
 
 @click.command()
@@ -88,7 +89,7 @@ def ensemble(scenarios: tuple[str, ...], counterfactual: str, runs: int, seed: i
     figures = _figures(job, summary, partial, scs, cf) if charts else {}
     for name, text in files.items():
         atomic_write_text(folder / name, text)
-    from ..charts import save_figure
+    from tpsim.present.charts import save_figure
     for stem, fig in figures.items():
         save_figure(fig, folder, stem, formats=("png",))
     click.echo(ensemble_text(document))
@@ -210,7 +211,7 @@ def _slug(text: str) -> str:
 
 def _figures(job: en.EnsembleJob, summary: en.Summary, partial: en.Partial, scenarios,
              counterfactual) -> dict:
-    from ..charts import fan_chart, series_title, source_line
+    from tpsim.present.charts import fan_chart, series_title, source_line
 
     source = source_line(scenarios, counterfactual,
                          note=f"{job.n_runs:,} runs, seed {job.seed}, {job.sampler} sampling")
@@ -261,7 +262,7 @@ def _histograms(job: en.EnsembleJob, summary: en.Summary, partial: en.Partial, s
     """NPV, BCR and payback distributions of every scenario, from the merged histograms."""
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from .. import style as st
+    from tpsim.present import style as st
 
     out = {}
     labels = job.metric_labels
@@ -332,9 +333,9 @@ def _coarse(counts: np.ndarray, low: float, width: float, stats: dict, target: i
 
 def frame(fig, title: str, source: str) -> None:
     """Title at the top left and a wrapped source line at the foot, with the axes laid out in
-    between (for the charts drawn here rather than in tpsim.charts)."""
+    between (for the charts drawn here rather than in tpsim.present.charts)."""
     import textwrap
-    from .. import style as st
+    from tpsim.present import style as st
 
     height = fig.get_figheight()
     lines = textwrap.wrap(source, 150) or [source]

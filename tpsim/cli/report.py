@@ -2,7 +2,7 @@
 
 Writes into the output folder (default ``outputs/report/``):
 
-* ``report.html``: one self-contained page (charts embedded), see :mod:`tpsim.report`;
+* ``report.html``: one self-contained page (charts embedded), see :mod:`tpsim.present.report`;
 * ``charts/<chart>.png`` (for documents) and ``charts/<chart>.svg`` (for print);
 * the files of ``tpsim compare`` (``comparison.json``, ``comparison.csv``, ``attribution.csv``,
   each run's ``<scenario>/timeseries.csv``), written by that command itself with the same
@@ -20,12 +20,13 @@ from typing import Sequence
 
 import click
 
-from .. import charts, runner
-from ..output import atomic_write_bytes
-from ..report import (Comparison, Uncertainty, build_comparison, make_charts,
+from tpsim.present import charts
+from tpsim.models import runner
+from tpsim.output import atomic_write_bytes
+from tpsim.present.report import (Comparison, Uncertainty, build_comparison, make_charts,
                       render_html, uncertainty_analysis)
-from ..scenario import Scenario
-from .common import load, out_dir
+from tpsim.config.scenario import Scenario
+from tpsim.cli.options import load, out_dir
 
 
 def render_outputs(comparison: Comparison, command: str | None = None,
@@ -73,7 +74,7 @@ def produce_report(ctx: click.Context, scenarios: Sequence[str], counterfactual:
         uncertainty = uncertainty_analysis(comparison, uncertainty_runs, seed, optimism_bias)
     files = render_outputs(comparison, command_line(), uncertainty)
     # the comparison files, by `tpsim compare` itself (it prints its table)
-    from .compare import compare as compare_command
+    from tpsim.cli.compare import compare as compare_command
     ctx.invoke(compare_command, scenarios=tuple(scenarios), counterfactual=counterfactual,
                horizon=horizon, optimism_bias=optimism_bias, method=method, dt=dt,
                out=str(folder))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .results import Results
+    from tpsim.models.results import Results
 
 
 def money(value: float, minus: str = "-") -> str:

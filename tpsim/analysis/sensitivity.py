@@ -3,7 +3,7 @@
 Both methods work on a function ``evaluate(u) -> {output name: values}`` of points ``u``
 (runs x factors) of the unit hypercube, so they apply to the model (:func:`model_evaluator`)
 and to any test function alike. Factors are the uncertain parameters of
-:mod:`tpsim.uncertainty` (one per shared path); a factor's value is its distribution's
+:mod:`tpsim.config.uncertainty` (one per shared path); a factor's value is its distribution's
 ``ppf(u)``.
 
 * :func:`one_at_a_time`: every factor at its median (u = 0.5), then each factor alone at
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from .uncertainty import BLOCK
+from tpsim.config.uncertainty import BLOCK
 
 __all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS"]
 
@@ -92,10 +92,10 @@ def sobol(evaluate: Evaluator, d: int, outputs: Sequence[str], n: int = 512, see
 
 
 def model_evaluator(job, month: int) -> Evaluator:
-    """``evaluate(u)`` for a two-model :class:`tpsim.ensemble.EnsembleJob` (counterfactual,
+    """``evaluate(u)`` for a two-model :class:`tpsim.analysis.ensemble.EnsembleJob` (counterfactual,
     scenario) tracking ``spend.kind.reactive``: fiscal NPV and the scenario's reactive spend in
     ``month`` (1-based), run by run, in slices of ``BLOCK`` runs."""
-    from .ensemble import evaluate as run_points
+    from tpsim.analysis.ensemble import evaluate as run_points
 
     t_reactive = job.tracked.index(("spend.kind.reactive", 1, False))
     i_npv = job.metric_labels.index(f"npv|{job.names[1]}")

@@ -4,7 +4,7 @@
 Two kinds of input:
 
 * charts of simulated trajectories take ``runs``: a sequence of ``(Scenario, Results)`` pairs
-  (from :func:`tpsim.runner.run`; run ``run`` of each batch is drawn) or
+  (from :func:`tpsim.models.runner.run`; run ``run`` of each batch is drawn) or
   ``(Scenario, Results, run index)`` triples: :func:`spend_by_agency`, :func:`spend_by_kind`,
   :func:`people_by_need_state`;
 * charts of appraisal and ensemble figures take plain numpy arrays and labels, so the
@@ -38,8 +38,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from . import __version__
-from . import style as st
+from tpsim import __version__
+from tpsim.present import style as st
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -175,7 +175,7 @@ def source_line(scenarios: Sequence, counterfactual=None, note: str | None = Non
     """``"Source: tpsim 0.1.0; scenario pooled_prevention (hash 1a2b...) against siloed_squeeze
     (hash 3c4d...); real terms, 2024-25 prices."``
 
-    ``scenarios`` and ``counterfactual`` are :class:`~tpsim.scenario.Scenario` objects (or
+    ``scenarios`` and ``counterfactual`` are :class:`~tpsim.config.scenario.Scenario` objects (or
     ``(name, hash)`` pairs).
     """
     def ident(s) -> str:
@@ -821,7 +821,7 @@ def _metadata(fmt: str) -> dict:
 def save_figure(fig: Figure, folder: str | Path, stem: str,
                 formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Write ``folder/stem.png`` and ``folder/stem.svg`` (atomically); returns the paths."""
-    from .output import atomic_write_with
+    from tpsim.output import atomic_write_with
 
     paths = []
     for fmt in formats:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .models import layout as lo
-from .models.structure import Model
-from .simulate import RawRun
+from tpsim.models import layout as lo
+from tpsim.models.structure import Model
+from tpsim.models.simulate import RawRun
 
 
 @dataclass

@@ -20,12 +20,13 @@ import math
 import click
 import numpy as np
 
-from .. import __version__, runner
-from ..crosscheck import check_individual, reference_run, summary_line
-from ..models.individual import COVERAGE_MODES, run_individual
-from ..output import atomic_write_with, write_csv, write_json
-from ..scenario import Scenario, scenario_from_dict
-from .common import load, out_dir, out_option, scenario_argument
+from tpsim import __version__
+from tpsim.models import runner
+from tpsim.analysis.crosscheck import check_individual, reference_run, summary_line
+from tpsim.models.individual import COVERAGE_MODES, run_individual
+from tpsim.output import atomic_write_with, write_csv, write_json
+from tpsim.config.scenario import Scenario, scenario_from_dict
+from tpsim.cli.options import load, out_dir, out_option, scenario_argument
 
 
 def without_capacity_limits(scenario: Scenario) -> Scenario:

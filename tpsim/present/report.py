@@ -11,9 +11,9 @@ Treasury Five Case Model business case:
 6. the key assumptions with their sources (the scenario files' own comments and ``sources``);
 7. the settings and versions that produced it.
 
-Every figure comes from :mod:`tpsim.appraisal` (through a :class:`Comparison` built by
+Every figure comes from :mod:`tpsim.analysis.appraisal` (through a :class:`Comparison` built by
 :func:`build_comparison`, which calls the same appraisal functions as ``tpsim compare``) and
-from the simulated :class:`~tpsim.results.Results`. This module does no simulation and
+from the simulated :class:`~tpsim.models.results.Results`. This module does no simulation and
 writes no file: :func:`make_charts` returns figures, :func:`render_html` returns text.
 """
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import __version__
-from . import charts
-from . import style as st
-from .results import Results
-from .scenario import Scenario
+from tpsim import __version__
+from tpsim.present import charts
+from tpsim.present import style as st
+from tpsim.models.results import Results
+from tpsim.config.scenario import Scenario
 
 __all__ = ["Case", "Comparison", "Chart", "Uncertainty", "build_comparison", "make_charts",
            "trajectory_charts", "uncertainty_analysis", "render_html", "key_assumptions",
@@ -48,11 +48,11 @@ __all__ = ["Case", "Comparison", "Chart", "Uncertainty", "build_comparison", "ma
 
 @dataclass
 class Case:
-    """One scenario appraised against the counterfactual, in :mod:`tpsim.appraisal`'s own
-    structures: ``appraisal`` an :class:`~tpsim.appraisal.Appraisal`, ``flows`` its
-    :class:`~tpsim.appraisal.MonthlyFlows`, ``attribution`` the blocks of
-    :func:`~tpsim.appraisal.who_pays_who_gains`, ``settings`` the
-    :class:`~tpsim.appraisal.AppraisalSettings`. ``results``/``run`` locate its simulated series.
+    """One scenario appraised against the counterfactual, in :mod:`tpsim.analysis.appraisal`'s own
+    structures: ``appraisal`` an :class:`~tpsim.analysis.appraisal.Appraisal`, ``flows`` its
+    :class:`~tpsim.analysis.appraisal.MonthlyFlows`, ``attribution`` the blocks of
+    :func:`~tpsim.analysis.appraisal.who_pays_who_gains`, ``settings`` the
+    :class:`~tpsim.analysis.appraisal.AppraisalSettings`. ``results``/``run`` locate its simulated series.
     """
 
     scenario: Scenario
@@ -154,10 +154,10 @@ def build_comparison(scenarios: Sequence[Scenario], counterfactual: Scenario,
                      optimism_bias: float | None = None,
                      context: Sequence[Scenario] = ()) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual`` as ``tpsim compare``
-    does (:func:`tpsim.attribution.appraise_comparison`); ``optimism_bias`` overrides the
+    does (:func:`tpsim.analysis.comparison.appraise_comparison`); ``optimism_bias`` overrides the
     scenarios'. ``context`` scenarios are simulated for the charts over time only."""
-    from .attribution import appraise_comparison
-    from .runner import run
+    from tpsim.analysis.comparison import appraise_comparison
+    from tpsim.models.runner import run
 
     runs, appraised = appraise_comparison(list(scenarios), counterfactual, optimism_bias)
     batch = runs.batch
@@ -426,11 +426,11 @@ class Uncertainty:
 def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
                          optimism_bias: float | None = None, swing: float = 0.05) -> Uncertainty:
     """Monte Carlo runs of every scenario against the counterfactual under the scenarios'
-    ``uncertainty`` sections (:mod:`tpsim.ensemble`), and a one-at-a-time sensitivity of each
-    scenario's fiscal NPV (:mod:`tpsim.sensitivity`), drawn with :func:`tpsim.charts.fan_chart`
-    and :func:`tpsim.charts.tornado_chart`. Draws are paired across scenarios (same seed)."""
-    from . import ensemble as en
-    from . import sensitivity as sa
+    ``uncertainty`` sections (:mod:`tpsim.analysis.ensemble`), and a one-at-a-time sensitivity of each
+    scenario's fiscal NPV (:mod:`tpsim.analysis.sensitivity`), drawn with :func:`tpsim.present.charts.fan_chart`
+    and :func:`tpsim.present.charts.tornado_chart`. Draws are paired across scenarios (same seed)."""
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis import sensitivity as sa
 
     scs = [c.scenario for c in comparison.cases]
     cf = comparison.counterfactual

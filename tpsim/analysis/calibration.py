@@ -2,7 +2,7 @@
 
 The data flow, as ``tpsim calibrate`` uses it::
 
-    config (tpsim.localdata.load_config) + scenario + local data (read_local_data)
+    config (tpsim.config.localdata.load_config) + scenario + local data (read_local_data)
       -> resolve_parameters, build_targets -> CalibrationProblem
       -> fit(problem, settings)            -> FitResult (estimates, covariance, per-series stats)
       -> fit_report(...) / calibrated_scenario_yaml(...)
@@ -49,14 +49,14 @@ import numpy as np
 from scipy import optimize, stats
 from scipy.stats import qmc
 
-from . import __version__
-from .errors import ScenarioError
-from .fitstats import series_fit_statistics
-from .localdata import CalibrationConfig, FitSettings, LocalData, SeriesSpec, month_label
-from .models.structure import Model
-from .results import build_results
-from .scenario import Scenario
-from .simulate import simulate
+from tpsim import __version__
+from tpsim.errors import ScenarioError
+from tpsim.analysis.fitstats import series_fit_statistics
+from tpsim.config.localdata import CalibrationConfig, FitSettings, LocalData, SeriesSpec, month_label
+from tpsim.models.structure import Model
+from tpsim.models.results import build_results
+from tpsim.config.scenario import Scenario
+from tpsim.models.simulate import simulate
 
 __all__ = [
     "FitParameter", "Target", "CalibrationProblem", "FitEvent", "StartResult", "FitResult",
@@ -123,7 +123,7 @@ def resolve_parameters(config: CalibrationConfig, scenario: Scenario,
                        model: Model) -> tuple[FitParameter, ...]:
     """Check each configured parameter against the scenario and return its theta column.
 
-    Raises :class:`~tpsim.localdata.ConfigError` (config file, ``parameters.<path>``) for an
+    Raises :class:`~tpsim.config.localdata.ConfigError` (config file, ``parameters.<path>``) for an
     unknown path, a switch, or a bound that is not a valid value of the parameter (for example
     an ``effect`` above 1, or a rate that makes ``time.dt`` too large).
     """
@@ -249,7 +249,7 @@ class CalibrationProblem:
         return theta
 
     def simulate_results(self, x: np.ndarray, full_horizon: bool = False):
-        """Labelled :class:`~tpsim.results.Results` for the parameter sets ``x`` (runs x p)."""
+        """Labelled :class:`~tpsim.models.results.Results` for the parameter sets ``x`` (runs x p)."""
         model = self.model if full_horizon else self.fit_model
         raw = simulate(model, self.theta(x, model), record=True, **self._discount)
         self.runs += raw.theta.shape[0]
@@ -417,9 +417,9 @@ def setup(config: CalibrationConfig) -> Setup:
     name the file, line and key)."""
     import os
 
-    from .localdata import read_local_data
-    from .models.structure import compile_scenario
-    from .scenario import load_scenario
+    from tpsim.config.localdata import read_local_data
+    from tpsim.models.structure import compile_scenario
+    from tpsim.config.scenario import load_scenario
 
     scenario = load_scenario(config.scenario_path)
     model = compile_scenario(scenario)

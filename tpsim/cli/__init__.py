@@ -13,30 +13,30 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import TpsimError
+from tpsim import __version__
+from tpsim.errors import TpsimError
 
 # sub-command name -> ("module:attribute", summary for ``tpsim --help``). The summaries are
 # here, not read from the commands, so listing them imports nothing (scipy, matplotlib and
 # numba take seconds); a test checks each is the start of its command's own help.
 _COMMANDS = {
-    "run": ("tpsim.commands.run:run",
+    "run": ("tpsim.cli.run:run",
             "Simulate one SCENARIO; write timeseries.csv and summary.json"),
-    "des": ("tpsim.commands.des:des",
+    "des": ("tpsim.cli.des:des",
             "Simulate individuals in SCENARIO with the discrete-event model"),
-    "compare": ("tpsim.commands.compare:compare",
+    "compare": ("tpsim.cli.compare:compare",
                 "Appraise each SCENARIO against the counterfactual"),
-    "calibrate": ("tpsim.commands.calibrate:calibrate",
+    "calibrate": ("tpsim.cli.calibrate:calibrate",
                   "Fit the parameters listed in CONFIG to local data"),
-    "ensemble": ("tpsim.commands.ensemble:ensemble",
+    "ensemble": ("tpsim.cli.ensemble:ensemble",
                  "Run an ensemble of each SCENARIO against the counterfactual"),
-    "sensitivity": ("tpsim.commands.sensitivity:sensitivity",
+    "sensitivity": ("tpsim.cli.sensitivity:sensitivity",
                     "Sensitivity of SCENARIO's NPV against the counterfactual"),
-    "chart": ("tpsim.commands.chart:chart",
+    "chart": ("tpsim.cli.chart:chart",
               "Draw the charts of each SCENARIO"),
-    "report": ("tpsim.commands.report:report",
+    "report": ("tpsim.cli.report:report",
                "Write the business-case report of each SCENARIO"),
-    "demo": ("tpsim.commands.demo:demo",
+    "demo": ("tpsim.cli.demo:demo",
              "Compare the shipped scenarios; write the business-case report"),
 }
 

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import click
 
-from .. import __version__, runner
-from ..appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_OPTIMISM_BIAS, ROW_METRICS,
+from tpsim import __version__
+from tpsim.models import runner
+from tpsim.analysis.appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_OPTIMISM_BIAS, ROW_METRICS,
                          TOTAL_ROW, AppraisalSettings)
-from ..attribution import appraise_comparison
-from ..errors import TpsimError
-from ..output import atomic_write_text, csv_text, json_text
-from ..report_text import money
-from ..scenario import Scenario
-from .common import load, out_dir
+from tpsim.analysis.comparison import appraise_comparison
+from tpsim.errors import TpsimError
+from tpsim.output import atomic_write_text, csv_text, json_text
+from tpsim.present.wording import money
+from tpsim.config.scenario import Scenario
+from tpsim.cli.options import load, out_dir
 
 _SETTINGS_COLUMNS = ("discount_rate", "health_discount_rate", "optimism_bias")
 

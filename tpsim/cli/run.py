@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import click
 
-from .. import runner
-from ..output import write_csv, write_json
-from ..report_text import run_summary_text
-from .common import load, out_dir, out_option, scenario_argument
+from tpsim.models import runner
+from tpsim.output import write_csv, write_json
+from tpsim.present.wording import run_summary_text
+from tpsim.cli.options import load, out_dir, out_option, scenario_argument
 
 
 @click.command()
