@@ -142,6 +142,12 @@ def _scenario_json(sc: Scenario, folder: str, settings: AppraisalSettings,
         "optimism_bias_source": "command line" if optimism_override is not None else "scenario",
         "qaly_value": settings.qaly_value,
         "value_qalys": settings.value_qalys,
+        "qaly_price_year": settings.qaly_price_year or sc.data["price_year"],
+        "qaly_uprating": settings.qaly_uprating,
+        "qaly_value_used": settings.qaly_value_used,
+        "optimism_bias_detail": settings.optimism_bias_block(
+            "command line" if optimism_override is not None else "scenario"),
+        "transfers": sorted(v for v, sv in sc.data["services"].items() if sv.get("transfer")),
         **appraisal.headline(),
         "agencies": {a: appraisal.rows[a] for a in flows.agencies},
         "pool": pool,
@@ -231,14 +237,23 @@ def comparison_text(document: dict) -> str:
     for name, sc in document["scenarios"].items():
         t = sc["total"]
         bcr = "n/a (no extra cost)" if sc["bcr"] is None else f"{sc['bcr']:.2f}"
+        ob = sc["optimism_bias_detail"]
+        transfers = ", ".join(sc["transfers"]) or "none marked"
         lines += [
             "",
             f"{name} against {cf}: {horizon} months from {st['start']}, {st['price_year']} prices, "
             f"£m; discount {sc['discount_rate']:.1%} a year (health {sc['health_discount_rate']:.1%}), "
-            f"optimism bias {sc['optimism_bias']:.0%} on costs ({sc['optimism_bias_source']})",
-            f"  fiscal NPV {money(sc['npv'])} over the horizon ({money(sc['npv_parliament'])} "
-            f"over the Parliament); economic NPV {money(sc['economic_npv'])}; BCR {bcr}; "
-            f"payback {_payback(sc['payback_month'], sc['pays_back_in_parliament'])}",
+            f"optimism bias {sc['optimism_bias']:.0%} ({sc['optimism_bias_source']}"
+            + (f", {ob['category']} upper bound {ob['upper_bound']:.0%}" if ob["category"] else "")
+            + (f", stepped down: {ob['reason']}" if ob["stepped_down"] else "") + ")",
+            f"  NPSV {money(sc['npsv'])} over the horizon (headline; {money(sc['npsv_parliament'])} "
+            f"over the Parliament); economic NPV {money(sc['economic_npv'])}; fiscal NPV "
+            f"{money(sc['fiscal_npv'])} ({money(sc['npv_parliament'])} over the Parliament); "
+            f"BCR {bcr}; payback {_payback(sc['payback_month'], sc['pays_back_in_parliament'])}",
+            f"  NPSV = economic NPV + QALYs at £{sc['qaly_value_used']:,.0f} ({st['price_year']} "
+            f"prices) + declared outcome values; economic NPV excludes transfers ({transfers})",
+            "  optimism bias uplifted: " + "; ".join(ob["applied_to"])
+            + f" (PV £{sc['total']['pv_optimism_bias_horizon'] / 1e6:,.1f}m)",
         ]
         if sc["optimism_bias"] == 0.0:
             lines.append(f"  note: no optimism bias; the recommended uplift for a commissioned "
@@ -260,7 +275,7 @@ def comparison_text(document: dict) -> str:
                 f"{_m(r['pv_uplifted_costs_horizon'])}{_m(r['pv_cashable_savings_horizon'])}"
                 f"{_m(r['npv_horizon'], 11)}  {pb_text}")
         o = sc["outcomes"]["total"]
-        valued = "in the economic NPV" if sc["value_qalys"] else "not in the NPVs"
+        valued = "in the NPSV" if sc["value_qalys"] else "not valued"
         lines.append(f"  payback: month the cumulative discounted fiscal net benefit turns "
                      f"non-negative; 0 = never a net outlay; >{horizon} = not within the horizon")
         lines.append(
@@ -268,7 +283,7 @@ def comparison_text(document: dict) -> str:
             f"crisis person-months avoided {o['crisis_person_months_avoided_horizon']:,.0f}; "
             f"exits avoided {o['exits_avoided_horizon']:,.1f}; QALYs gained "
             f"{o['qalys_gained_horizon']:,.1f} (PV {o['pv_qalys_gained_horizon']:,.1f}, "
-            f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value']:,.0f}, {valued})")
+            f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value_used']:,.0f}, {valued})")
         lines += _attribution_lines(sc["attribution"]["cashable"])
     return "\n".join(lines).lstrip("\n")
 
