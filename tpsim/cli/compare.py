@@ -15,6 +15,7 @@ from tpsim.models import runner
 from tpsim.analysis.appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_OPTIMISM_BIAS, ROW_METRICS,
                          TOTAL_ROW, AppraisalSettings)
 from tpsim.analysis.comparison import appraise_comparison
+from tpsim.analysis.switching import switching_analysis
 from tpsim.errors import TpsimError
 from tpsim.output import atomic_write_text, csv_text, json_text
 from tpsim.present.wording import money
@@ -51,6 +52,10 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
     report = {a.scenario.name: _scenario_json(a.scenario, folders[a.scenario.name], a.settings,
                                               optimism_bias, a.appraisal, a.flows, a.attribution)
               for a in appraised}
+    switching = switching_analysis(runs, appraised, cf)
+    for name, block in switching.items():
+        report[name]["switching_values"] = block["switching_values"]
+        report[name]["break_even"] = block["break_even"]
 
     document = {
         "tpsim_version": __version__,
@@ -66,7 +71,10 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
             "people": "people (escalations, exits) and person-months (crisis)",
             "qalys": "QALYs (quality-adjusted life years)",
         },
-        "runs": {"runs": runs.n_runs, "kernel_calls": batch.kernel_calls},
+        "runs": {"runs": runs.n_runs, "kernel_calls": batch.kernel_calls,
+                 "switching_runs": sum(b["runs"] + 2 for b in switching.values()),
+                 "switching_kernel_calls": sum(b["kernel_calls"] + b["break_even"]["kernel_calls"]
+                                               for b in switching.values())},
         "scenarios": report,
     }
     files = {Path("comparison.json"): json_text(document),
@@ -285,7 +293,41 @@ def comparison_text(document: dict) -> str:
             f"{o['qalys_gained_horizon']:,.1f} (PV {o['pv_qalys_gained_horizon']:,.1f}, "
             f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value_used']:,.0f}, {valued})")
         lines += _attribution_lines(sc["attribution"]["cashable"])
+        lines += _switching_lines(sc)
     return "\n".join(lines).lstrip("\n")
+
+
+def _switching_lines(sc: dict) -> list[str]:
+    """Switching values (NPSV and fiscal NPV) and the break-even horizon."""
+    if "switching_values" not in sc:
+        return []
+    be = sc["break_even"]
+
+    def month(m):
+        return (f"not within {be['months_searched']} months" if m is None
+                else "immediate" if m == 0 else f"month {m}")
+
+    lines = [f"  break-even (cumulative discounted NPSV turns non-negative, up to "
+             f"{be['months_searched']} months): {month(be['npsv_month'])}; fiscal NPV: "
+             f"{month(be['fiscal_npv_month'])}",
+             f"  switching values (the value at which the case is zero; model parameters set in "
+             f"the option and the counterfactual):",
+             f"  {'parameter':<44}{'central':>12}{'NPSV = 0':>14}{'fiscal = 0':>14}"]
+    by_parameter: dict[str, dict] = {}
+    for e in sc["switching_values"]:
+        by_parameter.setdefault(e["parameter"], {"central": e["central"]})[e["case"]] = e
+
+    def cell(e) -> str:
+        if e is None:
+            return f"{'n/a':>14}"
+        if e["none_in_range"]:
+            return f"{'none in range':>14}"
+        return f"{e['value']:>14,.6g}"
+
+    for name, row in by_parameter.items():
+        lines.append(f"  {name:<44}{row['central']:>12,.6g}{cell(row.get('npsv'))}"
+                     f"{cell(row.get('fiscal_npv'))}")
+    return lines
 
 
 def _attribution_lines(block: dict) -> list[str]:
