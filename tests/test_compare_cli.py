@@ -214,7 +214,7 @@ def test_every_output_key_is_documented(place):
     out = place["dir"] / "out"
     assert _compare(str(place["pooled"]), "--against", str(place["base"]), "--out", str(out)).exit_code == 0
     docs = DOCS.read_text()
-    documented = set(re.findall(r"`([a-z_]+)`", docs))
+    documented = set(re.findall(r"`([a-z0-9_]+)`", docs))
     doc = json.loads((out / "comparison.json").read_text())
     sc = doc["scenarios"]["pooled"]
     keys = set(doc) | set(doc["settings"]) | set(sc) | set(sc["pool"]) | set(sc["outcomes"]["total"])

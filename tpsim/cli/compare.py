@@ -16,6 +16,7 @@ from tpsim.analysis.appraisal import (PARLIAMENT_MONTHS, POOL_ROW, RECOMMENDED_O
                          TOTAL_ROW, AppraisalSettings)
 from tpsim.analysis.comparison import appraise_comparison
 from tpsim.analysis.switching import switching_analysis
+from tpsim.analysis import cashflow
 from tpsim.errors import TpsimError
 from tpsim.output import atomic_write_text, csv_text, json_text
 from tpsim.present.wording import money
@@ -53,6 +54,10 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
                                               optimism_bias, a.appraisal, a.flows, a.attribution)
               for a in appraised}
     switching = switching_analysis(runs, appraised, cf)
+    for a in appraised:
+        report[a.scenario.name]["section_114"] = cashflow.section_114_months(
+            batch.series(runs.scenarios[a.index]), batch.series(runs.counterfactual),
+            {g for g, ag in a.scenario.data["agencies"].items() if ag["type"] == "council"})
     for name, block in switching.items():
         report[name]["switching_values"] = block["switching_values"]
         report[name]["break_even"] = block["break_even"]
@@ -79,7 +84,13 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
     }
     files = {Path("comparison.json"): json_text(document),
              Path("comparison.csv"): _comparison_csv(report, cf.name),
-             Path("attribution.csv"): _attribution_csv(report, list(runs.counterfactual_model.agencies))}
+             Path("attribution.csv"): _attribution_csv(report, list(runs.counterfactual_model.agencies)),
+             Path("cashflow.csv"): csv_text(cashflow.COLUMNS, [
+                 row for a in appraised for row in cashflow.cashflow_rows(
+                     a.scenario.name, a.flows, batch.series(runs.scenarios[a.index]),
+                     a.scenario.data["time"]["start"],
+                     {g for g, ag in a.scenario.data["agencies"].items() if ag["type"] == "council"},
+                     batch.series(runs.counterfactual))])}
     seen = set()
     for i, sc in [(runs.counterfactual, cf)] + list(zip(runs.scenarios, scs)):
         if sc.name in seen:
@@ -94,7 +105,8 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
         atomic_write_text(folder / relative, content)
     click.echo(text)
     click.echo(f"wrote {folder / 'comparison.json'}, {folder / 'comparison.csv'}, "
-               f"{folder / 'attribution.csv'} and {len(seen)} timeseries.csv files")
+               f"{folder / 'attribution.csv'}, {folder / 'cashflow.csv'} and {len(seen)} "
+               f"timeseries.csv files")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,6 +306,12 @@ def comparison_text(document: dict) -> str:
             f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value_used']:,.0f}, {valued})")
         lines += _attribution_lines(sc["attribution"]["cashable"])
         lines += _switching_lines(sc)
+        s114 = [f"{a} month {m['month'] or '-'} (counterfactual {m['counterfactual_month'] or '-'})"
+                for a, m in sc.get("section_114", {}).items()
+                if m["month"] is not None or m["counterfactual_month"] is not None]
+        if s114:
+            lines.append("  section 114 (council reserves below zero; cashflow.csv has the "
+                         "financial years): " + "; ".join(s114))
     return "\n".join(lines).lstrip("\n")
 
 
