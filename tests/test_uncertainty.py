@@ -11,8 +11,8 @@ from conftest import make_tiny_scenario_dict
 from tpsim.errors import ScenarioError
 from tpsim.models.structure import compile_scenario
 from tpsim.config.scenario import load_scenario, scenario_from_dict
-from tpsim.config.uncertainty import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
-                               effective_sections, unit_block, unit_points)
+from tpsim.analysis.sampling import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
+                                    effective_sections, unit_block, unit_points)
 
 EFFECT = "services.falls_prevention.effect"
 UNIT_COST = "services.residential_care.unit_cost"

@@ -44,7 +44,7 @@ from tpsim.errors import TpsimError
 from tpsim.models import layout as lo
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
-from tpsim.config.uncertainty import BLOCK, UncertaintyPlan
+from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
@@ -1006,7 +1006,7 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     to every scenario (and the counterfactual) that does not declare its own
     (:func:`tpsim.config.uncertainty.effective_sections`); shared draws are paired."""
     from tpsim.models.structure import compile_scenario
-    from tpsim.config.uncertainty import build_plan, effective_sections
+    from tpsim.analysis.sampling import build_plan, effective_sections
 
     ordered = [counterfactual, *scenarios]
     sections = effective_sections([*scenarios, counterfactual])
