@@ -52,7 +52,8 @@ from scipy.stats import qmc
 from tpsim import __version__
 from tpsim.errors import ScenarioError
 from tpsim.analysis.fitstats import series_fit_statistics
-from tpsim.config.localdata import CalibrationConfig, FitSettings, LocalData, SeriesSpec, month_label
+from tpsim.config.calibration import CalibrationConfig, FitSettings, SeriesSpec
+from tpsim.config.localdata import LocalData, month_label
 from tpsim.models.structure import Model
 from tpsim.models.results import build_results
 from tpsim.config.scenario import Scenario
@@ -165,7 +166,7 @@ def build_targets(config: CalibrationConfig, data: LocalData) -> tuple[tuple[Tar
         specs = list(config.series)
         for i, spec in enumerate(specs):
             if spec.name not in data.series:
-                key = ("series", spec.name) if ("series", spec.name) in config.lines \
+                key = ("series", spec.name) if config.located(("series", spec.name)) \
                     else ("series", i)
                 raise config.error(key, f"no rows for series {spec.name} in {data.path}")
     targets = []
