@@ -1017,10 +1017,10 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     if len(set(names)) != len(names):
         raise TpsimError(f"scenario names must differ (got {', '.join(names)})")
     plan = build_plan(names, sections, models, base_values)
-    discount = [{"discount_rate": s.data["appraisal"]["discount_rate"],
-                 "health_discount_rate": s.data["appraisal"]["health_discount_rate"]}
+    discount = [{"discount_rate": s.appraisal["discount_rate"],
+                 "health_discount_rate": s.appraisal["health_discount_rate"]}
                 for s in ordered]
-    settings = [None] + [AppraisalSettings.from_appraisal(s.data["appraisal"], optimism_bias)
+    settings = [None] + [AppraisalSettings.from_appraisal(s.appraisal, optimism_bias)
                          for s in scenarios]
     return make_job(names, models, discount, plan, settings, runs=runs, seed=seed,
                     sampler=sampler, series=series, bins=bins, metric_bins=metric_bins)

@@ -16,7 +16,6 @@ stratify within each block (a scrambled Sobol block of 4096 = 2^12 points is bal
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,18 +255,18 @@ def effective_sections(scenarios: Sequence[Any], names: Sequence[str] | None = N
     A borrowed section is re-validated against the borrowing scenario (every draw must give a
     valid scenario there too); a problem raises :class:`ScenarioError` naming both.
     """
-    donor = next((s for s in scenarios if s.data.get("uncertainty")), None)
+    donor = next((s for s in scenarios if s.uncertainty), None)
     out = []
     for s in scenarios:
-        own = s.data.get("uncertainty") or {}
+        own = s.as_dict()["uncertainty"]
         if own or donor is None:
             out.append(own)
             continue
-        data = copy.deepcopy(s.data)
-        data["uncertainty"] = copy.deepcopy(donor.data["uncertainty"])
+        data = s.as_dict()
+        data["uncertainty"] = donor.as_dict()["uncertainty"]
         where = s.path if s.path is not None else f"<{s.name}>"
         donor_where = donor.path if donor.path is not None else f"<{donor.name}>"
         checked = scenario_from_dict(data, source=f"{where} (with the uncertainty section of "
                                                   f"{donor_where})")
-        out.append(checked.data["uncertainty"])
+        out.append(checked.as_dict()["uncertainty"])
     return out

@@ -44,7 +44,9 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from tpsim.config.parameters import get_path as _get_path
@@ -58,7 +60,7 @@ from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
 
-__all__ = ["Scenario", "load_scenario", "scenario_from_dict"]
+__all__ = ["Scenario", "TimeSettings", "load_scenario", "scenario_from_dict"]
 
 # ---------------------------------------------------------------------------------------------
 # The schema: keys, defaults and ranges (docs/scenario-format.md)
@@ -203,6 +205,26 @@ _SHARE_SUM_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
+class TimeSettings:
+    """The ``time`` section: first month (``YYYY-MM``), run length (whole months), step
+    (months; 1/dt is a whole number) and integration method (``euler`` or ``rk4``)."""
+
+    start: str
+    horizon: int
+    dt: float
+    method: str
+
+
+def _read_only(value: Any) -> Any:
+    """A read-only deep view: mappings become ``MappingProxyType``, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _read_only(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_read_only(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A validated scenario.
 
@@ -213,10 +235,20 @@ class Scenario:
     path:
         The file it was loaded from, or None for a dict.
     data:
-        The resolved dict (see the module docstring). Treat it as read-only.
+        The resolved dict (see the module docstring). Treat it as read-only; code outside
+        this package reads it through the typed accessors below.
     locations:
         Dotted key path -> (file, 1-based line) of the file that last set the key. Partial:
         defaults and dict-built scenarios have no entry.
+
+    Accessors: :attr:`time` is a frozen :class:`TimeSettings`; :attr:`title`,
+    :attr:`description` and :attr:`price_year` are text; the sections :attr:`sources`,
+    :attr:`loops`, :attr:`agencies`, :attr:`cohorts`, :attr:`services`, :attr:`pool`,
+    :attr:`appraisal` and :attr:`uncertainty` are read-only mappings (``MappingProxyType``,
+    nested mappings too, lists as tuples) keyed as in the resolved data; :attr:`changes` is a
+    tuple of read-only ``{"month", "set"}`` mappings. Views are built once per scenario.
+    :meth:`as_dict` gives a mutable deep copy of the resolved data; :meth:`replace` gives a
+    changed, re-validated scenario.
     """
 
     name: str
@@ -227,11 +259,85 @@ class Scenario:
     def __hash__(self) -> int:
         return int(self.hash, 16)
 
+    def __getstate__(self) -> dict:
+        # the cached read-only views (MappingProxyType) cannot be pickled; they are rebuilt
+        return {key: self.__dict__[key] for key in ("name", "path", "data", "locations")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
     @property
     def hash(self) -> str:
         """First 12 hex digits of the SHA-256 of the resolved data as canonical JSON."""
         text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    # -- typed accessors ----------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """The title (defaults to the name)."""
+        return self.data["title"]
+
+    @property
+    def description(self) -> str:
+        return self.data["description"]
+
+    @property
+    def price_year(self) -> str:
+        """The price base of every money value, e.g. ``"2024-25"``."""
+        return self.data["price_year"]
+
+    @cached_property
+    def time(self) -> TimeSettings:
+        return TimeSettings(**self.data["time"])
+
+    @cached_property
+    def sources(self) -> Mapping[str, str]:
+        """Citation id -> citation text."""
+        return _read_only(self.data["sources"])
+
+    @cached_property
+    def loops(self) -> Mapping[str, bool]:
+        """Feedback loop -> switched on."""
+        return _read_only(self.data["loops"])
+
+    @cached_property
+    def agencies(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["agencies"])
+
+    @cached_property
+    def cohorts(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["cohorts"])
+
+    @cached_property
+    def services(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["services"])
+
+    @cached_property
+    def pool(self) -> Mapping[str, Any]:
+        return _read_only(self.data["pool"])
+
+    @cached_property
+    def appraisal(self) -> Mapping[str, Any]:
+        """Discount rates (per year), optimism bias, £ per QALY and ``value_qalys``."""
+        return _read_only(self.data["appraisal"])
+
+    @cached_property
+    def changes(self) -> tuple[Mapping[str, Any], ...]:
+        """Time-keyed changes, ``{"month": float, "set": {path: float}}``, by month."""
+        return _read_only(self.data["changes"])
+
+    @cached_property
+    def uncertainty(self) -> Mapping[str, Any]:
+        """The resolved ``uncertainty`` section (empty when the scenario has none)."""
+        return _read_only(self.data["uncertainty"])
+
+    def as_dict(self) -> dict:
+        """A mutable deep copy of the resolved data (for building a changed scenario)."""
+        return copy.deepcopy(self.data)
+
+    # -- paths --------------------------------------------------------------------------------
 
     def get(self, path: str) -> Any:
         """The value at a dotted path, e.g. ``"services.falls_prevention.effect"``.
@@ -261,29 +367,69 @@ class Scenario:
         """
         return _parameter_paths(self.data)
 
-    def with_overrides(self, values: Mapping[str, float]) -> Scenario:
-        """A copy with parameters set by dotted path, fully re-validated.
+    # -- changed copies -----------------------------------------------------------------------
 
-        ``values`` maps paths from :meth:`parameter_paths` to numbers; switches accept 0 or 1
-        (or a bool). An unknown path or an invalid value raises :class:`ScenarioError`.
-        ``changes`` still apply on top of the overridden values at their months.
+    def replace(self, *, dt: float | None = None, method: str | None = None,
+                horizon: int | None = None, overrides: Mapping[str, float] | None = None,
+                capacity_limits: bool = True) -> Scenario:
+        """A copy with settings changed, fully re-validated (same name, path and locations).
+
+        ``dt`` (months), ``method`` and ``horizon`` (months) replace the ``time`` settings
+        where given. ``capacity_limits=False`` removes every reactive service's capacity
+        (and the ``changes`` that set one). ``overrides`` maps paths from
+        :meth:`parameter_paths` to numbers; switches accept 0 or 1 (or a bool); ``changes``
+        still apply on top of the overridden values at their months. Returns ``self`` when
+        nothing changes. Errors are :class:`ScenarioError`: an unknown override path or value
+        names ``<overrides of NAME>``; otherwise the scenario's file and the key, e.g. a
+        ``dt`` too large for the fastest rate is reported against ``time.dt``.
         """
-        if not values:
+        if dt is None and method is None and horizon is None and not overrides \
+                and capacity_limits:
             return self
-        source = f"<overrides of {self.name}>"
-        paths = self.parameter_paths()
-        known = set(paths)
         data = copy.deepcopy(self.data)
-        for path, value in values.items():
-            if path not in known:
-                raise ScenarioError(_unknown_parameter(path, paths, self.data), file=source,
-                                    key=path)
-            _set_path(data, path, _parameter_value(value, path, _is_switch(path), source, path))
+        if dt is not None:
+            data["time"]["dt"] = float(dt)
+        if method is not None:
+            data["time"]["method"] = method
+        if horizon is not None:
+            data["time"]["horizon"] = int(horizon)
+        if not capacity_limits:
+            _remove_capacity_limits(data)
+        source = self._display()
+        if overrides:
+            source = f"<overrides of {self.name}>"
+            paths = _parameter_paths(data)
+            known = set(paths)
+            for path, value in overrides.items():
+                if path not in known:
+                    raise ScenarioError(_unknown_parameter(path, paths, data), file=source,
+                                        key=path)
+                _set_path(data, path, _parameter_value(value, path, _is_switch(path), source,
+                                                       path))
         resolved = _Validator(source, {}).resolve(data, self.name)
         return Scenario(self.name, self.path, resolved, self.locations)
 
+    def with_overrides(self, values: Mapping[str, float]) -> Scenario:
+        """``replace(overrides=values)``; goes when cli/ is switched to :meth:`replace`."""
+        return self.replace(overrides=values)
+
     def _display(self) -> str:
         return os.fspath(self.path) if self.path is not None else f"<{self.name}>"
+
+
+def _remove_capacity_limits(data: dict) -> None:
+    """Set every reactive service's capacity to None (unlimited) in resolved ``data`` and drop
+    the capacity settings from its ``changes`` (a change left empty goes)."""
+    for service in data["services"].values():
+        if service["kind"] == "reactive":
+            service["capacity"] = None
+    changes = []
+    for change in data["changes"]:
+        kept = {p: v for p, v in change["set"].items()
+                if not (p.startswith("services.") and p.endswith(".capacity"))}
+        if kept:
+            changes.append({"month": change["month"], "set": kept})
+    data["changes"] = changes
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
