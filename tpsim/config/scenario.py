@@ -4,7 +4,8 @@
 file (or a plain dict) into a frozen :class:`Scenario` whose ``data`` is the *resolved* dict the
 compile step reads:
 
-1. read the YAML (a safe loader only) and record the line of every key;
+1. read the YAML with the one reader, :func:`tpsim.config.yamlio.read_yaml` (safe, ``1e6`` is a
+   number, duplicate keys refused, alias expansion bounded), which records every key's line;
 2. follow ``extends``: the parent is loaded first (recursively) and the child merged into it;
 3. validate every key, type, range and reference, and fill in every default.
 
@@ -30,7 +31,8 @@ Resolved data
     rates per person-month (or per month), growth rates as fractions per year.
 
 Every problem raises :class:`~tpsim.errors.ScenarioError` naming the file, the dotted key path
-and, where known, the line.
+and, where known, the line. Code outside this package reads a scenario through the typed
+accessors of :class:`Scenario` and changes it with :meth:`Scenario.replace`.
 """
 
 from __future__ import annotations
@@ -75,21 +77,20 @@ class _Required:
 _REQUIRED: Any = _Required()
 
 
-_Bound = Bound
-_ANY = _Bound()
-_NONNEG = _Bound(0.0)
-_POSITIVE = _Bound(0.0, low_closed=False)
-_FRACTION = _Bound(0.0, True, 1.0, True)
-_FRACTION_BELOW_1 = _Bound(0.0, True, 1.0, False)
-_GROWTH = _Bound(-1.0, low_closed=False)  # fraction per year, > -1
-_UTILITY = _Bound(-1.0, True, 1.0, True)
+_ANY = Bound()
+_NONNEG = Bound(0.0)
+_POSITIVE = Bound(0.0, low_closed=False)
+_FRACTION = Bound(0.0, True, 1.0, True)
+_FRACTION_BELOW_1 = Bound(0.0, True, 1.0, False)
+_GROWTH = Bound(-1.0, low_closed=False)  # fraction per year, > -1
+_UTILITY = Bound(-1.0, True, 1.0, True)
 
 
 class _Num(NamedTuple):
     """A numeric key: its default (or _REQUIRED) and allowed range; nullable allows ``null``."""
 
     default: Any
-    bound: _Bound
+    bound: Bound
     nullable: bool = False
 
 
