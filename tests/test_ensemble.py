@@ -16,7 +16,7 @@ from tpsim.cli import main
 from tpsim.models.results import build_results
 from tpsim.config.scenario import scenario_from_dict
 from tpsim.models.simulate import simulate
-from tpsim.config.uncertainty import BLOCK
+from tpsim.analysis.sampling import BLOCK
 
 UNCERTAINTY = {
     "parameters": {

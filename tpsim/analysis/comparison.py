@@ -294,7 +294,7 @@ def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> Compa
                 removed[a] = len(specs)
                 specs.append(spec)
         removals.append(removed)
-    ap = counterfactual.data["appraisal"]
+    ap = counterfactual.appraisal
     batch = simulate_specs(specs, ap["discount_rate"], ap["health_discount_rate"])
     return ComparisonRuns(batch, 0, scenario_index, removals, models, cf_model, len(specs))
 
@@ -329,7 +329,7 @@ def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
             continue
         done.add(sc.name)
         accounts = Accounts.from_model(runs.models[j])
-        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
+        settings = AppraisalSettings.from_appraisal(sc.appraisal, optimism_bias)
         flows = monthly_flows(runs.batch.series(runs.scenarios[j]), cf_series, accounts)
         without = {a: monthly_flows(runs.batch.series(i), cf_series, accounts)
                    for a, i in runs.removals[j].items()}

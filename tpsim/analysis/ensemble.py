@@ -44,7 +44,7 @@ from tpsim.errors import TpsimError
 from tpsim.models import layout as lo
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
-from tpsim.config.uncertainty import BLOCK, UncertaintyPlan
+from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
@@ -1006,7 +1006,7 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     to every scenario (and the counterfactual) that does not declare its own
     (:func:`tpsim.config.uncertainty.effective_sections`); shared draws are paired."""
     from tpsim.models.structure import compile_scenario
-    from tpsim.config.uncertainty import build_plan, effective_sections
+    from tpsim.analysis.sampling import build_plan, effective_sections
 
     ordered = [counterfactual, *scenarios]
     sections = effective_sections([*scenarios, counterfactual])
@@ -1017,10 +1017,10 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     if len(set(names)) != len(names):
         raise TpsimError(f"scenario names must differ (got {', '.join(names)})")
     plan = build_plan(names, sections, models, base_values)
-    discount = [{"discount_rate": s.data["appraisal"]["discount_rate"],
-                 "health_discount_rate": s.data["appraisal"]["health_discount_rate"]}
+    discount = [{"discount_rate": s.appraisal["discount_rate"],
+                 "health_discount_rate": s.appraisal["health_discount_rate"]}
                 for s in ordered]
-    settings = [None] + [AppraisalSettings.from_appraisal(s.data["appraisal"], optimism_bias)
+    settings = [None] + [AppraisalSettings.from_appraisal(s.appraisal, optimism_bias)
                          for s in scenarios]
     return make_job(names, models, discount, plan, settings, runs=runs, seed=seed,
                     sampler=sampler, series=series, bins=bins, metric_bins=metric_bins)

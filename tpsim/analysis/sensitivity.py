@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from tpsim.config.uncertainty import BLOCK
+from tpsim.analysis.sampling import BLOCK
 
 __all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS"]
 

@@ -14,7 +14,6 @@ Writes to DIR (default ``outputs/<scenario>/des/``):
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import click
@@ -25,26 +24,13 @@ from tpsim.models import runner
 from tpsim.analysis.crosscheck import check_individual, reference_run, summary_line
 from tpsim.models.individual import COVERAGE_MODES, run_individual
 from tpsim.output import atomic_write_with, write_csv, write_json
-from tpsim.config.scenario import Scenario, scenario_from_dict
+from tpsim.config.scenario import Scenario
 from tpsim.cli.options import load, out_dir, out_option, scenario_argument
 
 
 def without_capacity_limits(scenario: Scenario) -> Scenario:
-    """The scenario with every reactive service's capacity removed (also in ``changes``)."""
-    data = copy.deepcopy(scenario.data)
-    for sv in data["services"].values():
-        if sv["kind"] == "reactive":
-            sv["capacity"] = None
-    changes = []
-    for change in data["changes"]:
-        kept = {p: v for p, v in change["set"].items()
-                if not (p.startswith("services.") and p.endswith(".capacity"))}
-        if kept:
-            changes.append({"month": change["month"], "set": kept})
-    data["changes"] = changes
-    source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
-    changed = scenario_from_dict(data, source=source)
-    return Scenario(scenario.name, scenario.path, changed.data, scenario.locations)
+    """``scenario.replace(capacity_limits=False)``; goes when cli/ is switched to replace."""
+    return scenario.replace(capacity_limits=False)
 
 
 def _timeseries_table(results) -> tuple[list[str], np.ndarray]:
