@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tpsim.models.series import FAMILIES, column_name, columns, dim_labels, evaluate, parse
+from tpsim.models.series import family as family_of
 from tpsim.models.structure import Model
 from tpsim.models.simulate import RawRun
 
@@ -44,6 +45,13 @@ class Results:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.series[name]
+
+    def family(self, name: str) -> dict:
+        """A family's columns by label (``results.family("spend.agency")["police"]``, runs x
+        months): read series by dimension instead of building column names."""
+        fam = family_of(name)
+        return {label: self.series[column_name(fam, label)]
+                for label in dim_labels(self.model, fam.dim)}
 
     def to_xarray(self):
         """The series as an ``xarray.Dataset``: one variable per series family (``spend_agency``
@@ -131,29 +139,28 @@ class Results:
 
     def totals(self, run: int = 0) -> dict:
         """Totals over the horizon for one run (money in £, people in counts)."""
-        m = self.model
+        def sums(name: str) -> dict[str, float]:
+            return {label: float(v[run].sum()) for label, v in self.family(name).items()}
+
         out = {
-            "spend_by_agency": {a: float(self.series[f"spend.agency.{a}"][run].sum())
-                                for a in m.agencies},
-            "spend_by_kind": {k: float(self.series[f"spend.kind.{k}"][run].sum())
-                              for k in ("preventive", "reactive")},
+            "spend_by_agency": sums("spend.agency"),
+            "spend_by_kind": sums("spend.kind"),
             "spend_total": float(self.series["spend.total"][run].sum()),
-            "escalations": {c: float(self.series[f"escalations.{c}"][run].sum()) for c in m.cohorts},
-            "crisis_person_months": {c: float(self.series[f"crisis_person_months.{c}"][run].sum())
-                                     for c in m.cohorts},
-            "exits": {c: float(self.series[f"exits.{c}"][run].sum()) for c in m.cohorts},
-            "final_reserves": {a: float(self.series[f"reserves.agency.{a}"][run][-1])
-                               for a in m.agencies},
+            "escalations": sums("escalations"),
+            "crisis_person_months": sums("crisis_person_months"),
+            "exits": sums("exits"),
+            "final_reserves": {a: float(v[run][-1]) for a, v in self.family("reserves.agency").items()},
         }
         return out
 
     def s114_months(self, run: int = 0) -> dict[str, int | None]:
         """First month each council's reserves are below zero (a section 114 notice), or None."""
         out = {}
+        reserves = self.family("reserves.agency")
         for a, kind in zip(self.model.agencies, self.model.agency_types):
             if kind != "council":
                 continue
-            below = np.flatnonzero(self.series[f"reserves.agency.{a}"][run] < 0.0)
+            below = np.flatnonzero(reserves[a][run] < 0.0)
             out[a] = int(self.months[below[0]]) if below.size else None
         return out
 
