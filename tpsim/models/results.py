@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tpsim.models.series import FAMILIES, column_name, columns, dim_labels, evaluate, parse
+from tpsim.models.series import FAMILIES, column_name, dim_labels, evaluate_all, parse
 from tpsim.models.series import family as family_of
 from tpsim.models.structure import Model
 from tpsim.models.simulate import RawRun
@@ -170,5 +170,4 @@ def build_results(model: Model, raw: RawRun, seed=None) -> Results:
     :mod:`tpsim.models.series`, in timeseries.csv order."""
     if raw.record_index.size != model.nstate:
         raise ValueError("build_results needs every state entry recorded (record=True)")
-    S = {name: evaluate(model, raw, fam, label) for name, fam, label in columns(model)}
-    return Results(model, raw, S, seed=seed)
+    return Results(model, raw, evaluate_all(model, raw), seed=seed)

@@ -27,7 +27,7 @@ from tpsim.models import layout as lo
 from tpsim.models.structure import Model
 
 __all__ = ["Family", "SeriesTerms", "FAMILIES", "COLUMN_GROUPS", "family", "dim_labels",
-           "columns", "parse", "series_terms", "evaluate", "variable_name"]
+           "columns", "parse", "series_terms", "evaluate", "evaluate_all", "variable_name"]
 
 #: Dimension names and what labels them in a compiled model. ``cohort_state`` is a pair
 #: dimension (a population state belongs to one cohort; each cohort has its own states).
@@ -316,12 +316,31 @@ class _Reader:
 def evaluate(model: Model, raw, fam: Family, label) -> np.ndarray:
     """One column (runs x months) from a :class:`tpsim.models.simulate.RawRun` recorded with
     every state entry."""
+    return _evaluate(_Reader(model, raw), fam, label)
+
+
+def evaluate_all(model: Model, raw) -> dict[str, np.ndarray]:
+    """Every column of ``model``, in timeseries.csv order, from a fully recorded run."""
     r = _Reader(model, raw)
+    return {name: _evaluate(r, fam, label) for name, fam, label in columns(model)}
+
+
+def _evaluate(r: _Reader, fam: Family, label) -> np.ndarray:
+    model = r.model
     if fam.derive is not None:
         return fam.derive(r, label)
     read = r.stock if fam.kind == "stock" else r.flow
-    out = np.zeros((r.traj.shape[0], r.traj.shape[1] - 1))
+    out = None
     for block, item, coef in fam.terms(model, label):
-        value = coef * read(block, item)
-        out = out + (value / fam.scale if fam.scale != 1.0 else value)
+        value = read(block, item) if coef == 1.0 else coef * read(block, item)
+        if fam.scale != 1.0:
+            value = value / fam.scale
+        # a sum from 0: a flow is never -0.0, so the first term stands for 0 + itself, except
+        # a scaled or weighted one (a negative utility times no person-months is -0.0)
+        if out is None:
+            out = value if coef == 1.0 and fam.scale == 1.0 else 0.0 + value
+        else:
+            out = out + value
+    if out is None:  # a sum over no entries (no preventive services, say)
+        out = np.zeros((r.traj.shape[0], r.traj.shape[1] - 1))
     return out
