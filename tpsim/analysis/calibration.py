@@ -56,6 +56,7 @@ from tpsim.config.calibration import CalibrationConfig, FitSettings, SeriesSpec
 from tpsim.config.localdata import LocalData, month_label
 from tpsim.models.structure import Model
 from tpsim.models.results import build_results
+from tpsim.models.series import columns as series_columns
 from tpsim.config.scenario import Scenario
 from tpsim.models.simulate import simulate
 
@@ -112,8 +113,7 @@ class Target:
 
 def series_names(model: Model) -> list[str]:
     """Every output series of ``model`` (the columns of ``tpsim run``'s timeseries.csv)."""
-    short = dataclasses.replace(model, n_months=1)
-    return build_results(short, simulate(short, short.theta(1), record=True)).columns
+    return [name for name, _, _ in series_columns(model)]
 
 
 def _is_switch(path: str) -> bool:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tpsim.errors import TpsimError
-from tpsim.models import layout as lo
 from tpsim.models.structure import Model, compile_scenario
 from tpsim.models.results import Results, build_results
 from tpsim.config.scenario import Scenario
@@ -137,7 +136,7 @@ def _removal_columns(model: Model, agency: str) -> list[str]:
 
 
 def _has_pool(model: Model) -> bool:
-    col = int(model.po[lo.P_GLOBAL]) + lo.G_POOL_ON
+    col = model.param_index["pool.enabled"]
     return bool(model.theta0[col] > 0.0 or np.any(model.ev_value0[model.ev_param == col] > 0.0))
 
 
@@ -336,3 +335,36 @@ def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
         out.append(Appraised(j, sc, settings, flows, appraise(flows, settings),
                              who_pays_who_gains(flows, without, settings)))
     return runs, out
+
+
+def scenario_record(a: Appraised, folder: str, optimism_override: float | None) -> dict:
+    """One scenario's entry of ``comparison.json`` (``scenarios.<name>``): its appraisal
+    headline, per-agency, pool and total rows, outcomes, attribution and reconciliation;
+    ``folder`` is where its timeseries.csv is written, relative to the output folder."""
+    from tpsim.analysis.appraisal import POOL_ROW, TOTAL_ROW
+
+    sc, settings, appraisal, flows = a.scenario, a.settings, a.appraisal, a.flows
+    pool = dict(appraisal.rows[POOL_ROW])
+    parliament = appraisal.parliament_months
+    pool["transition_cost_change_parliament"] = float(flows.transition_change[:parliament].sum())
+    pool["transition_cost_change_horizon"] = float(flows.transition_change.sum())
+    return {
+        "scenario": sc.name,
+        "title": sc.data.get("title") or "",
+        "file": str(sc.path) if sc.path is not None else None,
+        "scenario_hash": sc.hash,
+        "timeseries": f"{folder}/timeseries.csv",
+        "discount_rate": settings.discount_rate,
+        "health_discount_rate": settings.health_discount_rate,
+        "optimism_bias": settings.optimism_bias,
+        "optimism_bias_source": "command line" if optimism_override is not None else "scenario",
+        "qaly_value": settings.qaly_value,
+        "value_qalys": settings.value_qalys,
+        **appraisal.headline(),
+        "agencies": {ag: appraisal.rows[ag] for ag in flows.agencies},
+        "pool": pool,
+        "total": appraisal.rows[TOTAL_ROW],
+        "outcomes": appraisal.outcomes,
+        "attribution": a.attribution,
+        "reconciliation": appraisal.reconciliation,
+    }
