@@ -13,7 +13,8 @@ from matplotlib.patches import Rectangle
 
 from conftest import make_tiny_scenario_dict
 from tpsim.present import charts, style
-from tpsim.present.report import build_comparison, make_charts
+from tpsim.analysis.comparison import compare_scenarios
+from tpsim.present.report import make_charts
 from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ SCENARIOS = ROOT / "scenarios"
 def shipped_comparison():
     """pooled_prevention and pilots_plus against siloed_squeeze, the baseline for context."""
     load = lambda name: load_scenario(SCENARIOS / f"{name}.yaml")  # noqa: E731
-    return build_comparison([load("pooled_prevention"), load("pilots_plus")],
+    return compare_scenarios([load("pooled_prevention"), load("pilots_plus")],
                             load("siloed_squeeze"), context=[load("baseline")])
 
 
@@ -54,7 +55,7 @@ def paying_back_comparison():
     """A small comparison that pays back within its horizon (more falls prevention places)."""
     cf = scenario_from_dict(two_agency_place(300.0, "tiny_cf"), source="<tiny_cf>")
     sc = scenario_from_dict(two_agency_place(600.0, "tiny_more"), source="<tiny_more>")
-    return build_comparison([sc], cf)
+    return compare_scenarios([sc], cf)
 
 
 @functools.lru_cache(maxsize=None)

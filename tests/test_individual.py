@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import make_tiny_scenario_dict
 from tpsim.models import runner
 from tpsim.cli import main
-from tpsim.cli.des import without_capacity_limits
+from tpsim.analysis.crosscheck import without_capacity_limits
 from tpsim.analysis.crosscheck import (
     COUNT_PREFIXES, check_individual, crosscheck, reference_run, standardised_differences,
     threshold,

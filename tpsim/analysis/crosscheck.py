@@ -299,3 +299,26 @@ def _money_floors(results, aggregate) -> dict:
     floors["spend.overhead"] = np.sqrt(sum(overhead_sq, zero))
     floors["spend.total"] = np.sqrt(sum(agency_sq, zero))
     return floors
+
+
+def without_capacity_limits(scenario):
+    """The scenario with every reactive service's capacity removed (also in ``changes``): the
+    cross-check of the dynamics without queues."""
+    import copy
+
+    from tpsim.config.scenario import Scenario, scenario_from_dict
+
+    data = copy.deepcopy(scenario.data)
+    for sv in data["services"].values():
+        if sv["kind"] == "reactive":
+            sv["capacity"] = None
+    changes = []
+    for change in data["changes"]:
+        kept = {p: v for p, v in change["set"].items()
+                if not (p.startswith("services.") and p.endswith(".capacity"))}
+        if kept:
+            changes.append({"month": change["month"], "set": kept})
+    data["changes"] = changes
+    source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
+    changed = scenario_from_dict(data, source=source)
+    return Scenario(scenario.name, scenario.path, changed.data, scenario.locations)

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 from tpsim import __version__
 from tpsim.analysis.calibration import (FitEvent, FitResult, calibrated_scenario_yaml, fit, fit_report,
@@ -27,7 +26,8 @@ from tpsim.analysis.calibration import (FitEvent, FitResult, calibrated_scenario
 from tpsim.errors import ScenarioError
 from tpsim.config.localdata import load_config, month_label
 from tpsim.output import atomic_write_text, csv_text, json_text
-from tpsim.cli.options import out_dir, out_option
+from tpsim.present.charts_calibration import write_fit_charts
+from tpsim.cli.options import out_dir, out_option, seed_option
 
 
 class _Progress:
@@ -72,11 +72,11 @@ class _Progress:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@out_option
+@out_option("outputs/calibration/<config name>/")
 @click.option("--starts", type=click.IntRange(min=1),
               help="Local least-squares fits (default: the config's fit.starts, else 4).")
-@click.option("--seed", type=click.IntRange(min=0),
-              help="Seed of the Sobol start points (default: the config's fit.seed, else 0).")
+@seed_option("Seed of the Sobol start points (default: the config's fit.seed, else 0).",
+             default=None)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
               quiet: bool) -> None:
@@ -130,7 +130,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     atomic_write_text(calibrated_path, yaml_text)
     atomic_write_text(folder / "fit_report.json", json_text(report))
     atomic_write_text(folder / "fit_series.csv", series_csv)
-    charts = _write_charts(folder / "charts", result, scenario, data.path)
+    charts = write_fit_charts(folder / "charts", result, scenario, data.path)
 
     click.echo(_summary_text(result, scenario.name, data.path, unused))
     click.echo(f"wrote {calibrated_path}, {folder / 'fit_report.json'}, "
@@ -227,55 +227,3 @@ def _fmt(x: float, decimals: int) -> str:
 # ---------------------------------------------------------------------------------------------
 # Charts
 # ---------------------------------------------------------------------------------------------
-
-
-def _chart_name(series: str) -> str:
-    """The file stem of a series' chart (the series name, e.g. ``activity.ae_older``)."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in series)
-
-
-def _write_charts(folder: Path, result: FitResult, scenario, data_path: str) -> list[Path]:
-    """One PNG per matched series: observed points, the simulation before calibration (dashed)
-    and after (solid) over the whole horizon, the fitted months shaded, fit statistics in the
-    subtitle, and tpsim's source line at the foot."""
-    from tpsim.present import style
-    from tpsim.present.charts import save_figure, source_line
-
-    plt = style.plt
-    start = scenario.data["time"]["start"]
-    source = source_line([scenario], note=f"observed: {data_path}")
-    written = []
-    for target in result.problem.targets:
-        traj = result.trajectories[target.name]
-        months = np.arange(1, traj.shape[1] + 1)
-        stats = result.series[target.name]["fitted"]
-        with style.style_context():
-            fig, ax = plt.subplots(figsize=(style.A4_TEXT_WIDTH_IN, 3.6))
-            first, last = int(target.months.min()), int(target.months.max())
-            ax.axvspan(first - 0.5, last + 0.5, color=style.GRID_COLOUR, alpha=0.35,
-                       linewidth=0, label="months fitted")
-            ax.plot(months, traj[0], color=style.COUNTERFACTUAL_COLOUR, linestyle="--",
-                    linewidth=1.1, label="simulated, before calibration")
-            ax.plot(months, traj[1], color=style.OKABE_ITO["blue"], linewidth=1.8,
-                    label="simulated, calibrated")
-            ax.plot(target.months, target.observed, "o", color=style.OKABE_ITO["vermillion"],
-                    markersize=3.0, label="observed (local data)")
-            step = 12 if months[-1] > 24 else 3
-            ticks = np.arange(1, months[-1] + 1, step)
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([month_label(start, int(m)) for m in ticks], rotation=45,
-                               ha="right")
-            ax.yaxis.set_major_formatter(style.thousands_formatter())
-            ax.set_title(f"{target.name}: observed and simulated", loc="left", pad=16)
-            ax.text(0.0, 1.015, f"calibrated fit: MAPE {_g(stats['mape_percent'], 3)}%, RMSE "
-                               f"{_g(stats['rmse'], 4)}, R\u00b2 {_fmt(stats['r_squared'], 3)}; "
-                               f"Theil U^M {_fmt(stats['theil_UM'], 2)}, U^S "
-                               f"{_fmt(stats['theil_US'], 2)}, U^C {_fmt(stats['theil_UC'], 2)}",
-                    transform=ax.transAxes, fontsize=7.5, color=style.TEXT_COLOUR,
-                    va="bottom")
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
-            fig.text(0.01, 0.005, source, fontsize=6, color=style.SOURCE_COLOUR, va="bottom")
-            fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-        written += save_figure(fig, folder, _chart_name(target.name), formats=("png",))
-        plt.close(fig)
-    return written
