@@ -94,9 +94,9 @@ def check_comparable(scenario: Scenario, counterfactual: Scenario) -> None:
             if sv[key] != c["services"][v][key]:
                 raise _fail(scenario, f"services.{v}.{key}",
                             f"'{sv[key]}' here, '{c['services'][v][key]}' in {cf}; {same_place}")
-    for key, hint in (("horizon", "use --horizon to compare over a common horizon"),
-                      ("dt", "use --dt to compare at a common time step"),
-                      ("method", "use --method to compare with a common method")):
+    for key, hint in (("horizon", "compare over a common horizon"),
+                      ("dt", "compare at a common time step"),
+                      ("method", "compare with a common integration method")):
         if d["time"][key] != c["time"][key]:
             raise _fail(scenario, f"time.{key}", f"{d['time'][key]} here, {c['time'][key]} in {cf}; {hint}")
     if d["price_year"] != c["price_year"]:

@@ -422,10 +422,10 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
     """Build a job for models ``[counterfactual, scenarios...]``. Raises :class:`TpsimError`
     for an unknown series name or a counterfactual without a scenario's agencies/services."""
     if runs < 1:
-        raise TpsimError("--runs must be at least 1")
+        raise TpsimError(f"runs must be at least 1 (got {runs})", key="runs")
     if len({m.n_months for m in models}) != 1:
-        raise TpsimError("the scenarios and the counterfactual must have the same horizon "
-                         "(use --horizon)")
+        raise TpsimError("the scenarios and the counterfactual must have the same horizon",
+                         key="time.horizon")
     accounts = [Accounts.from_model(m) for m in models]
     needed: list[list[str]] = [list(series) for _ in models]
     for k in range(1, len(models)):
