@@ -176,3 +176,33 @@ def sobol_figure(labels, r, title: str, scenario: str, source: str, runs: int):
                                    f"of ST", 100), fontsize=7.5, loc="left", fontweight="normal")
         frame(fig, f"Sobol indices: {scenario}", source)
     return fig
+
+
+def sensitivity_figures(job, scenario, counterfactual, method: str, result: dict, *, month: int,
+                        swing: float) -> dict:
+    """The charts of ``tpsim sensitivity``: a tornado per output (``method`` "oat") or the
+    Sobol indices per output ("sobol"); outputs in £m (reactive spend as £m a year)."""
+    from tpsim.analysis.sensitivity import OUTPUTS
+    from tpsim.present.charts import source_line, tornado_chart
+    from tpsim.present.wording import SENSITIVITY_OUTPUTS
+
+    sc = scenario
+    labels = job.plan.labels
+    source = source_line([sc], counterfactual)
+    figures = {}
+    for name in OUTPUTS:
+        title, xlabel, scale = SENSITIVITY_OUTPUTS[name]
+        if method == "oat":
+            low, high = result["low"][name], result["high"][name]
+            figures[f"tornado_{name}"] = tornado_chart(
+                labels, low * scale / 1e-6, high * scale / 1e-6, result["base"][name] * scale / 1e-6,
+                title=f"What {sc.name}'s {'NPV' if name == 'npv' else 'reactive spend'} is most "
+                      f"sensitive to", xlabel=xlabel.format(month=month),
+                low_label=f"Parameter at its {swing * 100:g}th percentile",
+                high_label=f"Parameter at its {100 - swing * 100:g}th percentile",
+                subtitle=title.format(month=month) + "; every other parameter at its median",
+                source=source)
+        else:
+            figures[f"sobol_{name}"] = sobol_figure(labels, result[name], title.format(month=month),
+                                                    sc.name, source, result["runs"])
+    return figures

@@ -21,6 +21,7 @@ from tpsim import __version__
 from tpsim.analysis.appraisal import PARLIAMENT_MONTHS, POOL_ROW, ROW_METRICS, TOTAL_ROW
 from tpsim.errors import TpsimError
 from tpsim.output import csv_text, json_text
+from tpsim.present.wording import SENSITIVITY_OUTPUTS
 from tpsim.config.scenario import Scenario
 
 _SETTINGS_COLUMNS = ("discount_rate", "health_discount_rate", "optimism_bias")
@@ -255,3 +256,89 @@ def quantiles_csv(job, summary) -> str:
                          float(np.nanmax(summary.quantile_bounds[t, m])),
                          float(summary.bin_widths[t, m])])
     return csv_text(cols, rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# sensitivity.json, tornado.csv, sobol.csv
+# ---------------------------------------------------------------------------------------------
+
+
+def _describe(job, j: int) -> str:
+    for a in job.plan.assignments[1]:
+        if a.factor == j:
+            return a.dist.describe() + (" (relative)" if a.relative else "")
+    return ""
+
+
+def _value(job, j: int, u: float) -> float | None:
+    """The scenario's parameter value (or multiplier, for a relative draw) at quantile u."""
+    for a in job.plan.assignments[1]:
+        if a.factor == j:
+            return float(a.dist.ppf(np.array([u]))[0])
+    return None
+
+
+def sensitivity_files(job, scenario, counterfactual, method: str, result: dict, *, month: int,
+                      swing: float, n_base: int, scenario_file: str,
+                      counterfactual_file: str) -> tuple[dict, dict[str, str]]:
+    """``sensitivity.json`` (as a dict and as text) with ``tornado.csv`` (``method`` "oat":
+    ``result`` of :func:`tpsim.analysis.sensitivity.one_at_a_time`) or ``sobol.csv``
+    (``method`` "sobol": of :func:`tpsim.analysis.sensitivity.sobol`); outputs in £."""
+    from tpsim.analysis.sensitivity import OUTPUTS
+
+    sc, cf = scenario, counterfactual
+    d = job.plan.d
+    labels = job.plan.labels
+    document = {
+        "tpsim_version": __version__,
+        "scenario": {"scenario": sc.name, "file": scenario_file, "scenario_hash": sc.hash},
+        "counterfactual": {"scenario": cf.name, "file": counterfactual_file,
+                           "scenario_hash": cf.hash},
+        "method": method,
+        "outputs": {k: v[0].format(month=month) for k, v in SENSITIVITY_OUTPUTS.items()},
+        "factors": [{"factor": f.label, "distribution": _describe(job, j)}
+                    for j, f in enumerate(job.plan.factors)],
+    }
+    files: dict[str, str] = {}
+    if method == "oat":
+        document["swing"] = swing
+        document["runs"] = 1 + 2 * d
+        document["central"] = result["base"]
+        rows = []
+        document["swings"] = {}
+        for name in OUTPUTS:
+            low, high = result["low"][name], result["high"][name]
+            order = np.argsort(-np.abs(high - low), kind="stable")
+            document["swings"][name] = [
+                {"factor": labels[j], "low_value": _value(job, j, swing),
+                 "high_value": _value(job, j, 1 - swing), "output_at_low": float(low[j]),
+                 "output_at_high": float(high[j]), "swing": float(abs(high[j] - low[j]))}
+                for j in order]
+            for j in order:
+                rows.append([name, labels[j], _value(job, j, swing), _value(job, j, 1 - swing),
+                             float(result["base"][name]), float(low[j]), float(high[j]),
+                             float(abs(high[j] - low[j]))])
+        files["tornado.csv"] = csv_text(["output", "factor", "low_value", "high_value", "central",
+                                         "output_at_low", "output_at_high", "swing"], rows)
+    else:
+        document["n"] = n_base
+        document["runs"] = result["runs"]
+        document["indices"] = {}
+        rows = []
+        for name in OUTPUTS:
+            r = result[name]
+            entries = []
+            for j in range(d):
+                entry = {"factor": labels[j], "first_order": float(r["first_order"][j]),
+                         "total_order": float(r["total_order"][j]),
+                         "first_order_ci95": [float(r["first_order_ci"][0][j]), float(r["first_order_ci"][1][j])],
+                         "total_order_ci95": [float(r["total_order_ci"][0][j]), float(r["total_order_ci"][1][j])]}
+                entries.append(entry)
+                rows.append([name, labels[j], entry["first_order"], entry["total_order"],
+                             *entry["first_order_ci95"], *entry["total_order_ci95"]])
+            document["indices"][name] = sorted(entries, key=lambda e: -np.nan_to_num(e["total_order"]))
+        files["sobol.csv"] = csv_text(["output", "factor", "first_order", "total_order",
+                                       "first_order_ci_low", "first_order_ci_high",
+                                       "total_order_ci_low", "total_order_ci_high"], rows)
+    files["sensitivity.json"] = json_text(document)
+    return document, files

@@ -146,3 +146,16 @@ def ensemble_text(document: dict) -> str:
                      f"{r['probability_beats_counterfactual']:.3f}; payback within the "
                      f"Parliament {r['payback']['probability_within_parliament']:.3f}")
     return "\n".join(lines)
+
+
+def sensitivity_text(document: dict) -> str:
+    """The largest NPV swings (oat) or Sobol indices (sobol), five at most."""
+    lines = [f"sensitivity ({document['method']}): {document['scenario']['scenario']} against "
+             f"{document['counterfactual']['scenario']}, {document['runs']} runs"]
+    if document["method"] == "oat":
+        for e in document["swings"]["npv"][:5]:
+            lines.append(f"  NPV swing {money(e['swing'])}: {e['factor']}")
+    else:
+        for e in document["indices"]["npv"][:5]:
+            lines.append(f"  NPV: S1 {e['first_order']:.3f}, ST {e['total_order']:.3f}: {e['factor']}")
+    return "\n".join(lines)

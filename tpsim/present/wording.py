@@ -66,3 +66,13 @@ def month_words(start: str | None) -> str:
         return start or ""
     year, month = start.split("-")
     return f"{calendar.month_name[int(month)]} {year}"
+
+
+#: The outputs of a sensitivity analysis: (description, axis label, £ -> £m scale; the
+#: reactive spend of a month is shown as £m a year). ``{month}`` is the month analysed.
+SENSITIVITY_OUTPUTS = {
+    "npv": ("Net present value against the counterfactual (fiscal, £)", "Net present value, £m",
+            1e-6),
+    "reactive_spend": ("Reactive spend of the scenario in month {month} (£ in the month)",
+                       "Reactive spend in month {month}, £m a year", 12e-6),
+}
