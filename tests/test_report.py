@@ -21,7 +21,8 @@ from tpsim.present import charts, style
 from tpsim.cli import main
 from tpsim.cli import demo as demo_command
 from tpsim.errors import TpsimError
-from tpsim.present.report import key_assumptions, make_charts, render_html
+from tpsim.present.assumptions import key_assumptions
+from tpsim.present.report import make_charts, render_html
 
 _VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 

@@ -1,5 +1,7 @@
-"""The ``tpsim`` command. Thin: each sub-command lives in ``tpsim/commands/<name>.py`` and is
-imported only when used, so ``tpsim --help`` and a user error stay fast.
+"""The ``tpsim`` command. Thin: each sub-command lives in ``tpsim/cli/<name>.py`` (it parses
+options with :mod:`tpsim.cli.options`, calls the library, hands the results to
+:mod:`tpsim.present` and writes through :mod:`tpsim.output`) and is imported only when used, so
+``tpsim --help`` and a user error stay fast.
 
 Any user error (a bad scenario, a broken data file) is a :class:`tpsim.errors.TpsimError`:
 it is printed as one line and the command exits with status 2, writing nothing. ``--debug``
