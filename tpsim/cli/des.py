@@ -15,27 +15,16 @@ Writes to DIR (default ``outputs/<scenario>/des/``):
 from __future__ import annotations
 
 import click
-import numpy as np
 
-from tpsim import __version__
 from tpsim.models import runner
 from tpsim.analysis.crosscheck import (check_individual, reference_run, summary_line,
                                       without_capacity_limits)
 from tpsim.models.individual import COVERAGE_MODES, run_individual
 from tpsim.output import write_csv, write_json
+from tpsim.present.documents import des_summary, des_timeseries_table
 from tpsim.present.charts_des import comparison_chart, save_figure, waiting_chart
 from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
                                scenario_argument, seed_option)
-
-
-def _timeseries_table(results) -> tuple[list[str], np.ndarray]:
-    columns = ["month"]
-    blocks = [results.months.astype(float)]
-    for name in results.series:
-        low, high = results.confidence_interval(name)
-        columns += [name, f"{name}.ci95_low", f"{name}.ci95_high"]
-        blocks += [results.mean(name), low, high]
-    return columns, np.column_stack(blocks)
 
 
 @click.command()
@@ -80,40 +69,21 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
     report = check_individual(results, aggregate, reference=reference_run(sc))
     report = {"scenario": sc.name, "scenario_hash": sc.hash, **report}
 
-    columns, rows = _timeseries_table(results)
+    columns, rows = des_timeseries_table(results)
     write_csv(folder / "des_timeseries.csv", columns, rows)
     wcols, wrows = results.waiting_table()
     write_csv(folder / "waiting_times.csv", wcols, wrows)
     qcols, qrows = results.queue_table(aggregate)
     write_csv(folder / "queues.csv", qcols, qrows)
     write_json(folder / "crosscheck.json", report)
-    counts: dict = {}
-    for o in results.outputs:
-        for k, v in o.event_counts.items():
-            counts[k] = counts.get(k, 0) + v
-    summary = {
-        "scenario": sc.name, "scenario_hash": sc.hash, "tpsim_version": __version__,
-        "settings": {**runner.settings(sc), "people": people, "replications": replications,
-                     "seed": seed, "workers": results.workers, "coverage": coverage,
-                     "service_time_months": service_time, "unlimited_capacity": unlimited_capacity,
-                     "draw_requests": draw_requests},
-        "scale": {"people_in_place_at_month_0": float(results.plan.initial.sum()),
-                  "place_people_per_simulated_person": results.plan.weight},
-        "capacity_limited_services": {
-            name: {"servers": int(results.plan.servers[q]),
-                   "mean_service_time_months_month_1": float(results.plan.service_time[0, q])}
-            for q, name in enumerate(results.spend.queued_names)},
-        "performance": {"events": results.events, "wall_seconds": results.seconds,
-                        "events_per_second": results.events_per_second,
-                        "events_per_cpu_second": results.events_per_cpu_second,
-                        "event_counts": counts},
-        "waiting_times": results.waiting_overall(),
-        "crosscheck": {k: report.get(k) for k in ("pass", "threshold", "max_abs_z", "failed")},
-    }
+    summary = des_summary(sc, results, report, {
+        **runner.settings(sc), "people": people, "replications": replications, "seed": seed,
+        "workers": results.workers, "coverage": coverage, "service_time_months": service_time,
+        "unlimited_capacity": unlimited_capacity, "draw_requests": draw_requests})
     write_json(folder / "des_summary.json", summary)
-    save_figure(comparison_chart(results, aggregate,
-                            f"{sc.name}: individual-level (DES, {replications} x {people:,} "
-                            f"people) vs aggregate model"), folder / "comparison.png")
+    title = (f"{sc.name}: individual-level (DES, {replications} x {people:,} people) vs "
+             "aggregate model")
+    save_figure(comparison_chart(results, aggregate, title), folder / "comparison.png")
     if results.spend.queued_names:
         save_figure(waiting_chart(results, wrows), folder / "waiting_times.png")
 

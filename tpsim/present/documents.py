@@ -342,3 +342,47 @@ def sensitivity_files(job, scenario, counterfactual, method: str, result: dict, 
                                        "total_order_ci_low", "total_order_ci_high"], rows)
     files["sensitivity.json"] = json_text(document)
     return document, files
+
+
+# ---------------------------------------------------------------------------------------------
+# des_timeseries.csv, des_summary.json
+# ---------------------------------------------------------------------------------------------
+
+
+def des_timeseries_table(results) -> tuple[list[str], np.ndarray]:
+    """``des_timeseries.csv`` of ``tpsim des``: each series' mean over replications with its
+    95% confidence interval."""
+    columns = ["month"]
+    blocks = [results.months.astype(float)]
+    for name in results.series:
+        low, high = results.confidence_interval(name)
+        columns += [name, f"{name}.ci95_low", f"{name}.ci95_high"]
+        blocks += [results.mean(name), low, high]
+    return columns, np.column_stack(blocks)
+
+
+def des_summary(scenario, results, crosscheck: dict, settings: dict) -> dict:
+    """``des_summary.json`` of ``tpsim des``: ``settings`` as run, the scale of the sample,
+    the capacity-limited services, the measured speed, waiting times (months) and the verdict
+    of the cross-check against the aggregate model."""
+    sc, report = scenario, crosscheck
+    counts: dict = {}
+    for o in results.outputs:
+        for k, v in o.event_counts.items():
+            counts[k] = counts.get(k, 0) + v
+    return {
+        "scenario": sc.name, "scenario_hash": sc.hash, "tpsim_version": __version__,
+        "settings": settings,
+        "scale": {"people_in_place_at_month_0": float(results.plan.initial.sum()),
+                  "place_people_per_simulated_person": results.plan.weight},
+        "capacity_limited_services": {
+            name: {"servers": int(results.plan.servers[q]),
+                   "mean_service_time_months_month_1": float(results.plan.service_time[0, q])}
+            for q, name in enumerate(results.spend.queued_names)},
+        "performance": {"events": results.events, "wall_seconds": results.seconds,
+                        "events_per_second": results.events_per_second,
+                        "events_per_cpu_second": results.events_per_cpu_second,
+                        "event_counts": counts},
+        "waiting_times": results.waiting_overall(),
+        "crosscheck": {k: report.get(k) for k in ("pass", "threshold", "max_abs_z", "failed")},
+    }
