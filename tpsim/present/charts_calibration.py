@@ -2,22 +2,12 @@
 simulation before and after calibration, with the fit statistics (written as PNG files)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from tpsim.config.localdata import month_label
-
-
-def _g(x: float, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.{digits}g}"
-
-
-def _fmt(x: float, decimals: int) -> str:
-    return f"{x:.{decimals}f}" if x is not None and math.isfinite(x) else "n/a"
+from tpsim.present.wording import fixed, sig
 
 
 def _chart_name(series: str) -> str:
@@ -58,10 +48,10 @@ def write_fit_charts(folder: Path, result, scenario, data_path: str) -> list[Pat
                                ha="right")
             ax.yaxis.set_major_formatter(style.thousands_formatter())
             ax.set_title(f"{target.name}: observed and simulated", loc="left", pad=16)
-            ax.text(0.0, 1.015, f"calibrated fit: MAPE {_g(stats['mape_percent'], 3)}%, RMSE "
-                               f"{_g(stats['rmse'], 4)}, R\u00b2 {_fmt(stats['r_squared'], 3)}; "
-                               f"Theil U^M {_fmt(stats['theil_UM'], 2)}, U^S "
-                               f"{_fmt(stats['theil_US'], 2)}, U^C {_fmt(stats['theil_UC'], 2)}",
+            ax.text(0.0, 1.015, f"calibrated fit: MAPE {sig(stats['mape_percent'], 3)}%, RMSE "
+                               f"{sig(stats['rmse'], 4)}, R\u00b2 {fixed(stats['r_squared'], 3)}; "
+                               f"Theil U^M {fixed(stats['theil_UM'], 2)}, U^S "
+                               f"{fixed(stats['theil_US'], 2)}, U^C {fixed(stats['theil_UC'], 2)}",
                     transform=ax.transAxes, fontsize=7.5, color=style.TEXT_COLOUR,
                     va="bottom")
             ax.legend(fontsize=7, loc="best", framealpha=0.85)

@@ -21,7 +21,7 @@ from tpsim import __version__
 from tpsim.analysis.appraisal import PARLIAMENT_MONTHS, POOL_ROW, ROW_METRICS, TOTAL_ROW
 from tpsim.errors import TpsimError
 from tpsim.output import csv_text, json_text
-from tpsim.present.wording import SENSITIVITY_OUTPUTS
+from tpsim.present.wording import SENSITIVITY_OUTPUTS, sig
 from tpsim.config.scenario import Scenario
 
 _SETTINGS_COLUMNS = ("discount_rate", "health_discount_rate", "optimism_bias")
@@ -386,3 +386,58 @@ def des_summary(scenario, results, crosscheck: dict, settings: dict) -> dict:
         "waiting_times": results.waiting_overall(),
         "crosscheck": {k: report.get(k) for k in ("pass", "threshold", "max_abs_z", "failed")},
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# calibrated.yaml, fit_series.csv
+# ---------------------------------------------------------------------------------------------
+
+
+def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> str:
+    """``calibrated.yaml`` of ``tpsim calibrate``: a scenario that ``extends`` the original
+    (a path relative to the output folder) and sets the fitted values, each commented with its
+    standard error and 95% interval."""
+    from tpsim.analysis.calibration import calibrated_scenario_yaml
+    from tpsim.config.localdata import month_label
+
+    st = result.statistics
+    problem = result.problem
+    comments = {}
+    for j, q in enumerate(problem.parameters):
+        lo, hi = st["interval"][j]
+        comments[q.path] = (f"fitted; se {sig(st['standard_error'][j], 3)}, 95% interval "
+                            f"[{sig(lo)}, {sig(hi)}]; was {sig(q.scenario_value, 6)}")
+    first = month_label(scenario.data["time"]["start"], 1)
+    last = month_label(scenario.data["time"]["start"], problem.fit_model.n_months)
+    header = [
+        f"Calibrated scenario written by `tpsim calibrate {config}` (tpsim {__version__}).",
+        "It extends the original scenario and sets only the fitted parameters below.",
+        f"Fitted to {data.path}: {problem.n_observations} observations in "
+        f"{len(problem.targets)} series, {first} to {last}, by weighted least squares.",
+        "Estimates, standard errors, 95% intervals, correlations and fit statistics:",
+        "fit_report.json next to this file.",
+    ]
+    if st["warnings"]:
+        header += ["", "Warnings from the fit:"] + [f"- {w}" for w in st["warnings"]]
+    title = cfg.title or f"{scenario.data.get('title') or scenario.name} (calibrated)"
+    note = (f"Fitted by tpsim calibrate to local data {data.path} ({first} to {last}); "
+            f"see fit_report.json")
+    return calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends,
+                                    result.estimates, comments, header, title=title,
+                                    source_note=note)
+
+
+def fit_series_csv(result, start: str) -> str:
+    """``fit_series.csv``: observed, initial and fitted values at every observation."""
+    from tpsim.config.localdata import month_label
+
+    rows = []
+    for target in result.problem.targets:
+        traj = result.trajectories[target.name]
+        for k, m in enumerate(target.months):
+            fitted = traj[1, m - 1]
+            rows.append([month_label(start, int(m)), target.name, float(target.observed[k]),
+                         float(traj[0, m - 1]), float(fitted),
+                         float((fitted - target.observed[k]) * target.factor[k])])
+    return csv_text(["month", "series", "observed", "simulated_initial", "simulated_fitted",
+                     "weighted_residual"], rows)

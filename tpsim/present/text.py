@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tpsim.analysis.appraisal import PARLIAMENT_MONTHS, RECOMMENDED_OPTIMISM_BIAS
-from tpsim.present.wording import bcr, money, payback, payback_cell, payback_legend
+from tpsim.present.wording import bcr, fixed, money, payback, payback_cell, payback_legend, sig
 
 if TYPE_CHECKING:
     from tpsim.models.results import Results
@@ -159,3 +159,35 @@ def sensitivity_text(document: dict) -> str:
         for e in document["indices"]["npv"][:5]:
             lines.append(f"  NPV: S1 {e['first_order']:.3f}, ST {e['total_order']:.3f}: {e['factor']}")
     return "\n".join(lines)
+
+
+def calibration_text(result, scenario_name: str, data_path: str, unused) -> str:
+    """The printed summary of a fit: estimates with standard errors and intervals, and the
+    fit statistics per series."""
+    st = result.statistics
+    problem = result.problem
+    width = max(len(n) for n in problem.names + [t.name for t in problem.targets] + ["parameter"])
+    out = [f"calibrated {scenario_name} to {data_path}: {st['n_observations']} observations, "
+           f"{len(problem.targets)} series, {st['n_parameters']} parameters, "
+           f"{len(result.starts)} starts, {result.elapsed:.1f} s"]
+    out.append(f"  {'parameter':<{width}}  {'estimate':>11}  {'std error':>10}  "
+               f"{'95% interval':>25}  {'start':>10}")
+    for j, q in enumerate(problem.parameters):
+        lo, hi = st["interval"][j]
+        interval = f"[{sig(lo)}, {sig(hi)}]"
+        out.append(f"  {q.path:<{width}}  {sig(st['estimate'][j], 6):>11}  "
+                   f"{sig(st['standard_error'][j], 3):>10}  {interval:>25}  "
+                   f"{sig(q.initial, 6):>10}")
+    out.append(f"  {'series':<{width}}  {'MAPE %':>7}  {'RMSE':>10}  {'R^2':>6}  {'U^M':>5}  "
+               f"{'U^S':>5}  {'U^C':>5}")
+    for t in problem.targets:
+        s = result.series[t.name]["fitted"]
+        out.append(f"  {t.name:<{width}}  {sig(s['mape_percent'], 3):>7}  {sig(s['rmse'], 4):>10}  "
+                   f"{fixed(s['r_squared'], 3):>6}  {fixed(s['theil_UM'], 2):>5}  "
+                   f"{fixed(s['theil_US'], 2):>5}  {fixed(s['theil_UC'], 2):>5}")
+    if unused:
+        out.append(f"  not matched (not listed in the config): {', '.join(unused)}")
+    if st["warnings"]:
+        out.append("warnings:")
+        out += [f"  - {w}" for w in st["warnings"]]
+    return "\n".join(out)

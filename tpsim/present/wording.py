@@ -3,6 +3,7 @@ tables, the report and the charts so they never disagree."""
 from __future__ import annotations
 
 import calendar
+import math
 import re
 
 #: How every output says that an investment is still in deficit at the horizon.
@@ -58,6 +59,18 @@ def payback_legend(horizon: int) -> str:
 def bcr(value: float | None) -> str:
     """A benefit-cost ratio; None (no extra cost) in words."""
     return "n/a (no extra cost)" if value is None else f"{value:,.2f}"
+
+
+def sig(x: float | None, digits: int = 4) -> str:
+    """A number to ``digits`` significant figures; ``n/a`` for None or NaN, ``inf``/``-inf``."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return f"{x:.{digits}g}"
+
+
+def fixed(x: float | None, decimals: int) -> str:
+    """A number with ``decimals`` decimals; ``n/a`` for None or a non-finite value."""
+    return f"{x:.{decimals}f}" if x is not None and math.isfinite(x) else "n/a"
 
 
 def month_words(start: str | None) -> str:
