@@ -166,19 +166,22 @@ def compare(scenarios, against, horizon: int | None = None, optimism_bias: float
     """Appraise each scenario (paths or Scenarios; one or a list) against the counterfactual
     ``against``, as ``tpsim compare`` does: ``optimism_bias`` overrides each scenario's
     ``appraisal.optimism_bias``; ``horizon``, ``method``, ``dt`` replace the time settings."""
-    from tpsim.analysis.comparison import appraise_comparison, scenario_record
+    from tpsim.analysis.comparison import compare_scenarios
+    from tpsim.present.documents import run_folders, scenario_entry
 
     cf = _scenario(against, method, dt, horizon)
     scs = [_scenario(s, method, dt, horizon) for s in _scenarios(scenarios)]
-    runs, appraised = appraise_comparison(scs, cf, optimism_bias)
+    comparison = compare_scenarios(scs, cf, optimism_bias)
+    folders = run_folders(scs, cf)
     options = {}
-    for a in appraised:
-        rec = scenario_record(a, a.scenario.name, optimism_bias)
-        options[a.scenario.name] = Option(
-            a.scenario.name, rec["npv"], rec["npv_parliament"], rec["economic_npv"], rec["bcr"],
+    for case in comparison.cases:
+        name = case.scenario.name
+        rec = scenario_entry(case, folders.get(name))
+        options[name] = Option(
+            name, rec["npv"], rec["npv_parliament"], rec["economic_npv"], rec["bcr"],
             rec["economic_bcr"], rec["payback_month"], rec["pays_back_in_parliament"],
             rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec)
-    return Comparison(cf.name, options, runs)
+    return Comparison(cf.name, options, comparison.runs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,13 +372,13 @@ class Calibration:
 
 def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
     """Fit a calibration config (a path to its YAML or a loaded
-    :class:`~tpsim.config.localdata.CalibrationConfig`) to its local data, as
+    :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
     ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
     import dataclasses
 
     from tpsim.analysis.calibration import fit, setup
     from tpsim.analysis.seeds import seed_entropy
-    from tpsim.config.localdata import CalibrationConfig, load_config
+    from tpsim.config.calibration import CalibrationConfig, load_config
 
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
     overrides = {k: v for k, v in (("starts", starts),

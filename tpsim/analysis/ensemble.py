@@ -105,19 +105,13 @@ class _Series(dict):
 def payback_months(discounted_net: np.ndarray) -> np.ndarray:
     """:func:`tpsim.analysis.appraisal.payback_month` for each row of a runs x months array:
     0 (never negative), the month (1-based), or ``NEVER`` (-1: not within the horizon)."""
+    from tpsim.analysis.appraisal import payback_month
+
     x = np.asarray(discounted_net, dtype=float)
     if x.ndim != 2:
         raise ValueError("expected runs x months")
-    tolerance = np.maximum(1e-6, 1e-9 * np.abs(x).sum(axis=1))[:, None]
-    cumulative = np.cumsum(x, axis=1)
-    negative = cumulative < -tolerance
-    has_negative = negative.any(axis=1)
-    first_negative = np.argmax(negative, axis=1)
-    months = np.arange(x.shape[1])
-    after = (cumulative >= -tolerance) & (months[None, :] >= first_negative[:, None])
-    has_after = after.any(axis=1)
-    first_after = np.argmax(after, axis=1)
-    return np.where(~has_negative, 0, np.where(has_after, first_after + 1, NEVER)).astype(np.int64)
+    months = (payback_month(row) for row in x)  # the one definition of payback, row by row
+    return np.array([NEVER if m is None else m for m in months], dtype=np.int64)
 
 
 def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
@@ -326,10 +320,10 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
     """Build a job for models ``[counterfactual, scenarios...]``. Raises :class:`TpsimError`
     for an unknown series name or a counterfactual without a scenario's agencies/services."""
     if runs < 1:
-        raise TpsimError("--runs must be at least 1")
+        raise TpsimError(f"runs must be at least 1 (got {runs})", key="runs")
     if len({m.n_months for m in models}) != 1:
-        raise TpsimError("the scenarios and the counterfactual must have the same horizon "
-                         "(use --horizon)")
+        raise TpsimError("the scenarios and the counterfactual must have the same horizon",
+                         key="time.horizon")
     accounts = [Accounts.from_model(m) for m in models]
     needed: list[list[str]] = [list(series) for _ in models]
     for k in range(1, len(models)):
