@@ -3,7 +3,6 @@ cannot go stale; the first goes from ``import tpsim`` to a Dataset and an NPV in
 lines."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 

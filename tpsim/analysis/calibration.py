@@ -2,7 +2,7 @@
 
 The data flow, as ``tpsim calibrate`` uses it::
 
-    config (tpsim.config.localdata.load_config) + scenario + local data (read_local_data)
+    config (tpsim.config.calibration.load_config) + scenario + local data (read_local_data)
       -> resolve_parameters, build_targets -> CalibrationProblem
       -> fit(problem, settings)            -> FitResult (estimates, covariance, per-series stats)
       -> fit_report(...) / calibrated_scenario_yaml(...)

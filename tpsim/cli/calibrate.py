@@ -96,7 +96,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     prepared = setup(cfg)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
-    t = scenario.data["time"]
+    t = scenario.time
     problem = prepared.problem()
     if problem.n_observations <= problem.n_parameters:
         raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
@@ -112,7 +112,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
 
     estimates = result.estimates
     try:
-        scenario.with_overrides(estimates)
+        scenario.replace(overrides=estimates)
     except ScenarioError as err:
         raise cfg.error(("parameters",), f"the fitted values together make the scenario "
                                          f"invalid ({err.key}: {err.message}); narrow the "
@@ -124,7 +124,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
-    series_csv = fit_series_csv(result, t["start"])
+    series_csv = fit_series_csv(result, t.start)
 
     # everything is computed: write
     atomic_write_text(calibrated_path, yaml_text)
