@@ -89,6 +89,23 @@ def cashflow_rows(name: str, flows: MonthlyFlows, series: Mapping[str, np.ndarra
     return rows
 
 
+def comparison_cashflow(comparison) -> list[list]:
+    """The cashflow.csv rows of every option of a ready
+    :class:`tpsim.analysis.comparison.Comparison` (in :data:`COLUMNS` order)."""
+    runs = comparison.runs
+    cf_series = runs.batch.series(runs.counterfactual)
+    rows: list[list] = []
+    for case in comparison.cases:
+        rows += cashflow_rows(case.scenario.name, case.flows, runs.batch.series(case.batch_run),
+                              case.scenario.time.start, councils(case.scenario), cf_series)
+    return rows
+
+
+def councils(scenario) -> set[str]:
+    """The scenario's agencies of type ``council`` (a section 114 notice is a council's)."""
+    return {a for a, ag in scenario.data["agencies"].items() if ag["type"] == "council"}
+
+
 def section_114_months(series: Mapping[str, np.ndarray], counterfactual: Mapping[str, np.ndarray],
                        councils: set[str]) -> dict[str, dict]:
     """Per council: the month its reserves first fall below zero in the scenario and in the

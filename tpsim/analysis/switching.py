@@ -232,10 +232,8 @@ def break_even(scenario, counterfactual, settings: AppraisalSettings,
     """The month cumulative discounted NPSV (and fiscal NPV) turns non-negative after being
     negative, over ``months`` (the option and the counterfactual re-run that long; parameters
     after their own horizon stay as last set). 0: never negative; None: not within ``months``."""
-    from tpsim.models import runner
-
-    sc = runner.with_time_settings(scenario, horizon=months)
-    cf = runner.with_time_settings(counterfactual, horizon=months)
+    sc = scenario.replace(horizon=months)
+    cf = counterfactual.replace(horizon=months)
     model, cf_model = compile_scenario(sc), compile_scenario(cf)
     batch = simulate_specs([base_spec(cf_model), base_spec(model)], settings.discount_rate,
                            settings.health_discount_rate)
