@@ -364,7 +364,7 @@ def sensitivity(scenario, against, method: str = "oat", swing: float = 0.05, n: 
                          f"(see docs/uncertainty.md)")
     evaluate = sa.model_evaluator(job, month)
     if method == "oat":
-        result = sa.one_at_a_time(evaluate, job.plan.d, swing)
+        result = sa.one_at_a_time(evaluate, job.plan.d, swing, sa.CENTRAL)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -44,15 +44,15 @@ from tpsim.errors import TpsimError
 from tpsim.models.series import series_terms
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
-from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
+from tpsim.analysis.sampling import BLOCK, CENTRAL, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES",
     "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
     "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
-    "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
-    "prepare",
+    "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "central_case",
+    "summarise", "prepare",
 ]
 
 #: Pilot range widening on each side, as a fraction of the pilot's range.
@@ -843,6 +843,13 @@ class Summary:
     bin_widths: np.ndarray
 
 
+def central_case(job: EnsembleJob) -> BlockData:
+    """One run of every model with each uncertain factor at the scenario's own value
+    (:data:`tpsim.analysis.sampling.CENTRAL`): the deterministic central case, the same run
+    as ``tpsim compare``'s headline, reported beside the ensemble's mean and median."""
+    return evaluate(job, np.full((1, job.plan.d), CENTRAL))
+
+
 def summarise(job: EnsembleJob, partial: Partial,
               percentiles: Sequence[float] = PERCENTILES) -> Summary:
     """Percentiles, means and the metric distributions from a merged :class:`Partial`."""
@@ -857,6 +864,7 @@ def summarise(job: EnsembleJob, partial: Partial,
                                     partial.metric_min, partial.metric_max, percentiles)
     m_count, m_sum, m_sq = _block_totals(partial, 1)
     m_mean, m_sd = _mean_sd(m_count, m_sum, m_sq, metric_centre)
+    central = central_case(job)
     metrics: dict[str, dict] = {}
     labels = job.metric_labels
     M = job.n_months
@@ -868,6 +876,7 @@ def summarise(job: EnsembleJob, partial: Partial,
             n_def = int(m_count[i])
             out[m] = {
                 "runs": n_def,
+                "deterministic": None if np.isnan(central.metrics[0, i]) else float(central.metrics[0, i]),
                 "mean": float(m_mean[i]) if n_def else None,
                 "sd": float(m_sd[i]) if n_def > 1 else None,
                 "standard_error_of_mean": float(m_sd[i] / np.sqrt(n_def)) if n_def > 1 else None,
@@ -891,6 +900,7 @@ def summarise(job: EnsembleJob, partial: Partial,
             "probability_within_parliament": float(cum[min(job.settings[k].parliament_months, M)]
                                                    / partial.n_runs),
             "median_month": median,
+            "deterministic_month": None if central.payback[0, s] == NEVER else int(central.payback[0, s]),
         }
         out["probability_beats_counterfactual"] = float(partial.wins[s] / partial.n_runs)
         out["probability_best"] = float(partial.best[s + 1] / partial.n_runs)

@@ -347,7 +347,8 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                            source=charts.source_line([sc], cf, note))))
         m = summary.metrics[name]
         npv = m["npv"]["percentiles"]
-        rows.append([name.replace("_", " "), _m(npv.get("p5")), _m(npv.get("p50")),
+        rows.append([name.replace("_", " "), _m(m["npv"]["deterministic"]), _m(m["npv"]["mean"]),
+                     _m(npv.get("p5")), _m(npv.get("p50")),
                      _m(npv.get("p95")), f"{m['probability_beats_counterfactual']:.0%}",
                      f"{m['payback']['probability_within_parliament']:.0%}"])
     for sc in scs:
@@ -358,8 +359,9 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
             f"tornado_npv_{sc.name}", "uncertainty",
             f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
             "Each bar moves one uncertain parameter alone from its "
-            f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at its "
-            "median; the widest swings matter most.",
+            f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at the "
+            "scenario's own value (the centre is the headline's deterministic run); the widest "
+            "swings matter most.",
             partial_figure(charts.tornado_chart,
                            [parameter_label(sc, lab) for lab in labels], oat["low"]["npv"],
                            oat["high"]["npv"], oat["base"]["npv"],
@@ -368,11 +370,13 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                            low_label=f"Parameter at its {swing * 100:g}th percentile",
                            high_label=f"Parameter at its {100 - swing * 100:g}th percentile",
                            subtitle=f"Against {cf.name.replace('_', ' ')}; every other parameter "
-                                    "at its median.",
+                                    "at the scenario's value.",
                            source=charts.source_line([sc], cf))))
     text = (f"Monte Carlo: {note}, under the uncertainty sections of the scenario files "
             "(distributions and their sources are listed in each file). NPV percentiles are "
-            "fiscal, over the horizon.")
+            "fiscal, over the horizon. The deterministic NPV is the headline's run (every "
+            "parameter at the scenario's value); the mean and median differ from it because the "
+            "model is non-linear and the distributions are skewed (docs/appraisal.md).")
     return Uncertainty(out, rows, text)
 
 
@@ -660,9 +664,10 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
     body.append(figs("people"))
     body.append("<h2>5. Uncertainty</h2>")
     if uncertainty is not None and uncertainty.rows:
-        body.append(_table(["Scenario", "NPV, 5th percentile", "NPV, median", "NPV, 95th percentile",
+        body.append(_table(["Scenario", "NPV, deterministic", "NPV, mean", "NPV, 5th percentile",
+                            "NPV, median", "NPV, 95th percentile",
                             "Runs better than the counterfactual", "Runs paying back within the Parliament"],
-                           uncertainty.rows, [False, True, True, True, True, True]))
+                           uncertainty.rows, [False, True, True, True, True, True, True, True]))
     if by_section["uncertainty"]:
         body.append(figs("uncertainty"))
     if uncertainty is not None:

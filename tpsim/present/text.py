@@ -191,7 +191,9 @@ def ensemble_text(document: dict) -> str:
     for name, r in document["results"].items():
         npv = r["npv"]
         p = npv["percentiles"]
-        lines.append(f"  {name}: NPV median {money(p['p50'])} (90% range {money(p['p5'])} "
+        central = "n/a" if npv.get("deterministic") is None else money(npv["deterministic"])
+        lines.append(f"  {name}: NPV deterministic {central}, mean {money(npv['mean'])}, median "
+                     f"{money(p['p50'])} (90% range {money(p['p5'])} "
                      f"to {money(p['p95'])}); P(NPV > 0) = "
                      f"{r['probability_beats_counterfactual']:.3f}; payback within the "
                      f"Parliament {r['payback']['probability_within_parliament']:.3f}")
