@@ -41,6 +41,7 @@ import numpy as np
 from tpsim import __version__
 from tpsim.present import style as st
 from tpsim.present import wording
+from tpsim.present.labels import short_label
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -73,13 +74,6 @@ _DIVERGING = LinearSegmentedColormap.from_list(
 # ---------------------------------------------------------------------------------------------
 # Labels and the source line
 # ---------------------------------------------------------------------------------------------
-
-
-def short_label(label: str, width: int = 60) -> str:
-    """A label without a trailing parenthesis, cut at ``width`` characters:
-    ``"Police (PCC and force)" -> "Police"``."""
-    text = re.sub(r"\s*\([^()]*\)\s*$", "", label.strip()) or label.strip()
-    return textwrap.shorten(text, width=width, placeholder="…")
 
 
 def wrap(text: str, width: int = 26, max_lines: int = 3) -> str:
@@ -641,11 +635,15 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
                         xlabel: str = "Agency whose spending falls (saving received)",
                         ylabel: str = "Investment paid for by",
                         value_label: str = "£m, discounted present value",
+                        invested: Sequence[float | None] | None = None,
+                        invested_label: str = "Invested\n(PV)",
                         source: str | None = None) -> Figure:
     """Annotated heat map: cell (i, j) is the saving (£, shown in £m; negative = extra cost)
     that ``gainers[j]`` receives because of what ``payers[i]`` spends. Rows and columns are
     agency (or investment) ids; ``labels`` maps ids to display names. Blue is a saving,
-    orange a cost; each cell carries its value."""
+    orange a cost; each cell carries its value. ``invested`` (£ per payer row, None for a row
+    without one) adds a column of what each payer invested, set apart from the matrix, so a
+    row's savings can be read against its cost."""
     m = np.asarray(matrix, dtype=float) / 1e6
     payers, gainers = list(payers), list(gainers)
     if m.shape != (len(payers), len(gainers)):
@@ -675,6 +673,15 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
                 dark = abs(v) > 0.55 * vmax
                 ax.text(j, i, _cell_text(v), ha="center", va="center", fontsize=7,
                         color="white" if dark else st.TEXT_COLOUR)
+        if invested is not None:
+            x_inv = len(gainers) - 0.5 + 0.75
+            ax.text(x_inv, -0.5, invested_label, ha="center", va="bottom", fontsize=6.8,
+                    fontweight="bold", color=st.TEXT_COLOUR, clip_on=False)
+            for i, v in enumerate(list(invested)[:len(payers)]):
+                if v is not None:
+                    ax.text(x_inv, i, st.pounds_m(v / 1e6, 1), ha="center", va="center",
+                            fontsize=7, color=st.TEXT_COLOUR, clip_on=False, gid="invested")
+            ax.set_xlim(-0.5, len(gainers) - 0.5 + 1.5)
         bar = fig.colorbar(image, ax=ax, shrink=0.85, pad=0.01)
         bar.set_label(value_label + "\n(blue = saving, orange = extra cost)", fontsize=7)
         bar.ax.yaxis.set_major_formatter(st.pounds_m_formatter())

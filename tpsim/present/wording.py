@@ -34,6 +34,14 @@ def payback(month: int | None, in_parliament: bool | None = None) -> str:
     return f"month {month}" + (" (within the Parliament)" if in_parliament else "")
 
 
+def agency_payback(month: int | None, invests: bool) -> str:
+    """An agency's payback in a table: as :func:`payback`, but ``"no investment"`` for an agency
+    that bears no extra cost (it cannot be in deficit on an investment it never made)."""
+    if not invests:
+        return "no investment"
+    return payback(month)
+
+
 def payback_sentence(month: int | None, in_parliament: bool | None) -> str:
     """The payback month as a sentence of the report's headline."""
     if month is None:
