@@ -39,7 +39,9 @@ _COMMANDS = {
     "report": ("tpsim.cli.report:report",
                "Write the business-case report of each SCENARIO"),
     "demo": ("tpsim.cli.demo:demo",
-             "Compare the shipped scenarios; write the business-case report"),
+             "Compare the shipped scenarios, with an uncertainty analysis"),
+    "scenarios": ("tpsim.cli.scenarios:scenarios",
+                  "List the shipped scenarios, or copy them out for editing"),
 }
 
 

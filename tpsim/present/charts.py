@@ -41,7 +41,7 @@ import numpy as np
 from tpsim import __version__
 from tpsim.present import style as st
 from tpsim.present import wording
-from tpsim.present.labels import short_label
+from tpsim.present.labels import scenario_label, short_label
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -164,7 +164,7 @@ def series_title(name: str, scenario=None) -> str:
 
 
 def _scenario_title(scenario) -> str:
-    return scenario.name.replace("_", " ")
+    return scenario_label(scenario)
 
 
 def source_line(scenarios: Sequence, counterfactual=None, note: str | None = None) -> str:
@@ -601,7 +601,7 @@ def net_benefit_curve(months: Sequence[float], curves: Mapping[str, Sequence[flo
                 raise ValueError(f"curve {name!r} needs one value per month")
             x, yy = (np.concatenate([[0.0], months]), np.concatenate([[0.0], y])) \
                 if months.size and months[0] > 0 else (months, y)
-            ax.plot(x, yy, label=name.replace("_", " "), **styles[name])
+            ax.plot(x, yy, label=scenario_label(name), **styles[name])
             pb = payback_months.get(name)
             if pb is not None and np.isfinite(pb):
                 py = float(np.interp(pb, x, yy))
@@ -615,12 +615,12 @@ def net_benefit_curve(months: Sequence[float], curves: Mapping[str, Sequence[flo
         _mark_parliament(ax, n_months, parliament_months)
         ax.set_ylabel("Net benefit to date, £m")
         ax.yaxis.set_major_formatter(st.pounds_m_formatter())
-        handles = [Line2D([], [], label=name.replace("_", " "), **styles[name]) for name in curves]
+        handles = [Line2D([], [], label=scenario_label(name), **styles[name]) for name in curves]
         if any(payback_months.get(n) is not None for n in curves):
             handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="white",
                                   markeredgecolor=st.TEXT_COLOUR, markeredgewidth=1.5,
                                   label="Payback: the month it has paid for itself"))
-        not_paid = [n.replace("_", " ") for n in curves if payback_months.get(n) is None]
+        not_paid = [scenario_label(n) for n in curves if payback_months.get(n) is None]
         _legend(fig, handles, min(3, len(handles)))
         if not_paid:
             ax.set_title("No payback within the horizon: " + ", ".join(not_paid), loc="right",
@@ -776,7 +776,7 @@ def tornado_chart(labels: Sequence[str], low_values: Sequence[float], high_value
     if max_bars is not None:
         order = order[:max_bars]
     order = order[::-1]  # widest at the top
-    fig, axes = _new_figure(1.3 + 0.3 * len(order))
+    fig, axes = _new_figure(max(2.6, 1.5 + 0.3 * len(order)))
     ax = axes[0][0]
     fmt = st.pounds_m_formatter() if value_format == "pounds_m" else st.thousands_formatter()
     with st.style_context():

@@ -10,7 +10,6 @@ cash flows in £m. People are counts at month end.
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from tpsim.present import style as st
-from tpsim.present.charts import (GID_PARLIAMENT, GID_PAYBACK, _finish, _legend, _mark_parliament,
+from tpsim.present.charts import (GID_PAYBACK, _finish, _legend, _mark_parliament,
                                   _month_axis, _new_figure, wrap)
 from tpsim.present.labels import agency_label, scenario_label, short_label, words
 
@@ -79,10 +78,18 @@ def value_curves(months: Sequence[float], npsv: Mapping[str, Sequence[float]],
                 ax.plot(x, y, **styles[name])
                 month = marks[key].get(name)
                 if month is not None and 0 < month <= n_months:
-                    ax.plot([month], [float(np.interp(month, x, y))], marker="o", markersize=6,
+                    py = float(np.interp(month, x, y))
+                    ax.plot([month], [py], marker="o", markersize=6,
                             markerfacecolor="white", markeredgecolor=styles[name]["color"],
                             markeredgewidth=1.8, linestyle="none", zorder=6,
                             gid=GID_BREAK_EVEN if key == "npsv" else GID_PAYBACK)
+                    ax.annotate(f"month {month}", (month, py), xytext=(6, -9),
+                                textcoords="offset points", fontsize=7, ha="left", va="top",
+                                color=styles[name]["color"], fontweight="bold")
+            if not any(marks[key].get(n) for n in names):
+                ax.text(0.98, 0.04, f"No option turns positive within {n_months} months",
+                        transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+                        color=st.TEXT_COLOUR)
             ax.set_title(heading, loc="left")
             _month_axis(ax, n_months, start)
             _mark_parliament(ax, n_months, parliament_months)
@@ -171,7 +178,7 @@ def spend_difference_by_kind(runs: Sequence[tuple], counterfactual: tuple, *,
             for sc, res, k in runs:
                 ax.plot(months, _yearly(res[f"spend.kind.{kind}"][k] - base), **styles[sc.name])
             mean = float(np.mean(base)) * st.MONTHLY_TO_M_A_YEAR
-            ax.set_title(f"{heading} (counterfactual {st.pounds_m(mean, 0)} a year)", loc="left",
+            ax.set_title(f"{heading}\n(counterfactual: {st.pounds_m(mean, 0)} a year)", loc="left",
                          fontsize=8.5)
             _month_axis(ax, n_months, cf_sc.time.start)
             _mark_parliament(ax, n_months, parliament_months)
@@ -198,7 +205,7 @@ def people_difference(options: Sequence[tuple], counterfactual: tuple, *,
     n_months = int(cf_res.model.n_months)
     at_parliament = parliament_months if parliament_months and parliament_months < n_months else None
     heights = [len(cf_res.model.states[c]) for c in cohorts]
-    fig, axes = _new_figure(1.2 + 0.32 * sum(heights) * max(1, len(options)) ** 0.5 + 0.35 * len(cohorts),
+    fig, axes = _new_figure(1.3 + 0.2 * sum(heights) * max(1, len(options)) ** 0.5 + 0.45 * len(cohorts),
                             len(cohorts), 1, gridspec_kw={"height_ratios": heights})
     n_opt = len(options)
     bar_h = 0.8 / max(1, n_opt)
@@ -251,7 +258,8 @@ def people_difference(options: Sequence[tuple], counterfactual: tuple, *,
 _RATIO_TICKS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
 
 
-def switching_values_chart(rows: Sequence[dict], *, title: str = "Switching values",
+def switching_values_chart(rows: Sequence[dict], *,
+                           title: str = "Switching values: where each option's case turns zero",
                            subtitle: str | None = None, source: str | None = None) -> Figure:
     """How far each assumption must move before an option's case turns: per row (``option``,
     ``option_name``, ``parameter`` label, ``case`` "npsv" or "fiscal_npv", ``central``,
@@ -288,6 +296,7 @@ def switching_values_chart(rows: Sequence[dict], *, title: str = "Switching valu
                         textcoords="offset points", ha="left" if ratio >= 1 else "right",
                         va="center", fontsize=6.5, color=st.TEXT_COLOUR)
         ax.set_yticks([y_of[p] for p in params], [wrap(p, 34, 2) for p in params], fontsize=7)
+        ax.tick_params(axis="y", length=0)
         ax.set_ylim(-0.7, len(params) - 0.3)
         ticks = [t for t in _RATIO_TICKS if lo <= t <= hi]
         ax.xaxis.set_major_locator(FixedLocator(ticks))
@@ -302,7 +311,7 @@ def switching_values_chart(rows: Sequence[dict], *, title: str = "Switching valu
                            label="NPSV turns zero"),
                     Line2D([], [], color="#777777", marker="s", linestyle="none",
                            label="Fiscal NPV turns zero")]
-        _legend(fig, handles, min(4, len(handles)))
+        _legend(fig, handles, 2)
     return _finish(fig, title, source, subtitle)
 
 
@@ -353,13 +362,8 @@ def cashflow_chart(panels: Sequence[tuple[str, Sequence[str], Mapping[str, Seque
         axes[-1][0].set_xlabel("Financial year (April to March)")
         shown = [a for a in ids if any(np.max(np.abs(np.asarray(net.get(a, [0.0]), dtype=float)),
                                               initial=0.0) >= 5e3 for _, _, net, _ in panels)]
-        handles = [Patch(facecolor=colours[a], label=wrap(labels.get(a, a), 30)) for a in shown]
+        handles = [Patch(facecolor=colours[a], label=wrap(labels.get(a, a), 28)) for a in shown]
         handles.append(Line2D([], [], marker="D", markerfacecolor="white", color=st.TEXT_COLOUR,
                               linewidth=1.0, label="Total net cash"))
-        _legend(fig, handles, 4)
+        _legend(fig, handles, 3)
     return _finish(fig, title, source, subtitle)
-
-
-def ratio_text(value: float) -> str:
-    """``2.0 -> "×2"`` (a multiple of the central value)."""
-    return f"×{value:.2g}" if math.isfinite(value) else "–"

@@ -106,10 +106,15 @@ def _entries(comparison: Comparison) -> dict[str, dict]:
     return {c.scenario.name: _summary(c) for c in comparison.cases}
 
 
+#: £: a change in an agency's savings smaller than this rounds to £0.0m and is not shown.
+SHOWN_CHANGE = 50_000.0
+
+
 def _involved(row: dict) -> tuple[bool, bool]:
-    """(invests, involved) for an agency row: it bears an extra cost; it bears or saves any."""
+    """(invests, involved) for an agency row: it bears any extra cost; it bears one or its
+    cashable savings change by :data:`SHOWN_CHANGE` or more."""
     invests = row["pv_uplifted_costs_horizon"] > 500.0
-    return invests, invests or abs(row["pv_cashable_savings_horizon"]) > 500.0
+    return invests, invests or abs(row["pv_cashable_savings_horizon"]) >= SHOWN_CHANGE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,8 +583,7 @@ def _summary_table(opts: list[sm.Option], horizon: int) -> str:
         row = [f"{o.rank}. {o.label}", _signed(o.npsv), _signed(o.fiscal_npv),
                f"{o.largest_cost[0]} {_signed(o.largest_cost[1])}" if o.largest_cost else "none",
                f"{o.largest_gain[0]} {_signed(o.largest_gain[1])}" if o.largest_gain else "none",
-               wording.payback(o.payback_month, o.pays_back_in_parliament)
-               .replace(wording.NOT_WITHIN_HORIZON, f"not within {horizon} months"),
+               wording.payback(o.payback_month, o.pays_back_in_parliament),
                f"month {o.npsv_break_even}" if o.npsv_break_even is not None else
                (f"not within {o.break_even_searched} months" if o.break_even_searched else "–")]
         if ranged:
@@ -672,7 +676,8 @@ def _agency_table(c: Case) -> str:
                      _m(r["pv_cashable_savings_horizon"]), _signed(r["fiscal_npv_horizon"]), pb])
     head = ["Agency", f"Extra cost, first {p} months (cash)", f"Cash saved, first {p} months",
             "Extra cost with optimism bias (PV)", "Cash saved (PV)", "Fiscal NPV", "Payback"]
-    note = (f'<p class="note">No change for {", ".join(hidden)}.</p>' if hidden else "")
+    note = (f'<p class="note">No change for {_e(", ".join(hidden))} (none of £0.05m or '
+            "more).</p>" if hidden else "")
     return _table(head, rows, [False, True, True, True, True, True, False], total_last=True) + note
 
 
@@ -899,7 +904,7 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
                         {n: entries[n].get("qaly_price_year") for n in order})
     body = [
         f"<h1>Business case: {_e(names)}</h1>",
-        f'<p class="lede">Against the counterfactual <b>{_e(cf_words)}</b> ({_e(cf.title or cf.name)}); '
+        f'<p class="lede">Against the counterfactual, <b>{_e(cf_words)}</b>: {_e(cf.title or cf.name)}. '
         f"{comparison.horizon} months from {_e(start)}, real terms at {_e(cf.price_year)} prices; "
         f"tpsim {_e(__version__)}, {_e(generated)}.</p>",
         '<section id="summary"><h2>1. Executive summary</h2>',

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from tpsim.present import style as st
 from tpsim.present.labels import agency_label, parameter_label, scenario_label
+from tpsim.present.wording import payback_sentence
 
 #: Switching values shown per option in the summary (nearest the central value first).
 SWITCHING_SHOWN = 3
@@ -70,17 +71,30 @@ def key_switching_values(entry: dict, shown: int = SWITCHING_SHOWN) -> list[dict
     return sorted(picked[:shown], key=lambda e: (e["case"] != "npsv", _ratio_distance(e)))
 
 
+def _lower_first(text: str) -> str:
+    """Lower-case the first letter unless the first word is an acronym (``NHS``)."""
+    first = text.split(" ", 1)[0]
+    return text if first.isupper() or not text else text[:1].lower() + text[1:]
+
+
 def switching_value_text(scenario, entry: dict, qaly_price_year: str | None = None) -> str:
-    """A switching value in words: ``"Value of a QALY: £24,745 instead of £70,000 (65% lower)"``."""
+    """A switching value as the clause of a sentence: ``"every preventive effect were 45%
+    smaller than assumed"``, ``"the value of a QALY were £24,745 rather than £70,000 (2020-21
+    prices)"``, ``"the unit cost of home-care reablement were £8,423 rather than £1,731"``."""
     name, central, value = entry["parameter"], entry["central"], entry["value"]
     fmt = value_format(name)
-    change = ""
-    if central:
-        pct = (value / central - 1.0) * 100.0
-        change = f" ({abs(pct):,.0f}% {'higher' if pct > 0 else 'lower'})"
-    prices = f" at {qaly_price_year} prices" if name == "appraisal.qaly_value" and qaly_price_year else ""
-    return (f"{parameter_label(scenario, name)}: {fmt(value)} instead of {fmt(central)}"
-            f"{prices}{change}")
+    if name == "preventive_effect_multiplier":
+        change = (1.0 - value) * 100.0
+        return (f"every preventive effect were {abs(change):.0f}% "
+                f"{'smaller' if change > 0 else 'larger'} than assumed")
+    label = parameter_label(scenario, name)
+    if ": " in label:
+        thing, key = label.rsplit(": ", 1)
+        what = f"the {key} of {_lower_first(thing)}"
+    else:
+        what = "the " + _lower_first(label) if not label.isupper() else label
+    prices = f" ({qaly_price_year} prices)" if name == "appraisal.qaly_value" and qaly_price_year else ""
+    return f"{what} were {fmt(value)} rather than {fmt(central)}{prices}"
 
 
 def value_format(parameter: str):
@@ -96,10 +110,9 @@ def value_format(parameter: str):
 
 
 def _agency_extremes(scenario, entry: dict):
+    # agencies only: the pooled budget's row is the agencies' money, not another payer
     rows = {a: r for a, r in entry["agencies"].items()
             if abs(r["pv_uplifted_costs_horizon"]) + abs(r["pv_cashable_savings_horizon"]) > _SMALL}
-    if entry["pool"]["pv_uplifted_costs_horizon"] > _SMALL:
-        rows["pool"] = entry["pool"]
     net = {a: r["fiscal_npv_horizon"] for a, r in rows.items()}
     worst = min(net, key=net.get, default=None)
     best = max(net, key=net.get, default=None)
@@ -140,20 +153,20 @@ def options(comparison, entries: dict[str, dict], metrics: dict | None = None,
 
 
 def _payback_words(o: Option, horizon: int) -> str:
-    if o.payback_month is None:
-        cash = f"It does not pay back in cash within {horizon} months"
-    elif o.payback_month == 0:
-        cash = "It never needs a net cash outlay"
-    else:
-        cash = (f"It pays back in cash in month {o.payback_month}"
-                + (" (within the Parliament)" if o.pays_back_in_parliament else ""))
+    """The cash payback (:func:`tpsim.present.wording.payback_sentence`, the wording of every
+    output) and the month the social value breaks even."""
+    text = payback_sentence(o.payback_month, o.pays_back_in_parliament)
     if o.npsv_break_even is not None:
-        social = f"its social value turns positive in month {o.npsv_break_even}"
+        text += f" Its social value (NPSV) turns positive in month {o.npsv_break_even}."
     elif o.break_even_searched:
-        social = f"its social value is still negative after {o.break_even_searched} months"
-    else:
-        social = ""
-    return cash + ("; " + social if social else "") + "."
+        text += (f" Its social value (NPSV) is still negative after {o.break_even_searched} "
+                 "months.")
+    return text
+
+
+def possessive(name: str) -> str:
+    """``"Police" -> "Police's"``, ``"Council children's services" -> "... services'"``."""
+    return name + ("'" if name.endswith("s") else "'s")
 
 
 def section_114_words(o: Option) -> str | None:
@@ -163,17 +176,17 @@ def section_114_words(o: Option) -> str | None:
         if month is None and cf_month is None:
             continue
         if month is None:
-            parts.append(f"keeps {council}'s reserves above zero (below zero from month "
+            parts.append(f"keeps {possessive(council)} reserves above zero (below zero from month "
                          f"{cf_month} in the counterfactual)")
         elif cf_month is None:
-            parts.append(f"takes {council}'s reserves below zero from month {month}, which the "
+            parts.append(f"takes {possessive(council)} reserves below zero from month {month}, which the "
                          "counterfactual avoids")
         elif month < cf_month:
-            parts.append(f"brings {council}'s section 114 month forward from {cf_month} to {month}")
+            parts.append(f"brings {possessive(council)} section 114 month forward from {cf_month} to {month}")
         elif month > cf_month:
-            parts.append(f"puts {council}'s section 114 month back from {cf_month} to {month}")
+            parts.append(f"puts {possessive(council)} section 114 month back from {cf_month} to {month}")
         else:
-            parts.append(f"leaves {council}'s section 114 month at {month}")
+            parts.append(f"leaves {possessive(council)} section 114 month at {month}")
     if not parts:
         return None
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
@@ -181,9 +194,11 @@ def section_114_words(o: Option) -> str | None:
 
 def sentences(opts: list[Option], counterfactual, horizon: int,
               scenarios: dict, qaly_price_years: dict | None = None) -> list[str]:
-    """The summary in plain sentences generated from the figures, in reading order."""
+    """The summary in plain sentences generated from the figures, in reading order: the
+    ranking, how sure the figures are, then per option what it costs whom, its payback and
+    section 114 effects, and its switching values."""
     cf = scenario_label(counterfactual)
-    out = []
+    out: list[str] = []
     if not opts:
         return out
     best = opts[0]
@@ -198,8 +213,19 @@ def sentences(opts: list[Option], counterfactual, horizon: int,
         out.append(f"On net present social value (NPSV, the Green Book's headline measure), "
                    f"{best.label} {lead}: {money(best.npsv)} over {horizon} months against "
                    f"{cf} (the counterfactual), ahead of {others}.")
+    ranged = [o for o in opts if o.probability_positive is not None]
+    if ranged:
+        parts = [f"{o.label} in {o.probability_positive:.0%} of them (90% range "
+                 f"{money(o.npv_range[0])} to {money(o.npv_range[1])})" for o in ranged]
+        out.append(f"How sure: across {ranged[0].runs:,} Monte Carlo runs of the uncertain "
+                   "assumptions, the fiscal NPV is positive for " + "; ".join(parts)
+                   + ". The runs vary the fiscal case; the NPSV's range is not sampled, and "
+                     "the switching values below bound it.")
+    else:
+        out.append("How sure: these are central estimates; no uncertainty analysis was run "
+                   "(the switching values below show how far the main assumptions may move).")
     for o in opts:
-        fiscal = ("better off" if o.fiscal_npv > 0 else "worse off")
+        fiscal = "better off" if o.fiscal_npv > 0 else "worse off"
         text = (f"{o.label}: the public purse is {st.money(abs(o.fiscal_npv))} {fiscal} in "
                 f"present value (fiscal NPV {money(o.fiscal_npv)})")
         if o.largest_cost:
@@ -207,20 +233,11 @@ def sentences(opts: list[Option], counterfactual, horizon: int,
         if o.largest_gain:
             text += (f"{' and' if o.largest_cost else ';'} {o.largest_gain[0]} gains most "
                      f"({money(o.largest_gain[1])})")
-        out.append(text + ". " + _payback_words(o, horizon))
+        text += ". " + _payback_words(o, horizon)
         s114 = section_114_words(o)
         if s114:
-            out.append(f"Council reserves: {o.label} {s114}.")
-    ranged = [o for o in opts if o.probability_positive is not None]
-    if ranged:
-        parts = [f"{o.label} {o.probability_positive:.0%} (90% range {money(o.npv_range[0])} to "
-                 f"{money(o.npv_range[1])})" for o in ranged]
-        out.append(f"How sure: across {ranged[0].runs:,} Monte Carlo runs of the uncertain "
-                   f"assumptions, the share of runs with a positive fiscal NPV is "
-                   + "; ".join(parts) + ". The runs vary the fiscal case; the NPSV's range is "
-                   "not sampled.")
-    else:
-        out.append("How sure: these are central estimates; no uncertainty analysis was run.")
+            text += f" It {s114}."
+        out.append(text)
     for o in opts:
         if not o.switching:
             continue
@@ -228,13 +245,12 @@ def sentences(opts: list[Option], counterfactual, horizon: int,
         year = (qaly_price_years or {}).get(o.name)
         npsv = [switching_value_text(sc, e, year) for e in o.switching if e["case"] == "npsv"]
         fiscal = [switching_value_text(sc, e, year) for e in o.switching if e["case"] != "npsv"]
-        text = f"Switching values for {o.label}: "
         bits = []
         if npsv:
-            bits.append(f"the NPSV {'falls' if o.npsv > 0 else 'rises'} to zero if "
-                        + "; or if ".join(npsv))
+            bits.append(f"its NPSV would {'fall' if o.npsv > 0 else 'rise'} to zero if "
+                        + ", or if ".join(npsv))
         if fiscal:
-            bits.append(f"the fiscal NPV {'falls' if o.fiscal_npv > 0 else 'rises'} to zero if "
-                        + "; or if ".join(fiscal))
-        out.append(text + ". Also, ".join(bits) + ".")
+            bits.append(f"its fiscal NPV would {'fall' if o.fiscal_npv > 0 else 'rise'} to zero "
+                        "if " + ", or if ".join(fiscal))
+        out.append(f"Switching values for {o.label}: " + "; ".join(bits) + ".")
     return out

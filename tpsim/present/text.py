@@ -243,3 +243,30 @@ def calibration_text(result, scenario_name: str, data_path: str, unused) -> str:
         out.append("warnings:")
         out += [f"  - {w}" for w in st["warnings"]]
     return "\n".join(out)
+
+
+def report_summary_text(comparison, document: dict, uncertainty=None) -> str:
+    """A few lines for the terminal after a report: the options ranked by NPSV, each with its
+    fiscal NPV, cash payback and (with an uncertainty analysis) the share of runs with a
+    positive fiscal NPV."""
+    from tpsim.present.labels import scenario_label
+    from tpsim.present.summary import options
+    from tpsim.present.wording import month_words
+
+    st = document["settings"]
+    metrics = uncertainty.metrics if uncertainty is not None else None
+    runs = uncertainty.runs if uncertainty is not None else None
+    opts = options(comparison, document["scenarios"], metrics, runs)
+    lines = [f"{len(opts)} option{'s' if len(opts) != 1 else ''} against "
+             f"{scenario_label(comparison.counterfactual)}: {st['horizon_months']} months from "
+             f"{month_words(st['start'])}, {st['price_year']} prices; ranked by NPSV"]
+    for o in opts:
+        def signed(v: float) -> str:
+            return ("+" if v > 0 else "") + money(v)
+        pb = payback(o.payback_month, o.pays_back_in_parliament)
+        line = (f"  {o.rank}. {o.label}: NPSV {signed(o.npsv)}; fiscal NPV {signed(o.fiscal_npv)}; "
+                f"cash payback {pb}")
+        if o.probability_positive is not None:
+            line += f"; fiscal NPV positive in {o.probability_positive:.0%} of {o.runs:,} runs"
+        lines.append(line)
+    return "\n".join(lines)
