@@ -276,8 +276,8 @@ def switching_values_chart(rows: Sequence[dict], *,
     n_opt = max(1, len(options))
     with st.style_context():
         ratios = [r["value"] / r["central"] for r in rows] or [1.0]
-        lo = min(min(ratios), 0.5) / 1.4
-        hi = max(max(ratios), 2.0) * 1.4
+        lo = min(min(ratios), 0.5) / 2.2  # room for the value labels beside the markers
+        hi = max(max(ratios), 2.0) * 2.0
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         ax.axvline(1.0, color=st.TEXT_COLOUR, linewidth=1.0)

@@ -207,8 +207,7 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
     rows = _switching_rows(comparison, entries)
     if rows:
         fig = partial(charts_case.switching_values_chart, rows,
-                      title="Switching values: how far an assumption must move before the case "
-                            "turns",
+                      title="Switching values: where each option's case turns zero",
                       subtitle=("Each marker is the value at which an option's NPSV (circle) or "
                                 "fiscal NPV (square) would be zero, as a multiple of the value "
                                 "assumed; markers near ×1 mark assumptions the case is sensitive "
@@ -581,8 +580,7 @@ def _summary_table(opts: list[sm.Option], horizon: int) -> str:
     rows = []
     for o in opts:
         row = [f"{o.rank}. {o.label}", _signed(o.npsv), _signed(o.fiscal_npv),
-               f"{o.largest_cost[0]} {_signed(o.largest_cost[1])}" if o.largest_cost else "none",
-               f"{o.largest_gain[0]} {_signed(o.largest_gain[1])}" if o.largest_gain else "none",
+               _who(o.largest_cost), _who(o.largest_gain),
                wording.payback(o.payback_month, o.pays_back_in_parliament),
                f"month {o.npsv_break_even}" if o.npsv_break_even is not None else
                (f"not within {o.break_even_searched} months" if o.break_even_searched else "–")]
@@ -593,6 +591,13 @@ def _summary_table(opts: list[sm.Option], horizon: int) -> str:
     return _table(head, rows, numeric, cls="summary",
                   caption=f"Options ranked by net present social value over {horizon} months "
                           "(present values, £m)")
+
+
+def _who(pair: tuple[str, float] | None):
+    """An agency and its fiscal NPV in one cell, the amount kept on one line."""
+    if pair is None:
+        return "none"
+    return ("html", f'{_e(pair[0])} <span class="amount">{_e(_signed(pair[1]))}</span>')
 
 
 def _economic_table(comparison: Comparison, entries: dict, order: list[str]) -> str:
