@@ -92,7 +92,8 @@ def comparison_text(document: dict) -> str:
         blocks = [*sc["agencies"].items(), ("pool (balance)", sc["pool"]), ("total", t)]
         for row, r in blocks:
             pb = r["payback_month"]
-            pb_text = "" if row.startswith("pool") else payback_cell(pb, horizon)
+            pb_text = ("" if row.startswith("pool") else
+                       payback_cell(pb, horizon, r["pv_uplifted_costs_horizon"] > 500.0))
             lines.append(
                 f"  {row:<26}{_m(r['costs_parliament'])}{_m(r['cashable_savings_parliament'])}"
                 f"{_m(r['non_cashable_savings_parliament'])}|{_m(r['costs_horizon'])}"
