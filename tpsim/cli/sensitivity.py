@@ -15,7 +15,7 @@ import click
 from tpsim.analysis import ensemble as en
 from tpsim.analysis import sensitivity as sa
 from tpsim.errors import TpsimError
-from tpsim.output import atomic_write_text
+from tpsim.output import OutputFolder
 from tpsim.present.documents import sensitivity_files
 from tpsim.present.text import sensitivity_text
 from tpsim.cli.options import (against_option, dt_option, horizon_option, load_timed,
@@ -74,9 +74,9 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
 
     figures = sensitivity_figures(job, sc, cf, method, result, month=month, swing=swing)
     folder = out_dir(out, f"sensitivity/{sc.name}")
-    for name, text in files.items():
-        atomic_write_text(folder / name, text)
-    for stem, fig in figures.items():
-        save_figure(fig, folder, stem, formats=("png",))
+    with OutputFolder(folder, "sensitivity") as written:
+        written.write_files(files)
+        for stem, fig in figures.items():
+            save_figure(fig, written.folder(), stem, formats=("png",))
     click.echo(sensitivity_text(document))
     click.echo(f"wrote {', '.join(str(folder / n) for n in files)} and {len(figures)} charts")
