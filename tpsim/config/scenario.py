@@ -44,6 +44,7 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -577,8 +578,10 @@ class _Validator:
         top = self.mapping(raw, "")
         self.check_keys(top, "", _TOP_KEYS)
         name = self.text(top, "name", "", default_name)
-        if not name.strip():
-            raise self.error("name", "must not be empty")
+        problem = name_problem(name)
+        if problem:
+            given = "" if "name" in top else " (the default name is the file name; set name:)"
+            raise self.error("name", problem + given)
         data: dict[str, Any] = {
             "name": name,
             "title": self.text(top, "title", "", name),
@@ -1051,6 +1054,33 @@ def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path:
             return bool(value)
         raise fail(f"{path} is a switch: expected 0, 1, true or false, got {_describe(value)}")
     return check_number(value, key_path, lambda _path, message: fail(message))
+
+
+#: Longest scenario name (it names folders and files of the outputs).
+MAX_NAME_LENGTH = 100
+_NAME_FORBIDDEN = set('/\\:*?"<>|')
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a scenario name, or None. A scenario name is used as it is for
+    the folder of its run (``outputs/<name>/``, ``<out>/<name>/timeseries.csv``) and in chart
+    file names, so it must be a safe folder name on every system: 1 to 100 characters, none
+    of them a control character (newline, tab, ...) or one of / \\ : * ? " < > |; not starting
+    with a dot or a space, not ending with a space or a dot."""
+    if not name.strip():
+        return "must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters (got {len(name)}); use title"
+    bad = sorted({c for c in name if c in _NAME_FORBIDDEN
+                  or unicodedata.category(c).startswith("C")})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"{name!r} cannot name an output folder: it contains {shown}; use letters, "
+                f"digits, spaces, _ - . + ( ) (put free text in title)")
+    if name[0] in ". " or name[-1] in ". ":
+        return (f"{name!r} cannot name an output folder: it must not start with a dot or a "
+                f"space or end with one")
+    return None
 
 
 def _stem(path: Path) -> str:
