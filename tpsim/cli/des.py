@@ -22,8 +22,8 @@ from tpsim.models.individual import COVERAGE_MODES, run_individual
 from tpsim.output import OutputFolder
 from tpsim.present.documents import des_summary, des_timeseries_table
 from tpsim.present.charts_des import comparison_chart, save_figure, waiting_chart
-from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
-                               scenario_argument, seed_option)
+from tpsim.cli.options import (FiniteFloat, horizon_option, load_timed, out_dir,
+                               out_option, scenario_argument, seed_option)
 
 
 @click.command()
@@ -41,7 +41,8 @@ from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
 @click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="aggregate",
               show_default=True,
               help="Preventive coverage: the aggregate run's, or found from the simulated people.")
-@click.option("--service-time", type=float, default=1.0, show_default=True,
+@click.option("--service-time", type=FiniteFloat(min=0.0, min_open=True), default=1.0,
+              show_default=True,
               help="Months a server spends per event; sets the servers standing for a capacity.")
 @click.option("--unlimited-capacity", is_flag=True,
               help="Remove every capacity limit (both models): the cross-check of the dynamics.")
