@@ -73,7 +73,7 @@ class _Progress:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @out_option("outputs/calibration/<config name>/")
-@click.option("--starts", type=click.IntRange(min=1),
+@click.option("--starts", type=click.IntRange(1, 1000),
               help="Local least-squares fits (default: the config's fit.starts, else 4).")
 @seed_option("Seed of the Sobol start points (default: the config's fit.seed, else 0).",
              default=None)

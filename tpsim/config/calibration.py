@@ -253,6 +253,12 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
                              title=title, lines=lines)
 
 
+#: The whole-number fit settings and their ranges: enough for any real fit, and small enough
+#: that the arrays they size (candidates x parameters, starts x evaluations) fit in memory.
+_FIT_INTEGERS = {"starts": (1, 1_000), "candidates": (1, 1_000_000), "seed": (0, 2**63 - 1),
+                 "max_evaluations": (1, 1_000_000)}
+
+
 def _fit_settings(raw: Any, err) -> FitSettings:
     if raw is None:
         return FitSettings()
@@ -263,12 +269,12 @@ def _fit_settings(raw: Any, err) -> FitSettings:
             raise err(("fit", str(k)), "unknown key" + _suggest(str(k), _FIT_KEYS))
     defaults = FitSettings()
     values: dict[str, Any] = {}
-    for k in ("starts", "candidates", "seed", "max_evaluations"):
+    for k, (low, high) in _FIT_INTEGERS.items():
         if k in raw:
             x = _config_number(raw[k], ("fit", k), err)
-            low = 0 if k == "seed" else 1
-            if x != int(x) or x < low:
-                raise err(("fit", k), f"must be a whole number >= {low} (got {x:g})")
+            if x != int(x) or not low <= x <= high:
+                raise err(("fit", k), f"must be a whole number from {low} to {high:,} "
+                                      f"(got {x:g})")
             values[k] = int(x)
     if "tolerance" in raw:
         x = _config_number(raw["tolerance"], ("fit", "tolerance"), err)

@@ -198,6 +198,12 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _DT_WHOLE_TOLERANCE = 1e-9  # |1/dt - round(1/dt)|
 _DT_RATE_TOLERANCE = 1e-12  # dt x rate <= 1 + this
+
+#: Longest horizon, months (100 years: beyond any appraisal period).
+MAX_HORIZON = 1200
+#: Most time steps a run may take (horizon / dt): about 2 s for the shipped baseline place, so
+#: an ensemble or a fit stays practical; dt = 1e-6 would take hours per run.
+MAX_STEPS = 200_000
 _SHARE_SUM_TOLERANCE = 1e-9
 
 # ---------------------------------------------------------------------------------------------
@@ -629,12 +635,18 @@ class _Validator:
         start = self.text(m, "start", "time", "2026-04")
         if not _START_MONTH.match(start):
             raise self.error("time.start", f"expected a month written YYYY-MM, got {start!r}")
-        horizon = self.integer(m, "horizon", "time", 60, 1, None)
+        horizon = self.integer(m, "horizon", "time", 60, 1, MAX_HORIZON)
         dt = self.number(m, "dt", "time", _Num(0.25, _POSITIVE))
         steps = 1.0 / dt
         if round(steps) < 1 or abs(steps - round(steps)) > _DT_WHOLE_TOLERANCE:
             raise self.error("time.dt", f"1/dt must be a whole number of steps per month "
                                         f"(got dt = {dt:g}, 1/dt = {steps:g})")
+        total = horizon * round(steps)
+        if total > MAX_STEPS:
+            raise self.error("time.dt", f"dt = {dt:g} months over time.horizon = {horizon} "
+                                        f"months is {total:,} steps a run, more than the "
+                                        f"{MAX_STEPS:,} allowed: use a larger dt or a shorter "
+                                        f"horizon")
         method = self.choice(m, "method", "time", _METHODS, "euler")
         return {"start": start, "horizon": horizon, "dt": dt, "method": method}
 
