@@ -97,7 +97,7 @@ def rich_base(rich_scenario):
 @settings(max_examples=25, deadline=None)
 @given(data=st.data(), method=st.sampled_from(["euler", "rk4"]))
 def test_people_are_conserved_and_stocks_stay_nonnegative(rich_base, data, method):
-    scenario = rich_base.with_overrides(data.draw(rich_overrides(rich_base.parameter_paths())))
+    scenario = rich_base.replace(overrides=data.draw(rich_overrides(rich_base.parameter_paths())))
     model = dataclasses.replace(compile_scenario(scenario), method=method)
     raw = simulate(model)
     pop = block(model, raw, lo.X_POP)[0]
@@ -111,7 +111,10 @@ def test_people_are_conserved_and_stocks_stay_nonnegative(rich_base, data, metho
                                    err_msg=f"cohort {c} ({method})")
     assert np.isfinite(raw.trajectory).all()
     for b in (lo.X_POP, lo.X_WAITING):
-        assert block(model, raw, b).min() >= 0.0, f"negative stock in block {b} ({method})"
+        stock = block(model, raw, b)
+        # a stock emptied in one step (outflow = stock / dt) may end a rounding error below 0
+        floor = -1e-12 * (1.0 + np.abs(stock).max())
+        assert stock.min() >= floor, f"negative stock in block {b} ({method})"
 
 
 # ---- closed form: the linear case against the matrix exponential ---------------------------------
