@@ -216,3 +216,23 @@ def test_validation_names_the_key(tmp_path):
     path.write_text(gap, encoding="utf-8")
     with pytest.raises(ScenarioError, match="gap between 2012-13 and 2014-15"):
         load_evidence(path)
+
+
+def test_service_returns_are_the_appraised_ratios_of_one_batched_call():
+    """Each return is PV savings / PV cost of 'with the service' minus 'without it'."""
+    from tpsim.analysis.evidence import compare_with_library, service_returns
+    from tpsim.config.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    returns = service_returns(sc)
+    assert [r.service for r in returns] == [s for s, v in sc.services.items()
+                                            if v["kind"] == "preventive"]
+    for r in returns:
+        assert r.pv_cost_horizon > 0
+        assert r.fiscal_horizon == pytest.approx(r.pv_cashable_savings_horizon / r.pv_cost_horizon)
+        assert r.economic_horizon == pytest.approx(
+            (r.pv_cashable_savings_horizon + r.pv_non_cashable_savings_horizon
+             + r.pv_qaly_value_horizon) / r.pv_cost_horizon)
+        assert set(r.removed.values()) == {0.0}
+    rows = compare_with_library(returns)
+    assert all(row.within_range in (True, False) for row in rows)

@@ -6,9 +6,8 @@ effect, decay, GM CBA shares, published returns per GBP 1), QALY weights, the QA
 corrections to flagged scenario defaults. ``load_evidence()`` reads and validates it; errors are
 ``ScenarioError`` naming the file and the key path.
 
-The YAML is read with the scenario reader (``tpsim.config.scenario._read_yaml``) so evidence and
-scenarios parse numbers the same way; when ``tpsim/config/yamlio.py`` becomes the one reader,
-only the import below changes.
+The YAML is read with the one reader, :func:`tpsim.config.yamlio.read_yaml`, so evidence and
+scenarios parse numbers the same way and errors name the line of the key.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from tpsim.config.scenario import _read_yaml
+from tpsim.config.yamlio import locate, read_yaml
 from tpsim.errors import ScenarioError
 
 __all__ = [
@@ -118,6 +117,7 @@ class ServiceEvidence:
     decay: dict
     cba: dict
     published: PublishedReturn
+    reason: str = ""
     data: dict = field(repr=False, default_factory=dict)
 
 
@@ -186,10 +186,15 @@ def load_evidence(path: str | Path | None = None) -> Evidence:
     """Read and validate the evidence library (default: the shipped ``scenarios/evidence.yaml``)."""
     path = Path(path) if path is not None else DEFAULT_PATH
     file = str(path)
-    raw, _ = _read_yaml(path, file)
+    document = read_yaml(path, file, error=ScenarioError)
+    raw = document.data
+    if not isinstance(raw, Mapping):
+        raise ScenarioError("expected a mapping of sections at the top of the file", file=file)
 
     def fail(key: str, message: str) -> ScenarioError:
-        return ScenarioError(f"{key}: {message}", file=file)
+        where = locate(document.locations, key)
+        return ScenarioError(message, file=file, key=key,
+                             line=where[1] if where is not None else None)
 
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
@@ -322,7 +327,7 @@ def _service(sid: str, raw: Any, fail) -> ServiceEvidence:
                            model_effect=dict(m["model_effect"]),
                            time_to_effect_months=dict(m["time_to_effect_months"]),
                            decay=dict(m["decay"]), cba=dict(cba), published=published,
-                           data=dict(m))
+                           reason=str(m.get("reason") or "").strip(), data=dict(m))
 
 
 def _mapping(value: Any, where: str, fail) -> dict:
