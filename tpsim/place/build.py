@@ -33,11 +33,12 @@ import numpy as np
 from tpsim.config.scenario import Scenario, scenario_from_dict
 from tpsim.errors import TpsimError
 from tpsim.place import elasticities as el
-from tpsim.place.initial_state import InitialState, initial_state, month0_spend
+from tpsim.place.initial_state import InitialState, derive_budgets, initial_state, month0_spend
 from tpsim.place.profile import Profile
 
-__all__ = ["Place", "build_place", "localise", "derive_budget_growth", "ACTIVITY_STATES",
-           "rebudget"]
+__all__ = ["Place", "PlaceValues", "build_place", "place_values", "place_scenario", "localise",
+           "derive_budget_growth", "growth_from_spend", "apply_growth", "rebudget",
+           "first_year_reserves", "ACTIVITY_STATES"]
 
 #: Activity counts that set a need-state stock: key -> (cohort, state, how it maps).
 ACTIVITY_STATES = {
@@ -186,12 +187,8 @@ def derive_budget_growth(scenario: Scenario) -> dict[str, float]:
     from tpsim.models.runner import run
 
     results = run(scenario.replace(overrides={"loops.doom_loop": 0}))
-    n = results.series["spend.total"].shape[1]
-    out = {}
-    for a in scenario.agencies:
-        x = np.asarray(results.series[f"spend.agency.{a}"][0], dtype=float)
-        out[a] = float((x[-1] / x[0]) ** (12.0 / (n - 1)) - 1.0) if x[0] > 0 and n > 1 else 0.0
-    return out
+    return growth_from_spend({a: results.series[f"spend.agency.{a}"][0]
+                              for a in scenario.agencies})
 
 
 def _follows_rule(template: Scenario, cache: dict) -> dict[str, bool]:
@@ -207,22 +204,62 @@ def _follows_rule(template: Scenario, cache: dict) -> dict[str, bool]:
 _RULE_CACHE: dict[str, dict[str, bool]] = {}
 
 
-def build_place(template: Scenario, reference: Profile, profile: Profile,
-                keep_budgets: bool = True, check_reserves: bool = True) -> Place:
-    """The place's scenario (see the module docstring). ``reference`` is the template's own
-    profile; ``keep_budgets`` uses the profile's budgets and reserves where it gives them
-    (else every budget is derived). Raises :class:`~tpsim.errors.TpsimError` naming the
-    profile key that cannot be honoured."""
+class _Draft:
+    """The template's cohorts, services, agencies and pool as plain dicts with the place's
+    values set as they are computed (what :mod:`tpsim.place.initial_state` reads), so a place
+    is worked out without validating a scenario at every step."""
+
+    def __init__(self, template: Scenario, name: str) -> None:
+        d = template.data
+        self.name, self.path = name, None
+        self.cohorts = {c: {**co, "states": {s: dict(st) for s, st in co["states"].items()}}
+                        for c, co in d["cohorts"].items()}
+        self.services = {v: {**sv, **({"community": dict(sv["community"])}
+                                      if "community" in sv else {})}
+                         for v, sv in d["services"].items()}
+        self.agencies = {a: dict(ag) for a, ag in d["agencies"].items()}
+        self.pool = {**d["pool"], "double_running": dict(d["pool"]["double_running"])}
+
+    def set(self, path: str, value: float) -> None:
+        section, rest = path.split(".", 1)
+        _set(getattr(self, section), rest, value)
+
+
+@dataclass
+class PlaceValues:
+    """Everything a place sets on the template: ``values`` (dotted path -> number), where each
+    came from (``origin``), the amounts' scale factors (``factors``), the solved month 0
+    (``state``) and the agencies whose budget growth follows the template's rule (``rule``:
+    derived from a run of the place, :func:`apply_growth`)."""
+
+    profile: Profile
+    values: dict[str, float]
+    origin: dict[str, str]
+    factors: dict[str, float]
+    state: InitialState
+    rule: dict[str, bool]
+
+
+def place_values(template: Scenario, reference: Profile, profile: Profile,
+                 keep_budgets: bool = True) -> PlaceValues:
+    """The place's values on the template (steps 1-4 of the module docstring, without the
+    budget growth, which needs a run: :func:`apply_growth`)."""
     _check_structure(template)
     origin: dict[str, str] = {}
     factors: dict[str, float] = {}
+    values: dict[str, float] = {}
+    draft = _Draft(template, profile.name)
+
+    def put(path: str, value: float) -> None:
+        values[path] = float(value)
+        draft.set(path, float(value))
+
     stocks, cohort_factor = _stocks(profile, reference, template, origin)
-    data = template.as_dict()
     t_stocks = {(c, s): float(st["initial"]) for c, co in template.cohorts.items()
                 for s, st in co["states"].items()}
     for (c, s), value in stocks.items():
         path = f"cohorts.{c}.states.{s}.initial"
-        _set(data, path, float(value))
+        put(path, value)
         factors[path] = value / t_stocks[(c, s)] if t_stocks[(c, s)] else cohort_factor[c]
     for v, sv in template.services.items():
         if sv["kind"] == "preventive":
@@ -232,13 +269,13 @@ def build_place(template: Scenario, reference: Profile, profile: Profile,
                 path = f"services.{v}.{key}"
                 factors[path] = f
                 value = float(_get(template.data, path)) * f
-                _set(data, path, value)
+                put(path, value)
                 if value:
                     origin[path] = (f"derived: template {key} x {f:.6g}, the ratio of people "
                                     f"eligible, so month-0 coverage is the template's")
     for key, v in ACTIVITY_PLACES.items():
         if key in profile.activity and v in template.services:
-            _set(data, f"services.{v}.places", profile.activity[key])
+            put(f"services.{v}.places", profile.activity[key])
             origin[f"services.{v}.places"] = f"profile: activity.{key} {profile.activity[key]:,.0f}"
             t_places = float(template.services[v]["places"])
             factors[f"services.{v}.places"] = profile.activity[key] / t_places if t_places else 1.0
@@ -249,40 +286,25 @@ def build_place(template: Scenario, reference: Profile, profile: Profile,
             f = demand[r] / t_demand[r] if t_demand[r] > 0 else cohort_factor[sv["cohort"]]
             path = f"services.{r}.capacity"
             factors[path] = f
-            _set(data, path, float(sv["capacity"]) * f)
+            put(path, float(sv["capacity"]) * f)
             origin[path] = (f"derived: template capacity x {f:.6g}, the ratio of month-0 "
                             f"demand, so the headroom is the template's")
-    data["name"] = profile.name
-    data["title"] = f"{profile.label} ({profile.tier}, {profile.total:,.0f} people)"
-    data["description"] = (
-        f"{profile.label}: built by tpsim place init from {profile.source} on the structure of "
-        f"{template.name} (reference place {reference.name}); solved to a balanced month 0; "
-        f"budgets derived from the month-0 modelled spend unless the profile gives them.")
-    sc = scenario_from_dict(data, source=f"<place {profile.name}>")
-    state = initial_state(sc, solve="rates")
+    state = initial_state(draft, solve="rates")
     for path, value in state.overrides().items():
-        _set(data, path, float(value))
+        put(path, value)
         if path.endswith(".escalation") and value:
             origin[path] = "solved: balances month 0 at the stocks (tpsim.place.initial_state)"
         elif path.endswith(".inflow") and value:
             origin[path] = "solved: inflow = exits at month 0 (tpsim.place.initial_state)"
-    sc = scenario_from_dict(data, source=f"<place {profile.name}>")
-    place = Place(sc, profile, template, reference, origin, factors, state)
-    rebudget(place, keep_budgets=keep_budgets)
-    if check_reserves:
-        place.warnings += first_year_reserves(place.scenario)
-    return place
+    _money(template, profile, draft, state, put, origin, factors, keep_budgets)
+    return PlaceValues(profile, values, origin, factors, state,
+                       _follows_rule(template, _RULE_CACHE))
 
 
-def rebudget(place: Place, keep_budgets: bool = True) -> None:
-    """Set the place's budgets, reserves, budget growth and pool costs consistent with its
-    month 0 (in place): see the module docstring, step 4."""
-    sc, template, profile, origin, factors = (place.scenario, place.template, place.profile,
-                                              place.origin, place.factors)
-    data = sc.as_dict()
-    state = initial_state(sc, solve="rates")
-    follows = _follows_rule(template, _RULE_CACHE)
+def _money(template, profile, draft, state, put, origin, factors, keep_budgets) -> None:
+    """Budgets, reserves and pool costs consistent with the solved month 0."""
     total_t = sum(float(ag["budget"]) for ag in template.agencies.values())
+    total = 0.0
     for a, ag in template.agencies.items():
         path = f"agencies.{a}.budget"
         if keep_budgets and a in profile.budgets:
@@ -293,39 +315,102 @@ def rebudget(place: Place, keep_budgets: bool = True) -> None:
             origin[path] = (f"derived: month-0 modelled service spend "
                             f"{state.spend[a]:,.0f} x (1 + overhead {ag['overhead']:g}), so "
                             f"pressure is 1 at month 0")
-        _set(data, path, float(budget))
+        put(path, budget)
+        total += budget
         t_budget = float(ag["budget"])
         factors[path] = budget / t_budget if t_budget else 1.0
         path = f"agencies.{a}.reserves"
-        if keep_budgets and a in profile.reserves:
-            reserves = profile.reserves[a]
-            origin[path] = f"profile: reserves.{a} GBP {reserves:,.0f}"
-        else:
-            reserves = float(ag["reserves"]) * factors[f"agencies.{a}.budget"]
-            if reserves:
-                origin[path] = (f"derived: template reserves x {factors[f'agencies.{a}.budget']:.6g}"
-                                f", the ratio of budgets (same months of spend held)")
-        _set(data, path, float(reserves))
         factors[path] = factors[f"agencies.{a}.budget"]
-    total = sum(float(data["agencies"][a]["budget"]) for a in template.agencies)
+        if keep_budgets and a in profile.reserves:
+            put(path, profile.reserves[a])
+            origin[path] = f"profile: reserves.{a} GBP {profile.reserves[a]:,.0f}"
+        else:
+            put(path, float(ag["reserves"]) * factors[path])
+            if ag["reserves"]:
+                origin[path] = (f"derived: template reserves x {factors[path]:.6g}, the ratio "
+                                f"of budgets (the same months of spend held)")
     f_total = total / total_t if total_t else 1.0
     for path in ("pool.setup_cost", "pool.double_running.cost"):
         factors[path] = f_total
         value = float(_get(template.data, path)) * f_total
-        _set(data, path, value)
+        put(path, value)
         if value:
             origin[path] = f"derived: template value x {f_total:.6g}, the ratio of total budgets"
-    interim = scenario_from_dict(data, source=f"<place {profile.name}>")
-    if any(follows.values()):
-        growth = derive_budget_growth(interim)
-        for a, rule in follows.items():
-            if rule:
-                _set(data, f"agencies.{a}.budget_growth", growth[a])
-                origin[f"agencies.{a}.budget_growth"] = (
-                    "derived: growth of the place's modelled spend in a run without cuts "
-                    "(the template's rule)")
-    place.scenario = scenario_from_dict(data, source=f"<place {profile.name}>")
-    place.state = initial_state(place.scenario, solve="rates")
+
+
+def growth_from_spend(spend: dict[str, np.ndarray]) -> dict[str, float]:
+    """Budget growth per year from each agency's monthly spend in a run without cuts:
+    ``(last month / first month) ** (12 / (months - 1)) - 1``; 0 below 1e-12 in size."""
+    out = {}
+    for a, x in spend.items():
+        x = np.asarray(x, dtype=float)
+        g = float((x[-1] / x[0]) ** (12.0 / (x.size - 1)) - 1.0) if x[0] > 0 and x.size > 1 else 0.0
+        out[a] = 0.0 if abs(g) < 1e-12 else g
+    return out
+
+
+def apply_growth(pv: PlaceValues, growth: dict[str, float]) -> None:
+    """Set the budget growth of the agencies that follow the template's rule (in place)."""
+    for a, rule in pv.rule.items():
+        if rule:
+            pv.values[f"agencies.{a}.budget_growth"] = growth[a]
+            pv.origin[f"agencies.{a}.budget_growth"] = (
+                "derived: growth of the place's modelled spend in a run without cuts (the "
+                "template's rule)")
+
+
+def place_scenario(template: Scenario, pv: PlaceValues, reference: Profile) -> Scenario:
+    """The validated scenario of a place's values on the template."""
+    profile = pv.profile
+    data = template.as_dict()
+    for path, value in pv.values.items():
+        _set(data, path, value)
+    data["name"] = profile.name
+    data["title"] = f"{profile.label} ({profile.tier}, {profile.total:,.0f} people)"
+    data["description"] = (
+        f"{profile.label}: built by tpsim place init from {profile.source} on the structure of "
+        f"{template.name} (reference place {reference.name}); solved to a balanced month 0; "
+        f"budgets derived from the month-0 modelled spend unless the profile gives them.")
+    return scenario_from_dict(data, source=f"<place {profile.name}>")
+
+
+def build_place(template: Scenario, reference: Profile, profile: Profile,
+                keep_budgets: bool = True, check_reserves: bool = True) -> Place:
+    """The place's scenario (see the module docstring). ``reference`` is the template's own
+    profile; ``keep_budgets`` uses the profile's budgets and reserves where it gives them
+    (else every budget is derived). Raises :class:`~tpsim.errors.TpsimError` naming the
+    profile key that cannot be honoured."""
+    pv = place_values(template, reference, profile, keep_budgets)
+    if any(pv.rule.values()):
+        interim = place_scenario(template, pv, reference)
+        apply_growth(pv, derive_budget_growth(interim))
+    sc = place_scenario(template, pv, reference)
+    place = Place(sc, profile, template, reference, pv.origin, pv.factors,
+                  initial_state(sc, solve="rates"))
+    if check_reserves:
+        place.warnings += first_year_reserves(sc)
+    return place
+
+
+def rebudget(scenario: Scenario, keep_budgets: dict[str, float] | None = None) -> tuple[Scenario, dict[str, str]]:
+    """``scenario`` with budgets consistent with its month 0 (after a calibration changed its
+    rates or stocks): each agency's budget becomes its month-0 modelled spend times
+    ``1 + overhead`` and its reserves keep their ratio to the budget, except the agencies in
+    ``keep_budgets`` (agency -> GBP a month), which keep that budget. Returns the scenario and
+    a sentence per agency saying what was done."""
+    budgets = derive_budgets(scenario)
+    overrides, notes = {}, {}
+    for a, ag in scenario.agencies.items():
+        if keep_budgets and a in keep_budgets:
+            notes[a] = f"kept the local budget {keep_budgets[a]:,.0f} a month"
+            continue
+        old = float(ag["budget"])
+        overrides[f"agencies.{a}.budget"] = budgets[a]
+        if old > 0 and ag["reserves"]:
+            overrides[f"agencies.{a}.reserves"] = float(ag["reserves"]) * budgets[a] / old
+        notes[a] = (f"budget re-derived from the month-0 modelled spend: {old:,.0f} -> "
+                    f"{budgets[a]:,.0f} a month")
+    return scenario.replace(overrides=overrides), notes
 
 
 def first_year_reserves(scenario: Scenario, months: int = 12) -> list[str]:

@@ -20,6 +20,18 @@ _TOP_ORDER = ("name", "title", "description", "price_year", "sources", "time", "
 _LINE_CACHE: dict[str, list[str]] = {}
 
 
+def display_path(path) -> str:
+    """A path as the user would write it: relative to the working directory when inside it."""
+    import os
+
+    text = os.fspath(path)
+    try:
+        rel = os.path.relpath(text)
+    except ValueError:
+        return text
+    return rel if not rel.startswith("..") else text
+
+
 def _lines(file: str) -> list[str]:
     if file not in _LINE_CACHE:
         try:
@@ -123,7 +135,7 @@ def scenario_yaml(scenario: Scenario, origin: Mapping[str, str], template: Scena
                   header: list[str]) -> str:
     """The YAML text of ``scenario`` with ``header`` comment lines on top; a value's comment is
     ``origin[path]`` when given, else ``default (template file): <the template's comment>``."""
-    where = str(template.path) if template.path is not None else template.name
+    where = display_path(template.path) if template.path is not None else template.name
 
     def comment(path: str | None) -> str | None:
         if path is None:
