@@ -387,6 +387,15 @@ def build_place(template: Scenario, reference: Profile, profile: Profile,
     sc = place_scenario(template, pv, reference)
     place = Place(sc, profile, template, reference, pv.origin, pv.factors,
                   initial_state(sc, solve="rates"))
+    for a in profile.budgets:
+        if keep_budgets and a in sc.agencies:
+            need = place.state.budgets[a]
+            if sc.agencies[a]["budget"] < need * (1.0 - 1e-9):
+                place.warnings.append(
+                    f"{a}: the profile's budget (GBP {profile.budgets[a]:,.0f} a year) is below "
+                    f"the month-0 modelled spend with overhead (GBP {need * 12:,.0f} a year), so "
+                    f"pressure is above 1 from month 0 and the siloed cut policy will cut its "
+                    f"preventive places")
     if check_reserves:
         place.warnings += first_year_reserves(sc)
     return place
