@@ -28,7 +28,6 @@ from tpsim.errors import TpsimError
 from tpsim.models.structure import Model, compile_scenario
 from tpsim.place.build import (Place, PlaceValues, _is_amount, apply_growth, growth_from_spend,
                                localise, place_scenario, place_values)
-from tpsim.place.initial_state import initial_state
 from tpsim.place.profile import Profile
 
 __all__ = ["PlaceResult", "PlacesComparison", "compare_places", "place_row", "place_of"]
@@ -67,6 +66,12 @@ class PlacesComparison:
     uncertainty_runs: int = 0
     engine: str = "local"
     rows: list[dict] = field(default_factory=list)
+
+    def table(self):
+        """places.csv as a ``pandas.DataFrame`` indexed by place."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).set_index("place")
 
 
 def _row_of(model: Model, values: dict[str, float]) -> np.ndarray:
