@@ -373,27 +373,12 @@ def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
     """Fit a calibration config (a path to its YAML or a loaded
     :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
     ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
-    import dataclasses
-
-    from tpsim.analysis.calibration import fit, setup
+    from tpsim.analysis.calibration import fit, prepare
     from tpsim.analysis.seeds import seed_entropy
     from tpsim.config.calibration import CalibrationConfig, load_config
 
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
-    overrides = {k: v for k, v in (("starts", starts),
-                                   ("seed", None if seed is None else seed_entropy(seed)))
-                 if v is not None}
-    if overrides:
-        settings = dataclasses.replace(cfg.fit, **overrides)
-        if settings.candidates < settings.starts - 1:
-            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
-        cfg = dataclasses.replace(cfg, fit=settings)
-    prepared = setup(cfg)
-    problem = prepared.problem()
-    if problem.n_observations <= problem.n_parameters:
-        raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
-                                         f"weight cannot determine {problem.n_parameters} "
-                                         f"parameters: fit fewer parameters or add data")
+    cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))
 
 
