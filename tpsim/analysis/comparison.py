@@ -311,15 +311,16 @@ class Appraised:
 
 
 def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
-                        optimism_bias: float | None = None
+                        optimism_bias: float | None = None, runs: ComparisonRuns | None = None
                         ) -> tuple[ComparisonRuns, list[Appraised]]:
-    """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
-    matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
-    report both show."""
+    """:func:`run_comparison` (or the given ``runs``, simulated already: many places share one
+    batch), then each distinct scenario's appraisal and who-pays / who-gains matrix
+    (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the report
+    both show."""
     from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
                             who_pays_who_gains)
 
-    runs = run_comparison(scenarios, counterfactual)
+    runs = run_comparison(scenarios, counterfactual) if runs is None else runs
     cf_series = runs.batch.series(runs.counterfactual)
     out: list[Appraised] = []
     done: set[str] = set()
@@ -430,15 +431,17 @@ class Comparison:
 
 def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
                       optimism_bias: float | None = None,
-                      context: list[Scenario] = ()) -> Comparison:
+                      context: list[Scenario] = (), runs: ComparisonRuns | None = None
+                      ) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
-    settings are the scenarios' own (set them before with :meth:`Scenario.replace`)."""
+    settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
+    ``runs``: already simulated (see :func:`appraise_comparison`)."""
     from tpsim.models.runner import run
 
     scenarios = list(scenarios)
-    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias)
+    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias, runs)
     batch = runs.batch
     cases: list[Case] = []
     done = set()

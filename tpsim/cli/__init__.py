@@ -41,6 +41,10 @@ _COMMANDS = {
                "Write the business-case report of each SCENARIO"),
     "demo": ("tpsim.cli.demo:demo",
              "Compare the shipped scenarios; write the business-case report"),
+    "place": ("tpsim.cli.place:place",
+              "Build a scenario for your own place from a PROFILE"),
+    "places": ("tpsim.cli.places:places",
+               "Compare a scenario across many places in one run"),
 }
 
 
