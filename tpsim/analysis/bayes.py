@@ -52,7 +52,7 @@ import numpy as np
 from scipy import stats
 
 from tpsim.analysis.calibration import CalibrationProblem
-from tpsim.config.localdata import BayesSettings, FitSettings, PriorSpec
+from tpsim.config.calibration import BayesSettings, FitSettings, PriorSpec
 
 __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",

@@ -40,6 +40,7 @@ import numpy as np
 
 from tpsim import __version__
 from tpsim.present import style as st
+from tpsim.present import wording
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -301,17 +302,8 @@ def _month_axis(ax, n_months: int, start_label: str | None, show_label: bool = T
     if n_months > 24 and not compact:
         ax.xaxis.set_minor_locator(FixedLocator(range(0, n_months + 1, 12 if n_months > 60 else 6)))
     if show_label:
-        when = f" from {_month_words(start_label)}" if start_label else ""
+        when = f" from {wording.month_words(start_label)}" if start_label else ""
         ax.set_xlabel(f"Months{when}")
-
-
-def _month_words(start: str | None) -> str:
-    """``"2026-04" -> "April 2026"``."""
-    if not start or not re.fullmatch(r"\d{4}-\d{2}", start):
-        return start or ""
-    import calendar
-    year, month = start.split("-")
-    return f"{calendar.month_name[int(month)]} {year}"
 
 
 def _mark_parliament(ax, n_months: int, parliament_months: int | None, label: bool = True) -> None:
@@ -490,7 +482,7 @@ def people_by_need_state(runs: Sequence, *, counterfactual: str | None = None,
             handles.append(Line2D([], [], color=st.PARLIAMENT_COLOUR, linestyle=(0, (2, 2)),
                                   linewidth=1.0, label="End of Parliament"))
         _legend(fig, handles, min(5, len(handles)))
-    subtitle = (f"People at each month end{' from ' + _month_words(_start(runs)) if _start(runs) else ''}; "
+    subtitle = (f"People at each month end{' from ' + wording.month_words(_start(runs)) if _start(runs) else ''}; "
                 "each panel has its own scale, which does not start at zero.")
     return _finish(fig, title, source, subtitle)
 
