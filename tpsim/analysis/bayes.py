@@ -47,6 +47,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -57,8 +58,13 @@ from tpsim.config.calibration import BayesSettings, FitSettings, PriorSpec
 __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",
     "split_rhat", "effective_sample_size", "update", "reweight", "resample_indices",
-    "posterior_csv_text", "read_posterior_csv", "summarise",
+    "summarise", "from_draws", "to_csv_text", "noise_scales", "Predictive", "predictive",
+    "RHAT_LIMIT",
 ]
+
+
+#: R-hat above this says the chains disagree (Vehtari et al. 2021 recommend 1.01).
+RHAT_LIMIT = 1.01
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,15 +74,24 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Prior:
-    """A prior on one parameter, truncated to ``[lower, upper]`` (the parameter's units)."""
+    """A prior on one parameter, truncated to ``[lower, upper]`` (the parameter's units).
+
+    ``dist`` is a key of :data:`tpsim.config.calibration.PRIOR_KEYS` with its ``values``, or
+    ``"uncertainty"``: the distribution the scenario's ``uncertainty:`` section gives the path
+    (``frozen``, a scipy distribution of the draw; ``base`` multiplies a relative draw)."""
 
     dist: str
     values: Mapping[str, float]
     lower: float
     upper: float
+    frozen: Any = None
+    base: float = 1.0
+    label: str = ""
 
     def _frozen(self):
         v = self.values
+        if self.frozen is not None:
+            return self.frozen
         if self.dist in ("normal", "truncnorm"):
             return stats.norm(v["mean"], v["sd"])
         if self.dist == "lognormal":
@@ -95,31 +110,69 @@ class Prior:
             out[inside] = 0.0
         else:
             with np.errstate(divide="ignore"):
-                out[inside] = self._frozen().logpdf(x[inside])
+                out[inside] = self._frozen().logpdf(x[inside] / self.base)
         return out
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` draws of the truncated prior (inverse CDF between the bounds' quantiles)."""
         f = self._frozen()
-        lo, hi = f.cdf(self.lower), f.cdf(self.upper)
+        lo, hi = f.cdf(self.lower / self.base), f.cdf(self.upper / self.base)
         if not hi > lo:
             return rng.uniform(self.lower, self.upper, n)
-        return np.clip(f.ppf(lo + rng.random(n) * (hi - lo)), self.lower, self.upper)
+        x = f.ppf(lo + rng.random(n) * (hi - lo)) * self.base
+        return np.clip(x, self.lower, self.upper)
 
     def describe(self) -> str:
+        if self.label:
+            return f"{self.label} on [{self.lower:g}, {self.upper:g}]"
         inner = ", ".join(f"{k} {v:g}" for k, v in self.values.items())
         return (f"{self.dist}({inner}) on [{self.lower:g}, {self.upper:g}]" if inner
                 else f"uniform on [{self.lower:g}, {self.upper:g}]")
 
 
-def priors_for(problem: CalibrationProblem,
-               specs: Mapping[str, PriorSpec] | None = None) -> tuple[Prior, ...]:
-    """The priors of the problem's parameters (default: uniform on the bounds)."""
+def priors_for(problem: CalibrationProblem, specs: Mapping[str, PriorSpec] | None = None,
+               uncertainty: Mapping | None = None) -> tuple[Prior, ...]:
+    """The priors of the problem's parameters (default: uniform on the bounds).
+
+    A ``PriorSpec("uncertainty")`` takes the path's distribution from ``uncertainty`` (the
+    scenario's resolved ``uncertainty:`` section), truncated to the fit's bounds; a relative
+    draw multiplies the scenario's value. Raises ValueError when the section does not give
+    the path, gives it a ``choice`` (a discrete prior), or its support misses the bounds."""
+    from tpsim.config.uncertainty import distribution_from_spec
+
     specs = specs or {}
+    section = (uncertainty or {}).get("parameters") or {}
     out = []
     for q in problem.parameters:
         spec = specs.get(q.path, PriorSpec())
-        out.append(Prior(spec.dist, dict(spec.values), q.lower, q.upper))
+        if spec.dist != "uncertainty":
+            out.append(Prior(spec.dist, dict(spec.values), q.lower, q.upper))
+            continue
+        given = section.get(q.path)
+        if given is None:
+            raise ValueError(f"{q.path}: prior 'uncertainty' but the scenario's uncertainty "
+                             f"section does not give this path a distribution")
+        if given["dist"] == "choice":
+            raise ValueError(f"{q.path}: the scenario's uncertainty section gives it a choice "
+                             f"of values; a prior must be continuous")
+        dist = distribution_from_spec(given)
+        if given["dist"] == "uniform":
+            frozen = stats.uniform(given["low"], given["high"] - given["low"])
+        else:
+            frozen = dist._frozen[0]
+        base = float(q.scenario_value) if given["relative"] else 1.0
+        if base <= 0:
+            raise ValueError(f"{q.path}: a relative prior needs a positive scenario value "
+                             f"(got {base:g})")
+        low, high = (v * base for v in dist.extremes())
+        lower, upper = max(q.lower, low), min(q.upper, high)
+        if not lower < upper:
+            raise ValueError(f"{q.path}: the scenario's distribution [{low:g}, {high:g}] does "
+                             f"not overlap the bounds [{q.lower:g}, {q.upper:g}]")
+        label = dist.describe() + (f" x {base:g}" if given["relative"] else "")
+        if given.get("source"):
+            label += f" (source: {given['source']})"
+        out.append(Prior("uncertainty", {}, lower, upper, frozen, base, label))
     return tuple(out)
 
 
@@ -299,6 +352,43 @@ def _initial_walkers(problem: CalibrationProblem, priors: Sequence[Prior], setti
     return x.reshape(settings.chains, settings.walkers, p), origin
 
 
+class _Lockstep:
+    """One log-posterior evaluation for every chain at once.
+
+    emcee drives each chain's sampler in its own thread; each call of a chain's log
+    probability (half its walkers, ``vectorize=True``) waits at a barrier until every chain has
+    asked, then one thread evaluates all the rows in ONE batched kernel call and hands each
+    chain its part. The chains stay independent (each has its own random state and its own
+    walkers); only the model runs are pooled, so a step of C chains costs two kernel calls.
+    """
+
+    def __init__(self, log_post: Callable[[np.ndarray], np.ndarray], chains: int) -> None:
+        import threading
+
+        self.log_post = log_post
+        self.requests: list[np.ndarray | None] = [None] * chains
+        self.answers: list[np.ndarray | None] = [None] * chains
+        self.failure: BaseException | None = None
+        self.barrier = threading.Barrier(chains, action=self._evaluate)
+
+    def _evaluate(self) -> None:
+        try:
+            rows = [r.shape[0] for r in self.requests]
+            values = self.log_post(np.vstack(self.requests))
+            bounds = np.cumsum([0] + rows)
+            self.answers = [values[bounds[c]:bounds[c + 1]] for c in range(len(rows))]
+        except BaseException as exc:   # re-raised in the caller's thread by sample_posterior
+            self.failure = exc
+            self.barrier.abort()
+
+    def for_chain(self, c: int) -> Callable[[np.ndarray], np.ndarray]:
+        def log_prob(x: np.ndarray) -> np.ndarray:
+            self.requests[c] = np.atleast_2d(np.asarray(x, dtype=float))
+            self.barrier.wait()
+            return self.answers[c]
+        return log_prob
+
+
 def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = BayesSettings(),
                      seed: int | None = None, priors: Sequence[Prior] | None = None,
                      start: np.ndarray | None = None, start_weights: np.ndarray | None = None,
@@ -307,8 +397,11 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
 
     ``seed`` overrides ``settings.seed``; ``priors`` default to uniform on the bounds;
     ``start`` (draws x p, optional ``start_weights``) seeds the walkers from earlier draws.
-    ``progress(step, steps, seconds)`` is called every 25 steps of each chain.
+    ``progress(step, steps, seconds)`` is called every 25 steps. The chains advance in
+    lockstep, so each emcee half-step is one kernel call over ``chains x walkers / 2`` runs.
     """
+    import threading
+
     import emcee
 
     t0 = time.perf_counter()
@@ -320,20 +413,48 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     if settings.walkers < 2 * p:
         raise ValueError(f"{settings.walkers} walkers cannot sample {p} parameters "
                          f"(need at least {2 * p})")
+    if settings.burn_in >= settings.steps:
+        raise ValueError(f"burn_in {settings.burn_in} must be below steps {settings.steps}")
     root = np.random.SeedSequence(seed)
     init_seed, *chain_seeds = root.spawn(settings.chains + 1)
     x0, origin = _initial_walkers(problem, priors, settings, np.random.default_rng(init_seed),
                                   start, start_weights)
     log_post = LogPosterior(problem, priors)
-    chains, logps, accept, taus = [], [], [], []
+    lockstep = _Lockstep(log_post, settings.chains)
+    samplers = []
     for c in range(settings.chains):
-        sampler = emcee.EnsembleSampler(settings.walkers, p, log_post, vectorize=True)
+        sampler = emcee.EnsembleSampler(settings.walkers, p, lockstep.for_chain(c),
+                                        vectorize=True)
         sampler.random_state = np.random.RandomState(
             chain_seeds[c].generate_state(1)[0]).get_state()
-        for step, _ in enumerate(sampler.sample(x0[c], iterations=settings.steps), start=1):
-            if progress is not None and (step % 25 == 0 or step == settings.steps):
-                progress(c * settings.steps + step, settings.chains * settings.steps,
-                         time.perf_counter() - t0)
+        samplers.append(sampler)
+
+    def run(c: int) -> None:
+        try:
+            for step, _ in enumerate(samplers[c].sample(x0[c], iterations=settings.steps),
+                                     start=1):
+                if c == 0 and progress is not None and (step % 25 == 0
+                                                        or step == settings.steps):
+                    progress(step, settings.steps, time.perf_counter() - t0)
+        except threading.BrokenBarrierError:
+            pass   # another chain's evaluation failed: lockstep.failure says why
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True)
+               for c in range(1, settings.chains)]
+    for th in threads:
+        th.start()
+    try:
+        run(0)
+    finally:
+        if lockstep.failure is not None or any(th.is_alive() for th in threads):
+            lockstep.barrier.abort()
+        for th in threads:
+            th.join()
+    if lockstep.failure is not None:
+        raise lockstep.failure
+
+    chains, logps, accept, taus = [], [], [], []
+    for sampler in samplers:
         chains.append(sampler.get_chain(discard=settings.burn_in, thin=settings.thin))
         logps.append(sampler.get_log_prob(discard=settings.burn_in, thin=settings.thin))
         accept.append(sampler.acceptance_fraction)
@@ -347,13 +468,19 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     logp = np.stack(logps)                        # chains x kept steps x walkers
     kept = chain.shape[1]
     tau = np.nanmean(np.stack(taus), axis=0) / settings.thin   # in kept steps
-    per_walker = np.moveaxis(chain, 2, 1).reshape(-1, kept, p)  # (chains*walkers) x steps x p
-    rhat = np.array([split_rhat(per_walker[:, :, j]) for j in range(p)])
+    # R-hat across the independent chains: each chain's draws in step order (all walkers of
+    # a step together), split in halves
+    per_chain = chain.reshape(settings.chains, -1, p)
+    rhat = np.array([split_rhat(per_chain[:, :, j]) for j in range(p)])
+    # and across walkers (each walker a chain): stricter, it sees a walker left behind
+    per_walker = np.moveaxis(chain, 2, 1).reshape(-1, kept, p)
+    rhat_walkers = np.array([split_rhat(per_walker[:, :, j]) for j in range(p)])
     draws = chain.reshape(-1, p)
     logpost = logp.reshape(-1)
     total = draws.shape[0]
     tau_max = float(np.nanmax(tau)) if np.any(np.isfinite(tau)) else float("nan")
     ess = total / max(tau_max, 1.0) if math.isfinite(tau_max) else float("nan")
+    ess_each = total / np.maximum(tau, 1.0)
     if total > settings.draws:
         keep = np.linspace(0, total - 1, settings.draws).round().astype(int)
         draws, logpost = draws[keep], logpost[keep]
@@ -361,17 +488,21 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     if kept < 50 * tau_max:
         warnings.append(f"the chains are short: {kept} kept steps per walker is less than 50 "
                         f"autocorrelation times ({tau_max:.1f}); the autocorrelation estimate "
-                        f"is unreliable: raise fit.bayes.steps")
-    if np.nanmax(rhat) > 1.01:
+                        f"is rough: raise fit.bayes.steps for a final answer")
+    if np.nanmax(rhat) > RHAT_LIMIT:
         worst = problem.names[int(np.nanargmax(rhat))]
-        warnings.append(f"R-hat {np.nanmax(rhat):.3f} > 1.01 ({worst}): the chains disagree; "
-                        f"raise fit.bayes.steps and burn_in")
+        warnings.append(f"R-hat {np.nanmax(rhat):.3f} > {RHAT_LIMIT} ({worst}): the chains "
+                        f"disagree; raise fit.bayes.steps and burn_in")
     mean_accept = float(np.mean(accept))
     if not 0.15 <= mean_accept <= 0.7:
         warnings.append(f"mean acceptance fraction {mean_accept:.2f} is outside 0.15-0.7")
+    if math.isfinite(ess) and ess < 400:
+        warnings.append(f"effective sample size {ess:.0f} is below 400: tail quantiles (the 90% "
+                        f"and 95% intervals) carry Monte Carlo error; raise fit.bayes.steps")
     diagnostics = {
         **origin,
-        "sampler": "emcee.EnsembleSampler (affine-invariant stretch move, vectorize=True)",
+        "sampler": "emcee.EnsembleSampler (affine-invariant stretch move, vectorize=True; "
+                   "chains in lockstep, one kernel call per half-step)",
         "chains": settings.chains, "walkers": settings.walkers, "steps": settings.steps,
         "burn_in": settings.burn_in, "thin": settings.thin, "seed": seed,
         "draws_total": int(total), "draws_kept": int(draws.shape[0]),
@@ -380,7 +511,10 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
         "acceptance_fraction_range": [float(np.min(accept)), float(np.max(accept))],
         "rhat": dict(zip(problem.names, map(float, rhat))),
         "rhat_max": float(np.nanmax(rhat)),
+        "rhat_walkers": dict(zip(problem.names, map(float, rhat_walkers))),
+        "rhat_walkers_max": float(np.nanmax(rhat_walkers)),
         "ess": float(ess),
+        "ess_by_parameter": dict(zip(problem.names, map(float, ess_each))),
         "ess_per_draw": float(min(1.0, ess / draws.shape[0])) if math.isfinite(ess) else 1.0,
         "warnings": warnings,
     }
@@ -498,65 +632,123 @@ def summarise(posterior: Posterior) -> dict[str, dict]:
             for j, name in enumerate(posterior.names)}
 
 
-def posterior_csv_text(posterior: Posterior) -> str:
-    """``posterior.csv``: one row per draw, columns = dotted parameter paths, ``log_posterior``
-    and, for re-weighted draws, ``weight`` (summing to 1)."""
-    header = list(posterior.names) + ["log_posterior"]
-    cols = [posterior.draws, posterior.log_posterior[:, None]]
-    if posterior.weights is not None:
-        header.append("weight")
-        cols.append(posterior.normalised_weights[:, None])
-    table = np.hstack(cols)
-    lines = [",".join(header)]
-    lines += [",".join(repr(float(v)) for v in row) for row in table]
-    return "\n".join(lines) + "\n"
+def from_draws(draws) -> Posterior:
+    """A :class:`Posterior` from draws read from a file
+    (:class:`tpsim.config.posterior.PosteriorDraws`)."""
+    return Posterior(list(draws.names), np.array(draws.draws), np.array(draws.log_posterior),
+                     None if draws.weights is None else np.array(draws.weights))
 
 
-def read_posterior_csv(path, known: Sequence[str] | None = None) -> Posterior:
-    """Read a ``posterior.csv`` (:func:`posterior_csv_text`). Raises
-    :class:`~tpsim.errors.DataError` naming the file for a missing file, an unknown column
-    (when ``known`` paths are given), a non-numeric value or no rows."""
-    import os
+def to_csv_text(posterior: Posterior, comments: Sequence[str] = ()) -> str:
+    """``posterior.csv`` (:func:`tpsim.config.posterior.posterior_csv_text`)."""
+    from tpsim.config.posterior import posterior_csv_text
 
-    from tpsim.errors import DataError
+    return posterior_csv_text(posterior.names, posterior.draws, posterior.log_posterior,
+                              posterior.weights, comments)
 
-    display = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            lines = [ln.strip() for ln in fh if ln.strip() and not ln.startswith("#")]
-    except FileNotFoundError:
-        raise DataError("posterior draws file not found", file=display) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot be read: {err}", file=display) from None
-    if len(lines) < 2:
-        raise DataError("no posterior draws (expected a header and at least one row)",
-                        file=display)
-    header = [h.strip() for h in lines[0].split(",")]
-    names = [h for h in header if h not in ("log_posterior", "weight")]
-    if not names:
-        raise DataError("no parameter columns", file=display, line=1)
-    if known is not None:
-        for h in names:
-            if h not in known:
-                raise DataError(f"column '{h}' is not a parameter path of the scenario",
-                                file=display, line=1)
-    rows = []
-    for i, ln in enumerate(lines[1:], start=2):
-        parts = ln.split(",")
-        if len(parts) != len(header):
-            raise DataError(f"expected {len(header)} fields, got {len(parts)}", file=display,
-                            line=i)
-        try:
-            rows.append([float(v) for v in parts])
-        except ValueError:
-            raise DataError("a value is not a number", file=display, line=i) from None
-    table = np.array(rows)
-    if not np.all(np.isfinite(table[:, [header.index(n) for n in names]])):
-        raise DataError("non-finite parameter value", file=display)
-    draws = table[:, [header.index(n) for n in names]]
-    logp = table[:, header.index("log_posterior")] if "log_posterior" in header \
-        else np.zeros(len(rows))
-    weights = table[:, header.index("weight")] if "weight" in header else None
-    if weights is not None and (np.any(weights < 0) or not weights.sum() > 0):
-        raise DataError("weights must be >= 0 and not all 0", file=display)
-    return Posterior(names, draws, logp, weights)
+
+# ---------------------------------------------------------------------------------------------
+# Observation noise and the posterior predictive
+# ---------------------------------------------------------------------------------------------
+
+
+def noise_scales(problem: CalibrationProblem, sim: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Per run and matched series, the noise multiplier ``sigma_k`` (runs x series): 1 for a
+    series whose data give standard errors; otherwise a draw of its posterior given the
+    parameters, ``sigma_k^2 = SS_k / chi^2(n_k)`` (the Jeffreys prior's scaled inverse
+    chi-square), with ``SS_k`` the weighted sum of squares of the run ``sim`` (runs x obs)."""
+    like = Likelihood(problem)
+    r = (np.atleast_2d(sim) - problem.observed) * problem.factor
+    out = np.ones((r.shape[0], len(like.slices)))
+    for k, (sl, known_se, n_k) in enumerate(like.slices):
+        if not known_se and n_k > 0:
+            ss = np.sum(r[:, sl] ** 2, axis=1)
+            out[:, k] = np.sqrt(ss / rng.chisquare(n_k, size=r.shape[0]))
+    return out
+
+
+def future_noise_sd(problem: CalibrationProblem, sigma: np.ndarray,
+                    trajectory: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per matched series, the standard deviation (runs x months) of a new observation of
+    every month, in the series' units: ``sigma_k x scale_k / sqrt(W_k)`` for a series without
+    standard errors; for one with them, the simulated value times the series' median
+    relative standard error ``se_i / |observed_i|`` (new months' se are not known yet)."""
+    out = {}
+    for k, t in enumerate(problem.targets):
+        sim = trajectory[t.name]
+        if t.scale is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = (1.0 / t.factor) * math.sqrt(max(t.weight, 1e-300)) / np.abs(t.observed)
+            rel = float(np.median(rel[np.isfinite(rel)])) if np.any(np.isfinite(rel)) else 0.0
+            out[t.name] = rel * np.abs(sim)
+        else:
+            sd = sigma[:, k] * t.scale / math.sqrt(max(t.weight, 1e-300))
+            out[t.name] = np.broadcast_to(sd[:, None], sim.shape).copy()
+    return out
+
+
+@dataclass
+class Predictive:
+    """The posterior predictive of each matched series over the whole horizon.
+
+    ``months`` (1..horizon) and ``labels`` (YYYY-MM); per series ``paths`` (draws x months,
+    the simulated series of each resampled draw, series units) and ``noisy`` (the same plus
+    observation noise: what a new data point would look like). ``quantiles`` gives both
+    bands. ``observed`` holds the data (months, values)."""
+
+    months: np.ndarray
+    labels: list[str]
+    paths: dict[str, np.ndarray]
+    noisy: dict[str, np.ndarray]
+    observed: dict[str, tuple[np.ndarray, np.ndarray]]
+    draws: np.ndarray
+
+    def quantiles(self, name: str, q: Sequence[float] = (0.05, 0.5, 0.95),
+                  noisy: bool = False) -> np.ndarray:
+        """len(q) x months quantiles of the series (with observation noise when ``noisy``)."""
+        return np.quantile((self.noisy if noisy else self.paths)[name], q, axis=0)
+
+    def coverage(self, level: float = 0.9) -> dict[str, float]:
+        """Share of the observations inside the central ``level`` band with noise (a check of
+        the noise model: about ``level`` when it is right)."""
+        lo, hi = (1 - level) / 2, (1 + level) / 2
+        out = {}
+        for name, (months, values) in self.observed.items():
+            band = self.quantiles(name, (lo, hi), noisy=True)[:, months - 1]
+            out[name] = float(np.mean((values >= band[0]) & (values <= band[1])))
+        return out
+
+
+def predictive(problem: CalibrationProblem, posterior: Posterior, start: str, n: int = 200,
+               seed: int = 0) -> Predictive:
+    """Draws of the posterior predictive: ``n`` draws resampled by weight, simulated over the
+    whole horizon in ONE kernel call, with observation noise from :func:`noise_scales` and
+    :func:`future_noise_sd` (observed months use the data's own se or row weights)."""
+    from tpsim.config.localdata import month_label
+
+    rng = np.random.default_rng(seed)
+    rows = resample_indices(posterior.normalised_weights, min(n, max(posterior.n, 1)), rng)
+    x = posterior.draws[rows]
+    results = problem.simulate_results(x, full_horizon=True)
+    sim_obs = np.concatenate([results[t.name][:, t.months - 1] for t in problem.targets], axis=1)
+    sigma = noise_scales(problem, sim_obs, rng)
+    paths = {t.name: np.asarray(results[t.name], dtype=float) for t in problem.targets}
+    sd = future_noise_sd(problem, sigma, paths)
+    noisy, observed = {}, {}
+    for k, t in enumerate(problem.targets):
+        s = sd[t.name].copy()
+        # an observed month: se (data with se; the series weight only tempers the fit), or
+        # sigma_k / factor_i = sigma_k x scale_k / sqrt(W_k w_i)
+        inv = np.where(t.factor > 0, 1.0 / np.where(t.factor > 0, t.factor, 1.0), np.inf)
+        if t.scale is None:
+            s[:, t.months - 1] = (inv * math.sqrt(max(t.weight, 1e-300)))[None, :]
+        else:
+            s[:, t.months - 1] = inv[None, :] * sigma[:, k:k + 1]
+        s = np.where(np.isfinite(s), s, 0.0)
+        noisy[t.name] = paths[t.name] + rng.standard_normal(s.shape) * s
+        observed[t.name] = (t.months, t.observed)
+    horizon = problem.model.n_months
+    months = np.arange(1, horizon + 1)
+    return Predictive(months, [month_label(start, int(m)) for m in months], paths, noisy,
+                      observed, x)

@@ -338,11 +338,18 @@ class BayesSettings:
 
 @dataclass(frozen=True)
 class DecisionSpec:
-    """The decision the learning informs: ``option`` against ``against`` (scenario files)."""
+    """The decision the learning informs: ``option`` against ``against`` (scenario files),
+    judged on ``metric`` (an ensemble metric of the option against the counterfactual, £)."""
 
     option: Path
     against: Path
+    metric: str = "npv"
 
+
+_DECISION_KEYS = ("option", "against", "metric")
+#: Money metrics of an option against its counterfactual the decision may be judged on
+#: (tpsim.analysis.ensemble.METRICS without the ratio).
+_DECISION_METRICS = ("npv", "npv_parliament")
 
 _BAYES_INTS = {"walkers": 4, "steps": 10, "burn_in": 0, "thin": 1, "chains": 1, "seed": 0,
                "rerun_steps": 10, "draws": 100}
@@ -359,8 +366,12 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
         if prior_raw is None:
             priors[spec.path] = PriorSpec()
             continue
+        if prior_raw == "uncertainty":
+            priors[spec.path] = PriorSpec("uncertainty")
+            continue
         if not isinstance(prior_raw, Mapping) or "dist" not in prior_raw:
-            raise err(key, "expected {dist: normal|lognormal|uniform|beta|truncnorm, ...}")
+            raise err(key, "expected uncertainty (the scenario's distribution of this path) or "
+                           "{dist: normal|lognormal|uniform|beta|truncnorm, ...}")
         dist = prior_raw["dist"]
         if dist not in PRIOR_KEYS:
             raise err(key + ("dist",), f"unknown prior {_describe(dist)}"
@@ -424,9 +435,12 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
         if not isinstance(d, Mapping):
             raise err(("decision",), "expected {option: scenario file, against: scenario file}")
         for k in d:
-            if k not in ("option", "against"):
-                raise err(("decision", str(k)), "unknown key" + _suggest(str(k),
-                                                                        ("option", "against")))
+            if k not in _DECISION_KEYS:
+                raise err(("decision", str(k)), "unknown key" + _suggest(str(k), _DECISION_KEYS))
+        metric = d.get("metric", "npv")
+        if metric not in _DECISION_METRICS:
+            raise err(("decision", "metric"), f"expected one of {', '.join(_DECISION_METRICS)}, "
+                                              f"got {_describe(metric)}")
         files = []
         for k in ("option", "against"):
             v = d.get(k)
@@ -436,5 +450,5 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
             if not target.is_file():
                 raise err(("decision", k), f"scenario file not found: {os.fspath(target)}")
             files.append(target)
-        decision = DecisionSpec(*files)
+        decision = DecisionSpec(*files, metric=metric)
     return priors, bayes, decision
