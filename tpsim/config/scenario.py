@@ -880,7 +880,10 @@ class _Validator:
                 return err
             return None
 
-        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check)
+        where = self.locations.get("uncertainty.posterior")
+        base_dir = os.path.dirname(where[0]) if where else None
+        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check,
+                               base_dir)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
         """Re-validate the scenario after each change, cumulatively, in month order."""
