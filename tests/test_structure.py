@@ -22,12 +22,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "a9bd6dd3584deffc83b564664af7c901c5267320b10549bca8360012d12749c4",
-    "pilots_plus": "5ea5a6d5ed7208679f6debce218f53fa656b0e3c8f9035f9861febdf5f8d4970",
-    "pooled_prevention": "669508f27a3a300e07ba99464b6c085f8e2b217fbd8f41e2d83d37537a9f15c5",
-    "pooled_prevention_uncertain": "c1bbba694f2f69317b395243fe8c99e825d27ea6ec369235a11e0cbccc10846d",
-    "siloed_squeeze": "4a7b8d7170ae01caf2f63073a35a0cc28bf701cef94ea0a1971182d798e72ee7",
-    "tiny": "3823f1086eca8b371dc6cd2a45ede23c508dd7e6ef1d9bbd62b60aacec9fc78a",
+    "baseline": "70e311f3dc9f6071659615039bbc063bd7be5cfb150cf7090d7e7f1fea158e9b",
+    "pilots_plus": "4f33fb37317d996beb1beb33b35acd45a28d8d40775577ed1fadfd12e42a48f8",
+    "pooled_prevention": "706e595e2cc6d39db2bacb4e09644691a5f813022126b7284fbccb9e65544b94",
+    "pooled_prevention_uncertain": "79f55c97aa734cd3411bad5e53742819883bcb2efc43f7c25d51169b61304b7e",
+    "siloed_squeeze": "de50c11251712de3a116d63b461915080239c11e08822c910729acf5b401d89a",
+    "tiny": "1a5f29a728be5d30afa013f07a56dfac73e4a1c18cada5c49a8c6d5650f3318d",
 }
 
 
