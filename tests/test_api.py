@@ -41,7 +41,7 @@ def test_vary_equals_runs_with_overrides_one_by_one():
     varied = tpsim.run(sc, vary={PLACES: places, "services.falls_prevention.uptake": uptake},
                        seed=np.random.SeedSequence(5), horizon=36)
     assert varied.n_runs == 3 and varied.months[-1] == 36
-    short = runner.with_time_settings(sc, horizon=36)
+    short = sc.replace(horizon=36)
     for i in range(3):
         one = runner.run(short, {PLACES: places[i], "services.falls_prevention.uptake": uptake[i]})
         for name in ("spend.total", "spend.agency.council_asc", "population.older_people.crisis",

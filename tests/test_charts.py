@@ -394,10 +394,9 @@ def test_coarse_histogram_keeps_the_share_of_runs():
 
 def test_ensemble_figures_fan_each_tracked_series_and_histogram_each_metric():
     from tpsim.analysis import ensemble as en
-    from tpsim.models import runner
     from tpsim.present.charts_uncertainty import ensemble_figures
 
-    sc, cf = (runner.with_time_settings(load_scenario(SCENARIOS / f"{n}.yaml"), horizon=24)
+    sc, cf = (load_scenario(SCENARIOS / f"{n}.yaml").replace(horizon=24)
               for n in ("pooled_prevention_uncertain", "siloed_squeeze"))
     job = en.prepare([sc], cf, runs=32, seed=1, series=("spend.total",))
     job.edges = en.pilot_edges(job)

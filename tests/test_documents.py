@@ -80,8 +80,7 @@ def test_ensemble_json_comes_from_the_documents_builder(tmp_path):
                                        "--no-charts", "--out", str(out)])
     assert result.exit_code == 0, result.output
     written = json.loads((out / "ensemble.json").read_text())
-    from tpsim.models import runner
-    sc, cf = (runner.with_time_settings(s, horizon=24) for s in (sc, cf))
+    sc, cf = (s.replace(horizon=24) for s in (sc, cf))
     job = en.prepare([sc], cf, runs=64, seed=3, series=en.DEFAULT_SERIES)
     job.edges = en.pilot_edges(job)
     summary = en.summarise(job, en.run_ensemble(job, "local"))

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from conftest import make_tiny_scenario_dict
 from tpsim.models import runner
 from tpsim.cli import main
-from tpsim.analysis.crosscheck import without_capacity_limits
 from tpsim.analysis.crosscheck import (
     COUNT_PREFIXES, check_individual, crosscheck, reference_run, standardised_differences,
     threshold,
@@ -68,9 +67,8 @@ def test_tiny_replication_mean_agrees_with_aggregate():
 
 @pytest.mark.skipif(not BASELINE.exists(), reason="scenarios/baseline.yaml not written yet")
 def test_baseline_unlimited_capacity_agrees_with_aggregate():
-    scenario = without_capacity_limits(runner.with_time_settings(load_scenario(BASELINE),
-                                                                 horizon=24))
-    assert all(sv.get("capacity") is None for sv in scenario.data["services"].values()
+    scenario = load_scenario(BASELINE).replace(horizon=24, capacity_limits=False)
+    assert all(sv.get("capacity") is None for sv in scenario.services.values()
                if sv["kind"] == "reactive")
     aggregate = runner.run(scenario)
     results = run_individual(aggregate.model, aggregate, people=6_000, replications=10, seed=2,

@@ -197,11 +197,3 @@ def test_loading_a_scenario_imports_no_analysis_module():
     assert "tpsim.config.scenario" in modules
     assert not [m for m in modules if m.startswith(("tpsim.analysis", "tpsim.models",
                                                     "tpsim.cli", "tpsim.present"))]
-
-
-def test_moved_sampling_names_stay_reachable_from_config_uncertainty():
-    from tpsim.analysis import sampling
-    from tpsim.config import uncertainty
-
-    assert uncertainty.BLOCK == sampling.BLOCK and uncertainty.SAMPLERS == sampling.SAMPLERS
-    assert uncertainty.EPS == sampling.EPS

@@ -27,10 +27,8 @@ def load(path: PathLike) -> Scenario:
 
 
 def _scenario(scenario: Scenario | PathLike, method=None, dt=None, horizon=None) -> Scenario:
-    from tpsim.models.runner import with_time_settings
-
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return with_time_settings(sc, dt=dt, method=method, horizon=horizon)
+    return sc.replace(dt=dt, method=method, horizon=horizon)
 
 
 def _scenarios(scenarios) -> list:
@@ -67,7 +65,7 @@ def run(scenario: Scenario | PathLike, vary: Mapping[str, Sequence[float]] | Non
 
     ``vary`` maps dotted parameter paths (``services.falls_prevention.places``) to arrays of
     values, one run per row: run ``i`` is the scenario with every path set to its ``i``-th
-    value, validated as :meth:`Scenario.with_overrides` validates (an unknown path or an
+    value, validated as :meth:`Scenario.replace` validates overrides (an unknown path or an
     invalid value raises :class:`~tpsim.errors.ScenarioError` naming the path). All runs are
     simulated in one kernel call. ``seed`` (int, SeedSequence or Generator) is stored on the
     results (``results.seed``); the model itself is deterministic. ``method``, ``dt`` and
@@ -87,7 +85,7 @@ def run(scenario: Scenario | PathLike, vary: Mapping[str, Sequence[float]] | Non
     base = compile_scenario(sc)
     theta, events = base.theta(n), base.event_values(n)
     for i in range(n):
-        model_i = compile_scenario(sc.with_overrides({p: a[i] for p, a in arrays.items()}))
+        model_i = compile_scenario(sc.replace(overrides={p: a[i] for p, a in arrays.items()}))
         if not (np.array_equal(model_i.ev_param, base.ev_param)
                 and np.array_equal(model_i.ev_month, base.ev_month)):
             raise ScenarioError("these vary values change which parameters have time-keyed "
@@ -267,7 +265,7 @@ def ensemble(scenarios, against, runs: int = 1000, seed=0, sampler: str = "rando
     (:func:`tpsim.analysis.seeds.seed_entropy`; an int gives exactly ``--seed`` that int)."""
     from tpsim.analysis import ensemble as en
     from tpsim.analysis.seeds import seed_entropy
-    from tpsim.config.uncertainty import BLOCK
+    from tpsim.analysis.sampling import BLOCK
 
     cf = _scenario(against, method, dt, horizon)
     scs = [_scenario(s, method, dt, horizon) for s in _scenarios(scenarios)]
@@ -367,32 +365,17 @@ class Calibration:
 
     def scenario(self) -> Scenario:
         """The scenario with the fitted values set (validated)."""
-        return self.setup.scenario.with_overrides(self.estimates)
+        return self.setup.scenario.replace(overrides=self.estimates)
 
 
 def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
     """Fit a calibration config (a path to its YAML or a loaded
     :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
     ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
-    import dataclasses
-
-    from tpsim.analysis.calibration import fit, setup
+    from tpsim.analysis.calibration import fit, prepare
     from tpsim.analysis.seeds import seed_entropy
     from tpsim.config.calibration import CalibrationConfig, load_config
 
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
-    overrides = {k: v for k, v in (("starts", starts),
-                                   ("seed", None if seed is None else seed_entropy(seed)))
-                 if v is not None}
-    if overrides:
-        settings = dataclasses.replace(cfg.fit, **overrides)
-        if settings.candidates < settings.starts - 1:
-            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
-        cfg = dataclasses.replace(cfg, fit=settings)
-    prepared = setup(cfg)
-    problem = prepared.problem()
-    if problem.n_observations <= problem.n_parameters:
-        raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
-                                         f"weight cannot determine {problem.n_parameters} "
-                                         f"parameters: fit fewer parameters or add data")
+    cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))

@@ -2,7 +2,7 @@
 
 The data flow, as ``tpsim calibrate`` uses it::
 
-    config (tpsim.config.localdata.load_config) + scenario + local data (read_local_data)
+    config (tpsim.config.calibration.load_config) + scenario + local data (read_local_data)
       -> resolve_parameters, build_targets -> CalibrationProblem
       -> fit(problem, settings)            -> FitResult (estimates, covariance, per-series stats)
       -> fit_report(...) / calibrated_scenario_yaml(...)
@@ -430,6 +430,29 @@ def setup(config: CalibrationConfig) -> Setup:
                            scenario_file=os.fspath(config.scenario_path))
     targets, unused = build_targets(config, data)
     return Setup(scenario, model, data, tuple(parameters), targets, unused)
+
+
+def prepare(config: CalibrationConfig, starts: int | None = None,
+            seed: int | None = None) -> tuple[CalibrationConfig, Setup, CalibrationProblem]:
+    """The config with ``starts`` and ``seed`` (an int) replacing its ``fit`` settings (more
+    candidates when the starts need them), its :class:`Setup` and a problem, refused with the
+    config's error when it has no more observations than parameters."""
+    import dataclasses
+
+    overrides = {k: v for k, v in (("starts", starts), ("seed", seed)) if v is not None}
+    if overrides:
+        settings = dataclasses.replace(config.fit, **overrides)
+        if settings.candidates < settings.starts - 1:
+            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
+        config = dataclasses.replace(config, fit=settings)
+    prepared = setup(config)
+    problem = prepared.problem()
+    if problem.n_observations <= problem.n_parameters:
+        raise config.error(("parameters",), f"{problem.n_observations} observations with "
+                                            f"positive weight cannot determine "
+                                            f"{problem.n_parameters} parameters: fit fewer "
+                                            f"parameters or add data")
+    return config, prepared, problem
 
 
 def fit(problem: CalibrationProblem, settings: FitSettings = FitSettings(),

@@ -417,7 +417,7 @@ class Comparison:
 
     @property
     def horizon(self) -> int:
-        return int(self.counterfactual.data["time"]["horizon"])
+        return int(self.counterfactual.time.horizon)
 
     @property
     def parliament(self) -> int:
@@ -434,8 +434,7 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
-    settings are the scenarios' own (set them before, e.g. with
-    ``tpsim.models.runner.with_time_settings``)."""
+    settings are the scenarios' own (set them before with :meth:`Scenario.replace`)."""
     from tpsim.models.runner import run
 
     scenarios = list(scenarios)

@@ -300,8 +300,3 @@ def _money_floors(results, aggregate) -> dict:
     floors["spend.total"] = np.sqrt(sum(agency_sq, zero))
     return floors
 
-
-def without_capacity_limits(scenario):
-    """The scenario with every reactive service's capacity removed (also in ``changes``): the
-    cross-check of the dynamics without queues."""
-    return scenario.replace(capacity_limits=False)

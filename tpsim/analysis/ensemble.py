@@ -41,14 +41,14 @@ from tpsim import __version__
 from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
                         monthly_flows, uplift_costs)
 from tpsim.errors import TpsimError
-from tpsim.models.series import SeriesTerms, series_terms
+from tpsim.models.series import series_terms
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
 from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
 
 __all__ = [
-    "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
-    "series_terms", "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
+    "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES",
+    "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
     "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
     "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
@@ -70,10 +70,6 @@ DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
 PERCENTILES = (2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5)
 METRICS = ("npv", "npv_parliament", "bcr")
 NEVER = -1  # payback month code for "not within the horizon"
-
-
-# Named monthly series are linear combinations of recorded state entries, from the one series
-# table (tpsim.models.series); SeriesTerms and series_terms are re-exported from there.
 
 
 def _appraisal_names(accounts: Accounts) -> list[str]:

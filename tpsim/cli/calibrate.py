@@ -12,7 +12,6 @@ scenario or data file) exits with status 2 and leaves no output behind. Outputs 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from tpsim.analysis.calibration import FitEvent, fit, fit_report, setup
+from tpsim.analysis.calibration import FitEvent, fit, fit_report, prepare
 from tpsim.errors import ScenarioError
 from tpsim.config.calibration import load_config
 from tpsim.output import atomic_write_text, json_text
@@ -86,22 +85,10 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     chart per series (default outputs/calibration/<config name>/).
     """
     progress = _Progress(quiet)
-    cfg = load_config(config)
-    overrides = {k: v for k, v in (("starts", starts), ("seed", seed)) if v is not None}
-    if overrides:
-        settings = dataclasses.replace(cfg.fit, **overrides)
-        if settings.candidates < settings.starts - 1:
-            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
-        cfg = dataclasses.replace(cfg, fit=settings)
-    prepared = setup(cfg)
+    cfg, prepared, problem = prepare(load_config(config), starts, seed)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
-    t = scenario.data["time"]
-    problem = prepared.problem()
-    if problem.n_observations <= problem.n_parameters:
-        raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
-                                         f"weight cannot determine {problem.n_parameters} "
-                                         f"parameters: fit fewer parameters or add data")
+    t = scenario.time
 
     progress.message(f"calibrating {scenario.name}: {problem.n_parameters} parameters, "
                      f"{problem.n_observations} observations in {len(targets)} series, "
@@ -112,7 +99,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
 
     estimates = result.estimates
     try:
-        scenario.with_overrides(estimates)
+        scenario.replace(overrides=estimates)
     except ScenarioError as err:
         raise cfg.error(("parameters",), f"the fitted values together make the scenario "
                                          f"invalid ({err.key}: {err.message}); narrow the "
@@ -124,7 +111,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
-    series_csv = fit_series_csv(result, t["start"])
+    series_csv = fit_series_csv(result, t.start)
 
     # everything is computed: write
     atomic_write_text(calibrated_path, yaml_text)

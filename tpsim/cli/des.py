@@ -17,8 +17,7 @@ from __future__ import annotations
 import click
 
 from tpsim.models import runner
-from tpsim.analysis.crosscheck import (check_individual, reference_run, summary_line,
-                                      without_capacity_limits)
+from tpsim.analysis.crosscheck import check_individual, reference_run, summary_line
 from tpsim.models.individual import COVERAGE_MODES, run_individual
 from tpsim.output import write_csv, write_json
 from tpsim.present.documents import des_summary, des_timeseries_table
@@ -58,7 +57,7 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
         raise click.BadParameter("must be > 0 months", param_hint="--service-time")
     sc = load_timed(scenario, horizon=horizon)
     if unlimited_capacity:
-        sc = without_capacity_limits(sc)
+        sc = sc.replace(capacity_limits=False)
     aggregate = runner.run(sc)
     results = run_individual(aggregate.model, aggregate, people=people,
                              replications=replications, seed=seed, workers=workers,

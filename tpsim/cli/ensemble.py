@@ -17,7 +17,7 @@ from tpsim.errors import TpsimError
 from tpsim.output import json_text, atomic_write_text
 from tpsim.present.documents import ensemble_document, quantiles_csv
 from tpsim.present.text import ensemble_text
-from tpsim.config.uncertainty import BLOCK, SAMPLERS
+from tpsim.analysis.sampling import BLOCK, SAMPLERS
 from tpsim.cli.options import (against_option, load_timed, optimism_bias_option, out_dir,
                                out_option, scenarios_argument, seed_option, time_options)
 

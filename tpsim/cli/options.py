@@ -21,9 +21,7 @@ def load(path: str) -> Scenario:
 def load_timed(path: str, *, horizon: int | None = None, dt: float | None = None,
                method: str | None = None) -> Scenario:
     """A scenario file with the command line's time settings (None keeps the scenario's)."""
-    from tpsim.models import runner
-
-    return runner.with_time_settings(load(path), dt=dt, method=method, horizon=horizon)
+    return load(path).replace(dt=dt, method=method, horizon=horizon)
 
 
 _SCENARIO_PATH = click.Path(dir_okay=False)

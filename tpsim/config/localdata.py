@@ -26,11 +26,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from tpsim.config.calibration import load_config  # noqa: F401  kept for callers in cli/present
 from tpsim.errors import DataError
 from tpsim.errors import suggest as _suggest
 

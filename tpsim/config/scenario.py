@@ -51,7 +51,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from tpsim.config.parameters import get_path as _get_path
 from tpsim.config.parameters import is_switch as _is_switch
 from tpsim.config.parameters import parameter_paths as _parameter_paths
 from tpsim.config.parameters import set_path as _set_path
@@ -426,10 +425,6 @@ class Scenario:
                                                        path))
         resolved = _Validator(source, {}).resolve(data, self.name)
         return Scenario(self.name, self.path, resolved, self.locations)
-
-    def with_overrides(self, values: Mapping[str, float]) -> Scenario:
-        """``replace(overrides=values)``; goes when cli/ is switched to :meth:`replace`."""
-        return self.replace(overrides=values)
 
     def _display(self) -> str:
         return os.fspath(self.path) if self.path is not None else f"<{self.name}>"

@@ -445,15 +445,3 @@ def positive_definite(matrix: np.ndarray) -> bool:
         return False
     return True
 
-
-def __getattr__(name: str) -> Any:
-    # kept for callers in cli/present: the samplers moved to tpsim.analysis.sampling; a lazy
-    # re-export, so importing this module does not import tpsim.analysis
-    if name in _MOVED:
-        from tpsim.analysis import sampling
-        return getattr(sampling, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_MOVED = ("BLOCK", "SAMPLERS", "block_seed", "unit_block", "unit_points", "correlate", "Factor",
-          "Assignment", "UncertaintyPlan", "build_plan", "effective_sections")

@@ -11,12 +11,6 @@ from tpsim.config.scenario import Scenario
 from tpsim.models.simulate import simulate
 
 
-def with_time_settings(scenario: Scenario, dt: float | None = None, method: str | None = None,
-                       horizon: int | None = None) -> Scenario:
-    """``scenario.replace(dt=..., method=..., horizon=...)``; goes when cli/ is switched."""
-    return scenario.replace(dt=dt, method=method, horizon=horizon)
-
-
 def discount_rates(scenario: Scenario) -> dict[str, float]:
     ap = scenario.appraisal
     return {"discount_rate": ap["discount_rate"], "health_discount_rate": ap["health_discount_rate"]}

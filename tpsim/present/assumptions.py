@@ -15,14 +15,12 @@ def parameter_label(scenario: Scenario, path: str) -> str:
     """A dotted parameter path in words: ``services.early_help.unit_cost`` ->
     ``"Early help and family support: unit cost"`` (the path itself when it is not one)."""
     parts = path.split(".")
-    d = scenario.data
-
     def words(key: str) -> str:
         return key.replace("_", " ")
 
     try:
         if parts[0] in ("services", "agencies", "cohorts") and len(parts) >= 3:
-            entity = d[parts[0]][parts[1]]
+            entity = getattr(scenario, parts[0])[parts[1]]
             label = charts.short_label(entity.get("label") or parts[1], 50)
             if parts[0] == "cohorts" and len(parts) >= 5 and parts[2] == "states":
                 return f"{label}, {words(parts[3])}: {words('.'.join(parts[4:]))}"
@@ -30,7 +28,7 @@ def parameter_label(scenario: Scenario, path: str) -> str:
         if parts[0] == "pool" and len(parts) >= 2:
             rest = parts[1:]
             if rest[0] in ("contributions", "services") and len(rest) == 2:
-                group = d["agencies" if rest[0] == "contributions" else "services"]
+                group = scenario.agencies if rest[0] == "contributions" else scenario.services
                 who = charts.short_label(group.get(rest[1], {}).get("label") or rest[1], 50)
                 return f"Pool {words(rest[0][:-1])}: {who}"
             return "Pool: " + words(" ".join(rest))
@@ -107,8 +105,8 @@ def key_assumptions(scenario: Scenario, counterfactual: Scenario, cache: dict | 
     """
     cache = {} if cache is None else cache
     other_paths = set(counterfactual.parameter_paths())
-    sources = dict(counterfactual.data.get("sources", {}))
-    sources.update(scenario.data.get("sources", {}))
+    sources = dict(counterfactual.sources)
+    sources.update(scenario.sources)
     cited: list[str] = []
 
     def row(path: str, value, other=None, owner: Scenario = scenario) -> dict:
@@ -127,18 +125,18 @@ def key_assumptions(scenario: Scenario, counterfactual: Scenario, cache: dict | 
         a, b = _get(scenario, path), _get(counterfactual, path)
         if a != b:
             differences.append(row(path, a, b))
-    if scenario.data.get("changes") != counterfactual.data.get("changes"):
-        for k, change in enumerate(scenario.data.get("changes") or []):
+    if scenario.changes != counterfactual.changes:
+        for k, change in enumerate(scenario.changes):
             for p, v in change["set"].items():
                 differences.append(row(f"changes.{k}", v, None) | {
                     "path": f"from month {change['month']:g}: {p}"})
     evidence = []
-    for v, svc in scenario.data["services"].items():
+    for v, svc in scenario.services.items():
         if svc["kind"] != "preventive":
             continue
         for key in ("effect", "time_to_effect", "uptake", "unit_cost"):
             evidence.append(row(f"services.{v}.{key}", svc[key]))
-    appraisal = [row(f"appraisal.{k}", scenario.data["appraisal"][k])
+    appraisal = [row(f"appraisal.{k}", scenario.appraisal[k])
                  for k in ("discount_rate", "health_discount_rate", "optimism_bias", "qaly_value",
                            "value_qalys")]
     return {"differences": differences, "evidence": evidence, "appraisal": appraisal,

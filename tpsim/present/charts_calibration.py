@@ -23,7 +23,7 @@ def write_fit_charts(folder: Path, result, scenario, data_path: str) -> list[Pat
     from tpsim.present.charts import save_figure, source_line
 
     plt = style.plt
-    start = scenario.data["time"]["start"]
+    start = scenario.time.start
     source = source_line([scenario], note=f"observed: {data_path}")
     written = []
     for target in result.problem.targets:

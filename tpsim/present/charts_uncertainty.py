@@ -21,7 +21,7 @@ def ensemble_figures(job, summary, partial, scenarios, counterfactual) -> dict:
     pct = list(summary.percentiles)
     i5, i25, i50, i75, i95 = (pct.index(p) for p in (5.0, 25.0, 50.0, 75.0, 95.0))
     months = np.arange(1, job.n_months + 1)
-    start = counterfactual.data["time"]["start"]
+    start = counterfactual.time.start
     figures = {}
     cf_rows = {name: t for t, (name, k, diff) in enumerate(job.tracked) if k == 0}
     for t, (name, k, diff) in enumerate(job.tracked):

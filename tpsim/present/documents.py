@@ -55,12 +55,12 @@ def run_folders(scenarios: list[Scenario], counterfactual: Scenario) -> dict[str
 def settings_entry(cf: Scenario) -> dict:
     """The ``settings`` block: time and price settings of the comparison (the counterfactual's,
     which every scenario shares)."""
-    t = cf.data["time"]
-    horizon = int(t["horizon"])
-    return {"start": t["start"], "horizon_months": horizon,
+    t = cf.time
+    horizon = int(t.horizon)
+    return {"start": t.start, "horizon_months": horizon,
             "parliament_months": min(PARLIAMENT_MONTHS, horizon),
             "parliament_complete": horizon >= PARLIAMENT_MONTHS,
-            "dt_months": t["dt"], "method": t["method"], "price_year": cf.data["price_year"],
+            "dt_months": t.dt, "method": t.method, "price_year": cf.price_year,
             "declining_discount_schedule": True, "appraisal_year": "months 1-12 are year 0 "
             "(undiscounted), months 13-24 year 1, ..."}
 
@@ -77,7 +77,7 @@ def scenario_entry(case, folder: str | None = None) -> dict:
     pool["transition_cost_change_horizon"] = float(flows.transition_change.sum())
     return {
         "scenario": sc.name,
-        "title": sc.data.get("title") or "",
+        "title": sc.title or "",
         "file": _file(sc),
         "scenario_hash": sc.hash,
         "timeseries": f"{folder or sc.name}/timeseries.csv",
@@ -104,12 +104,12 @@ def comparison_document(comparison) -> dict:
     folders = run_folders(comparison.scenarios_given or [c.scenario for c in comparison.cases], cf)
     return {
         "tpsim_version": __version__,
-        "counterfactual": {"scenario": cf.name, "title": cf.data.get("title") or "",
+        "counterfactual": {"scenario": cf.name, "title": cf.title or "",
                            "file": _file(cf), "scenario_hash": cf.hash,
                            "timeseries": f"{folders[cf.name]}/timeseries.csv"},
         "settings": settings_entry(cf),
         "units": {
-            "money": f"GBP, real terms at {cf.data['price_year']} prices; figures named pv_*, npv_* "
+            "money": f"GBP, real terms at {cf.price_year} prices; figures named pv_*, npv_* "
                      "and economic_npv_* are present values at the scenario's discount rates, "
                      "others are undiscounted sums",
             "time": "months (payback_month: 1 = the first simulated month)",
@@ -187,7 +187,8 @@ def ensemble_document(job, summary, scenarios, counterfactual, *,
     """The content of ``ensemble.json``. Everything but ``run`` is independent of the engine
     and chunk size."""
     from tpsim.analysis.ensemble import PAD
-    from tpsim.config.uncertainty import BLOCK, EPS
+    from tpsim.analysis.sampling import BLOCK
+    from tpsim.config.uncertainty import EPS
 
     plan = job.plan
     factors = []
@@ -216,12 +217,12 @@ def ensemble_document(job, summary, scenarios, counterfactual, *,
             "method": job.models[0].method, "series": list(dict.fromkeys(s for s, _, _ in job.tracked)),
             "bins": job.bins, "metric_bins": job.metric_bins, "pilot_pad": PAD,
             "optimism_bias": optimism_bias, "percentiles": list(summary.percentiles),
-            "price_year": counterfactual.data["price_year"],
+            "price_year": counterfactual.price_year,
         },
         "factors": factors,
         "correlation": {"factors": plan.labels, "matrix": correlation},
         "warnings": list(plan.warnings),
-        "units": {"money": f"GBP, real terms at {counterfactual.data['price_year']} prices; npv "
+        "units": {"money": f"GBP, real terms at {counterfactual.price_year} prices; npv "
                            "figures are present values (Green Book), fiscal (cashable savings "
                            "minus costs with optimism bias), all agencies and the pool",
                   "payback": "month (1 = the first simulated month; 0 = never a net outlay)"},
@@ -407,8 +408,8 @@ def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> s
         lo, hi = st["interval"][j]
         comments[q.path] = (f"fitted; se {sig(st['standard_error'][j], 3)}, 95% interval "
                             f"[{sig(lo)}, {sig(hi)}]; was {sig(q.scenario_value, 6)}")
-    first = month_label(scenario.data["time"]["start"], 1)
-    last = month_label(scenario.data["time"]["start"], problem.fit_model.n_months)
+    first = month_label(scenario.time.start, 1)
+    last = month_label(scenario.time.start, problem.fit_model.n_months)
     header = [
         f"Calibrated scenario written by `tpsim calibrate {config}` (tpsim {__version__}).",
         "It extends the original scenario and sets only the fitted parameters below.",
@@ -419,7 +420,7 @@ def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> s
     ]
     if st["warnings"]:
         header += ["", "Warnings from the fit:"] + [f"- {w}" for w in st["warnings"]]
-    title = cfg.title or f"{scenario.data.get('title') or scenario.name} (calibrated)"
+    title = cfg.title or f"{scenario.title or scenario.name} (calibrated)"
     note = (f"Fitted by tpsim calibrate to local data {data.path} ({first} to {last}); "
             f"see fit_report.json")
     return calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends,
