@@ -22,12 +22,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "0d0bca5187f85c1de28821f57353011706b1f714db9337dea683aaaa3450cbc6",
-    "pilots_plus": "b2766e4b78efc1bbb7f578d38a398a5a16eb531e2e22d96eafad481048347bd9",
-    "pooled_prevention": "af3a53b7b093dc30b3781653b6121d04a14219d5ab2f17402eee8591e2d22deb",
-    "pooled_prevention_uncertain": "16cf09baee5b5eea8e75515167a8d254d10c65cbe335a05e16ad02030643d7ae",
-    "siloed_squeeze": "f9ad816154d03d4a2007cc78651601493459936b26ad3a1ef117cdbba3c49b38",
-    "tiny": "3823f1086eca8b371dc6cd2a45ede23c508dd7e6ef1d9bbd62b60aacec9fc78a",
+    "baseline": "bc12ac688e9bf0dae89f0c06a9d72ae1fd938abc77d1a811a127083af80d092b",
+    "pilots_plus": "e7f751115eb13b0b706438fbe768127dc830b52ea9e69083bd964b1cab6bc8ca",
+    "pooled_prevention": "22e1bb651e2d5cf226387dbd4525740be5735da54a6cec502261b74e9593bd1c",
+    "pooled_prevention_uncertain": "8cc08b12f08736585fa6c726aa52122fa40dec2dda36431e47ca70e9a369947d",
+    "siloed_squeeze": "e951062dcd2eca9c27a51dcecb1a62e02f58e8afb3aadf11d328dbec02701246",
+    "tiny": "1a5f29a728be5d30afa013f07a56dfac73e4a1c18cada5c49a8c6d5650f3318d",
 }
 
 

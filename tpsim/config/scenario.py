@@ -122,8 +122,12 @@ _AGENCY_NUMBERS = {
 }
 _AGENCY_KEYS = ("label", "type", *_AGENCY_NUMBERS)
 
-_COHORT_KEYS = ("label", "inflow_growth", "states")
-_COHORT_NUMBERS = {"inflow_growth": _Num(0.0, _GROWTH)}  # fraction per year
+_COHORT_KEYS = ("label", "inflow_growth", "employment_value", "transition", "states")
+_COHORT_NUMBERS = {
+    "inflow_growth": _Num(0.0, _GROWTH),  # fraction per year
+    "employment_value": _Num(0.0, _NONNEG),  # £ of tax and NI per person-month in work
+}
+_TRANSITION_KEYS = ("cohort", "states")
 _STATE_NUMBERS = {
     "initial": _Num(_REQUIRED, _NONNEG),  # people at month 0
     "inflow": _Num(0.0, _NONNEG),  # people per month
@@ -131,6 +135,9 @@ _STATE_NUMBERS = {
     "recovery": _Num(0.0, _NONNEG),  # per person-month, to the previous state
     "exit": _Num(0.0, _NONNEG),  # per person-month, out of the model
     "utility": _Num(None, _UTILITY, nullable=True),  # QALY weight of a person-year
+    "death_share": _Num(0.0, _FRACTION),  # share of exits that are deaths
+    "transition_share": _Num(0.0, _FRACTION),  # share of exits that move to another cohort
+    "employment": _Num(0.0, _FRACTION),  # share of the state's people in work
 }
 
 _SERVICE_KINDS = ("preventive", "reactive")
@@ -142,7 +149,14 @@ _PREVENTIVE_NUMBERS = {
     "uptake": _Num(1.0, _FRACTION),  # highest reachable coverage
     "effect": _Num(_REQUIRED, _FRACTION),  # fractional cut in escalation at full coverage
     "time_to_effect": _Num(6.0, _POSITIVE),  # months
+    "recovery_effect": _Num(0.0, _NONNEG),  # relative rise in recovery at full coverage
+    "short_run_effect": _Num(0.0, _NONNEG),  # relative rise in escalation while effect builds
+    "effect_decay": _Num(None, _POSITIVE, nullable=True),  # months the effect persists
+    "deadweight": _Num(0.0, _FRACTION),  # share of the outcome that would have happened anyway
+    "displacement": _Num(0.0, _FRACTION),  # share of the outcome moved elsewhere, not removed
+    "attribution": _Num(1.0, _FRACTION),  # share of the outcome credited to this service
 }
+_LINK_EFFECT = _Num(_REQUIRED, _FRACTION)  # utilisation cut / substituted share at full coverage
 _DELAY_ORDER_DEFAULT, _DELAY_ORDER_RANGE = 3, (1, 10)
 _COMMUNITY_NUMBERS = {
     "places": _Num(0.0, _NONNEG),  # target places
@@ -150,13 +164,16 @@ _COMMUNITY_NUMBERS = {
     "ramp_time": _Num(12.0, _POSITIVE),  # months
 }
 _PREVENTIVE_KEYS = ("states", "places", "uptake", "effect", "time_to_effect", "delay_order",
-                    "community")
+                    "community", "recovery_effect", "short_run_effect", "effect_decay",
+                    "utilisation_effects", "substitutes", "deadweight", "displacement",
+                    "attribution")
 _REACTIVE_NUMBERS = {
     "fixed_share": _Num(0.0, _FRACTION),  # share of unit cost that is fixed
     "decommission_delay": _Num(12.0, _POSITIVE),  # months
     "capacity": _Num(None, _POSITIVE, nullable=True),  # events per month; None = unlimited
     "queue_clear_time": _Num(1.0, _POSITIVE),  # months
     "deterioration": _Num(0.0, _NONNEG),  # relative rise in escalation while waiting
+    "cashable_share": _Num(1.0, _FRACTION),  # share of freed fixed capacity decommissioned
 }
 _UTILISATION = _Num(_REQUIRED, _NONNEG)  # events per person-month
 _REACTIVE_KEYS = ("utilisation", *_REACTIVE_NUMBERS)
@@ -679,7 +696,50 @@ class _Validator:
                 **self.numbers(m, path, _COHORT_NUMBERS),
                 "states": self.states(m, path),
             }
+        for cohort_id, cohort in out.items():
+            m = top["cohorts"][cohort_id]
+            cohort["transition"] = self.transition(m.get("transition"),
+                                                   f"cohorts.{cohort_id}", cohort_id, out)
         return out
+
+    def transition(self, raw: Any, cohort_path: str, cohort_id: str,
+                   cohorts: Mapping) -> dict | None:
+        """Where people leaving the cohort by ``transition_share`` go: a cohort and, for every
+        state with a transition share above 0, the state they enter (None without one)."""
+        path = f"{cohort_path}.transition"
+        states = cohorts[cohort_id]["states"]
+        moving = [s for s, body in states.items() if body["transition_share"] > 0.0]
+        if raw is None:
+            if moving:
+                raise self.error(f"{cohort_path}.states.{moving[0]}.transition_share",
+                                 f"is above 0 but the cohort has no transition (add "
+                                 f"{path}: {{cohort: ..., states: {{{moving[0]}: ...}}}})")
+            return None
+        m = self.mapping(raw, path)
+        self.check_keys(m, path, _TRANSITION_KEYS)
+        target = self.reference(m, "cohort", path, cohorts, "cohort")
+        if target == cohort_id:
+            raise self.error(f"{path}.cohort", "must be another cohort (people move between "
+                                               "cohorts, not within one)")
+        target_states = list(cohorts[target]["states"])
+        mapping = self.mapping(m.get("states"), f"{path}.states")
+        out = {}
+        for state, to_state in mapping.items():
+            key_path = f"{path}.states.{state}"
+            if state not in states:
+                raise self.error(key_path, f"'{state}' is not a state of cohort '{cohort_id}'"
+                                           + _suggest(state, list(states)))
+            if not isinstance(to_state, str) or to_state not in target_states:
+                raise self.error(key_path, f"expected a state of cohort '{target}', got "
+                                           f"{_describe(to_state)}"
+                                           + (_suggest(to_state, target_states)
+                                              if isinstance(to_state, str) else ""))
+            out[state] = to_state
+        for state in moving:
+            if state not in out:
+                raise self.error(f"{path}.states", f"has no entry for '{state}', whose "
+                                                   f"transition_share is above 0")
+        return {"cohort": target, "states": out}
 
     def states(self, cohort: Mapping, cohort_path: str) -> dict[str, dict]:
         path = f"{cohort_path}.states"
@@ -697,6 +757,12 @@ class _Validator:
             m = self.mapping(body, state_path)
             self.check_keys(m, state_path, tuple(_STATE_NUMBERS))
             states[state_id] = self.numbers(m, state_path, _STATE_NUMBERS)
+        for state_id, state in states.items():
+            shares = state["death_share"] + state["transition_share"]
+            if shares > 1.0 + _SHARE_SUM_TOLERANCE:
+                raise self.error(f"{path}.{state_id}.transition_share",
+                                 f"death_share + transition_share must be at most 1, the "
+                                 f"whole exit (got {shares:g})")
         first, last = next(iter(states)), next(reversed(states))
         if states[last]["escalation"] != 0.0:
             raise self.error(f"{path}.{last}.escalation",
@@ -735,6 +801,45 @@ class _Validator:
             else:
                 service.update(self.reactive(m, path, state_ids, cohort_id))
             out[service_id] = service
+        for service_id, service in out.items():
+            if service["kind"] == "preventive":
+                m = top["services"][service_id]
+                path = f"services.{service_id}"
+                service["utilisation_effects"] = self.links(
+                    m, "utilisation_effects", path, service, out, cohorts, above=False)
+                service["substitutes"] = self.links(
+                    m, "substitutes", path, service, out, cohorts, above=True)
+        return out
+
+    def links(self, m: Mapping, key: str, path: str, service: Mapping, services: Mapping,
+              cohorts: Mapping, above: bool) -> dict[str, float]:
+        """A preventive service's effects on named reactive services (fractions at full
+        coverage): ``utilisation_effects`` act on use in the service's own states, so the
+        reactive service must be used in one of them; ``substitutes`` divert escalation into
+        a state where the reactive service is used, so it must be used in the state above one
+        of them."""
+        link_path = f"{path}.{key}"
+        raw = self.mapping(m.get(key), link_path)
+        state_ids = list(cohorts[service["cohort"]]["states"])
+        own = [state_ids.index(s) for s in service["states"]]
+        targets = {state_ids[i + 1] for i in own if i + 1 < len(state_ids)} if above else \
+            {state_ids[i] for i in own}
+        out = {}
+        for reactive_id in raw:
+            item_path = f"{link_path}.{reactive_id}"
+            if reactive_id not in services:
+                raise self.error(item_path, f"unknown service '{reactive_id}'"
+                                            + _suggest(reactive_id, services))
+            target = services[reactive_id]
+            if target["kind"] != "reactive":
+                raise self.error(item_path, f"'{reactive_id}' is a preventive service; "
+                                            f"{key} name reactive services")
+            if target["cohort"] != service["cohort"] or not targets & set(target["utilisation"]):
+                where = ("the state above one of its states" if above
+                         else "one of its eligible states")
+                raise self.error(item_path, f"'{reactive_id}' is not used in {where} "
+                                            f"({', '.join(sorted(targets)) or 'none'})")
+            out[reactive_id] = self.number(raw, reactive_id, link_path, _LINK_EFFECT)
         return out
 
     def preventive(self, m: Mapping, path: str, state_ids: list[str], cohort_id: str) -> dict:
@@ -751,6 +856,9 @@ class _Validator:
             "delay_order": self.integer(m, "delay_order", path, _DELAY_ORDER_DEFAULT,
                                         *_DELAY_ORDER_RANGE),
             "community": self.numbers(community, community_path, _COMMUNITY_NUMBERS),
+            **{key: numbers[key] for key in ("recovery_effect", "short_run_effect",
+                                             "effect_decay", "deadweight", "displacement",
+                                             "attribution")},
         }
 
     def eligible_states(self, m: Mapping, path: str, state_ids: list[str],
@@ -1028,8 +1136,15 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
     rates = []
     for cohort_id, cohort in data["cohorts"].items():
         for state_id, state in cohort["states"].items():
-            rates.append((f"cohorts.{cohort_id}.states.{state_id}", "escalation + recovery + exit",
-                          state["escalation"] + state["recovery"] + state["exit"]))
+            boost = 1.0
+            for service in data["services"].values():
+                if service["kind"] == "preventive" and service["cohort"] == cohort_id and \
+                        state_id in service["states"]:
+                    boost *= 1.0 + service["recovery_effect"] * _credit(service)
+            rates.append((f"cohorts.{cohort_id}.states.{state_id}",
+                          "escalation + recovery + exit" if boost == 1.0 else
+                          "escalation + recovery x (1 + recovery effects) + exit",
+                          state["escalation"] + state["recovery"] * boost + state["exit"]))
     for service_id, service in data["services"].items():
         path = f"services.{service_id}"
         if service["kind"] == "preventive":
@@ -1037,6 +1152,9 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
                           service["delay_order"] / service["time_to_effect"]))
             rates.append((f"{path}.community.ramp_time", "1 / ramp_time",
                           1.0 / service["community"]["ramp_time"]))
+            if service["effect_decay"] is not None:
+                rates.append((f"{path}.effect_decay", "1 / effect_decay",
+                              1.0 / service["effect_decay"]))
         else:
             rates.append((f"{path}.queue_clear_time", "1 / queue_clear_time",
                           1.0 / service["queue_clear_time"]))
@@ -1052,6 +1170,13 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
         for key in ("reinvestment_delay", "adjust_time", "spend_down_time"):
             rates.append((f"pool.{key}", f"1 / {key}", 1.0 / pool[key]))
     return rates
+
+
+def _credit(service: Mapping) -> float:
+    """The share of a preventive service's effects credited to it (docs/model.md):
+    (1 - deadweight) x (1 - displacement) x attribution."""
+    return (1.0 - service["deadweight"]) * (1.0 - service["displacement"]) * \
+        service["attribution"]
 
 
 def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path: str,
