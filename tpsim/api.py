@@ -110,7 +110,9 @@ class Option:
     headline), ``economic_npv`` (resource costs and savings, no transfers), ``fiscal_npv``
     (cash, transfers included; ``npv`` is its alias) and ``fiscal_npv_by_agency``; ``bcr``
     (fiscal), ``economic_bcr``, ``social_bcr``; ``payback_month`` (None: not within the
-    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains;
+    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains by
+    investing agency (``attribution``) and by preventive service with Shapley values
+    (``attribution_by_service``);
     ``switching_values`` (entries ``parameter``, ``central``, ``value``, ``case``,
     ``none_in_range``), ``break_even`` and ``section_114`` (council -> month).
     :meth:`to_dict` is this scenario's entry of comparison.json."""
@@ -137,6 +139,7 @@ class Option:
     switching_values: list = field(default_factory=list)
     break_even: dict | None = None
     section_114: dict = field(default_factory=dict)
+    attribution_by_service: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.record
@@ -205,7 +208,7 @@ def compare(scenarios, against, horizon: int | None = None, optimism_bias: float
             rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec,
             rec["npsv"], rec["npsv_parliament"], rec["fiscal_npv"], rec["fiscal_npv_by_agency"],
             rec["social_bcr"], rec.get("switching_values", []), rec.get("break_even"),
-            rec.get("section_114", {}))
+            rec.get("section_114", {}), rec.get("attribution_by_service", {}))
     return Comparison(cf.name, options, comparison.runs, comparison)
 
 

@@ -406,6 +406,7 @@ class Case:
     switching: dict | None = None    # switching_values, break_even (tpsim.analysis.switching)
     section_114: dict | None = None  # council -> month / counterfactual_month (analysis.cashflow)
     batch_run: int | None = None     # its run in the comparison's batch: runs.batch.series(i)
+    by_service: dict | None = None   # who pays / who gains by service (analysis.service_attribution)
 
 
 @dataclass
@@ -485,7 +486,9 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
     settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
     ``switching``: also find each option's switching values and break-even horizon
     (:mod:`tpsim.analysis.switching`, extra batched runs)."""
+    from tpsim.analysis.appraisal import Accounts
     from tpsim.analysis.cashflow import councils, section_114_months
+    from tpsim.analysis.service_attribution import by_service
     from tpsim.analysis.switching import switching_analysis
     from tpsim.models.runner import run
 
@@ -500,9 +503,13 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
         g, k = batch.where[runs.scenarios[a.index]]
         s114 = section_114_months(batch.series(runs.scenarios[a.index]),
                                   batch.series(runs.counterfactual), councils(a.scenario))
+        model = runs.models[a.index]
+        services = by_service(model, runs.counterfactual_model, a.scenario.data,
+                              batch.series(runs.counterfactual),
+                              Accounts.from_model(model, a.scenario.data), a.settings)
         cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
                           a.settings, optimism_bias is not None, found.get(a.scenario.name),
-                          s114, runs.scenarios[a.index]))
+                          s114, runs.scenarios[a.index], services))
     g, k = batch.where[runs.counterfactual]
     done.add(counterfactual.name)
     extra = []
