@@ -383,7 +383,7 @@ def test_wrong_choices_and_shapes(tmp_path, mutate, key, message, tiny_scenario_
     (SERVICE_R, "capacity", 0, "must be > 0"),
     (SERVICE_R, "fixed_share", 2, "must be in [0, 1]"),
     (f"{STATES}.at_risk", "utility", 1.5, "must be in [-1, 1]"),
-    ("time", "horizon", 0, "must be a whole number >= 1"),
+    ("time", "horizon", 0, "must be a whole number from 1 to 1200"),
     ("time", "dt", -0.25, "must be > 0"),
     ("pool", "capture_share", 1.1, "must be in [0, 1]"),
 ])

@@ -353,15 +353,16 @@ class Appraised:
 
 
 def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
-                        optimism_bias: float | None = None
+                        optimism_bias: float | None = None, runs: ComparisonRuns | None = None
                         ) -> tuple[ComparisonRuns, list[Appraised]]:
-    """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
-    matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
-    report both show."""
+    """:func:`run_comparison` (or the given ``runs``, simulated already: many places share one
+    batch), then each distinct scenario's appraisal and who-pays / who-gains matrix
+    (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the report
+    both show."""
     from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
                             who_pays_who_gains)
 
-    runs = run_comparison(scenarios, counterfactual)
+    runs = run_comparison(scenarios, counterfactual) if runs is None else runs
     cf_series = runs.batch.series(runs.counterfactual)
     out: list[Appraised] = []
     done: set[str] = set()
@@ -479,13 +480,15 @@ class Comparison:
 
 def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
                       optimism_bias: float | None = None,
-                      context: list[Scenario] = (), switching: bool = True) -> Comparison:
+                      context: list[Scenario] = (), runs: ComparisonRuns | None = None,
+                      switching: bool = True) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
     settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
-    ``switching``: also find each option's switching values and break-even horizon
-    (:mod:`tpsim.analysis.switching`, extra batched runs)."""
+    ``runs``: already simulated (see :func:`appraise_comparison`). ``switching``: also find
+    each option's switching values and break-even horizon (:mod:`tpsim.analysis.switching`,
+    extra batched runs)."""
     from tpsim.analysis.appraisal import Accounts
     from tpsim.analysis.cashflow import councils, section_114_months
     from tpsim.analysis.service_attribution import by_service
@@ -493,7 +496,7 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
     from tpsim.models.runner import run
 
     scenarios = list(scenarios)
-    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias)
+    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias, runs)
     batch = runs.batch
     found = switching_analysis(runs, appraised, counterfactual) if switching else {}
     cases: list[Case] = []

@@ -44,6 +44,7 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -209,6 +210,12 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _DT_WHOLE_TOLERANCE = 1e-9  # |1/dt - round(1/dt)|
 _DT_RATE_TOLERANCE = 1e-12  # dt x rate <= 1 + this
+
+#: Longest horizon, months (100 years: beyond any appraisal period).
+MAX_HORIZON = 1200
+#: Most time steps a run may take (horizon / dt): about 2 s for the shipped baseline place, so
+#: an ensemble or a fit stays practical; dt = 1e-6 would take hours per run.
+MAX_STEPS = 200_000
 _SHARE_SUM_TOLERANCE = 1e-9
 
 # ---------------------------------------------------------------------------------------------
@@ -589,8 +596,10 @@ class _Validator:
         top = self.mapping(raw, "")
         self.check_keys(top, "", _TOP_KEYS)
         name = self.text(top, "name", "", default_name)
-        if not name.strip():
-            raise self.error("name", "must not be empty")
+        problem = name_problem(name)
+        if problem:
+            given = "" if "name" in top else " (the default name is the file name; set name:)"
+            raise self.error("name", problem + given)
         data: dict[str, Any] = {
             "name": name,
             "title": self.text(top, "title", "", name),
@@ -638,12 +647,18 @@ class _Validator:
         start = self.text(m, "start", "time", "2026-04")
         if not _START_MONTH.match(start):
             raise self.error("time.start", f"expected a month written YYYY-MM, got {start!r}")
-        horizon = self.integer(m, "horizon", "time", 60, 1, None)
+        horizon = self.integer(m, "horizon", "time", 60, 1, MAX_HORIZON)
         dt = self.number(m, "dt", "time", _Num(0.25, _POSITIVE))
         steps = 1.0 / dt
         if round(steps) < 1 or abs(steps - round(steps)) > _DT_WHOLE_TOLERANCE:
             raise self.error("time.dt", f"1/dt must be a whole number of steps per month "
                                         f"(got dt = {dt:g}, 1/dt = {steps:g})")
+        total = horizon * round(steps)
+        if total > MAX_STEPS:
+            raise self.error("time.dt", f"dt = {dt:g} months over time.horizon = {horizon} "
+                                        f"months is {total:,} steps a run, more than the "
+                                        f"{MAX_STEPS:,} allowed: use a larger dt or a shorter "
+                                        f"horizon")
         method = self.choice(m, "method", "time", _METHODS, "euler")
         return {"start": start, "horizon": horizon, "dt": dt, "method": method}
 
@@ -939,7 +954,10 @@ class _Validator:
                 return err
             return None
 
-        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check)
+        where = self.locations.get("uncertainty.posterior")
+        base_dir = os.path.dirname(where[0]) if where else None
+        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check,
+                               base_dir)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
         """Re-validate the scenario after each change, cumulatively, in month order."""
@@ -1125,6 +1143,33 @@ def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path:
             return bool(value)
         raise fail(f"{path} is a switch: expected 0, 1, true or false, got {_describe(value)}")
     return check_number(value, key_path, lambda _path, message: fail(message))
+
+
+#: Longest scenario name (it names folders and files of the outputs).
+MAX_NAME_LENGTH = 100
+_NAME_FORBIDDEN = set('/\\:*?"<>|')
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a scenario name, or None. A scenario name is used as it is for
+    the folder of its run (``outputs/<name>/``, ``<out>/<name>/timeseries.csv``) and in chart
+    file names, so it must be a safe folder name on every system: 1 to 100 characters, none
+    of them a control character (newline, tab, ...) or one of / \\ : * ? " < > |; not starting
+    with a dot or a space, not ending with a space or a dot."""
+    if not name.strip():
+        return "must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters (got {len(name)}); use title"
+    bad = sorted({c for c in name if c in _NAME_FORBIDDEN
+                  or unicodedata.category(c).startswith("C")})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"{name!r} cannot name an output folder: it contains {shown}; use letters, "
+                f"digits, spaces, _ - . + ( ) (put free text in title)")
+    if name[0] in ". " or name[-1] in ". ":
+        return (f"{name!r} cannot name an output folder: it must not start with a dot or a "
+                f"space or end with one")
+    return None
 
 
 def _stem(path: Path) -> str:
