@@ -224,7 +224,7 @@ def test_a_place_row_equals_compare_on_that_place_alone(baseline, reference, tmp
         assert row["npv_parliament"] == option_alone.npv_parliament
         assert row["payback_month"] == option_alone.payback_month
         for a, figures in option_alone.agencies.items():
-            assert row[f"npv_horizon.{a}"] == figures["npv_horizon"]
+            assert row[f"fiscal_npv_horizon.{a}"] == figures["fiscal_npv_horizon"]
         for key, value in option_alone.outcomes["total"].items():
             assert row[f"outcomes.{key}"] == value
         assert float(rows[k]["npv"]) == option_alone.npv  # places.csv holds full precision

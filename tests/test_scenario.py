@@ -145,7 +145,10 @@ def test_fixture_is_valid_and_resolves_every_default(tiny_scenario_dict):
     assert data["pool"]["double_running"] == {"cost": 0.0, "months": 0.0}
     assert data["appraisal"] == {"discount_rate": 0.035, "health_discount_rate": 0.015,
                                  "optimism_bias": 0.0, "qaly_value": 70000.0,
-                                 "value_qalys": False}
+                                 "qaly_uprating": 1.0, "benefit_haircut": 0.0,
+                                 "value_qalys": True, "qaly_price_year": None,
+                                 "optimism_bias_category": None, "optimism_bias_reason": None,
+                                 "benefit_delay_months": 0, "outcome_values": {}}
     assert data["changes"] == []
 
 

@@ -3,7 +3,8 @@ name or a structure array of the shipped scenarios.
 
 The fingerprints below were computed on the hand-written compile (commit 60898ce) before it
 became table-driven; they cover every public field of :class:`tpsim.models.structure.Model`
-(names, index maps, theta0, events, offsets, every structure array with its dtype and shape).
+(names, index maps, theta0, events, offsets, every structure array with its dtype and shape),
+the scenario hash included: editing a shipped scenario (e.g. marking a transfer) moves it.
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "bc12ac688e9bf0dae89f0c06a9d72ae1fd938abc77d1a811a127083af80d092b",
-    "pilots_plus": "e7f751115eb13b0b706438fbe768127dc830b52ea9e69083bd964b1cab6bc8ca",
-    "pooled_prevention": "22e1bb651e2d5cf226387dbd4525740be5735da54a6cec502261b74e9593bd1c",
-    "pooled_prevention_uncertain": "8cc08b12f08736585fa6c726aa52122fa40dec2dda36431e47ca70e9a369947d",
-    "siloed_squeeze": "e951062dcd2eca9c27a51dcecb1a62e02f58e8afb3aadf11d328dbec02701246",
-    "tiny": "1a5f29a728be5d30afa013f07a56dfac73e4a1c18cada5c49a8c6d5650f3318d",
+    "baseline": "be7a63ad0e634e572aa7816473f79d6548e5737cd3f51bb86c15b823ee5868de",
+    "pilots_plus": "33e85007aeedf8b1a8bb58faa0842c899cb81166635f5b1073563cfcad6837fa",
+    "pooled_prevention": "782e02415fb420cc47ecb546247fffe5fc14f84c92ffae1fc29b55d4dcb1e882",
+    "pooled_prevention_uncertain": "5320ca6e770a9c5283904c4484ccc46422c69ec2fed1b7b3cb2b1c9e3b84ec14",
+    "siloed_squeeze": "2334e6dd6c7dc1f7285b525bc32c51b0aa71296525bc518689c8516019c6e882",
+    "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
 }
 
 

@@ -107,8 +107,15 @@ def run(scenario: Scenario | PathLike, vary: Mapping[str, Sequence[float]] | Non
 @dataclass
 class Option:
     """One scenario appraised against the counterfactual (the figures ``tpsim compare``
-    prints): fiscal ``npv`` over the horizon (£), ``bcr``, ``payback_month`` (None: not within
-    the horizon), per-agency rows, the pool and total rows, outcomes and who pays / who gains.
+    prints, docs/appraisal.md): ``npsv`` (net present social value over the horizon, £: the
+    headline), ``economic_npv`` (resource costs and savings, no transfers), ``fiscal_npv``
+    (cash, transfers included; ``npv`` is its alias) and ``fiscal_npv_by_agency``; ``bcr``
+    (fiscal), ``economic_bcr``, ``social_bcr``; ``payback_month`` (None: not within the
+    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains by
+    investing agency (``attribution``) and by preventive service with Shapley values
+    (``attribution_by_service``);
+    ``switching_values`` (entries ``parameter``, ``central``, ``value``, ``case``,
+    ``none_in_range``), ``break_even`` and ``section_114`` (council -> month).
     :meth:`to_dict` is this scenario's entry of comparison.json."""
 
     name: str
@@ -125,6 +132,15 @@ class Option:
     outcomes: dict
     attribution: dict
     record: dict = field(repr=False)
+    npsv: float = 0.0
+    npsv_parliament: float = 0.0
+    fiscal_npv: float = 0.0
+    fiscal_npv_by_agency: dict = field(default_factory=dict)
+    social_bcr: float | None = None
+    switching_values: list = field(default_factory=list)
+    break_even: dict | None = None
+    section_114: dict = field(default_factory=dict)
+    attribution_by_service: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.record
@@ -137,6 +153,7 @@ class Comparison:
     counterfactual: str
     options: dict[str, Option]
     runs: object = field(repr=False)  # tpsim.analysis.comparison.ComparisonRuns
+    comparison: object = field(default=None, repr=False)  # tpsim.analysis.comparison.Comparison
 
     def __getitem__(self, name: str) -> Option:
         return self.options[name]
@@ -147,6 +164,16 @@ class Comparison:
     def to_dict(self) -> dict:
         """``{scenario name: its comparison.json entry}``."""
         return {name: o.to_dict() for name, o in self.options.items()}
+
+    def cashflow(self):
+        """The financial case as a ``pandas.DataFrame`` (cashflow.csv: one row per option,
+        agency / ``pool`` / ``total`` and April-March financial year; £ undiscounted)."""
+        import pandas as pd
+
+        from tpsim.analysis.cashflow import COLUMNS, comparison_cashflow
+
+        rows = comparison_cashflow(self.comparison)
+        return pd.DataFrame(rows, columns=list(COLUMNS)).replace("", None)
 
     def table(self):
         """A ``pandas.DataFrame``: one row per option and appraisal row (each agency, ``pool``,
@@ -179,8 +206,11 @@ def compare(scenarios, against, horizon: int | None = None, optimism_bias: float
         options[name] = Option(
             name, rec["npv"], rec["npv_parliament"], rec["economic_npv"], rec["bcr"],
             rec["economic_bcr"], rec["payback_month"], rec["pays_back_in_parliament"],
-            rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec)
-    return Comparison(cf.name, options, comparison.runs)
+            rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec,
+            rec["npsv"], rec["npsv_parliament"], rec["fiscal_npv"], rec["fiscal_npv_by_agency"],
+            rec["social_bcr"], rec.get("switching_values", []), rec.get("break_even"),
+            rec.get("section_114", {}), rec.get("attribution_by_service", {}))
+    return Comparison(cf.name, options, comparison.runs, comparison)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +368,7 @@ def sensitivity(scenario, against, method: str = "oat", swing: float = 0.05, n: 
                          f"(see docs/uncertainty.md)")
     evaluate = sa.model_evaluator(job, month)
     if method == "oat":
-        result = sa.one_at_a_time(evaluate, job.plan.d, swing)
+        result = sa.one_at_a_time(evaluate, job.plan.d, swing, sa.CENTRAL)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -101,6 +101,10 @@ def correlate(u: np.ndarray, correlation: np.ndarray | None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+CENTRAL = float("nan")
+"""A unit-hypercube coordinate meaning "the scenario's own value" (not a draw)."""
+
+
 @dataclass(frozen=True)
 class Factor:
     """One coordinate of the unit hypercube: an uncertain path, shared by every scenario that
@@ -155,12 +159,17 @@ class UncertaintyPlan:
 
     def parameters(self, k: int, theta0: np.ndarray, ev_value0: np.ndarray,
                    u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``."""
+        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``; a
+        factor at :data:`CENTRAL` (NaN) keeps the scenario's own value, so a run with every
+        factor there is the deterministic central case (the comparison's headline run)."""
         n = u.shape[0]
         theta = np.tile(theta0, (n, 1))
         ev = np.tile(ev_value0, (n, 1))
         for a in self.assignments[k]:
-            value = a.dist.ppf(u[:, a.factor])
+            ua = u[:, a.factor]
+            central = np.isnan(ua)
+            value = a.dist.ppf(np.where(central, 0.5, ua))
+            value = np.where(central, 1.0 if a.relative else theta0[a.column], value)
             if a.relative:
                 theta[:, a.column] *= value
                 for e in a.events:

@@ -61,7 +61,7 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
                          f"(see docs/uncertainty.md)")
     evaluate = sa.model_evaluator(job, month)
     if method == "oat":
-        result = sa.one_at_a_time(evaluate, d, swing)
+        result = sa.one_at_a_time(evaluate, d, swing, sa.CENTRAL)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

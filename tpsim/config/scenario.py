@@ -204,10 +204,22 @@ _POOL_KEYS = ("enabled", *_POOL_NUMBERS_HEAD, "contributions", "services", *_POO
 _APPRAISAL_NUMBERS = {
     "discount_rate": _Num(0.035, _NONNEG),  # per year (Green Book STPR)
     "health_discount_rate": _Num(0.015, _NONNEG),  # per year
-    "optimism_bias": _Num(0.0, _NONNEG),  # uplift on costs, fraction
-    "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY (Green Book 2022)
+    "optimism_bias": _Num(None, _NONNEG, nullable=True),  # uplift on costs, fraction
+    "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY at qaly_price_year (Green Book 2022)
+    "qaly_uprating": _Num(1.0, _POSITIVE),  # factor from qaly_price_year to price_year
+    "benefit_haircut": _Num(0.0, _FRACTION),  # optimism bias on benefits: fractional cut
 }
-_APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys")
+_APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys", "qaly_price_year",
+                   "optimism_bias_category", "optimism_bias_reason", "benefit_delay_months",
+                   "outcome_values")
+# Green Book supplementary guidance on optimism bias: upper bounds by project category
+_OPTIMISM_BIAS_CATEGORIES = {
+    "standard_buildings": 0.24, "non_standard_buildings": 0.51,
+    "standard_civil_engineering": 0.44, "non_standard_civil_engineering": 0.66,
+    "equipment_development": 2.00, "outsourcing": 0.41,
+}
+_OUTCOME_VALUE_KEYS = ("value", "per", "discount", "source")
+_OUTCOME_MEASURES = ("escalations", "crisis_person_months", "exits")
 
 _CHANGE_KEYS = ("month", "set")
 
@@ -618,7 +630,7 @@ class _Validator:
         data["cohorts"] = self.cohorts(top)
         data["services"] = self.services(top, data["agencies"], data["cohorts"])
         data["pool"] = self.pool(top.get("pool"), data["agencies"], data["services"])
-        data["appraisal"] = self.appraisal(top.get("appraisal"))
+        data["appraisal"] = self.appraisal(top.get("appraisal"), data)
         data["changes"] = []
         self.check_time_step(data)
         data["changes"] = self.changes(top.get("changes"), data)
@@ -779,8 +791,14 @@ class _Validator:
         for service_id, body in self.entities(top, "services", "service").items():
             path = f"services.{service_id}"
             m = self.mapping(body, path)
-            self.check_keys(m, path, _SERVICE_KEYS)
+            self.check_keys(m, path, (*_SERVICE_KEYS, "transfer"))
             kind = self.choice(m, "kind", path, _SERVICE_KINDS, _REQUIRED)
+            # transfer: payments (benefits) that are cash to the agency but not a real resource
+            # cost; kept out of the economic case and the NPSV (docs/appraisal.md)
+            transfer = self.boolean(m, "transfer", path, False)
+            if transfer and kind != "reactive":
+                raise self.error(f"{path}.transfer", "only a reactive service can be a transfer "
+                                                     "(a payment such as a benefit)")
             other_kind, other_keys = (("reactive", _REACTIVE_KEYS) if kind == "preventive"
                                       else ("preventive", _PREVENTIVE_KEYS))
             for key in m:
@@ -800,6 +818,8 @@ class _Validator:
                 service.update(self.preventive(m, path, state_ids, cohort_id))
             else:
                 service.update(self.reactive(m, path, state_ids, cohort_id))
+            if transfer:  # stored only when set, so unmarked services resolve as before
+                service["transfer"] = True
             out[service_id] = service
         for service_id, service in out.items():
             if service["kind"] == "preventive":
@@ -937,11 +957,65 @@ class _Validator:
             **self.numbers(m, "pool", _POOL_NUMBERS_TAIL),
         }
 
-    def appraisal(self, raw: Any) -> dict[str, Any]:
+    def appraisal(self, raw: Any, data: Mapping) -> dict[str, Any]:
+        """The appraisal section (docs/appraisal.md): rates, optimism bias by project category
+        (a stepped-down value needs a reason), the QALY value and its price year, optimism
+        bias on benefits, and declared outcome values (series -> £ per unit, with a source)."""
         m = self.mapping(raw, "appraisal")
         self.check_keys(m, "appraisal", _APPRAISAL_KEYS)
-        return {**self.numbers(m, "appraisal", _APPRAISAL_NUMBERS),
-                "value_qalys": self.boolean(m, "value_qalys", "appraisal", False)}
+        out = {**self.numbers(m, "appraisal", _APPRAISAL_NUMBERS),
+               "value_qalys": self.boolean(m, "value_qalys", "appraisal", True)}
+        category = m.get("optimism_bias_category")
+        if category is not None:
+            category = self.choice(m, "optimism_bias_category", "appraisal",
+                                   tuple(_OPTIMISM_BIAS_CATEGORIES), _REQUIRED)
+        reason = self.text(m, "optimism_bias_reason", "appraisal", "") or None
+        bound = _OPTIMISM_BIAS_CATEGORIES.get(category)
+        if out["optimism_bias"] is None:
+            out["optimism_bias"] = bound if bound is not None else 0.0
+        if bound is not None and out["optimism_bias"] > bound:
+            raise self.error("appraisal.optimism_bias",
+                             f"{out['optimism_bias']:g} is above the {category} upper bound "
+                             f"{bound:g}; state the project category that fits")
+        if bound is not None and out["optimism_bias"] < bound and reason is None:
+            raise self.error("appraisal.optimism_bias_reason",
+                             f"required key is missing: optimism_bias {out['optimism_bias']:g} "
+                             f"is stepped down from the {category} upper bound {bound:g}; say why")
+        price_year = m.get("qaly_price_year")
+        if price_year is not None:
+            price_year = self.text(m, "qaly_price_year", "appraisal", "")
+            if price_year != data["price_year"] and "qaly_uprating" not in m:
+                raise self.error("appraisal.qaly_uprating",
+                                 f"required key is missing: qaly_value is at {price_year} "
+                                 f"prices and the scenario at {data['price_year']}; give the "
+                                 f"deflator factor between them")
+        values = {}
+        ov_path = "appraisal.outcome_values"
+        for series, body in self.mapping(m.get("outcome_values"), ov_path).items():
+            path = f"{ov_path}.{series}"
+            head, _, rest = series.partition(".")
+            known = ((head in _OUTCOME_MEASURES and rest in data["cohorts"])
+                     or (head == "activity" and rest in data["services"]))
+            if not known:
+                raise self.error(path, "expected <escalations|crisis_person_months|exits>.<cohort> "
+                                       "or activity.<service>")
+            v = self.mapping(body, path)
+            self.check_keys(v, path, _OUTCOME_VALUE_KEYS)
+            source = self.text(v, "source", path, "")
+            if not source:
+                raise self.error(f"{path}.source", "required key is missing (where the value "
+                                                   "comes from)")
+            values[series] = {"value": self.number(v, "value", path, _Num(_REQUIRED, _NONNEG)),
+                              "per": self.choice(v, "per", path, ("avoided", "gained"), "avoided"),
+                              "discount": self.choice(v, "discount", path, ("standard", "health"),
+                                                      "standard"),
+                              "source": source}
+        out.update({"qaly_price_year": price_year, "optimism_bias_category": category,
+                    "optimism_bias_reason": reason,
+                    "benefit_delay_months": self.integer(m, "benefit_delay_months", "appraisal",
+                                                         0, 0, None),
+                    "outcome_values": values})
+        return out
 
     def changes(self, raw: Any, data: dict) -> list[dict]:
         """Time-keyed changes, checked by applying them cumulatively in month order."""

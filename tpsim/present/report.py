@@ -2,7 +2,7 @@
 external CSS, scripts, fonts or images), shaped like the economic and financial cases of an HM
 Treasury Five Case Model business case:
 
-1. headline figures (fiscal NPV, BCR, payback, who pays and who gains);
+1. headline figures (NPSV, fiscal and economic NPV, BCR, payback, who pays and who gains);
 2. the economic case (the J-curve of cumulative discounted net benefit, outcomes);
 3. the financial case (who pays / who gains, the wrong-pocket matrix, spend by agency and kind,
    affordability: section 114 months);
@@ -123,6 +123,7 @@ def headline(case: Case, counterfactual: Scenario) -> dict:
     return {
         "scenario": case.scenario.name,
         "title": _title(case.scenario),
+        "npsv": s["npsv"], "npsv_parliament": s["npsv_parliament"],
         "npv": s["npv"], "npv_parliament": s["npv_parliament"], "economic_npv": s["economic_npv"],
         "bcr": s["bcr"], "economic_bcr": s["economic_bcr"],
         "payback_month": s["payback_month"], "pays_back_in_parliament": s["pays_back_in_parliament"],
@@ -143,7 +144,9 @@ def _headline_sentence(h: dict, case: Case, cf: Scenario, horizon: int) -> str:
     text = (f"Against {cf.name.replace('_', ' ')}, {sc.name.replace('_', ' ')} costs "
             f"{_m(h['pv_costs'])} in present value (with {h['optimism_bias']:.0%} optimism bias) and "
             f"saves {_m(h['pv_savings'])} of cashable reactive spend over {horizon} months: "
-            f"{verdict} of {_m(abs(npv))} (fiscal NPV {_m(npv)}).")
+            f"{verdict} of {_m(abs(npv))} (fiscal NPV {_m(npv)}). Its net present social value "
+            f"(NPSV, the Green Book's headline: resource costs and savings without transfers, "
+            f"plus valued outcomes) is {_m(h['npsv'])}.")
     text += " " + wording.payback_sentence(h["payback_month"], h["pays_back_in_parliament"])
     if h["pays_most"]:
         text += (f" The largest cost falls on {_agency_label(sc, h['pays_most'])} "
@@ -344,7 +347,8 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                            source=charts.source_line([sc], cf, note))))
         m = summary.metrics[name]
         npv = m["npv"]["percentiles"]
-        rows.append([name.replace("_", " "), _m(npv.get("p5")), _m(npv.get("p50")),
+        rows.append([name.replace("_", " "), _m(m["npv"]["deterministic"]), _m(m["npv"]["mean"]),
+                     _m(npv.get("p5")), _m(npv.get("p50")),
                      _m(npv.get("p95")), f"{m['probability_beats_counterfactual']:.0%}",
                      f"{m['payback']['probability_within_parliament']:.0%}"])
     for sc in scs:
@@ -355,8 +359,9 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
             f"tornado_npv_{sc.name}", "uncertainty",
             f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
             "Each bar moves one uncertain parameter alone from its "
-            f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at its "
-            "median; the widest swings matter most.",
+            f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at the "
+            "scenario's own value (the centre is the headline's deterministic run); the widest "
+            "swings matter most.",
             partial_figure(charts.tornado_chart,
                            [parameter_label(sc, lab) for lab in labels], oat["low"]["npv"],
                            oat["high"]["npv"], oat["base"]["npv"],
@@ -365,11 +370,13 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                            low_label=f"Parameter at its {swing * 100:g}th percentile",
                            high_label=f"Parameter at its {100 - swing * 100:g}th percentile",
                            subtitle=f"Against {cf.name.replace('_', ' ')}; every other parameter "
-                                    "at its median.",
+                                    "at the scenario's value.",
                            source=charts.source_line([sc], cf))))
     text = (f"Monte Carlo: {note}, under the uncertainty sections of the scenario files "
             "(distributions and their sources are listed in each file). NPV percentiles are "
-            "fiscal, over the horizon.")
+            "fiscal, over the horizon. The deterministic NPV is the headline's run (every "
+            "parameter at the scenario's value); the mean and median differ from it because the "
+            "model is non-linear and the distributions are skewed (docs/appraisal.md).")
     return Uncertainty(out, rows, text)
 
 
@@ -448,7 +455,8 @@ def _headline_cards(comparison: Comparison) -> str:
     for c in comparison.cases:
         h = headline(c, cf)
         sc = c.scenario
-        dl = [("Fiscal NPV, horizon", _m(h["npv"])),
+        dl = [("NPSV, horizon (headline)", _m(h["npsv"])),
+              ("Fiscal NPV, horizon", _m(h["npv"])),
               (f"Fiscal NPV, Parliament ({comparison.parliament} months)", _m(h["npv_parliament"])),
               ("Economic NPV", _m(h["economic_npv"])),
               ("Benefit-cost ratio", wording.bcr(h["bcr"])),
@@ -585,7 +593,7 @@ def _settings_html(comparison: Comparison, command: str | None, generated: str) 
            f"£{_summary(c)['qaly_value']:,.0f}", "yes" if _summary(c)["value_qalys"] else "no"]
           for c in comparison.cases]
     parts.append(_table(["Scenario", "Discount rate", "Health discount rate", "Optimism bias",
-                         "Value of a QALY", "QALYs in economic NPV"], ap, cls="small"))
+                         "Value of a QALY", "QALYs in NPSV"], ap, cls="small"))
     settings = [["Start", t["start"]], ["Horizon", f"{t['horizon']} months"],
                 ["Parliament", f"{comparison.parliament} months"],
                 ["Time step", f"{t['dt']} months ({t['method']})"],
@@ -621,10 +629,12 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
         f"{_e(__version__)} on {_e(generated)}.</p>",
         "<h2>1. Headline figures</h2>",
         _headline_cards(comparison),
-        '<p class="note">Fiscal NPV: present value of cashable savings (reactive cash spend avoided) '
-        "minus present value of costs with optimism bias, all agencies and the pooled budget. "
-        "Economic NPV adds non-cashable savings (capacity freed but not released as cash)"
-        " and, where the scenario asks for it, QALYs valued in money. BCR: present value of cashable "
+        '<p class="note">NPSV (net present social value, the headline): the economic NPV plus '
+        "QALYs and any declared outcomes valued in money. Fiscal NPV: present value of cashable "
+        "savings (reactive cash spend avoided, transfers included) minus present value of costs "
+        "with optimism bias on the intervention's new costs, all agencies and the pooled budget. "
+        "Economic NPV: resource costs and savings, non-cashable savings (capacity freed but not "
+        "released as cash) included and transfers (benefit payments) excluded. BCR: present value of cashable "
         "savings over present value of costs. Payback: the first month from which the cumulative "
         "discounted net benefit stays at or above zero.</p>",
         "<h2>2. Economic case</h2>",
@@ -654,9 +664,10 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
     body.append(figs("people"))
     body.append("<h2>5. Uncertainty</h2>")
     if uncertainty is not None and uncertainty.rows:
-        body.append(_table(["Scenario", "NPV, 5th percentile", "NPV, median", "NPV, 95th percentile",
+        body.append(_table(["Scenario", "NPV, deterministic", "NPV, mean", "NPV, 5th percentile",
+                            "NPV, median", "NPV, 95th percentile",
                             "Runs better than the counterfactual", "Runs paying back within the Parliament"],
-                           uncertainty.rows, [False, True, True, True, True, True]))
+                           uncertainty.rows, [False, True, True, True, True, True, True, True]))
     if by_section["uncertainty"]:
         body.append(figs("uncertainty"))
     if uncertainty is not None:
