@@ -42,7 +42,8 @@ def test_scenarios_copy_writes_loadable_files_and_refuses_to_overwrite(tmp_path)
     target = tmp_path / "mine"
     result = CliRunner().invoke(main, ["scenarios", "copy", str(target)])
     assert result.exit_code == 0, result.output
-    assert (target / "README.md").is_file()
+    assert (target / "README.md").is_file() and (target / "places" / "baseline.yaml").is_file()
+    assert (target / "evidence.yaml").is_file()
     for s in shipped_scenarios():
         copied = target / s.file
         assert copied.read_bytes() == (shipped_folder() / s.file).read_bytes()
@@ -63,7 +64,7 @@ def test_the_wheel_carries_the_scenarios(tmp_path):
     src = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "tpsim", src / "tpsim", symlinks=True, ignore=ignore)
-    shutil.copytree(ROOT / "scenarios", src / "scenarios")
+    shutil.copytree(ROOT / "scenarios", src / "scenarios", ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
@@ -75,3 +76,5 @@ def test_the_wheel_carries_the_scenarios(tmp_path):
     for p in (ROOT / "scenarios").glob("*.yaml"):
         assert f"tpsim/scenarios/{p.name}" in names
     assert "tpsim/scenarios/README.md" in names
+    for p in (ROOT / "scenarios" / "places").iterdir():
+        assert f"tpsim/scenarios/places/{p.name}" in names

@@ -16,7 +16,8 @@ from tpsim.config.scenario import Scenario, load_scenario
 from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
-           "Option", "EnsembleResult", "SensitivityResult", "Calibration"]
+           "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
+           "places_compare", "initial_state"]
 
 PathLike = str | os.PathLike
 
@@ -110,7 +111,9 @@ class Option:
     headline), ``economic_npv`` (resource costs and savings, no transfers), ``fiscal_npv``
     (cash, transfers included; ``npv`` is its alias) and ``fiscal_npv_by_agency``; ``bcr``
     (fiscal), ``economic_bcr``, ``social_bcr``; ``payback_month`` (None: not within the
-    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains;
+    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains by
+    investing agency (``attribution``) and by preventive service with Shapley values
+    (``attribution_by_service``);
     ``switching_values`` (entries ``parameter``, ``central``, ``value``, ``case``,
     ``none_in_range``), ``break_even`` and ``section_114`` (council -> month).
     :meth:`to_dict` is this scenario's entry of comparison.json."""
@@ -137,6 +140,7 @@ class Option:
     switching_values: list = field(default_factory=list)
     break_even: dict | None = None
     section_114: dict = field(default_factory=dict)
+    attribution_by_service: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.record
@@ -205,7 +209,7 @@ def compare(scenarios, against, horizon: int | None = None, optimism_bias: float
             rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec,
             rec["npsv"], rec["npsv_parliament"], rec["fiscal_npv"], rec["fiscal_npv_by_agency"],
             rec["social_bcr"], rec.get("switching_values", []), rec.get("break_even"),
-            rec.get("section_114", {}))
+            rec.get("section_114", {}), rec.get("attribution_by_service", {}))
     return Comparison(cf.name, options, comparison.runs, comparison)
 
 
@@ -406,3 +410,44 @@ def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
     cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))
+
+
+# ---------------------------------------------------------------------------------------------
+# Places (docs/place-profile.md)
+# ---------------------------------------------------------------------------------------------
+
+
+def initial_state(scenario: Scenario | PathLike, solve: str = "rates", totals=None):
+    """The balanced month 0 of a scenario (:func:`tpsim.place.initial_state.initial_state`):
+    ``solve="rates"`` keeps the stocks and solves escalation and inflows, ``"stocks"`` keeps
+    the rates and solves the stocks; ``.apply(budgets=True)`` gives the balanced scenario."""
+    from tpsim.place.initial_state import initial_state as solve_initial_state
+
+    return solve_initial_state(_scenario(scenario), solve=solve, totals=totals)
+
+
+def place_init(profile, template: Scenario | PathLike | None = None, reference=None,
+               keep_budgets: bool = True):
+    """A place's scenario from its profile, as ``tpsim place init``: a
+    :class:`tpsim.place.build.Place` whose ``scenario`` is solved and validated, ``origin``
+    names where each value came from and ``warnings`` lists problems (a budget below month-0
+    spend, reserves below zero in the first year). ``template`` defaults to the shipped
+    baseline, ``reference`` (the template's own profile) to its profile."""
+    from tpsim.place.api import init_place
+
+    return init_place(profile, template=template, reference=reference,
+                      keep_budgets=keep_budgets)
+
+
+def places_compare(table, scenario, against, reference=None, optimism_bias: float | None = None,
+                   uncertainty: int = 0, seed: int = 0, engine: str = "local",
+                   **options):
+    """``scenario`` against ``against`` in every place of ``table`` (a places CSV or a list of
+    profiles), in one batched kernel call, as ``tpsim places compare``: a
+    :class:`tpsim.place.compare.PlacesComparison` whose ``rows`` are places.csv's and whose
+    :meth:`table` is a ``pandas.DataFrame`` of them."""
+    from tpsim.place.api import places_compare as compare_places
+
+    return compare_places(table, scenario, against, reference=reference,
+                          optimism_bias=optimism_bias, uncertainty=uncertainty, seed=seed,
+                          engine=engine, **options)

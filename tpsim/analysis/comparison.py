@@ -353,15 +353,16 @@ class Appraised:
 
 
 def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
-                        optimism_bias: float | None = None
+                        optimism_bias: float | None = None, runs: ComparisonRuns | None = None
                         ) -> tuple[ComparisonRuns, list[Appraised]]:
-    """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
-    matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
-    report both show."""
+    """:func:`run_comparison` (or the given ``runs``, simulated already: many places share one
+    batch), then each distinct scenario's appraisal and who-pays / who-gains matrix
+    (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the report
+    both show."""
     from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
                             who_pays_who_gains)
 
-    runs = run_comparison(scenarios, counterfactual)
+    runs = run_comparison(scenarios, counterfactual) if runs is None else runs
     cf_series = runs.batch.series(runs.counterfactual)
     out: list[Appraised] = []
     done: set[str] = set()
@@ -406,6 +407,7 @@ class Case:
     switching: dict | None = None    # switching_values, break_even (tpsim.analysis.switching)
     section_114: dict | None = None  # council -> month / counterfactual_month (analysis.cashflow)
     batch_run: int | None = None     # its run in the comparison's batch: runs.batch.series(i)
+    by_service: dict | None = None   # who pays / who gains by service (analysis.service_attribution)
 
 
 @dataclass
@@ -478,19 +480,23 @@ class Comparison:
 
 def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
                       optimism_bias: float | None = None,
-                      context: list[Scenario] = (), switching: bool = True) -> Comparison:
+                      context: list[Scenario] = (), runs: ComparisonRuns | None = None,
+                      switching: bool = True) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
     settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
-    ``switching``: also find each option's switching values and break-even horizon
-    (:mod:`tpsim.analysis.switching`, extra batched runs)."""
+    ``runs``: already simulated (see :func:`appraise_comparison`). ``switching``: also find
+    each option's switching values and break-even horizon (:mod:`tpsim.analysis.switching`,
+    extra batched runs)."""
+    from tpsim.analysis.appraisal import Accounts
     from tpsim.analysis.cashflow import councils, section_114_months
+    from tpsim.analysis.service_attribution import by_service
     from tpsim.analysis.switching import switching_analysis
     from tpsim.models.runner import run
 
     scenarios = list(scenarios)
-    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias)
+    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias, runs)
     batch = runs.batch
     found = switching_analysis(runs, appraised, counterfactual) if switching else {}
     cases: list[Case] = []
@@ -500,9 +506,13 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
         g, k = batch.where[runs.scenarios[a.index]]
         s114 = section_114_months(batch.series(runs.scenarios[a.index]),
                                   batch.series(runs.counterfactual), councils(a.scenario))
+        model = runs.models[a.index]
+        services = by_service(model, runs.counterfactual_model, a.scenario.data,
+                              batch.series(runs.counterfactual),
+                              Accounts.from_model(model, a.scenario.data), a.settings)
         cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
                           a.settings, optimism_bias is not None, found.get(a.scenario.name),
-                          s114, runs.scenarios[a.index]))
+                          s114, runs.scenarios[a.index], services))
     g, k = batch.where[runs.counterfactual]
     done.add(counterfactual.name)
     extra = []

@@ -22,7 +22,7 @@ import click
 from tpsim.analysis.calibration import FitEvent, fit, fit_report, prepare
 from tpsim.errors import ScenarioError
 from tpsim.config.calibration import load_config
-from tpsim.output import atomic_write_text, json_text
+from tpsim.output import OutputFolder, json_text
 from tpsim.present.charts_calibration import write_fit_charts
 from tpsim.present.documents import calibrated_yaml, fit_series_csv
 from tpsim.present.text import calibration_text
@@ -72,7 +72,7 @@ class _Progress:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @out_option("outputs/calibration/<config name>/")
-@click.option("--starts", type=click.IntRange(min=1),
+@click.option("--starts", type=click.IntRange(1, 1000),
               help="Local least-squares fits (default: the config's fit.starts, else 4).")
 @seed_option("Seed of the Sobol start points (default: the config's fit.seed, else 0).",
              default=None)
@@ -114,10 +114,12 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     series_csv = fit_series_csv(result, t.start)
 
     # everything is computed: write
-    atomic_write_text(calibrated_path, yaml_text)
-    atomic_write_text(folder / "fit_report.json", json_text(report))
-    atomic_write_text(folder / "fit_series.csv", series_csv)
-    charts = write_fit_charts(folder / "charts", result, scenario, data.path)
+    with OutputFolder(folder, "calibrate") as written:
+        written.write_text("calibrated.yaml", yaml_text)
+        written.write_text("fit_report.json", json_text(report))
+        written.write_text("fit_series.csv", series_csv)
+        charts = write_fit_charts(written.folder("charts"), result, scenario, data.path)
+        charts = [folder / "charts" / p.name for p in charts]
 
     click.echo(calibration_text(result, scenario.name, data.path, unused))
     click.echo(f"wrote {calibrated_path}, {folder / 'fit_report.json'}, "

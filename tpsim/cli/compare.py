@@ -13,7 +13,7 @@ import click
 
 from tpsim.analysis.appraisal import RECOMMENDED_OPTIMISM_BIAS
 from tpsim.analysis.comparison import Comparison, compare_scenarios
-from tpsim.output import atomic_write_text
+from tpsim.output import OutputFolder
 from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.text import comparison_text
 from tpsim.cli.options import (against_option, dt_option, horizon_option, load_timed,
@@ -41,17 +41,18 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
     scs = [load_timed(p, horizon=horizon, dt=dt, method=method) for p in scenarios]
     run_folders(scs, cf)  # two different scenarios of one name: refused before simulating
     comparison = compare_scenarios(scs, cf, optimism_bias)
-    write_comparison(comparison, out_dir(out, "compare"))
+    with OutputFolder(out_dir(out, "compare"), "compare") as written:
+        write_comparison(comparison, written)
 
 
-def write_comparison(comparison: Comparison, folder: Path) -> dict[Path, str]:
-    """Write the files of ``tpsim compare`` under ``folder`` and print the comparison's table
+def write_comparison(comparison: Comparison, written: OutputFolder) -> dict[Path, str]:
+    """Write the files of ``tpsim compare`` into ``written`` and print the comparison's table
     (shared with ``tpsim report``, which writes the same files)."""
     document = comparison_document(comparison)
     files = comparison_files(comparison, document)
-    for relative, content in files.items():
-        atomic_write_text(folder / relative, content)
+    written.write_files(files)
     click.echo(comparison_text(document))
+    folder = written.final()
     n_series = sum(1 for p in files if p.name == "timeseries.csv")
     click.echo(f"wrote {folder / 'comparison.json'}, {folder / 'comparison.csv'}, "
                f"{folder / 'attribution.csv'}, {folder / 'cashflow.csv'} and {n_series} "

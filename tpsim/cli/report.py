@@ -22,7 +22,7 @@ from typing import Sequence
 import click
 
 from tpsim.analysis.comparison import Comparison, compare_scenarios
-from tpsim.output import atomic_write_bytes
+from tpsim.output import OutputFolder
 from tpsim.present import charts
 from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.report import Uncertainty, make_charts, render_html, uncertainty_section
@@ -44,12 +44,6 @@ def render_outputs(comparison: Comparison, command: str | None = None,
     html = render_html(comparison, chart_list, png, command=command, uncertainty=uncertainty)
     files[Path("report.html")] = html.encode("utf-8")
     return files
-
-
-def write_outputs(folder: Path, files: dict[Path, bytes]) -> None:
-    """Write each file atomically under ``folder``."""
-    for relative, data in files.items():
-        atomic_write_bytes(folder / relative, data)
 
 
 def command_line() -> str:
@@ -83,8 +77,9 @@ def produce_report(scenarios: Sequence[str], counterfactual: str, context: Seque
         uncertainty = uncertainty_section(comparison, result)
     files = render_outputs(comparison, command_line(), uncertainty)
     document = comparison_document(comparison)
-    data = {path: text.encode("utf-8") for path, text in comparison_files(comparison, document).items()}
-    write_outputs(folder, {**data, **files})
+    data = comparison_files(comparison, document)
+    with OutputFolder(folder, "report") as written:
+        written.write_files({**data, **files})
     n_charts = sum(1 for p in files if p.parts[0] == "charts" and p.suffix == ".png")
     if brief:
         click.echo(report_summary_text(comparison, document, uncertainty))

@@ -34,6 +34,7 @@ from tpsim.errors import suggest as _suggest
 
 __all__ = [
     "ObservedSeries", "LocalData", "read_local_data", "month_number", "month_label",
+    "combine_local_data", "local_data_csv_text",
 ]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -294,3 +295,61 @@ def read_local_data(path: str | os.PathLike, start: str, horizon: int,
             lines=np.array([item[5] for item in items], dtype=np.int64),
         )
     return LocalData(display, series, tuple(header), n_rows, tuple(comments))
+
+
+def combine_local_data(old: LocalData, new: LocalData, start: str) -> LocalData:
+    """The observations of ``old`` followed by the new months of ``new`` (``tpsim learn``).
+
+    Raises :class:`DataError` naming the new file when it uses a different optional column
+    (weight / se) from the data so far, repeats a (series, month) already fitted, or leaves a
+    gap between a series' last fitted month and its first new one.
+    """
+    if old.uncertainty_column != new.uncertainty_column:
+        def describe(c):
+            return f"a {c} column" if c else "no weight or se column"
+        raise DataError(f"has {describe(new.uncertainty_column)} but the data so far ({old.path}) "
+                        f"have {describe(old.uncertainty_column)}: use the same columns",
+                        file=new.path, line=1)
+    series = dict(old.series)
+    for name, obs in new.series.items():
+        before = series.get(name)
+        if before is None:
+            series[name] = obs
+            continue
+        repeated = np.intersect1d(before.months, obs.months)
+        if repeated.size:
+            label = month_label(start, int(repeated[0]))
+            line = int(obs.lines[np.searchsorted(obs.months, repeated[0])])
+            raise DataError(f"{name} {label} is already in the data so far ({old.path}); give "
+                            f"only new months", file=new.path, line=line)
+        if int(obs.months[0]) != int(before.months[-1]) + 1:
+            raise DataError(f"{name} starts at {obs.labels[0]} but the data so far end at "
+                            f"{before.labels[-1]} ({old.path}): the months must follow on",
+                            file=new.path, line=int(obs.lines[0]))
+        series[name] = ObservedSeries(
+            name, np.concatenate([before.months, obs.months]), before.labels + obs.labels,
+            np.concatenate([before.values, obs.values]),
+            None if before.weights is None else np.concatenate([before.weights, obs.weights]),
+            None if before.standard_errors is None
+            else np.concatenate([before.standard_errors, obs.standard_errors]),
+            np.concatenate([before.lines, -obs.lines]))   # negative: a line of the new file
+    columns = tuple(c for c in ("month", "series", "value", old.uncertainty_column) if c)
+    return LocalData(f"{old.path} + {new.path}", series, columns, old.n_rows + new.n_rows,
+                     old.comments)
+
+
+def local_data_csv_text(data: LocalData, comments: Sequence[str] = ()) -> str:
+    """The observations of ``data`` as a local-data CSV (``month,series,value[,weight|se]``),
+    series in order, months ascending: what ``tpsim learn`` keeps as the data so far."""
+    extra = data.uncertainty_column
+    lines = [f"# {c}" for c in comments]
+    lines.append(",".join(["month", "series", "value"] + ([extra] if extra else [])))
+    for name, obs in data.series.items():
+        for i in range(obs.values.size):
+            row = [obs.labels[i], name, repr(float(obs.values[i]))]
+            if extra == "se":
+                row.append(repr(float(obs.standard_errors[i])))
+            elif extra == "weight":
+                row.append(repr(float(obs.weights[i])))
+            lines.append(",".join(row))
+    return "\n".join(lines) + "\n"

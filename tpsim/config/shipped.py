@@ -16,8 +16,10 @@ from pathlib import Path
 
 from tpsim.errors import TpsimError
 
-#: The files a copy of the shipped scenarios contains, besides every ``*.yaml``.
+#: The files a copy of the shipped scenarios contains, besides every ``*.yaml``: the README and
+#: the place profiles of ``tpsim place`` (``places/``).
 EXTRA_FILES = ("README.md",)
+EXTRA_FOLDERS = ("places",)
 
 _TOP_KEY = re.compile(r"^(name|title|extends):\s*(.*?)\s*(#.*)?$")
 
@@ -35,7 +37,8 @@ class ShippedScenario:
 
 def shipped_folder() -> Path:
     """The folder of the shipped scenario files (inside the installed package)."""
-    folder = Path(str(importlib.resources.files("tpsim") / "scenarios"))
+    # resolved: in a checkout the link tpsim/scenarios is the repository's scenarios/ folder
+    folder = Path(str(importlib.resources.files("tpsim") / "scenarios")).resolve()
     if not folder.is_dir() or not any(folder.glob("*.yaml")):
         raise TpsimError("the shipped scenarios are missing from the installed package; "
                          "reinstall tpsim", file=str(folder))
@@ -66,6 +69,8 @@ def shipped_scenarios() -> list[ShippedScenario]:
     out = []
     for path in sorted(shipped_folder().glob("*.yaml")):
         keys = _top_keys(path)
+        if "name" not in keys:  # not a scenario (the evidence library, evidence.yaml)
+            continue
         out.append(ShippedScenario(path.name, keys.get("name", path.stem),
                                    keys.get("title", ""), keys.get("extends") or None))
     depth = {s.file: 0 for s in out if s.extends is None}
@@ -78,17 +83,19 @@ def shipped_scenarios() -> list[ShippedScenario]:
 
 def copy_plan(target: str | Path, force: bool = False) -> dict[Path, bytes]:
     """The files a copy of the shipped scenarios writes into ``target`` (path -> bytes):
-    every scenario and the README. Refuses (a TpsimError naming the file) to overwrite a file
-    that is there already unless ``force``."""
+    every YAML file (the scenarios and the evidence library), the README and ``places/``.
+    Refuses (a TpsimError naming the file) to overwrite a file that is there already unless
+    ``force``."""
     folder = shipped_folder()
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise TpsimError("is a file, not a folder", file=str(target))
     files = {}
-    for path in sorted(folder.glob("*.yaml")) + [folder / n for n in EXTRA_FILES]:
+    extra = [p for d in EXTRA_FOLDERS if (folder / d).is_dir() for p in sorted((folder / d).iterdir())]
+    for path in sorted(folder.glob("*.yaml")) + [folder / n for n in EXTRA_FILES] + extra:
         if not path.is_file():
             continue
-        dest = target / path.name
+        dest = target / path.relative_to(folder)
         if dest.exists() and not force:
             raise TpsimError("exists already; copy into an empty folder or use --force to "
                              "overwrite", file=str(dest))

@@ -102,5 +102,7 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
             s["prev_agency"], s["prev_order"], s["prev_stage0"], s["prev_ptr"], s["prev_pop"],
             s["react_agency"], s["react_ptr"], s["react_pop"], s["pop_prev_ptr"], s["pop_prev"],
             s["pop_react_ptr"], s["pop_react"], s["pop_ag_ptr"], s["pop_ag"],
+            (s["pop_sub_ptr"], s["pop_sub"], s["trans_in_ptr"], s["trans_in"], s["ulink_prev"],
+             s["sub_prev"], s["util_link_ptr"], s["util_link"]),
             numba.get_num_threads())
     return RawRun(out_final, out_traj, record_index, theta, ev_values)

@@ -101,6 +101,8 @@ def scenario_entry(case, folder: str | None = None) -> dict:
         "total": appraisal.rows[TOTAL_ROW],
         "outcomes": appraisal.outcomes,
         "attribution": case.attribution,
+        **({} if case.by_service is None else {"attribution_by_service": {
+            k: case.by_service[k] for k in ("cashable", "economic")}}),
         "reconciliation": appraisal.reconciliation,
         **({} if case.switching is None else {
             "switching_values": case.switching["switching_values"],
@@ -129,6 +131,8 @@ def comparison_document(comparison) -> dict:
             "qalys": "QALYs (quality-adjusted life years)",
         },
         "runs": {"runs": comparison.n_runs, "kernel_calls": comparison.kernel_calls,
+                 "attribution_by_service_runs": sum(c.by_service["cashable"]["runs"]
+                                                    for c in comparison.cases if c.by_service),
                  "switching_runs": sum(c.switching["runs"] + 2 for c in comparison.cases
                                        if c.switching),
                  "switching_kernel_calls": sum(

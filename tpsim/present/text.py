@@ -110,6 +110,8 @@ def comparison_text(document: dict) -> str:
             f"{o['qalys_gained_horizon']:,.1f} (PV {o['pv_qalys_gained_horizon']:,.1f}, "
             f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value_used']:,.0f}, {valued})")
         lines += _attribution_lines(sc["attribution"]["cashable"])
+        if "attribution_by_service" in sc:
+            lines += _service_lines(sc["attribution_by_service"]["cashable"])
         lines += _switching_lines(sc)
         s114 = [f"{a} month {m['month'] or '-'} (counterfactual {m['counterfactual_month'] or '-'})"
                 for a, m in sc.get("section_114", {}).items()
@@ -118,6 +120,34 @@ def comparison_text(document: dict) -> str:
             lines.append("  section 114 (council reserves below zero; cashflow.csv has the "
                          "financial years): " + "; ".join(s114))
     return "\n".join(lines).lstrip("\n")
+
+
+def _service_lines(block: dict) -> list[str]:
+    """Who pays / who gains by preventive service: Shapley rows, the part not attributed."""
+    if not block["services"]:
+        return ["  by service: no preventive service's investment differs from the counterfactual"]
+    agencies = list(block["total"])
+    width = 11
+    heads = [_wrap(a, width - 1) for a in agencies]
+    depth = max(len(h) for h in heads)
+    se = block["shapley_standard_error"]
+    lines = [f"  by service (Shapley values, {block['method']}; interactions shared out): PV of "
+             "cashable savings over the horizon, £m (rows: preventive service and who funds it)"]
+    for k in range(depth):
+        lines.append(f"  {'':<26}" + "".join(
+            f"{(h[k - depth + len(h)] if k >= depth - len(h) else ''):>{width}}" for h in heads)
+            + (f"{'total':>{width}}" + ("  ± s.e." if se else "") + "  funded by"
+               if k == depth - 1 else ""))
+    for v in block["services"]:
+        row = block["shapley"][v]
+        error = f"  ±{sum(se[v].values()) / 1e6:.1f}" if se else ""
+        lines.append(f"  {v[:26]:<26}" + "".join(_m(row[b], width) for b in agencies)
+                     + _m(block["row_totals"][v], width) + error + f"  {block['funded_by'][v]}")
+    for label, key in (("not service investment", "not_attributed"), ("total", "total")):
+        values = block[key]
+        lines.append(f"  {label:<26}" + "".join(_m(values[b], width) for b in agencies)
+                     + _m(sum(values.values()), width))
+    return lines
 
 
 def _switching_lines(sc: dict) -> list[str]:
