@@ -528,3 +528,24 @@ def test_ensemble_figures_fan_each_tracked_series_and_histogram_each_metric():
         figures["fan_spend_total_pooled_prevention_uncertain_vs_siloed_squeeze"])
     bars = [p for p in figures["hist_payback"].axes[0].patches if isinstance(p, Rectangle)]
     assert sum(b.get_height() for b in bars) == pytest.approx(1.0)  # shares of all runs
+
+
+def test_savings_by_service_cells_are_the_shapley_values():
+    from tpsim.present.documents import scenario_entry
+
+    comparison = shipped_comparison()
+    for case in comparison.cases:
+        block = scenario_entry(case)["attribution_by_service"]["cashable"]
+        fig = shipped_charts()[f"savings_by_service_{case.scenario.name}"].figure
+        ax = _visible_axes(fig)[0]
+        (image,) = [im for im in ax.get_images() if isinstance(im, AxesImage)]
+        data = np.asarray(image.get_array())
+        agencies = list(block["total"])
+        for i, v in enumerate(block["services"]):
+            np.testing.assert_allclose(data[i], [block["shapley"][v][a] / 1e6 for a in agencies])
+        # with the not-attributed row, the columns add up to each agency's savings
+        if data.shape[0] > len(block["services"]):
+            np.testing.assert_allclose(data.sum(axis=0), [block["total"][a] / 1e6 for a in agencies],
+                                       atol=1e-6)
+        labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+        assert "Home-care reablement" in labels

@@ -637,6 +637,7 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
                         value_label: str = "£m, discounted present value",
                         invested: Sequence[float | None] | None = None,
                         invested_label: str = "Invested\n(PV)",
+                        row_label_lines: int = 2,
                         source: str | None = None) -> Figure:
     """Annotated heat map: cell (i, j) is the saving (£, shown in £m; negative = extra cost)
     that ``gainers[j]`` receives because of what ``payers[i]`` spends. Rows and columns are
@@ -649,7 +650,8 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
     if m.shape != (len(payers), len(gainers)):
         raise ValueError(f"matrix is {m.shape}, expected {len(payers)} x {len(gainers)}")
     labels = dict(labels or {})
-    ylabels = [wrap(short_label(labels.get(p, state_label(p))), 28, 2) for p in payers]
+    ylabels = [wrap(short_label(labels.get(p, state_label(p))), 28, row_label_lines)
+               for p in payers]
     xlabels = [short_label(labels.get(g, state_label(g))) for g in gainers]
     fig, axes = _new_figure(2.3 + 0.36 * len(payers))
     ax = axes[0][0]

@@ -391,7 +391,47 @@ def _who_charts(comparison: Comparison, c: Case) -> list[Chart]:
         out.append(Chart(f"wrong_pocket_{sc.name}", "who", f"The wrong-pocket matrix: {label}",
                          "Read across a row to see where one agency's investment lands; savings "
                          "off the diagonal fall in another agency's pocket.", fig))
+    by_service = (s.get("attribution_by_service") or {}).get("cashable")
+    if by_service and by_service.get("services"):
+        out.append(_service_chart(comparison, sc, by_service))
     return out
+
+
+def _service_chart(comparison: Comparison, sc: Scenario, block: dict) -> Chart:
+    """Cashable savings by preventive service (Shapley values over services) and agency."""
+    label = scenario_label(sc)
+    services = list(block["services"])
+    agencies = list(block["total"])
+    matrix = [[block["shapley"][v][a] for a in agencies] for v in services]
+    rows = list(services)
+    if max(abs(x) for x in block["not_attributed"].values()) > 1.0:
+        matrix.append([block["not_attributed"][a] for a in agencies])
+        rows.append("not_attributed")
+    labels = {a: agency_label(sc, a) for a in agencies}
+    funders = {block["funded_by"].get(v) for v in services}
+    for v in services:
+        name = charts.short_label(sc.services[v].get("label") or v, 60)
+        funder = block["funded_by"].get(v)
+        labels[v] = name if len(funders) == 1 or not funder else f"{name}: {agency_label(sc, funder)}"
+    (only,) = funders if len(funders) == 1 else (None,)
+    paid = (f"; every service is paid for by the {agency_label(sc, only).lower()}"
+            if only == "pool" else f"; every service is paid for by {agency_label(sc, only)}"
+            if only else "; each row names the service's funder")
+    labels["not_attributed"] = "Not attributed to one service"
+    method = ("exact Shapley values over every coalition of services" if block["method"] == "exact"
+              else "Shapley values from sampled orderings of the services")
+    fig = partial(
+        charts.wrong_pocket_matrix, np.array(matrix), rows, agencies, labels=labels,
+        title=f"Savings by preventive service: {label}",
+        subtitle=(f"Cashable savings (present value over {comparison.horizon} months) each agency "
+                  f"receives (columns) from each preventive service (rows){paid}; by {method}, "
+                  f"in {block['runs']} batched runs; the rows add up to the option's savings."),
+        ylabel="Preventive service", xlabel="Agency whose reactive spend falls",
+        value_label="£m, present value", row_label_lines=3, source=_source(comparison, [sc]))
+    return Chart(f"savings_by_service_{sc.name}", "who",
+                 f"Savings by preventive service: {label}",
+                 "Each service's share of the savings, interactions shared out fairly between "
+                 "the services (Shapley values).", fig)
 
 
 def trajectory_charts(runs: Sequence[tuple], counterfactual: str | None = None,
@@ -948,6 +988,7 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
         body.append(_agency_table(next(c for c in comparison.cases if c.scenario.name == n)))
         body.append(fig(f"who_pays_who_gains_{n}"))
         body.append(fig(f"wrong_pocket_{n}"))
+        body.append(fig(f"savings_by_service_{n}"))
     body.append(rest("who") + "</section>")
     body += ['<section id="people"><h2>5. Outcomes for people</h2>',
              _outcomes_table(comparison, order), rest("people"), "</section>"]
