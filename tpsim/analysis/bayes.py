@@ -283,9 +283,9 @@ class Posterior:
 
     @property
     def normalised_weights(self) -> np.ndarray:
-        if self.weights is None:
-            return np.full(self.n, 1.0 / self.n)
-        return self.weights / self.weights.sum()
+        from tpsim.config.posterior import normalised_weights
+
+        return normalised_weights(self.weights, self.n)
 
     @property
     def ess(self) -> float:

@@ -53,9 +53,14 @@ class PosteriorDraws:
 
     @property
     def normalised_weights(self) -> np.ndarray:
-        if self.weights is None:
-            return np.full(self.n, 1.0 / self.n)
-        return self.weights / self.weights.sum()
+        return normalised_weights(self.weights, self.n)
+
+
+def normalised_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """Draw weights summing to 1 (equal weights when ``weights`` is None)."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    return weights / weights.sum()
 
 
 def posterior_csv_text(names: Sequence[str], draws: np.ndarray, log_posterior: np.ndarray,
