@@ -429,6 +429,8 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
             chain_seeds[c].generate_state(1)[0]).get_state()
         samplers.append(sampler)
 
+    errors: list[BaseException] = []
+
     def run(c: int) -> None:
         try:
             for step, _ in enumerate(samplers[c].sample(x0[c], iterations=settings.steps),
@@ -437,21 +439,24 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
                                                         or step == settings.steps):
                     progress(step, settings.steps, time.perf_counter() - t0)
         except threading.BrokenBarrierError:
-            pass   # another chain's evaluation failed: lockstep.failure says why
+            pass   # another chain failed: lockstep.failure or errors say why
+        except BaseException as exc:   # re-raised in the caller's thread below
+            errors.append(exc)
+            lockstep.barrier.abort()
 
+    # the barrier is aborted only on a failure: a chain that has finished normally may
+    # still be waking from its last wait, and an abort then would break it
     threads = [threading.Thread(target=run, args=(c,), daemon=True)
                for c in range(1, settings.chains)]
     for th in threads:
         th.start()
-    try:
-        run(0)
-    finally:
-        if lockstep.failure is not None or any(th.is_alive() for th in threads):
-            lockstep.barrier.abort()
-        for th in threads:
-            th.join()
+    run(0)
+    for th in threads:
+        th.join()
     if lockstep.failure is not None:
         raise lockstep.failure
+    if errors:
+        raise errors[0]
 
     chains, logps, accept, taus = [], [], [], []
     for sampler in samplers:
