@@ -310,3 +310,30 @@ def test_learn_bad_inputs_exit_2(tmp_path):
                                     str(tmp_path / "data.csv"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert not (tmp_path / "o").exists()
+
+
+# -- the Python API ------------------------------------------------------------------------
+
+
+def test_python_api_calibrate_bayes_and_learn(tmp_path):
+    import tpsim
+    from tpsim.errors import TpsimError
+
+    config = write_case(tmp_path, months=12)
+    with pytest.raises(TpsimError, match="fit.bayes.stepz"):
+        tpsim.calibrate(config, method="bayes", sampler={"stepz": 10})
+    with pytest.raises(TpsimError, match="method"):
+        tpsim.calibrate(config, method="mcmc")
+    post = tpsim.calibrate(config, method="bayes", seed=np.random.SeedSequence(4))
+    frame = post.to_dataframe()
+    assert list(frame.columns) == list(TRUTH) + ["weight"]
+    assert frame["weight"].sum() == pytest.approx(1.0)
+    ds = post.to_xarray()
+    assert ds["value"].dims == ("draw", "parameter")
+    assert post.mean == {k: pytest.approx(v) for k, v in frame[list(TRUTH)].mean().items()}
+    written = read_posterior_draws(post.write_draws(tmp_path / "p.csv"))
+    np.testing.assert_array_equal(written.draws, frame[list(TRUTH)].to_numpy())
+    assert post.scenario().name == "tiny"
+    step = tpsim.learn(config, tmp_path / "p.csv", data=tmp_path / "later.csv")
+    assert step.after.fit.problem.n_observations == 2 * step.before.fit.problem.n_observations
+    assert set(step.moves) == set(TRUTH)
