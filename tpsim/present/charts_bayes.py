@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tpsim.present.charts_calibration import _chart_name
+from tpsim.present.charts_calibration import write_series_panel
 from tpsim.present.wording import sig
 
 __all__ = ["write_bayes_charts", "write_learning_chart"]
@@ -119,32 +119,19 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
         model = pred.quantiles(t.name, (0.05, 0.5, 0.95))
         noisy = pred.quantiles(t.name, (0.05, 0.95), noisy=True)
         cover = pred.coverage(0.9)[t.name]
-        with style.style_context():
-            fig, ax = plt.subplots(figsize=(style.A4_TEXT_WIDTH_IN, 3.4))
+
+        def draw(ax, model=model, noisy=noisy):
             ax.fill_between(months, noisy[0], noisy[1], color=style.OKABE_ITO["sky_blue"],
                             alpha=0.25, linewidth=0, label="90%: a new observation")
             ax.fill_between(months, model[0], model[2], color=style.OKABE_ITO["blue"],
                             alpha=0.35, linewidth=0, label="90%: the model")
             ax.plot(months, model[1], color=style.OKABE_ITO["blue"], linewidth=1.5,
                     label="posterior median")
-            ax.plot(t.months, t.observed, "o", color=style.OKABE_ITO["vermillion"],
-                    markersize=2.8, label="observed (local data)")
-            step = 12 if months[-1] > 24 else 3
-            ticks = np.arange(1, months[-1] + 1, step)
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([pred.labels[int(m) - 1] for m in ticks], rotation=45,
-                               ha="right")
-            ax.yaxis.set_major_formatter(style.thousands_formatter())
-            ax.set_title(f"{t.name}: posterior predictive", loc="left", pad=16)
-            ax.text(0.0, 1.015, f"{sig(100 * cover, 3)}% of the observations lie in the 90% "
-                               f"band of a new observation", transform=ax.transAxes,
-                    fontsize=7.5, color=style.TEXT_COLOUR, va="bottom")
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
-            fig.text(0.01, 0.005, source, fontsize=6, color=style.SOURCE_COLOUR, va="bottom")
-            fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-        written += save_figure(fig, folder, f"predictive_{_chart_name(t.name)}",
-                               formats=("png",))
-        plt.close(fig)
+
+        written += write_series_panel(
+            folder, f"predictive_{t.name}", f"{t.name}: posterior predictive",
+            f"{sig(100 * cover, 3)}% of the observations lie in the 90% band of a new "
+            f"observation", source, pred.labels, t.months, t.observed, draw, height=3.4)
     return written
 
 
