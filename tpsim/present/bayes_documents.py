@@ -180,7 +180,7 @@ def learning_page(learning) -> str:
         lines.append(f"The best choice now is the {voi['choice_now']}"
                      + (" - the new months flipped it." if flipped else
                         " - unchanged by the new months."))
-        lines += ["", *[f"- {line}" for line in _decision_lines_after(d)]]
+        lines += ["", *[f"- {line.strip()}" for line in _decision_lines_after(d)]]
     lines += ["", "Files: posterior.csv (the updated draws), learning.json (every figure), "
                   "charts/learnt.png (the intervals before and after), charts/predictive_*.png.",
               ""]
