@@ -337,3 +337,34 @@ def test_python_api_calibrate_bayes_and_learn(tmp_path):
     step = tpsim.learn(config, tmp_path / "p.csv", data=tmp_path / "later.csv")
     assert step.after.fit.problem.n_observations == 2 * step.before.fit.problem.n_observations
     assert set(step.moves) == set(TRUTH)
+
+
+# -- calibration of the intervals (issue 19, "done when") -----------------------------------
+
+
+def test_90_percent_intervals_cover_the_truth_and_agree_with_least_squares(tmp_path):
+    """On 20 seeded synthetic data sets, the posterior 90% intervals (uniform priors) cover
+    the true values in at least 80% of the data sets, per parameter; and where the posterior
+    is near normal its sd agrees with the least-squares standard error."""
+    from tpsim.analysis.calibration import fit
+    from tpsim.config.calibration import FitSettings, load_config
+
+    uniform = {"parameters": {"services.residential_care.utilisation.high_need": [0.1, 0.6],
+                              "cohorts.older_people.states.at_risk.escalation": [0.01, 0.04]},
+               "fit": {"bayes": {**FAST, "steps": 100, "draws": 800}}}
+    covered = {name: 0 for name in TRUTH}
+    ratios = []
+    for seed in range(20):
+        cfg = load_config(write_case(tmp_path / f"s{seed}", months=12, seed=100 + seed,
+                                     extra=uniform))
+        prepared = setup(cfg)
+        post = learning.bayes_fit(cfg, prepared, with_decision=False, predictive_draws=20)
+        for name in TRUTH:
+            lo, hi = post.summary[name]["interval_90"]
+            covered[name] += lo <= TRUTH[name] <= hi
+        if seed < 5:
+            ls = fit(prepared.problem(), FitSettings(starts=1, candidates=8))
+            se = np.asarray(ls.statistics["standard_error"], dtype=float)
+            ratios += [post.summary[n]["sd"] / se[j] for j, n in enumerate(ls.problem.names)]
+    assert all(c >= 16 for c in covered.values()), covered
+    assert 0.75 < np.median(ratios) < 1.33, ratios

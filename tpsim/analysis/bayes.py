@@ -402,7 +402,13 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     """
     import threading
 
-    import emcee
+    try:
+        import emcee
+    except ImportError:
+        from tpsim.errors import TpsimError
+
+        raise TpsimError("Bayesian calibration needs emcee: pip install 'tpsim[bayes]' "
+                         "(or pip install emcee)") from None
 
     t0 = time.perf_counter()
     runs0, calls0 = problem.runs, problem.kernel_calls
