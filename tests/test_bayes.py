@@ -368,3 +368,36 @@ def test_90_percent_intervals_cover_the_truth_and_agree_with_least_squares(tmp_p
             ratios += [post.summary[n]["sd"] / se[j] for j, n in enumerate(ls.problem.names)]
     assert all(c >= 16 for c in covered.values()), covered
     assert 0.75 < np.median(ratios) < 1.33, ratios
+
+
+def test_evidence_prior_is_the_librarys_triangular_range(tmp_path):
+    from scipy import stats
+
+    from tpsim.config.calibration import load_config
+    from tpsim.config.evidence import load_evidence
+
+    extra = {"parameters": {"services.falls_prevention.effect": {"lower": 0.0, "upper": 0.2,
+                                                                 "prior": "evidence"},
+                            "cohorts.older_people.states.at_risk.escalation": [0.01, 0.04]}}
+    cfg = load_config(write_case(tmp_path, extra=extra))
+    prepared = setup(cfg)
+    prior = learning.prior_set(cfg, prepared, prepared.problem())[0]
+    r = load_evidence().services["falls_prevention"].model_effect
+    assert (r["low"], r["value"], r["high"]) == (0.05, 0.15, 0.23)
+    assert (prior.lower, prior.upper) == (0.05, 0.2)          # truncated to the bounds
+    x = np.array([0.04, 0.1, 0.15, 0.19, 0.21])
+    expected = stats.triang((0.15 - 0.05) / 0.18, loc=0.05, scale=0.18).logpdf(x[1:4])
+    np.testing.assert_allclose(prior.logpdf(x)[1:4], expected)
+    assert np.isneginf(prior.logpdf(x)[[0, 4]]).all()
+    assert "evidence library" in prior.describe()
+
+
+def test_evidence_prior_on_a_path_without_evidence_exits_2(tmp_path):
+    extra = {"parameters": {"services.residential_care.utilisation.high_need": {
+        "lower": 0.1, "upper": 0.6, "prior": "evidence"}}}
+    config = write_case(tmp_path, extra=extra)
+    res = CliRunner().invoke(main, ["calibrate", str(config), "--method", "bayes", "--out",
+                                    str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "fit.yaml" in res.output
+    assert "parameters.services.residential_care.utilisation.high_need.prior" in res.output

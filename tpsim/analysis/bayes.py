@@ -59,7 +59,7 @@ __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",
     "split_rhat", "effective_sample_size", "update", "reweight", "resample_indices",
     "summarise", "from_draws", "to_csv_text", "noise_scales", "Predictive", "predictive",
-    "RHAT_LIMIT",
+    "RHAT_LIMIT", "evidence_prior", "EVIDENCE_RANGES",
 ]
 
 
@@ -145,6 +145,9 @@ def priors_for(problem: CalibrationProblem, specs: Mapping[str, PriorSpec] | Non
     out = []
     for q in problem.parameters:
         spec = specs.get(q.path, PriorSpec())
+        if spec.dist == "evidence":
+            out.append(evidence_prior(q))
+            continue
         if spec.dist != "uncertainty":
             out.append(Prior(spec.dist, dict(spec.values), q.lower, q.upper))
             continue
@@ -174,6 +177,43 @@ def priors_for(problem: CalibrationProblem, specs: Mapping[str, PriorSpec] | Non
             label += f" (source: {given['source']})"
         out.append(Prior("uncertainty", {}, lower, upper, frozen, base, label))
     return tuple(out)
+
+
+#: Parameter of a preventive service -> its range in the evidence library's service entry.
+EVIDENCE_RANGES = {"effect": "model_effect", "time_to_effect": "time_to_effect_months"}
+
+
+def evidence_prior(q, evidence=None) -> Prior:
+    """The prior ``prior: evidence`` gives ``services.<id>.effect`` or
+    ``services.<id>.time_to_effect``: triangular from ``low`` through ``value`` (the mode) to
+    ``high`` of the evidence library's ``services.<id>.model_effect`` or
+    ``time_to_effect_months`` (scenarios/evidence.yaml; the parameter's units), truncated to
+    the fit's bounds. Raises ValueError for another path, a service the library lacks, or a
+    range that misses the bounds."""
+    from tpsim.config.evidence import load_evidence
+
+    parts = q.path.split(".")
+    if len(parts) != 3 or parts[0] != "services" or parts[2] not in EVIDENCE_RANGES:
+        raise ValueError(f"{q.path}: prior 'evidence' is for services.<id>.effect and "
+                         f"services.<id>.time_to_effect of a preventive service")
+    library = evidence if evidence is not None else load_evidence()
+    entry = library.services.get(parts[1])
+    if entry is None:
+        raise ValueError(f"{q.path}: the evidence library has no service {parts[1]!r} (one "
+                         f"of {', '.join(sorted(library.services))})")
+    given = getattr(entry, EVIDENCE_RANGES[parts[2]])
+    low, mode, high = (float(given[k]) for k in ("low", "value", "high"))
+    if not low < high:
+        raise ValueError(f"{q.path}: the evidence library's range [{low:g}, {high:g}] has no "
+                         f"width")
+    lower, upper = max(q.lower, low), min(q.upper, high)
+    if not lower < upper:
+        raise ValueError(f"{q.path}: the evidence library's range [{low:g}, {high:g}] does not "
+                         f"overlap the bounds [{q.lower:g}, {q.upper:g}]")
+    frozen = stats.triang((mode - low) / (high - low), loc=low, scale=high - low)
+    label = (f"triangular({low:g}, {mode:g}, {high:g}) from the evidence library "
+             f"(services.{parts[1]}.{EVIDENCE_RANGES[parts[2]]})")
+    return Prior("evidence", {}, lower, upper, frozen, 1.0, label)
 
 
 # ---------------------------------------------------------------------------------------------
