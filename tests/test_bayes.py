@@ -260,6 +260,11 @@ def test_calibrate_bayes_then_ensemble_with_the_posterior_then_learn(tmp_path):
                  "--out", ens, "--no-charts")
     assert res.exit_code == 0, res.output
     assert "posterior" in (ens / "ensemble.json").read_text()
+    # and the report's uncertainty section
+    res = invoke("report", learnt, "--against", tmp_path / "without.yaml", "--uncertainty", 64,
+                 "--out", tmp_path / "report")
+    assert res.exit_code == 0, res.output
+    assert "uncertain assumptions" in (tmp_path / "report" / "report.html").read_text()
 
     # and learn updates them with the later months
     res = invoke("learn", config, "--posterior", out / "posterior.csv", "--data",
