@@ -22,7 +22,6 @@ largest R-hat is below 1.05.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
+from benchlib import machine, pin_two_cores, round_arguments, spread, verdict  # noqa: E402
 
 CONFIG = ROOT / "calibration" / "example" / "example_fit.yaml"
 LIMIT_SECONDS = 120.0
@@ -103,12 +102,8 @@ def sample_once() -> tuple[float, list[str], dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--limit", type=float, default=LIMIT_SECONDS,
-                        help="budget in seconds for each posterior sampling")
-    parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "bayes.json")
-    args = parser.parse_args(argv)
+    args = round_arguments(__doc__, LIMIT_SECONDS, ROOT / "outputs" / "bench" / "bayes.json",
+                           "budget in seconds for each posterior sampling", argv)
 
     pin_two_cores()
     from tpsim.output import write_json
