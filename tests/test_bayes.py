@@ -149,11 +149,15 @@ def test_value_of_information_equals_the_hand_calculation():
 
 
 def write_case(directory: Path, months: int = 12, noise: float = 0.02, seed: int = 1,
-               decide: bool = False, extra: dict | None = None) -> Path:
-    """The tiny scenario, a counterfactual without falls prevention, synthetic data from
-    TRUTH (relative normal noise) for ``months`` months and a config; returns the config."""
+               decide: bool = False, extra: dict | None = None,
+               place_cost: float | None = None) -> Path:
+    """The tiny scenario (falls prevention at ``place_cost`` £ per place-month, default its
+    own), a counterfactual without falls prevention, synthetic data from TRUTH (relative
+    normal noise) for ``months`` months and a config; returns the config."""
     directory.mkdir(parents=True, exist_ok=True)
     d = make_tiny_scenario_dict()
+    if place_cost is not None:
+        d["services"]["falls_prevention"]["unit_cost"] = place_cost
     (directory / "tiny.yaml").write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
     d0 = make_tiny_scenario_dict()
     d0["name"] = "tiny_without"
@@ -406,3 +410,30 @@ def test_evidence_prior_on_a_path_without_evidence_exits_2(tmp_path):
     assert res.exit_code == 2
     assert "fit.yaml" in res.output
     assert "parameters.services.residential_care.utilisation.high_need.prior" in res.output
+
+
+def test_months_until_decision_on_a_close_call(tmp_path):
+    """At £50 a place-month the option's fiscal NPV at the true values is about +£400
+    (+£61,500 at £40, +£12,600 at £48): after 12 months of data the decision is open, and
+    simulated further months settle it in some futures. P(m > 0) now is the mean of the
+    future P_T (a martingale), and a future that decides "go" has P_T >= 0.9, so the share
+    deciding go is at most P_now / 0.9 (and stop at most (1 - P_now) / 0.9), up to Monte
+    Carlo error."""
+    from tpsim.config.calibration import load_config
+
+    cfg = load_config(write_case(tmp_path, months=12, decide=True, place_cost=50.0))
+    post = learning.bayes_fit(cfg, setup(cfg), predictive_draws=20)
+    voi = post.decision["value_of_information"]
+    until = post.decision["months_until_decision"]
+    p_now = voi["probability_positive"]
+    assert 0.1 < p_now < 0.9, voi
+    assert voi["evpi"] > 0
+    assert all(0 <= v <= voi["evpi"] for v in voi["evppi"].values())
+    assert not until["already_decided"] and until["months_ahead"] == 12
+    shares = [until["decided_by_month"][str(t)] for t in range(13)]
+    assert shares[0] == 0.0 and all(b >= a for a, b in zip(shares, shares[1:]))
+    assert shares[-1] > 0.2
+    assert until["share_go"] + until["share_stop"] + until["share_undecided"] == \
+        pytest.approx(1.0)
+    assert until["share_go"] <= p_now / 0.9 + 0.1
+    assert until["share_stop"] <= (1 - p_now) / 0.9 + 0.1
