@@ -301,6 +301,14 @@ def test_calibrate_bayes_bad_config_exits_2_naming_file_and_key(tmp_path, case, 
     assert not (tmp_path / "out").exists()
 
 
+def test_calibrate_bayes_refuses_least_squares_starts(tmp_path):
+    config = write_case(tmp_path)
+    res = CliRunner().invoke(main, ["calibrate", str(config), "--method", "bayes", "--starts",
+                                    "3", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2 and "fit.bayes" in res.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_learn_bad_inputs_exit_2(tmp_path):
     config = write_case(tmp_path)
     post = tmp_path / "posterior.csv"

@@ -97,6 +97,9 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     """
     progress = _Progress(quiet)
     if fit_method == "bayes":
+        if starts is not None:
+            raise click.UsageError("--starts sets the least-squares starts; with --method "
+                                   "bayes set the sampler in the config's fit.bayes")
         _calibrate_bayes(config, out, seed, progress)
         return
     cfg, prepared, problem = prepare(load_config(config), starts, seed)
