@@ -445,3 +445,14 @@ def test_months_until_decision_on_a_close_call(tmp_path):
         pytest.approx(1.0)
     assert until["share_go"] <= p_now / 0.9 + 0.1
     assert until["share_stop"] <= (1 - p_now) / 0.9 + 0.1
+
+
+def test_short_names_are_unique_endings():
+    from tpsim.present.charts_bayes import short_names
+
+    paths = ["cohorts.older_people.states.crisis.escalation",
+             "services.ae_older.utilisation.crisis",
+             "services.emergency_admissions_older.utilisation.crisis", "a.b"]
+    assert short_names(paths) == {
+        paths[0]: "crisis.escalation", paths[1]: "ae_older.utilisation.crisis",
+        paths[2]: "emergency_admissions_older.utilisation.crisis", "a.b": "a.b"}

@@ -18,12 +18,23 @@ import numpy as np
 from tpsim.present.charts_calibration import write_series_panel
 from tpsim.present.wording import sig
 
-__all__ = ["write_bayes_charts", "write_learning_chart"]
+__all__ = ["write_bayes_charts", "write_learning_chart", "short_names"]
 
 
-def _short(path: str) -> str:
-    """The last two parts of a dotted path (``crisis.escalation``), for small panels."""
-    return ".".join(path.split(".")[-2:])
+def short_names(paths) -> dict[str, str]:
+    """Each dotted path's shortest ending of at least two parts that no other path shares
+    (``crisis.escalation``; ``ae_older.utilisation.crisis`` beside
+    ``emergency_admissions_older.utilisation.crisis``), for small panels."""
+    paths = list(paths)
+    out = {}
+    for path in paths:
+        parts = path.split(".")
+        for k in range(min(2, len(parts)), len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if sum(p == tail or p.endswith("." + tail) for p in paths) == 1:
+                break
+        out[path] = tail
+    return out
 
 
 def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path]:
@@ -34,6 +45,7 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
     plt = style.plt
     post = fit.posterior
     names = list(post.names)
+    short = short_names(names)
     p = len(names)
     w = post.normalised_weights
     source = source_line([scenario], note=f"observed: {data_path}")
@@ -65,7 +77,7 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
             ax.axvline(q[0, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8)
             ax.axvline(q[1, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8,
                        label="90% interval")
-            ax.set_title(_short(name), fontsize=8, loc="left")
+            ax.set_title(short[name], fontsize=8, loc="left")
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=6.5)
         for j in range(p, rows * cols):
@@ -103,9 +115,9 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
                     else:
                         ax.axis("off")
                     if i == p - 1:
-                        ax.set_xlabel(_short(names[j]), fontsize=5.5)
+                        ax.set_xlabel(short[names[j]], fontsize=5.5)
                     if j == 0:
-                        ax.set_ylabel(_short(names[i]), fontsize=5.5)
+                        ax.set_ylabel(short[names[i]], fontsize=5.5)
             fig.suptitle("Joint posterior draws: pairs of parameters", x=0.01, ha="left",
                          fontsize=9)
             fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -159,7 +171,7 @@ def write_learning_chart(folder: Path, learning, scenario) -> list[Path]:
                         color=colour, linewidth=2.2, label=label if i == 0 else None)
                 ax.plot([(med - centre) / half], [y + dy], "o", color=colour, markersize=3.5)
         ax.set_yticks(range(len(names)))
-        ax.set_yticklabels([_short(n) for n in reversed(names)], fontsize=7)
+        ax.set_yticklabels([short_names(names)[n] for n in reversed(names)], fontsize=7)
         ax.axvline(0, color=style.GRID_COLOUR, linewidth=0.8)
         ax.set_xlabel("shift from the median before, in half-widths of the 90% interval before")
         ax.set_title("What the new months changed: 90% intervals before and after", loc="left")
