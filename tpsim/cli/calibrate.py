@@ -87,8 +87,12 @@ class _Progress:
               show_default=True,
               help="wls: weighted least squares; bayes: posterior sampling with emcee "
                    "(settings in the config's fit.bayes).")
+@click.option("--rebudget/--keep-budgets", default=False, show_default=True,
+              help="Re-derive every agency's budget, reserves and spend-following budget "
+                   "growth from the calibrated month 0 (docs/place-profile.md), or keep the "
+                   "local budgets (wls only).")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
-              quiet: bool, fit_method: str) -> None:
+              quiet: bool, fit_method: str, rebudget: bool) -> None:
     """Fit the parameters listed in CONFIG to local data by weighted least squares.
 
     Writes calibrated.yaml (runnable with `tpsim run`), fit_report.json, fit_series.csv and a
@@ -122,10 +126,12 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
                                          f"invalid ({err.key}: {err.message}); narrow the "
                                          f"bounds") from None
 
+    budgets = _budgets(scenario, estimates, rebudget, progress)
+
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     calibrated_path = folder / "calibrated.yaml"
     extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
-    yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config)
+    yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config, budgets=budgets)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
     series_csv = fit_series_csv(result, t.start)
@@ -179,3 +185,19 @@ def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _
     click.echo(f"wrote {posterior_path}, {folder / 'fit_report.json'} and {len(charts)} "
                f"chart(s) in {folder / 'charts'}")
     click.echo(f"use the draws in a scenario's uncertainty section: posterior: {posterior_path}")
+
+
+def _budgets(scenario, estimates: dict, rebudget: bool, progress: _Progress):
+    """With ``--rebudget``, budgets re-derived from the calibrated month 0
+    (:func:`tpsim.place.build.rebudget`); with ``--keep-budgets``, None, and a warning for
+    each council whose reserves go below zero in the first year on its local budget."""
+    from tpsim.place.build import first_year_reserves
+    from tpsim.place.build import rebudget as rebudget_scenario
+
+    calibrated = scenario.replace(overrides=estimates)
+    if rebudget:
+        return rebudget_scenario(calibrated, original=scenario)
+    for warning in first_year_reserves(calibrated):
+        progress.message(f"warning: {warning.split(';')[0]}; --rebudget re-derives the budgets "
+                         f"from the calibrated month 0")
+    return None
