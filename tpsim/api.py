@@ -17,7 +17,7 @@ from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
            "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
-           "places_compare", "initial_state"]
+           "places_compare", "initial_state", "discover", "DiscoveryResult"]
 
 PathLike = str | os.PathLike
 
@@ -451,3 +451,120 @@ def places_compare(table, scenario, against, reference=None, optimism_bias: floa
     return compare_places(table, scenario, against, reference=reference,
                           optimism_bias=optimism_bias, uncertainty=uncertainty, seed=seed,
                           engine=engine, **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario discovery and the best mix of levers (docs/discovery.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DiscoveryResult:
+    """Scenario discovery of one condition over an ensemble of one scenario against its
+    counterfactual: ``discovery`` (:class:`tpsim.analysis.discovery.Discovery`: the PRIM
+    trajectory, the chosen pasted box, quasi-p-values, CART leaves), the sampled inputs ``x``
+    (runs x inputs), the outcome columns and ``interest`` (bool per run). :meth:`to_dict` is
+    discovery.json; :meth:`box` the chosen box in words."""
+
+    discovery: object = field(repr=False)
+    x: np.ndarray = field(repr=False)
+    outcomes: dict = field(repr=False)
+    interest: np.ndarray = field(repr=False)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        return self.discovery.box.coverage
+
+    @property
+    def density(self) -> float:
+        return self.discovery.box.density
+
+    def box(self) -> list[str]:
+        from tpsim.present.discovery import box_words
+
+        return box_words(self.discovery)
+
+    def to_dict(self) -> dict:
+        from tpsim.present.discovery import discovery_document
+
+        return discovery_document(self.discovery, self.settings)
+
+    def runs(self):
+        """The runs as a ``pandas.DataFrame``: inputs, outcomes and ``of_interest``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.x, columns=self.discovery.labels)
+        for name, values in self.outcomes.items():
+            frame[name] = values
+        frame["of_interest"] = self.interest
+        return frame
+
+
+WITHIN = ("horizon", "parliament")
+
+
+def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:
+    """The names a ``where`` condition may use: every outcome column; with
+    ``within="parliament"`` a money figure (``npv``, ``npsv``, ...) is its value over the
+    Parliament (its ``*_parliament`` column), and ``payback`` stays the payback month."""
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    columns = dict(outcomes)
+    if within == "parliament":
+        for name in list(columns):
+            if f"{name}_parliament" in columns:
+                columns[name] = columns[f"{name}_parliament"]
+    return columns
+
+
+def discover(scenario, against, where: str = "npv > 0", runs: int = 4096, seed=0,
+             sampler: str = "random", within: str = "horizon", box: int | None = None,
+             threshold: float | None = None, peel_alpha: float | None = None,
+             mass_min: float | None = None, cart_depth: int = 3,
+             optimism_bias: float | None = None, horizon: int | None = None,
+             dt: float | None = None, method: str | None = None,
+             progress=None) -> DiscoveryResult:
+    """Which sampled futures make ``where`` true, as ``tpsim discover``: ``runs`` runs of the
+    scenario and ``against`` under the scenario's uncertainty section (the ensemble's runs for
+    the same seed and sampler), then PRIM (the box ``box`` on the peeling trajectory, or the
+    default choice of :func:`tpsim.analysis.discovery.choose_box`) and a CART tree.
+
+    ``where``: ``NAME OP NUMBER`` joined by ``and``/``or`` over the outcome columns
+    (:mod:`tpsim.analysis.runs`: ``npv``, ``npv_parliament``, ``bcr``, ``payback``,
+    ``section_114``...); ``within="parliament"`` reads money figures over the Parliament."""
+    from tpsim.analysis import discovery as ds
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis.runs import (RunsCollector, outcome_names, reserve_series,
+                                     shared_councils, stream_runs)
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.analysis.where import parse_where
+
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    cf = _scenario(against, method, dt, horizon)
+    sc = _scenario(scenario, method, dt, horizon)
+    councils = shared_councils([sc], cf)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=runs, seed=entropy, sampler=sampler,
+                     series=reserve_series(councils), optimism_bias=optimism_bias)
+    if job.plan.d == 0:
+        raise TpsimError(f"{sc.name}: no uncertainty section: nothing to discover "
+                         f"(see docs/uncertainty.md)")
+    names = outcome_names(job, councils)
+    condition = parse_where(where, list(where_columns({n: None for n in names}, within)))
+    collector = RunsCollector(job, 0, councils)
+    stream_runs(job, collector, progress)
+    interest = condition.evaluate(where_columns(collector.y, within))
+    found = ds.analyse(
+        collector.x, interest, [c.label for c in collector.inputs],
+        [c.relative for c in collector.inputs], box=box,
+        threshold=ds.DENSITY_THRESHOLD if threshold is None else threshold,
+        peel_alpha=peel_alpha or ds.PEEL_ALPHA, mass_min=mass_min or ds.MASS_MIN,
+        cart_depth=cart_depth)
+    settings = {"scenario": sc.name, "counterfactual": cf.name, "where": condition.text,
+                "within": within, "runs": runs, "seed": seed if isinstance(seed, int) else None,
+                "sampler": sampler}
+    return DiscoveryResult(found, collector.x, collector.y, interest, settings)
