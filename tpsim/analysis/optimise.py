@@ -301,8 +301,10 @@ class MixProblem:
         if share.any():
             v += np.maximum(x[:, share].sum(axis=1) + self.other_shares - 1.0, 0.0)
         if self.councils and not self.allow_section_114:
-            earlier = np.maximum(self.today_section_114[None, :] - figures["section_114"], 0.0)
-            earlier = np.where(np.isfinite(earlier), earlier, self.job.n_months)
+            # months earlier than today's mix (never = the month after the horizon)
+            never = self.job.n_months + 1.0
+            today = np.minimum(self.today_section_114, never)[None, :]
+            earlier = np.maximum(today - np.minimum(figures["section_114"], never), 0.0)
             v += earlier.sum(axis=1) / self.job.n_months
         return v
 
