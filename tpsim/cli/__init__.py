@@ -48,7 +48,7 @@ _COMMANDS = {
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
     "discover": ("tpsim.cli.discover:discover",
-                 "Find the futures in which SCENARIO meets a condition against the"),
+                 "Find the futures in which SCENARIO meets a condition"),
     "optimise": ("tpsim.cli.optimise:optimise",
                  "Find the mix of preventive levers that maximises an objective"),
 }
