@@ -94,7 +94,7 @@ def scenario_entry(case, folder: str | None = None) -> dict:
         "qaly_value_used": settings.qaly_value_used,
         "optimism_bias_detail": settings.optimism_bias_block(
             "command line" if case.optimism_bias_from_caller else "scenario"),
-        "transfers": sorted(v for v, sv in sc.data["services"].items() if sv.get("transfer")),
+        "transfers": sorted(v for v, sv in sc.services.items() if sv.get("transfer")),
         **appraisal.headline(),
         "agencies": {a: appraisal.rows[a] for a in flows.agencies},
         "pool": pool,
