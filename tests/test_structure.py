@@ -23,12 +23,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "be7a63ad0e634e572aa7816473f79d6548e5737cd3f51bb86c15b823ee5868de",
-    "pilots_plus": "33e85007aeedf8b1a8bb58faa0842c899cb81166635f5b1073563cfcad6837fa",
-    "pooled_prevention": "782e02415fb420cc47ecb546247fffe5fc14f84c92ffae1fc29b55d4dcb1e882",
-    "pooled_prevention_uncertain": "5320ca6e770a9c5283904c4484ccc46422c69ec2fed1b7b3cb2b1c9e3b84ec14",
-    "siloed_squeeze": "2334e6dd6c7dc1f7285b525bc32c51b0aa71296525bc518689c8516019c6e882",
-    "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
+    "baseline": "3dc1877a9306804e28509f15c1920d644784c858b4a06e4c68815c72cbd3e901",
+    "pilots_plus": "5328f525beffc1f83264ff23f282f8ad20ceec1a40cc31ad9b5d4467b42b642a",
+    "pooled_prevention": "439bad12a1d54f1e701f39260e6f410e5b62d5d60a4b593db55930bb5c0db197",
+    "pooled_prevention_uncertain": "f283d525eb8bc7c9f682b33f92529877f7ea71ddb6cf620bed1908378b207f6a",
+    "siloed_squeeze": "b234f141a07dbb59f03c78616f929b6449368f27a35401eca695a93db4184012",
+    "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 
 
