@@ -97,11 +97,11 @@ def _payback(month: int | None, in_parliament: bool | None = None) -> str:
 
 
 def _summary_table(opts: list[sm.Option], horizon: int) -> str:
-    ranged = any(o.probability_positive is not None for o in opts)
+    ranged = any(o.npsv_probability_positive is not None for o in opts)
     head = ["Rank and option", "NPSV", "Fiscal NPV (public purse)", "Largest net cost",
             "Gains most", "Cash payback", "Social value positive from"]
     if ranged:
-        head.append("Runs with a positive fiscal NPV")
+        head.append("Runs with a positive NPSV")
     rows = []
     for o in opts:
         row = [f"{o.rank}. {o.label}", _signed(o.npsv), _signed(o.fiscal_npv),
@@ -110,7 +110,8 @@ def _summary_table(opts: list[sm.Option], horizon: int) -> str:
                f"month {o.npsv_break_even}" if o.npsv_break_even is not None else
                (f"not within {o.break_even_searched} months" if o.break_even_searched else "–")]
         if ranged:
-            row.append("–" if o.probability_positive is None else f"{o.probability_positive:.0%}")
+            row.append("–" if o.npsv_probability_positive is None
+                       else f"{o.npsv_probability_positive:.0%}")
         rows.append(row)
     numeric = [False, True, True, False, False, False, False] + ([True] if ranged else [])
     return _table(head, rows, numeric, cls="summary",

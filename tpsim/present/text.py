@@ -305,7 +305,8 @@ def report_summary_text(comparison, document: dict, uncertainty=None) -> str:
         pb = payback(o.payback_month, o.pays_back_in_parliament)
         line = (f"  {o.rank}. {o.label}: NPSV {signed(o.npsv)}; fiscal NPV {signed(o.fiscal_npv)}; "
                 f"cash payback {pb}")
-        if o.probability_positive is not None:
-            line += f"; fiscal NPV positive in {o.probability_positive:.0%} of {o.runs:,} runs"
+        if o.npsv_probability_positive is not None:
+            line += (f"; NPSV positive in {o.npsv_probability_positive:.0%} and fiscal NPV in "
+                     f"{o.probability_positive:.0%} of {o.runs:,} runs")
         lines.append(line)
     return "\n".join(lines)
