@@ -492,8 +492,9 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
     else:
         body.append('<p class="note">The figures above are central estimates from one set of '
                     "parameters; the switching values in section 2 show how far the main ones "
-                    "may move. For ranges (fan charts), the chance of a positive fiscal NPV and "
-                    "which assumptions matter most (tornado charts), give the scenarios an "
+                    "may move. For ranges of the NPSV and the fiscal NPV, the chance of each "
+                    "being positive, fan charts and which assumptions matter most (tornado "
+                    "charts), give the scenarios an "
                     "<code>uncertainty</code> section and run <code>tpsim report ... "
                     "--uncertainty RUNS</code> (<code>tpsim demo</code> does so by default).</p>")
     body.append("</section>")

@@ -1,7 +1,8 @@
 """The executive summary of a business case, from the figures alone: the options ranked by net
 present social value (NPSV), each with its fiscal NPV, who bears the largest net cost and who
-gains most, its payback, the section 114 months it moves, the chance of a positive fiscal NPV
-when an uncertainty analysis was run, and the switching values nearest its central case; and
+gains most, its payback, the section 114 months it moves, the chance of a positive NPSV (and
+fiscal NPV) and the NPSV's sampled range when an uncertainty analysis was run, and the
+switching values nearest its central case; and
 plain sentences that say only what those figures say (no recommendation).
 
 Input: the ``comparison.json`` entries of the options (:func:`tpsim.present.documents.
