@@ -47,6 +47,8 @@ _COMMANDS = {
               "Build a scenario for your own place from a PROFILE"),
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
+    "explore": ("tpsim.cli.explore:explore",
+                "Explore SCENARIO's levers and assumptions with sliders in the browser"),
 }
 
 
