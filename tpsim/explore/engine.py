@@ -146,8 +146,14 @@ class KernelBatcher:
 
 
 def _rounded(values: np.ndarray, digits: int = 6) -> list[float]:
-    """Values for a chart, to ``digits`` significant figures (smaller JSON)."""
-    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float)]
+    """A chart's values to ``digits`` significant figures of the series' largest magnitude
+    (a smaller JSON; the headline figures are sent unrounded)."""
+    values = np.asarray(values, dtype=float)
+    top = float(np.max(np.abs(values), initial=0.0))
+    if top == 0.0 or not np.isfinite(top):
+        return values.tolist()
+    decimals = int(digits - 1 - np.floor(np.log10(top)))
+    return np.round(values, decimals).tolist()
 
 
 class Explorer:
