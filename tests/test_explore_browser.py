@@ -129,3 +129,16 @@ def test_two_pages_keep_their_own_settings(browser, url):
     assert two.inner_text("#value-places\\.early_help").startswith("600")
     c1.close()
     c2.close()
+
+
+def test_uncertainty_band_on_demand(browser, url):
+    context, page, failed = _open(browser, url)
+    _move(page, "places.reablement", 300, 1)
+    page.click("#uncertainty")
+    page.wait_for_function("document.getElementById('band-note').textContent.length > 0",
+                           timeout=120_000)
+    assert "2,000 Monte Carlo runs" in page.inner_text("#band-note")
+    assert page.locator("#states-chart .band").count() == 15  # every need state
+    assert page.inner_text("#fiscal-range").startswith("90% range")
+    assert not failed, failed
+    context.close()

@@ -161,7 +161,9 @@ function ticks(lo, hi, n = 5) {
   const raw = span / n, e = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * e).find((s) => s >= raw);
   const out = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(t);
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) {
+    out.push(Math.abs(t) < step * 1e-9 ? 0 : t);  // no '-0' label
+  }
   return out;
 }
 
