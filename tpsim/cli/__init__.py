@@ -50,7 +50,7 @@ _COMMANDS = {
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
     "explore": ("tpsim.cli.explore:explore",
-                "Explore SCENARIO's levers and assumptions with sliders in the browser"),
+                "Explore each SCENARIO against the counterfactual with sliders"),
 }
 
 
