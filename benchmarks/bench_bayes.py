@@ -32,7 +32,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, round_arguments, spread, verdict  # noqa: E402
+from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
 
 CONFIG = ROOT / "calibration" / "example" / "example_fit.yaml"
 LIMIT_SECONDS = 120.0
@@ -102,8 +102,8 @@ def sample_once() -> tuple[float, list[str], dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = round_arguments(__doc__, LIMIT_SECONDS, ROOT / "outputs" / "bench" / "bayes.json",
-                           "budget in seconds for each posterior sampling", argv)
+    args = round_parser(__doc__, LIMIT_SECONDS, ROOT / "outputs" / "bench" / "bayes.json",
+                        "budget in seconds for each posterior sampling").parse_args(argv)
 
     pin_two_cores()
     from tpsim.output import write_json

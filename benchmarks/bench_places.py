@@ -25,7 +25,6 @@ median warm figure.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -40,7 +39,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
+from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
 
 TABLE = ROOT / "scenarios" / "places" / "places.csv"
 OPTION = ROOT / "scenarios" / "pooled_prevention.yaml"
@@ -140,12 +139,9 @@ def run_command(table: Path, out: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = round_parser(__doc__, LIMIT_SECONDS, ROOT / "outputs" / "bench" / "places.json",
+                          "budget in seconds for the median warm call")
     parser.add_argument("--places", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--limit", type=float, default=LIMIT_SECONDS,
-                        help="budget in seconds for the median warm call")
-    parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "places.json")
     args = parser.parse_args(argv)
 
     pin_two_cores()
