@@ -52,7 +52,7 @@ from tpsim.config.parameters import is_switch as _is_switch
 from tpsim.config.parameters import parameter_paths as _parameter_paths
 from tpsim.config.parameters import set_path as _set_path
 from tpsim.config.parameters import unknown_parameter as _unknown_parameter
-from tpsim.config.yamlio import check_number
+from tpsim.config.yamlio import MAX_MAGNITUDE, check_number
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
@@ -306,7 +306,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
                 raise error(f"{where}.{key}", f"required key is missing for a {dist} "
                                               f"distribution")
             return None
-        return check_number(raw[key], f"{where}.{key}", error)
+        return check_number(raw[key], f"{where}.{key}", error, magnitude=MAX_MAGNITUDE)
 
     def flag(key: str, default: bool) -> bool:
         value = raw.get(key, default)
@@ -395,7 +395,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
 
 
 def _list_number(value: Any, where: str, error: ErrorFactory) -> float:
-    return check_number(value, where, error)
+    return check_number(value, where, error, magnitude=MAX_MAGNITUDE)
 
 
 def _resolve_correlations(raw: Any, parameters: Mapping[str, dict],
