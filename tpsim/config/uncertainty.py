@@ -99,7 +99,13 @@ class Distribution:
         object.__setattr__(self, "_frozen", _frozen(self.dist, self.spec))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Values at probabilities ``u`` (clipped to [EPS, 1 - EPS])."""
+        """Values at probabilities ``u`` (clipped to [EPS, 1 - EPS]). A spread too wide for
+        floats gives ``inf`` or ``nan`` quietly (no warning): the section's check of the
+        extremes refuses such a distribution with one sentence."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            return self._ppf(u)
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
         u = np.clip(np.asarray(u, dtype=float), EPS, 1.0 - EPS)
         s = self.spec
         if self.dist == "uniform":
