@@ -17,7 +17,8 @@ from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
            "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
-           "places_compare", "initial_state"]
+           "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn",
+           "discover", "DiscoveryResult", "optimise", "OptimisationResult"]
 
 PathLike = str | os.PathLike
 
@@ -399,17 +400,182 @@ class Calibration:
         return self.setup.scenario.replace(overrides=self.estimates)
 
 
-def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
+def calibrate(config, starts: int | None = None, seed=None, method: str = "wls",
+              sampler: Mapping | None = None, data: PathLike | None = None):
     """Fit a calibration config (a path to its YAML or a loaded
     :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
-    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
+    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings.
+
+    ``method="bayes"`` samples the posterior instead (``tpsim calibrate --method bayes``;
+    calibration/bayes.md) and returns a :class:`BayesCalibration`; ``sampler`` replaces keys
+    of the config's ``fit.bayes`` (``walkers``, ``steps``, ``burn_in``, ``chains``, ``draws``,
+    ...) and ``seed`` its seed. ``data`` replaces the config's ``data:`` file."""
     from tpsim.analysis.calibration import fit, prepare
     from tpsim.analysis.seeds import seed_entropy
     from tpsim.config.calibration import CalibrationConfig, load_config
 
+    if method not in ("wls", "bayes"):
+        raise TpsimError(f"method must be 'wls' or 'bayes', got {method!r}")
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data is not None:
+        import dataclasses
+        from pathlib import Path
+
+        cfg = dataclasses.replace(cfg, data_path=Path(data))
+    if method == "bayes":
+        from tpsim.analysis.learning import bayes_fit
+
+        cfg = _with_sampler(cfg, sampler)
+        cfg, prepared, _ = prepare(cfg)
+        return BayesCalibration(bayes_fit(cfg, prepared, seed=None if seed is None
+                                          else seed_entropy(seed)))
     cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))
+
+
+def _with_sampler(cfg, sampler: Mapping | None):
+    """The config with ``sampler`` replacing keys of its ``fit.bayes`` (checked as the config
+    file's keys are)."""
+    import dataclasses
+
+    if not sampler:
+        return cfg
+    known = tuple(f.name for f in dataclasses.fields(cfg.bayes))
+    for key in sampler:
+        if key not in known:
+            raise TpsimError(f"sampler[{key!r}] is not a setting of fit.bayes (one of "
+                             f"{', '.join(known)})", file=cfg.file, key=f"fit.bayes.{key}")
+    settings = dataclasses.replace(cfg.bayes, **dict(sampler))
+    if settings.burn_in >= settings.steps:
+        raise TpsimError(f"burn_in {settings.burn_in} must be below steps {settings.steps}",
+                         file=cfg.file, key="fit.bayes.burn_in")
+    if settings.walkers < 2 * len(cfg.parameters):
+        raise TpsimError(f"walkers must be at least twice the number of parameters "
+                         f"({2 * len(cfg.parameters)})", file=cfg.file, key="fit.bayes.walkers")
+    return dataclasses.replace(cfg, bayes=settings)
+
+
+@dataclass
+class BayesCalibration:
+    """A Bayesian fit (:class:`tpsim.analysis.learning.BayesFit` as ``fit``), labelled:
+    :attr:`summary` (per parameter: mean, sd, median, 90% and 95% intervals, own units),
+    :attr:`diagnostics` (R-hat, acceptance, autocorrelation time, ESS), :attr:`decision`
+    (P(metric > 0), EVPI, EVPPI and the months until the decision is clear, when the config
+    names a ``decision``), :meth:`to_dataframe` / :meth:`to_xarray` (the draws) and
+    :meth:`write_draws` (a posterior.csv a scenario's ``uncertainty: posterior:`` reads)."""
+
+    fit: object = field(repr=False)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.fit.posterior.names)
+
+    @property
+    def summary(self) -> dict[str, dict]:
+        return self.fit.summary
+
+    @property
+    def diagnostics(self) -> dict:
+        return self.fit.posterior.diagnostics
+
+    @property
+    def decision(self) -> dict | None:
+        return self.fit.decision
+
+    @property
+    def mean(self) -> dict[str, float]:
+        return {k: v["mean"] for k, v in self.summary.items()}
+
+    def to_dataframe(self):
+        """``pandas.DataFrame``: a row per draw, a column per parameter path (own units),
+        and ``weight`` (summing to 1)."""
+        import pandas as pd
+
+        post = self.fit.posterior
+        frame = pd.DataFrame(post.draws, columns=self.names)
+        frame["weight"] = post.normalised_weights
+        frame.index.name = "draw"
+        return frame
+
+    def to_xarray(self):
+        """``xarray.Dataset`` with ``value`` (draw, parameter) and ``weight`` (draw)."""
+        import xarray as xr
+
+        post = self.fit.posterior
+        return xr.Dataset({"value": (("draw", "parameter"), post.draws),
+                           "weight": (("draw",), post.normalised_weights)},
+                          coords={"draw": np.arange(post.n), "parameter": self.names},
+                          attrs={"scenario": self.fit.setup.scenario.name,
+                                 "data": self.fit.setup.data.path})
+
+    def write_draws(self, path: PathLike) -> str:
+        """Write the draws as a posterior.csv (returns the path)."""
+        from tpsim.analysis.bayes import to_csv_text
+        from tpsim.output import atomic_write_text
+        from tpsim.present.bayes_documents import posterior_comments
+
+        atomic_write_text(path, to_csv_text(self.fit.posterior,
+                                            posterior_comments(self.fit, "tpsim.calibrate")))
+        return os.fspath(path)
+
+    def scenario(self) -> Scenario:
+        """The scenario with every fitted parameter at its posterior mean (validated)."""
+        return self.fit.setup.scenario.replace(overrides=self.mean)
+
+
+@dataclass
+class LearningResult:
+    """An update with new months (:class:`tpsim.analysis.learning.Learning` as ``learning``):
+    ``before`` and ``after`` (:class:`BayesCalibration`), ``moves`` (per parameter, the
+    summary before and after, the shift of the mean in sds before and the ratio of the 90%
+    interval widths) and ``update`` (re-weighting or re-run, importance ESS)."""
+
+    learning: object = field(repr=False)
+
+    @property
+    def before(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.before)
+
+    @property
+    def after(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.after)
+
+    @property
+    def moves(self) -> dict[str, dict]:
+        return self.learning.moves
+
+    @property
+    def update(self) -> dict:
+        return self.learning.update
+
+
+def learn(config, posterior, data: PathLike, data_so_far: PathLike | None = None,
+          seed=None) -> LearningResult:
+    """Update a posterior with new months of data, as ``tpsim learn``: ``posterior`` is a
+    :class:`BayesCalibration` of ``config`` or a posterior.csv; ``data`` the new months;
+    ``data_so_far`` the data the posterior was fitted to (default: the config's ``data:``)."""
+    import dataclasses
+    from pathlib import Path
+
+    from tpsim.analysis import learning as ln
+    from tpsim.analysis.bayes import from_draws
+    from tpsim.analysis.calibration import series_names, setup
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.config.calibration import CalibrationConfig, load_config
+    from tpsim.config.localdata import read_local_data
+    from tpsim.config.posterior import read_posterior_draws
+
+    cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data_so_far is not None:
+        cfg = dataclasses.replace(cfg, data_path=Path(data_so_far))
+    prepared = setup(cfg)
+    t = prepared.scenario.time
+    new = read_local_data(data, t.start, int(t.horizon), series_names(prepared.model),
+                          scenario_file=os.fspath(cfg.scenario_path))
+    post = (posterior.fit.posterior if isinstance(posterior, BayesCalibration)
+            else from_draws(read_posterior_draws(posterior)))
+    return LearningResult(ln.learn(cfg, prepared, post, new,
+                                   seed=None if seed is None else seed_entropy(seed)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,3 +617,221 @@ def places_compare(table, scenario, against, reference=None, optimism_bias: floa
     return compare_places(table, scenario, against, reference=reference,
                           optimism_bias=optimism_bias, uncertainty=uncertainty, seed=seed,
                           engine=engine, **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario discovery and the best mix of levers (docs/discovery.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DiscoveryResult:
+    """Scenario discovery of one condition over an ensemble of one scenario against its
+    counterfactual: ``discovery`` (:class:`tpsim.analysis.discovery.Discovery`: the PRIM
+    trajectory, the chosen pasted box, quasi-p-values, CART leaves), the sampled inputs ``x``
+    (runs x inputs), the outcome columns and ``interest`` (bool per run). :meth:`to_dict` is
+    discovery.json; :meth:`box` the chosen box in words."""
+
+    discovery: object = field(repr=False)
+    x: np.ndarray = field(repr=False)
+    outcomes: dict = field(repr=False)
+    interest: np.ndarray = field(repr=False)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        return self.discovery.box.coverage
+
+    @property
+    def density(self) -> float:
+        return self.discovery.box.density
+
+    def box(self) -> list[str]:
+        from tpsim.present.discovery import box_words
+
+        return box_words(self.discovery)
+
+    def to_dict(self) -> dict:
+        from tpsim.present.discovery import discovery_document
+
+        return discovery_document(self.discovery, self.settings)
+
+    def runs(self):
+        """The runs as a ``pandas.DataFrame``: inputs, outcomes and ``of_interest``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.x, columns=self.discovery.labels)
+        for name, values in self.outcomes.items():
+            frame[name] = values
+        frame["of_interest"] = self.interest
+        return frame
+
+
+WITHIN = ("horizon", "parliament")
+
+
+def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:
+    """The names a ``where`` condition may use: every outcome column; with
+    ``within="parliament"`` a money figure (``npv``, ``npsv``, ...) is its value over the
+    Parliament (its ``*_parliament`` column), and ``payback`` stays the payback month."""
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    columns = dict(outcomes)
+    if within == "parliament":
+        for name in list(columns):
+            if f"{name}_parliament" in columns:
+                columns[name] = columns[f"{name}_parliament"]
+    return columns
+
+
+def discover(scenario, against, where: str = "npv > 0", runs: int = 4096, seed=0,
+             sampler: str = "random", within: str = "horizon", box: int | None = None,
+             threshold: float | None = None, peel_alpha: float | None = None,
+             mass_min: float | None = None, cart_depth: int = 3,
+             optimism_bias: float | None = None, horizon: int | None = None,
+             dt: float | None = None, method: str | None = None,
+             progress=None) -> DiscoveryResult:
+    """Which sampled futures make ``where`` true, as ``tpsim discover``: ``runs`` runs of the
+    scenario and ``against`` under the scenario's uncertainty section (the ensemble's runs for
+    the same seed and sampler), then PRIM (the box ``box`` on the peeling trajectory, or the
+    default choice of :func:`tpsim.analysis.discovery.choose_box`) and a CART tree.
+
+    ``where``: ``NAME OP NUMBER`` joined by ``and``/``or`` over the outcome columns
+    (:mod:`tpsim.analysis.runs`: ``npv``, ``npv_parliament``, ``bcr``, ``payback``,
+    ``section_114``...); ``within="parliament"`` reads money figures over the Parliament."""
+    from tpsim.analysis import discovery as ds
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis.runs import (RunsCollector, outcome_names, reserve_series,
+                                     shared_councils, stream_runs)
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.analysis.where import parse_where
+
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    cf = _scenario(against, method, dt, horizon)
+    sc = _scenario(scenario, method, dt, horizon)
+    councils = shared_councils([sc], cf)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=runs, seed=entropy, sampler=sampler,
+                     series=reserve_series(councils), optimism_bias=optimism_bias)
+    if job.plan.d == 0:
+        raise TpsimError(f"{sc.name}: no uncertainty section: nothing to discover "
+                         f"(see docs/uncertainty.md)")
+    names = outcome_names(job, councils)
+    condition = parse_where(where, list(where_columns({n: None for n in names}, within)))
+    collector = RunsCollector(job, 0, councils)
+    stream_runs(job, collector, progress)
+    interest = condition.evaluate(where_columns(collector.y, within))
+    found = ds.analyse(
+        collector.x, interest, [c.label for c in collector.inputs],
+        [c.relative for c in collector.inputs], box=box,
+        threshold=ds.DENSITY_THRESHOLD if threshold is None else threshold,
+        peel_alpha=peel_alpha or ds.PEEL_ALPHA, mass_min=mass_min or ds.MASS_MIN,
+        cart_depth=cart_depth)
+    settings = {"scenario": sc.name, "counterfactual": cf.name, "where": condition.text,
+                "within": within, "runs": runs, "seed": seed if isinstance(seed, int) else None,
+                "sampler": sampler}
+    return DiscoveryResult(found, collector.x, collector.y, interest, settings)
+
+
+@dataclass
+class OptimisationResult:
+    """The best mix of levers found by :func:`optimise`: ``levers`` (paths, bounds, today's
+    values), ``optimum`` (:class:`tpsim.analysis.optimise.Optimum`), ``best``/``today`` the
+    comparison.json entries of the scenario with the best mix and with today's mix (NPSV,
+    fiscal NPV, payback...), ``frontier`` the candidates no other beats on both NPV and
+    payback month, ``robust`` (with futures) each candidate's expected NPV, 10th percentile and
+    maximum regret with the pick by ``criterion``. :meth:`to_dict` is optimisation.json."""
+
+    levers: list = field(repr=False)
+    optimum: object = field(repr=False)
+    best: dict = field(repr=False)
+    today: dict = field(repr=False)
+    frontier: list = field(default_factory=list, repr=False)
+    evaluated: list = field(default_factory=list, repr=False)
+    robust: dict = field(default_factory=dict, repr=False)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def mix(self) -> dict[str, float]:
+        return {lv.path: float(v) for lv, v in zip(self.levers, self.optimum.x)}
+
+    @property
+    def today_mix(self) -> dict[str, float]:
+        return {lv.path: lv.today for lv in self.levers}
+
+    def to_dict(self) -> dict:
+        from tpsim.present.optimisation import optimisation_document
+
+        return optimisation_document(self)
+
+
+def optimise(scenario, against, levers: Sequence[str], budget: float | None = None,
+             objective: str = "npsv", futures: int = 0, seed=0, sampler: str = "random",
+             generations: int = 40, popsize: int = 10, allow_section_114: bool = False,
+             criterion: str = "expected", optimism_bias: float | None = None,
+             horizon: int | None = None, dt: float | None = None,
+             method: str | None = None) -> OptimisationResult:
+    """The mix of ``levers`` (``"services.falls_prevention.places=0:2000"``, ...) that
+    maximises ``objective`` for ``scenario`` against ``against``, as ``tpsim optimise``:
+    differential evolution with each generation one batched simulation, under the pool
+    budget (``budget``: £ a month for the places levers; default today's cost) and no earlier
+    section 114 than today's mix (unless ``allow_section_114``). ``futures`` > 0 evaluates
+    every candidate over that many futures of the uncertainty section (plus the central case)
+    and adds the robust table (:func:`tpsim.analysis.optimise.robust_table`)."""
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis import optimise as op
+    from tpsim.analysis.runs import reserve_series, shared_councils
+    from tpsim.analysis.seeds import seed_entropy
+
+    cf = _scenario(against, method, dt, horizon)
+    sc = _scenario(scenario, method, dt, horizon)
+    councils = shared_councils([sc], cf)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=max(futures, 1), seed=entropy, sampler=sampler,
+                     series=reserve_series(councils), optimism_bias=optimism_bias)
+    specs = [op.parse_lever(t) for t in levers]
+    lever_list = op.make_levers(sc, job.models[1], specs)
+    pool_shares = (sc.data.get("pool") or {}).get("services") or {}
+    named = {lv.path.split(".")[2] for lv in lever_list if lv.kind == "share"}
+    other = float(sum(v for s, v in pool_shares.items() if s not in named))
+    problem = op.MixProblem(job, lever_list, op.central_and_futures(job, futures), objective,
+                            budget, other, councils, allow_section_114,
+                            scenario_data=sc.data)
+    optimum = op.optimise(problem, seed=seed if isinstance(seed, int) else 0,
+                          generations=generations, popsize=popsize)
+    evaluated = problem.history
+    npv = np.array([h[1] for h in evaluated])
+    payback = np.array([h[2] for h in evaluated])
+    feasible = np.array([h[3] for h in evaluated])
+    ids = np.flatnonzero(feasible)
+    front = ids[op.frontier(npv[ids], payback[ids], job.n_months)] if ids.size else ids
+    money = "npv" if objective == "payback" else objective
+    frontier = [{"mix": {lv.path: float(v) for lv, v in zip(lever_list, evaluated[i][0])},
+                 money: float(npv[i]),
+                 "payback_month": None if payback[i] < 0 else int(payback[i])}
+                for i in front]
+    robust: dict = {}
+    if futures > 0:
+        candidates = {"today": problem.today, "best": optimum.x}
+        step = max(1, len(front) // 6)
+        for n, i in enumerate(front[::step]):
+            candidates[f"frontier_{n}"] = evaluated[i][0]
+        metric = objective if objective in en.METRICS else "npv"
+        table = op.robust_table(problem, candidates, metric)
+        robust = {"criterion": criterion, "metric": metric, "pick": op.pick(table, criterion),
+                  "candidates": table, "futures": futures}
+    # the figures tpsim compare reports for today's mix and for the best mix
+    best_sc = sc.replace(overrides={lv.path: float(v) for lv, v in zip(lever_list, optimum.x)})
+    today_entry = compare(sc, cf, optimism_bias=optimism_bias)[sc.name].to_dict()
+    best_entry = compare(best_sc, cf, optimism_bias=optimism_bias)[best_sc.name].to_dict()
+    settings = {"scenario": sc.name, "counterfactual": cf.name, "objective": objective,
+                "budget": problem.budget, "futures": futures, "generations": generations,
+                "popsize": popsize, "allow_section_114": allow_section_114,
+                "frontier_figure": money, "horizon_months": job.n_months,
+                "seed": seed if isinstance(seed, int) else None}
+    return OptimisationResult(lever_list, optimum, best_entry, today_entry, frontier,
+                              [(h[0].tolist(), h[1], h[2], h[3]) for h in evaluated], robust,
+                              settings)

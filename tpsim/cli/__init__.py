@@ -31,6 +31,8 @@ _COMMANDS = {
                 "Appraise each SCENARIO against the counterfactual"),
     "calibrate": ("tpsim.cli.calibrate:calibrate",
                   "Fit the parameters listed in CONFIG to local data"),
+    "learn": ("tpsim.cli.learn:learn",
+              "Update the posterior of CONFIG with new months of pilot data"),
     "ensemble": ("tpsim.cli.ensemble:ensemble",
                  "Run an ensemble of each SCENARIO against the counterfactual"),
     "sensitivity": ("tpsim.cli.sensitivity:sensitivity",
@@ -47,6 +49,10 @@ _COMMANDS = {
               "Build a scenario for your own place from a PROFILE"),
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
+    "discover": ("tpsim.cli.discover:discover",
+                 "Find the futures in which SCENARIO meets a condition"),
+    "optimise": ("tpsim.cli.optimise:optimise",
+                 "Find the mix of preventive levers that maximises an objective"),
 }
 
 

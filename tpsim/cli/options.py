@@ -53,6 +53,12 @@ MAX_REPLICATIONS = 10_000
 MAX_BINS = 10_000
 #: Largest Sobol base sample (``--n``): 2^20 x (factors + 2) runs.
 MAX_SOBOL_N = 2**20
+#: ``tpsim optimise``: most futures per candidate (each candidate's futures are simulated in one
+#: call), generations and candidates per generation per lever (differential evolution needs
+#: far fewer; past these a search runs for days).
+MAX_FUTURES = 100_000
+MAX_GENERATIONS = 10_000
+MAX_POPSIZE = 1_000
 #: Share of the machine's physical memory a command may plan to use for its arrays.
 MEMORY_SHARE = 0.5
 
