@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 import threading
 import traceback
 from collections import OrderedDict
@@ -111,6 +112,14 @@ class ExploreServer(ThreadingHTTPServer):
         self.explorer = explorer
         self.sessions = Sessions()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """A browser that closes its connection between requests resets the socket the
+        keep-alive thread reads from: not an error. Anything else goes to the log."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        _log.error("explorer connection from %s failed:\n%s", client_address[0],
+                   traceback.format_exc())
 
     @property
     def url(self) -> str:
