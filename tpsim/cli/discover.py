@@ -14,16 +14,17 @@ import sys
 import click
 
 from tpsim.analysis.sampling import BLOCK, SAMPLERS
-from tpsim.cli.options import (FiniteFloat, against_option, optimism_bias_option, out_dir,
-                               out_option, scenario_argument, seed_option, time_options)
+from tpsim.cli.options import (MAX_RUNS, FiniteFloat, against_option, optimism_bias_option,
+                               out_dir, out_option, runs_option, scenario_argument,
+                               seed_option, time_options)
 from tpsim.errors import TpsimError
 
 
 @click.command()
 @scenario_argument
 @against_option("The counterfactual SCENARIO is compared with (paired draws).")
-@click.option("--runs", type=click.IntRange(min=1), default=4 * BLOCK, show_default=True,
-              help="Monte Carlo runs (the ensemble's runs for the same seed and sampler).")
+@runs_option(default=4 * BLOCK,
+             help="Monte Carlo runs (the ensemble's runs for the same seed and sampler).")
 @click.option("--where", "where", default="npv > 0", show_default=True,
               help="The condition of interest: NAME OP NUMBER joined by and/or, over npsv, "
                    "economic_npv, npv (fiscal), npv_parliament, bcr, payback (month), "
@@ -34,7 +35,7 @@ from tpsim.errors import TpsimError
 @seed_option("Seed: the same seed gives the same runs as tpsim ensemble.")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="random", show_default=True,
               help="Points of the unit hypercube (scipy.stats.qmc).")
-@click.option("--box", "box", type=int, default=None,
+@click.option("--box", "box", type=click.IntRange(-MAX_RUNS, MAX_RUNS), default=None,
               help="The box on the peeling trajectory to report (0 = every run; negative "
                    "counts from the end; default: the largest coverage x density among boxes "
                    "at least --density dense).")

@@ -20,15 +20,16 @@ from tpsim.present.documents import ensemble_document, quantiles_csv
 from tpsim.present.text import ensemble_text
 from tpsim.analysis.runs import RunsCsvWriter, reserve_series, shared_councils
 from tpsim.analysis.sampling import BLOCK, SAMPLERS
-from tpsim.cli.options import (against_option, load_timed, optimism_bias_option, out_dir,
-                               out_option, scenarios_argument, seed_option, time_options)
+from tpsim.cli.options import (MAX_BINS, MAX_RUNS, against_option, check_ensemble_memory,
+                               load_timed, optimism_bias_option, out_dir, out_option,
+                               runs_option, scenarios_argument, seed_option, time_options,
+                               workers_option)
 
 
 @click.command()
 @scenarios_argument
 @against_option("The counterfactual every SCENARIO is compared with (paired draws).")
-@click.option("--runs", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Monte Carlo runs (each simulates every scenario and the counterfactual).")
+@runs_option()
 @seed_option("Seed: the same seed gives the same results on any engine and chunk size.")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="random", show_default=True,
               help="Points of the unit hypercube (scipy.stats.qmc); lhs and sobol stratify "
@@ -37,14 +38,13 @@ from tpsim.cli.options import (against_option, load_timed, optimism_bias_option,
               show_default=True, help="Where chunks run: this process, or a Dask cluster.")
 @click.option("--scheduler", help="Dask scheduler address (default: DASK_SCHEDULER_ADDRESS, "
                                   "else a LocalCluster).")
-@click.option("--workers", type=click.IntRange(min=1),
-              help="LocalCluster worker processes (default: the number of cores).")
-@click.option("--chunk-size", "chunk_runs", type=click.IntRange(min=1), default=4 * BLOCK,
+@workers_option("LocalCluster worker processes (default: the number of cores).")
+@click.option("--chunk-size", "chunk_runs", type=click.IntRange(1, MAX_RUNS), default=4 * BLOCK,
               show_default=True, help=f"Runs per task (rounded up to whole blocks of {BLOCK}).")
 @click.option("--series", "series", multiple=True,
               help="Series whose monthly percentiles are tracked (repeatable; default: "
                    + ", ".join(en.DEFAULT_SERIES) + ").")
-@click.option("--bins", type=click.IntRange(min=10), default=en.DEFAULT_BINS, show_default=True,
+@click.option("--bins", type=click.IntRange(10, MAX_BINS), default=en.DEFAULT_BINS, show_default=True,
               help="Histogram bins per series and month (percentile error <= half a bin).")
 @optimism_bias_option()
 @time_options()
@@ -74,6 +74,7 @@ def ensemble(scenarios: tuple[str, ...], counterfactual: str, runs: int, seed: i
     tracked = tuple(dict.fromkeys((*(series or en.DEFAULT_SERIES), *reserve_series(councils))))
     job = en.prepare(scs, cf, runs=runs, seed=seed, sampler=sampler,
                      series=tracked, bins=bins, optimism_bias=optimism_bias)
+    check_ensemble_memory(job, chunk_runs, workers if engine == "dask" else None)
     for warning in job.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     if job.plan.d == 0:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import click
 
 from tpsim.analysis.sampling import SAMPLERS
-from tpsim.cli.options import (FiniteFloat, against_option, optimism_bias_option, out_dir,
-                               out_option, scenario_argument, seed_option, time_options)
+from tpsim.cli.options import (MAX_FUTURES, MAX_GENERATIONS, MAX_POPSIZE, FiniteFloat,
+                               against_option, optimism_bias_option, out_dir, out_option,
+                               scenario_argument, seed_option, time_options)
 from tpsim.errors import TpsimError
 
 
@@ -30,15 +31,15 @@ from tpsim.errors import TpsimError
               help="What to maximise: npsv (the appraisal's headline, central case), "
                    "economic_npv, npv (fiscal; mean over the futures), npv_parliament, or "
                    "payback (P(payback within the Parliament) over the futures).")
-@click.option("--futures", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--futures", type=click.IntRange(0, MAX_FUTURES), default=0, show_default=True,
               help="Futures of the uncertainty section each candidate is evaluated over "
                    "(0: the central case only); > 0 adds the robust choice.")
 @click.option("--criterion", type=click.Choice(["expected", "p10", "regret"]),
               default="expected", show_default=True,
               help="Robust choice among the candidate mixes over the futures.")
-@click.option("--generations", type=click.IntRange(min=1), default=40, show_default=True,
+@click.option("--generations", type=click.IntRange(1, MAX_GENERATIONS), default=40, show_default=True,
               help="Differential evolution generations at most.")
-@click.option("--popsize", type=click.IntRange(min=2), default=10, show_default=True,
+@click.option("--popsize", type=click.IntRange(2, MAX_POPSIZE), default=10, show_default=True,
               help="Candidates per generation per lever.")
 @click.option("--allow-section-114", is_flag=True,
               help="Drop the constraint that no council's section 114 comes earlier than "
