@@ -81,3 +81,17 @@ def test_discover_where_npsv(tmp_path):
     assert 0 < runs["of_interest"].sum() < len(runs)  # a condition that splits the runs
     document = json.loads((out / "discovery.json").read_text())
     assert document["settings"]["where"] == "npsv > 0"
+
+
+def test_within_parliament_refuses_horizon_only_figures():
+    from tpsim.api import where_columns
+    from tpsim.analysis.where import parse_where
+    from tpsim.errors import TpsimError
+
+    names = {n: None for n in ("npv", "npv_parliament", "npsv", "economic_npv",
+                               "fiscal_npv.council_asc", "payback")}
+    assert "npsv" in where_columns(names, "horizon")
+    within = where_columns(names, "parliament")
+    assert set(within) == {"npv", "npv_parliament", "payback"}
+    with pytest.raises(TpsimError, match="unknown outcome 'npsv'"):
+        parse_where("npsv > 0", list(within))
