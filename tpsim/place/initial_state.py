@@ -32,7 +32,8 @@ from tpsim.config.scenario import Scenario
 from tpsim.errors import ScenarioError
 
 __all__ = ["InitialState", "initial_state", "month0_coverage", "month0_multipliers",
-           "month0_spend", "derive_budgets"]
+           "month0_recovery", "month0_keep", "month0_arrivals", "month0_spend",
+           "derive_budgets"]
 
 #: Stocks-mode iteration: stop when no stock moves by more than this share (relative).
 _STOCKS_TOLERANCE = 1e-13
@@ -108,15 +109,70 @@ def month0_coverage(scenario: Scenario,
     return out
 
 
+def _credit(sv: Mapping) -> float:
+    """The GM CBA credit of a preventive service: (1 - deadweight) x (1 - displacement) x
+    attribution (docs/model.md, prevention mechanisms)."""
+    return ((1.0 - float(sv.get("deadweight", 0.0))) * (1.0 - float(sv.get("displacement", 0.0)))
+            * float(sv.get("attribution", 1.0)))
+
+
 def month0_multipliers(scenario: Scenario, coverage: Mapping[str, float]
                        ) -> dict[tuple[str, str], float]:
-    """``M0`` of every need state: the product of ``1 - effect x coverage`` over the
+    """``M0`` of every need state: the product of ``1 - effect x credit x coverage`` over the
     preventive services that serve it (1 for a state no preventive service serves)."""
     out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
     for v, sv in scenario.services.items():
         if sv["kind"] == "preventive":
             for s in sv["states"]:
-                out[(sv["cohort"], s)] *= 1.0 - float(sv["effect"]) * coverage[v]
+                out[(sv["cohort"], s)] *= 1.0 - float(sv["effect"]) * _credit(sv) * coverage[v]
+    return out
+
+
+def month0_recovery(scenario: Scenario, coverage: Mapping[str, float]
+                    ) -> dict[tuple[str, str], float]:
+    """``R0`` of every need state: the product of ``1 + recovery_effect x credit x coverage``
+    over the preventive services that serve it (dimensionless)."""
+    out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
+    for v, sv in scenario.services.items():
+        if sv["kind"] == "preventive" and float(sv.get("recovery_effect", 0.0)) > 0.0:
+            for s in sv["states"]:
+                out[(sv["cohort"], s)] *= (1.0 + float(sv["recovery_effect"]) * _credit(sv)
+                                           * coverage[v])
+    return out
+
+
+def month0_keep(scenario: Scenario, coverage: Mapping[str, float]
+                ) -> dict[tuple[str, str], float]:
+    """``Keep0`` of every need state: the share of its escalation that is not substituted
+    (``substitutes``: diverted to the state below when the state above uses the substituted
+    reactive service), at month-0 coverage (dimensionless)."""
+    out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
+    for v, sv in scenario.services.items():
+        if sv["kind"] != "preventive":
+            continue
+        states = list(scenario.cohorts[sv["cohort"]]["states"])
+        for r, share in (sv.get("substitutes") or {}).items():
+            used = scenario.services[r]["utilisation"]
+            for s in sv["states"]:
+                i = states.index(s)
+                if i + 1 < len(states) and states[i + 1] in used:
+                    out[(sv["cohort"], s)] *= 1.0 - float(share) * _credit(sv) * coverage[v]
+    return out
+
+
+def month0_arrivals(scenario: Scenario, stocks: Mapping[tuple[str, str], float]
+                    ) -> dict[tuple[str, str], float]:
+    """People a month entering each state by a cohort transition at month 0
+    (``transition_share x exit x people`` of the states that feed it)."""
+    out = {(c, s): 0.0 for c, co in scenario.cohorts.items() for s in co["states"]}
+    for c, co in scenario.cohorts.items():
+        t = co.get("transition")
+        if not t:
+            continue
+        for s_from, s_to in t["states"].items():
+            st = co["states"][s_from]
+            out[(t["cohort"], s_to)] += (float(st["transition_share"]) * float(st["exit"])
+                                         * max(stocks[(c, s_from)], 0.0))
     return out
 
 
@@ -127,17 +183,25 @@ def month0_spend(scenario: Scenario, stocks: Mapping[tuple[str, str], float] | N
 
     Preventive: ``unit_cost x places`` (funding level 1, no pool or community places yet);
     reactive: ``unit_cost x min(capacity, demand)`` with ``demand = sum of utilisation x
-    people`` (the capacity cost base starts at the activity, so fixed and variable parts are
+    H0 x people`` (``H0``: the utilisation effects of preventive services at month-0 coverage) (the capacity cost base starts at the activity, so fixed and variable parts are
     both paid on it).
     """
     stocks = _stocks(scenario) if stocks is None else stocks
     spend = {a: 0.0 for a in scenario.agencies}
     demand = {}
+    coverage = month0_coverage(scenario, stocks)
+    use = {}   # (reactive service, state) -> utilisation multiplier of preventive services
+    for v, sv in scenario.services.items():
+        if sv["kind"] == "preventive":
+            for r, share in (sv.get("utilisation_effects") or {}).items():
+                for s in sv["states"]:
+                    use[(r, s)] = use.get((r, s), 1.0) * (1.0 - float(share) * _credit(sv)
+                                                          * coverage[v])
     for v, sv in scenario.services.items():
         if sv["kind"] == "preventive":
             spend[sv["agency"]] += float(sv["unit_cost"]) * float(sv["places"])
             continue
-        d = sum(float(u) * max(stocks[(sv["cohort"], s)], 0.0)
+        d = sum(float(u) * use.get((v, s), 1.0) * max(stocks[(sv["cohort"], s)], 0.0)
                 for s, u in sv["utilisation"].items())
         demand[v] = d
         capacity = sv.get("capacity")
@@ -159,23 +223,47 @@ def derive_budgets(scenario: Scenario) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _residual(scenario: Scenario, stocks, inflow, escalation, multiplier) -> float:
+@dataclass(frozen=True)
+class _Month0:
+    """Month-0 factors of every state (dimensionless) and transition arrivals (people a
+    month): escalation ``multiplier``, ``recovery`` multiplier, ``keep`` (the share of
+    escalation not substituted) and ``arrivals`` from other cohorts."""
+
+    multiplier: dict
+    recovery: dict
+    keep: dict
+    arrivals: dict
+
+
+def _month0(scenario: Scenario, stocks) -> _Month0:
+    coverage = month0_coverage(scenario, stocks)
+    return _Month0(month0_multipliers(scenario, coverage), month0_recovery(scenario, coverage),
+                   month0_keep(scenario, coverage), month0_arrivals(scenario, stocks))
+
+
+def _residual(scenario: Scenario, stocks, inflow, escalation, m0: _Month0) -> float:
     """Largest ``|dP/dt|`` at month 0 over every state (people a month)."""
     worst = 0.0
     for c, co in scenario.cohorts.items():
         states = list(co["states"])
         n = len(states)
+
+        def esc(k):
+            return escalation[(c, states[k])] * m0.multiplier[(c, states[k])]
+
         for i, s in enumerate(states):
             st = co["states"][s]
             p = stocks[(c, s)]
-            out = (escalation[(c, s)] * multiplier[(c, s)] + st["recovery"] + st["exit"]) * p
-            into = inflow[(c, s)]
+            leaving = esc(i) * (m0.keep[(c, s)] if i == 0 else 1.0)
+            out = (leaving + st["recovery"] * m0.recovery[(c, s)] + st["exit"]) * p
+            into = inflow[(c, s)] + m0.arrivals[(c, s)]
             if i > 0:
                 lo = states[i - 1]
-                into += escalation[(c, lo)] * multiplier[(c, lo)] * stocks[(c, lo)]
+                into += esc(i - 1) * m0.keep[(c, lo)] * stocks[(c, lo)]
             if i < n - 1:
                 hi = states[i + 1]
-                into += co["states"][hi]["recovery"] * stocks[(c, hi)]
+                into += (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
+                         + esc(i + 1) * (1.0 - m0.keep[(c, hi)])) * stocks[(c, hi)]
             worst = max(worst, abs(into - out))
     return worst
 
@@ -184,22 +272,33 @@ def _where(scenario: Scenario) -> str:
     return str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
 
 
-def _solve_rates(scenario: Scenario, stocks, multiplier):
-    """Top-down: the escalation into each state balances it; the first state's inflow last."""
+def _solve_rates(scenario: Scenario, stocks, m0: _Month0):
+    """Top-down: the escalation into each state balances it; the first state's inflow last.
+    Recovery multipliers, substitution (escalation diverted to the state below) and
+    transition arrivals at month 0 are counted (docs/model.md)."""
     inflow, escalation = {}, {}
     for c, co in scenario.cohorts.items():
         states = list(co["states"])
         n = len(states)
-        eff = [0.0] * n          # effective escalation out of each state
+        eff = [0.0] * n          # effective escalation out of each state (substituted included)
+
+        def above(i):
+            """People a month coming down into state i from state i+1."""
+            if i >= n - 1:
+                return 0.0
+            hi = states[i + 1]
+            return (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
+                    + eff[i + 1] * (1.0 - m0.keep[(c, hi)])) * stocks[(c, hi)]
+
         for i in range(n - 1, 0, -1):
             s, lo = states[i], states[i - 1]
             st = co["states"][s]
             p, p_lo = stocks[(c, s)], stocks[(c, lo)]
-            above = co["states"][states[i + 1]]["recovery"] * stocks[(c, states[i + 1])] \
-                if i < n - 1 else 0.0
-            need = (eff[i] + st["recovery"] + st["exit"]) * p - above - float(st["inflow"])
+            need = ((eff[i] + st["recovery"] * m0.recovery[(c, s)] + st["exit"]) * p
+                    - above(i) - float(st["inflow"]) - m0.arrivals[(c, s)])
             key = f"cohorts.{c}.states.{lo}.escalation"
-            if p_lo <= 0.0:
+            reach = p_lo * m0.keep[(c, lo)]
+            if reach <= 0.0:
                 if abs(need) > 1e-9 * max(1.0, p):
                     raise ScenarioError(f"cannot balance {p:g} people in '{s}': nobody is in "
                                         f"'{lo}' to escalate from", file=_where(scenario),
@@ -207,31 +306,31 @@ def _solve_rates(scenario: Scenario, stocks, multiplier):
                 eff[i - 1] = 0.0
             elif need < -1e-9 * max(1.0, p):
                 raise ScenarioError(f"no escalation rate balances month 0: recovery from "
-                                    f"'{states[i + 1] if i < n - 1 else s}' and inflows bring "
-                                    f"more people into '{s}' than leave it ({-need:.4g} a "
-                                    f"month); lower its stock or raise its exit or recovery",
-                                    file=_where(scenario), key=key)
+                                    f"'{states[i + 1] if i < n - 1 else s}', transitions and "
+                                    f"inflows bring more people into '{s}' than leave it "
+                                    f"({-need:.4g} a month); lower its stock or raise its exit "
+                                    f"or recovery", file=_where(scenario), key=key)
             else:
-                eff[i - 1] = max(need, 0.0) / p_lo
+                eff[i - 1] = max(need, 0.0) / reach
             inflow[(c, s)] = float(st["inflow"])
         first = states[0]
         st0 = co["states"][first]
         p0 = stocks[(c, first)]
-        above = co["states"][states[1]]["recovery"] * stocks[(c, states[1])]
-        inflow0 = (eff[0] + st0["exit"]) * p0 - above
+        inflow0 = ((eff[0] * m0.keep[(c, first)] + st0["exit"]) * p0 - above(0)
+                   - m0.arrivals[(c, first)])
         if inflow0 < -1e-9 * max(1.0, p0):
             raise ScenarioError(f"the solved inflow into '{first}' is negative ({inflow0:.4g} "
-                                f"people a month): recovery into it exceeds its exits and "
-                                f"escalation", file=_where(scenario),
+                                f"people a month): recovery and transitions into it exceed its "
+                                f"exits and escalation", file=_where(scenario),
                                 key=f"cohorts.{c}.states.{first}.inflow")
         inflow[(c, first)] = max(inflow0, 0.0)
         for i, s in enumerate(states):
-            m0 = multiplier[(c, s)]
-            if eff[i] > 0.0 and m0 <= 0.0:
+            mult = m0.multiplier[(c, s)]
+            if eff[i] > 0.0 and mult <= 0.0:
                 raise ScenarioError(f"prevention removes all escalation out of '{s}' at month 0 "
-                                    f"(multiplier {m0:g}), so no escalation rate balances it",
+                                    f"(multiplier {mult:g}), so no escalation rate balances it",
                                     file=_where(scenario), key=f"cohorts.{c}.states.{s}")
-            escalation[(c, s)] = eff[i] / m0 if eff[i] > 0.0 else 0.0
+            escalation[(c, s)] = eff[i] / mult if eff[i] > 0.0 else 0.0
     return inflow, escalation
 
 
@@ -244,7 +343,8 @@ def _solve_stocks(scenario: Scenario, totals: Mapping[str, float] | None):
     escalation = {(c, s): float(st["escalation"]) for c, co in scenario.cohorts.items()
                   for s, st in co["states"].items()}
     for _ in range(_STOCKS_MAX_ITERATIONS):
-        multiplier = month0_multipliers(scenario, month0_coverage(scenario, stocks))
+        m0 = _month0(scenario, stocks)
+        multiplier = m0.multiplier
         new = {}
         for c, co in scenario.cohorts.items():
             states = list(co["states"])
@@ -253,13 +353,18 @@ def _solve_stocks(scenario: Scenario, totals: Mapping[str, float] | None):
             b = np.zeros(n)
             for i, s in enumerate(states):
                 st = co["states"][s]
-                a[i, i] -= escalation[(c, s)] * multiplier[(c, s)] + st["recovery"] + st["exit"]
+                esc = escalation[(c, s)] * multiplier[(c, s)]
+                a[i, i] -= (esc * (m0.keep[(c, s)] if i == 0 else 1.0)
+                            + st["recovery"] * m0.recovery[(c, s)] + st["exit"])
                 if i > 0:
                     lo = states[i - 1]
-                    a[i, i - 1] += escalation[(c, lo)] * multiplier[(c, lo)]
+                    a[i, i - 1] += escalation[(c, lo)] * multiplier[(c, lo)] * m0.keep[(c, lo)]
                 if i < n - 1:
-                    a[i, i + 1] += co["states"][states[i + 1]]["recovery"]
-                b[i] = -inflow[(c, s)]
+                    hi = states[i + 1]
+                    a[i, i + 1] += (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
+                                    + escalation[(c, hi)] * multiplier[(c, hi)]
+                                    * (1.0 - m0.keep[(c, hi)]))
+                b[i] = -inflow[(c, s)] - m0.arrivals[(c, s)]
             try:
                 p = np.linalg.solve(a, b)
             except np.linalg.LinAlgError:
@@ -310,15 +415,14 @@ def initial_state(scenario: Scenario, solve: str = "rates",
             raise ScenarioError("totals apply to solve='stocks' only (solve='rates' keeps "
                                 "the stocks)", file=_where(scenario), key="totals")
         stocks = _stocks(scenario)
-        coverage = month0_coverage(scenario, stocks)
-        multiplier = month0_multipliers(scenario, coverage)
-        inflow, escalation = _solve_rates(scenario, stocks, multiplier)
+        inflow, escalation = _solve_rates(scenario, stocks, _month0(scenario, stocks))
     else:
         stocks, inflow, escalation = _solve_stocks(scenario, totals)
-        coverage = month0_coverage(scenario, stocks)
-        multiplier = month0_multipliers(scenario, coverage)
+    coverage = month0_coverage(scenario, stocks)
+    m0 = _month0(scenario, stocks)
+    multiplier = m0.multiplier
     spend, demand = month0_spend(scenario, stocks)
     budgets = {a: spend[a] * (1.0 + float(ag["overhead"])) for a, ag in scenario.agencies.items()}
-    residual = _residual(scenario, stocks, inflow, escalation, multiplier)
+    residual = _residual(scenario, stocks, inflow, escalation, m0)
     return InitialState(scenario, solve, stocks, inflow, escalation, multiplier, coverage,
                         spend, budgets, residual, demand)
