@@ -25,11 +25,11 @@ def _entry(npsv: float, fiscal: float, switching=(), s114=None, payback=None, be
 
 
 def _scenario(name: str):
-    return SimpleNamespace(name=name, data={"agencies": {
+    return SimpleNamespace(name=name, agencies={
         "council_asc": {"label": "Council adult social care"},
         "nhs_acute": {"label": "NHS acute trusts (via ICB)"}, "police": {"label": "Police"},
         "council_childrens": {"label": "Council children's services"}},
-        "services": {"reablement": {"label": "Home-care reablement (short-term)"}}})
+        services={"reablement": {"label": "Home-care reablement (short-term)"}})
 
 
 def _comparison(names):

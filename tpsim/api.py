@@ -17,7 +17,7 @@ from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
            "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
-           "places_compare", "initial_state"]
+           "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn"]
 
 PathLike = str | os.PathLike
 
@@ -399,17 +399,182 @@ class Calibration:
         return self.setup.scenario.replace(overrides=self.estimates)
 
 
-def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
+def calibrate(config, starts: int | None = None, seed=None, method: str = "wls",
+              sampler: Mapping | None = None, data: PathLike | None = None):
     """Fit a calibration config (a path to its YAML or a loaded
     :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
-    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
+    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings.
+
+    ``method="bayes"`` samples the posterior instead (``tpsim calibrate --method bayes``;
+    calibration/bayes.md) and returns a :class:`BayesCalibration`; ``sampler`` replaces keys
+    of the config's ``fit.bayes`` (``walkers``, ``steps``, ``burn_in``, ``chains``, ``draws``,
+    ...) and ``seed`` its seed. ``data`` replaces the config's ``data:`` file."""
     from tpsim.analysis.calibration import fit, prepare
     from tpsim.analysis.seeds import seed_entropy
     from tpsim.config.calibration import CalibrationConfig, load_config
 
+    if method not in ("wls", "bayes"):
+        raise TpsimError(f"method must be 'wls' or 'bayes', got {method!r}")
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data is not None:
+        import dataclasses
+        from pathlib import Path
+
+        cfg = dataclasses.replace(cfg, data_path=Path(data))
+    if method == "bayes":
+        from tpsim.analysis.learning import bayes_fit
+
+        cfg = _with_sampler(cfg, sampler)
+        cfg, prepared, _ = prepare(cfg)
+        return BayesCalibration(bayes_fit(cfg, prepared, seed=None if seed is None
+                                          else seed_entropy(seed)))
     cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))
+
+
+def _with_sampler(cfg, sampler: Mapping | None):
+    """The config with ``sampler`` replacing keys of its ``fit.bayes`` (checked as the config
+    file's keys are)."""
+    import dataclasses
+
+    if not sampler:
+        return cfg
+    known = tuple(f.name for f in dataclasses.fields(cfg.bayes))
+    for key in sampler:
+        if key not in known:
+            raise TpsimError(f"sampler[{key!r}] is not a setting of fit.bayes (one of "
+                             f"{', '.join(known)})", file=cfg.file, key=f"fit.bayes.{key}")
+    settings = dataclasses.replace(cfg.bayes, **dict(sampler))
+    if settings.burn_in >= settings.steps:
+        raise TpsimError(f"burn_in {settings.burn_in} must be below steps {settings.steps}",
+                         file=cfg.file, key="fit.bayes.burn_in")
+    if settings.walkers < 2 * len(cfg.parameters):
+        raise TpsimError(f"walkers must be at least twice the number of parameters "
+                         f"({2 * len(cfg.parameters)})", file=cfg.file, key="fit.bayes.walkers")
+    return dataclasses.replace(cfg, bayes=settings)
+
+
+@dataclass
+class BayesCalibration:
+    """A Bayesian fit (:class:`tpsim.analysis.learning.BayesFit` as ``fit``), labelled:
+    :attr:`summary` (per parameter: mean, sd, median, 90% and 95% intervals, own units),
+    :attr:`diagnostics` (R-hat, acceptance, autocorrelation time, ESS), :attr:`decision`
+    (P(metric > 0), EVPI, EVPPI and the months until the decision is clear, when the config
+    names a ``decision``), :meth:`to_dataframe` / :meth:`to_xarray` (the draws) and
+    :meth:`write_draws` (a posterior.csv a scenario's ``uncertainty: posterior:`` reads)."""
+
+    fit: object = field(repr=False)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.fit.posterior.names)
+
+    @property
+    def summary(self) -> dict[str, dict]:
+        return self.fit.summary
+
+    @property
+    def diagnostics(self) -> dict:
+        return self.fit.posterior.diagnostics
+
+    @property
+    def decision(self) -> dict | None:
+        return self.fit.decision
+
+    @property
+    def mean(self) -> dict[str, float]:
+        return {k: v["mean"] for k, v in self.summary.items()}
+
+    def to_dataframe(self):
+        """``pandas.DataFrame``: a row per draw, a column per parameter path (own units),
+        and ``weight`` (summing to 1)."""
+        import pandas as pd
+
+        post = self.fit.posterior
+        frame = pd.DataFrame(post.draws, columns=self.names)
+        frame["weight"] = post.normalised_weights
+        frame.index.name = "draw"
+        return frame
+
+    def to_xarray(self):
+        """``xarray.Dataset`` with ``value`` (draw, parameter) and ``weight`` (draw)."""
+        import xarray as xr
+
+        post = self.fit.posterior
+        return xr.Dataset({"value": (("draw", "parameter"), post.draws),
+                           "weight": (("draw",), post.normalised_weights)},
+                          coords={"draw": np.arange(post.n), "parameter": self.names},
+                          attrs={"scenario": self.fit.setup.scenario.name,
+                                 "data": self.fit.setup.data.path})
+
+    def write_draws(self, path: PathLike) -> str:
+        """Write the draws as a posterior.csv (returns the path)."""
+        from tpsim.analysis.bayes import to_csv_text
+        from tpsim.output import atomic_write_text
+        from tpsim.present.bayes_documents import posterior_comments
+
+        atomic_write_text(path, to_csv_text(self.fit.posterior,
+                                            posterior_comments(self.fit, "tpsim.calibrate")))
+        return os.fspath(path)
+
+    def scenario(self) -> Scenario:
+        """The scenario with every fitted parameter at its posterior mean (validated)."""
+        return self.fit.setup.scenario.replace(overrides=self.mean)
+
+
+@dataclass
+class LearningResult:
+    """An update with new months (:class:`tpsim.analysis.learning.Learning` as ``learning``):
+    ``before`` and ``after`` (:class:`BayesCalibration`), ``moves`` (per parameter, the
+    summary before and after, the shift of the mean in sds before and the ratio of the 90%
+    interval widths) and ``update`` (re-weighting or re-run, importance ESS)."""
+
+    learning: object = field(repr=False)
+
+    @property
+    def before(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.before)
+
+    @property
+    def after(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.after)
+
+    @property
+    def moves(self) -> dict[str, dict]:
+        return self.learning.moves
+
+    @property
+    def update(self) -> dict:
+        return self.learning.update
+
+
+def learn(config, posterior, data: PathLike, data_so_far: PathLike | None = None,
+          seed=None) -> LearningResult:
+    """Update a posterior with new months of data, as ``tpsim learn``: ``posterior`` is a
+    :class:`BayesCalibration` of ``config`` or a posterior.csv; ``data`` the new months;
+    ``data_so_far`` the data the posterior was fitted to (default: the config's ``data:``)."""
+    import dataclasses
+    from pathlib import Path
+
+    from tpsim.analysis import learning as ln
+    from tpsim.analysis.bayes import from_draws
+    from tpsim.analysis.calibration import series_names, setup
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.config.calibration import CalibrationConfig, load_config
+    from tpsim.config.localdata import read_local_data
+    from tpsim.config.posterior import read_posterior_draws
+
+    cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data_so_far is not None:
+        cfg = dataclasses.replace(cfg, data_path=Path(data_so_far))
+    prepared = setup(cfg)
+    t = prepared.scenario.time
+    new = read_local_data(data, t.start, int(t.horizon), series_names(prepared.model),
+                          scenario_file=os.fspath(cfg.scenario_path))
+    post = (posterior.fit.posterior if isinstance(posterior, BayesCalibration)
+            else from_draws(read_posterior_draws(posterior)))
+    return LearningResult(ln.learn(cfg, prepared, post, new,
+                                   seed=None if seed is None else seed_entropy(seed)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",
     "split_rhat", "effective_sample_size", "update", "reweight", "resample_indices",
     "summarise", "from_draws", "to_csv_text", "noise_scales", "Predictive", "predictive",
-    "RHAT_LIMIT",
+    "RHAT_LIMIT", "evidence_prior", "EVIDENCE_RANGES",
 ]
 
 
@@ -145,6 +145,9 @@ def priors_for(problem: CalibrationProblem, specs: Mapping[str, PriorSpec] | Non
     out = []
     for q in problem.parameters:
         spec = specs.get(q.path, PriorSpec())
+        if spec.dist == "evidence":
+            out.append(evidence_prior(q))
+            continue
         if spec.dist != "uncertainty":
             out.append(Prior(spec.dist, dict(spec.values), q.lower, q.upper))
             continue
@@ -174,6 +177,43 @@ def priors_for(problem: CalibrationProblem, specs: Mapping[str, PriorSpec] | Non
             label += f" (source: {given['source']})"
         out.append(Prior("uncertainty", {}, lower, upper, frozen, base, label))
     return tuple(out)
+
+
+#: Parameter of a preventive service -> its range in the evidence library's service entry.
+EVIDENCE_RANGES = {"effect": "model_effect", "time_to_effect": "time_to_effect_months"}
+
+
+def evidence_prior(q, evidence=None) -> Prior:
+    """The prior ``prior: evidence`` gives ``services.<id>.effect`` or
+    ``services.<id>.time_to_effect``: triangular from ``low`` through ``value`` (the mode) to
+    ``high`` of the evidence library's ``services.<id>.model_effect`` or
+    ``time_to_effect_months`` (scenarios/evidence.yaml; the parameter's units), truncated to
+    the fit's bounds. Raises ValueError for another path, a service the library lacks, or a
+    range that misses the bounds."""
+    from tpsim.config.evidence import load_evidence
+
+    parts = q.path.split(".")
+    if len(parts) != 3 or parts[0] != "services" or parts[2] not in EVIDENCE_RANGES:
+        raise ValueError(f"{q.path}: prior 'evidence' is for services.<id>.effect and "
+                         f"services.<id>.time_to_effect of a preventive service")
+    library = evidence if evidence is not None else load_evidence()
+    entry = library.services.get(parts[1])
+    if entry is None:
+        raise ValueError(f"{q.path}: the evidence library has no service {parts[1]!r} (one "
+                         f"of {', '.join(sorted(library.services))})")
+    given = getattr(entry, EVIDENCE_RANGES[parts[2]])
+    low, mode, high = (float(given[k]) for k in ("low", "value", "high"))
+    if not low < high:
+        raise ValueError(f"{q.path}: the evidence library's range [{low:g}, {high:g}] has no "
+                         f"width")
+    lower, upper = max(q.lower, low), min(q.upper, high)
+    if not lower < upper:
+        raise ValueError(f"{q.path}: the evidence library's range [{low:g}, {high:g}] does not "
+                         f"overlap the bounds [{q.lower:g}, {q.upper:g}]")
+    frozen = stats.triang((mode - low) / (high - low), loc=low, scale=high - low)
+    label = (f"triangular({low:g}, {mode:g}, {high:g}) from the evidence library "
+             f"(services.{parts[1]}.{EVIDENCE_RANGES[parts[2]]})")
+    return Prior("evidence", {}, lower, upper, frozen, 1.0, label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,7 +442,13 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     """
     import threading
 
-    import emcee
+    try:
+        import emcee
+    except ImportError:
+        from tpsim.errors import TpsimError
+
+        raise TpsimError("Bayesian calibration needs emcee: pip install 'tpsim[bayes]' "
+                         "(or pip install emcee)") from None
 
     t0 = time.perf_counter()
     runs0, calls0 = problem.runs, problem.kernel_calls
@@ -429,6 +475,8 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
             chain_seeds[c].generate_state(1)[0]).get_state()
         samplers.append(sampler)
 
+    errors: list[BaseException] = []
+
     def run(c: int) -> None:
         try:
             for step, _ in enumerate(samplers[c].sample(x0[c], iterations=settings.steps),
@@ -437,21 +485,24 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
                                                         or step == settings.steps):
                     progress(step, settings.steps, time.perf_counter() - t0)
         except threading.BrokenBarrierError:
-            pass   # another chain's evaluation failed: lockstep.failure says why
+            pass   # another chain failed: lockstep.failure or errors say why
+        except BaseException as exc:   # re-raised in the caller's thread below
+            errors.append(exc)
+            lockstep.barrier.abort()
 
+    # the barrier is aborted only on a failure: a chain that has finished normally may
+    # still be waking from its last wait, and an abort then would break it
     threads = [threading.Thread(target=run, args=(c,), daemon=True)
                for c in range(1, settings.chains)]
     for th in threads:
         th.start()
-    try:
-        run(0)
-    finally:
-        if lockstep.failure is not None or any(th.is_alive() for th in threads):
-            lockstep.barrier.abort()
-        for th in threads:
-            th.join()
+    run(0)
+    for th in threads:
+        th.join()
     if lockstep.failure is not None:
         raise lockstep.failure
+    if errors:
+        raise errors[0]
 
     chains, logps, accept, taus = [], [], [], []
     for sampler in samplers:

@@ -103,7 +103,7 @@ def comparison_cashflow(comparison) -> list[list]:
 
 def councils(scenario) -> set[str]:
     """The scenario's agencies of type ``council`` (a section 114 notice is a council's)."""
-    return {a for a, ag in scenario.data["agencies"].items() if ag["type"] == "council"}
+    return {a for a, ag in scenario.agencies.items() if ag["type"] == "council"}
 
 
 def section_114_months(series: Mapping[str, np.ndarray], counterfactual: Mapping[str, np.ndarray],

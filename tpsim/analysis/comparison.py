@@ -481,14 +481,15 @@ class Comparison:
 def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
                       optimism_bias: float | None = None,
                       context: list[Scenario] = (), runs: ComparisonRuns | None = None,
-                      switching: bool = True) -> Comparison:
+                      switching: bool = True, service_attribution: bool = True) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
     settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
     ``runs``: already simulated (see :func:`appraise_comparison`). ``switching``: also find
     each option's switching values and break-even horizon (:mod:`tpsim.analysis.switching`,
-    extra batched runs)."""
+    extra batched runs). ``service_attribution``: also attribute savings to each preventive
+    service (:func:`tpsim.analysis.service_attribution.by_service`, extra batched runs)."""
     from tpsim.analysis.appraisal import Accounts
     from tpsim.analysis.cashflow import councils, section_114_months
     from tpsim.analysis.service_attribution import by_service
@@ -509,7 +510,8 @@ def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
         model = runs.models[a.index]
         services = by_service(model, runs.counterfactual_model, a.scenario.data,
                               batch.series(runs.counterfactual),
-                              Accounts.from_model(model, a.scenario.data), a.settings)
+                              Accounts.from_model(model, a.scenario.data), a.settings) \
+            if service_attribution else None
         cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
                           a.settings, optimism_bias is not None, found.get(a.scenario.name),
                           s114, runs.scenarios[a.index], services))

@@ -18,7 +18,8 @@ Expected value of perfect information (EVPI), per place, £
 Expected value of partial perfect information (EVPPI) of parameter j, £
     ``EVPPI_j = E_j[max(E[m | x_j], 0)] - max(E[m], 0)``, with ``E[m | x_j]`` estimated by
     the mean of ``m`` within ``B = min(50, round(sqrt(runs)))`` equal-count bins of ``x_j``
-    (the binned regression of Strong and Oakley's single-parameter method). The bin means
+    (the binned regression of Strong and Oakley's single-parameter method; tied values of
+    ``x_j`` always share a bin). The bin means
     carry Monte Carlo noise, which biases the estimate upwards by at most about
     ``E|noise|``; it is clipped to ``[0, EVPI]``.
 
@@ -119,8 +120,17 @@ def evppi(metric: np.ndarray, values: np.ndarray, bins: int | None = None) -> fl
     if np.ptp(x) == 0:
         return 0.0
     order = np.argsort(x, kind="stable")
-    groups = np.array_split(order, b)
-    inner = sum(g.size * max(float(np.mean(m[g])), 0.0) for g in groups if g.size) / n
+    # equal-count bins of the sorted values; tied values share the bin of their first
+    # occurrence, so a bin never splits one value of x (which would let it see other
+    # parameters through the order of the ties)
+    position_bin = np.arange(n) * b // n
+    _, first, inverse = np.unique(x[order], return_index=True, return_inverse=True)
+    bin_of = np.empty(n, dtype=np.int64)
+    bin_of[order] = position_bin[first][inverse]
+    sums = np.bincount(bin_of, weights=m, minlength=b)
+    counts = np.bincount(bin_of, minlength=b)
+    live = counts > 0
+    inner = float(np.sum(np.maximum(sums[live] / counts[live], 0.0) * counts[live])) / n
     value = inner - max(float(np.mean(m)), 0.0)
     return float(min(max(value, 0.0), evpi(m)))
 

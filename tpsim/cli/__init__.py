@@ -31,6 +31,8 @@ _COMMANDS = {
                 "Appraise each SCENARIO against the counterfactual"),
     "calibrate": ("tpsim.cli.calibrate:calibrate",
                   "Fit the parameters listed in CONFIG to local data"),
+    "learn": ("tpsim.cli.learn:learn",
+              "Update the posterior of CONFIG with new months of pilot data"),
     "ensemble": ("tpsim.cli.ensemble:ensemble",
                  "Run an ensemble of each SCENARIO against the counterfactual"),
     "sensitivity": ("tpsim.cli.sensitivity:sensitivity",

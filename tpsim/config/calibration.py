@@ -372,11 +372,12 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
         if prior_raw is None:
             priors[spec.path] = PriorSpec()
             continue
-        if prior_raw == "uncertainty":
-            priors[spec.path] = PriorSpec("uncertainty")
+        if prior_raw in ("uncertainty", "evidence"):
+            priors[spec.path] = PriorSpec(prior_raw)
             continue
         if not isinstance(prior_raw, Mapping) or "dist" not in prior_raw:
-            raise err(key, "expected uncertainty (the scenario's distribution of this path) or "
+            raise err(key, "expected uncertainty (the scenario's distribution of this path), "
+                           "evidence (the evidence library's range) or "
                            "{dist: normal|lognormal|uniform|beta|truncnorm, ...}")
         dist = prior_raw["dist"]
         if dist not in PRIOR_KEYS:

@@ -6,7 +6,6 @@ and :class:`~tpsim.place.profile.Profile` objects are accepted too.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from tpsim import __version__
@@ -14,7 +13,7 @@ from tpsim.config.scenario import Scenario, load_scenario
 from tpsim.errors import TpsimError
 from tpsim.place.build import Place, build_place, localise, place_scenario
 from tpsim.place.compare import PlacesComparison, compare_places
-from tpsim.place.profile import Profile, load_profile, load_profiles
+from tpsim.place.profile import Profile, load_profile, read_profiles
 from tpsim.place.yamltext import display_path, scenario_yaml
 
 __all__ = ["DEFAULT_TEMPLATE", "DEFAULT_REFERENCE", "init_place", "place_file_text",
@@ -38,8 +37,6 @@ def _scenario(value, what: str) -> Scenario:
 
 
 def _reference(value, agencies) -> Profile:
-    if isinstance(value, Profile):
-        return value
     if value is None:
         if not DEFAULT_REFERENCE.is_file():
             raise TpsimError("no default reference profile: give the template's own profile "
@@ -55,7 +52,7 @@ def init_place(profile, template=None, reference=None, keep_budgets: bool = True
     tpl = _scenario(template, "template")
     agencies = tuple(tpl.agencies)
     ref = _reference(reference, agencies)
-    prof = profile if isinstance(profile, Profile) else load_profile(profile, agencies)
+    prof = load_profile(profile, agencies)
     return build_place(tpl, ref, prof, keep_budgets=keep_budgets)
 
 
@@ -94,8 +91,7 @@ def places_compare(table, scenario, against, reference=None, optimism_bias: floa
     cf = against if isinstance(against, Scenario) else load_scenario(against)
     agencies = tuple(cf.agencies)
     ref = _reference(reference, agencies)
-    profiles = list(table) if not isinstance(table, (str, os.PathLike)) else \
-        load_profiles(table, agencies)
+    profiles = read_profiles(table, agencies)
     return compare_places(profiles, option, cf, ref, optimism_bias=optimism_bias,
                           keep_budgets=keep_budgets, attribution=attribution,
                           uncertainty=uncertainty, seed=seed, engine=engine, **engine_options)

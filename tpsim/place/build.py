@@ -37,7 +37,7 @@ from tpsim.place.initial_state import InitialState, derive_budgets, initial_stat
 from tpsim.place.profile import Profile
 
 __all__ = ["Place", "PlaceValues", "build_place", "place_values", "place_scenario", "localise",
-           "derive_budget_growth", "growth_from_spend", "apply_growth", "rebudget",
+           "derive_budget_growth", "growth_from_spend", "apply_growth", "rebudget", "Rebudget",
            "first_year_reserves", "ACTIVITY_STATES"]
 
 #: Activity counts that set a need-state stock: key -> (cohort, state, how it maps).
@@ -401,25 +401,53 @@ def build_place(template: Scenario, reference: Profile, profile: Profile,
     return place
 
 
-def rebudget(scenario: Scenario, keep_budgets: dict[str, float] | None = None) -> tuple[Scenario, dict[str, str]]:
-    """``scenario`` with budgets consistent with its month 0 (after a calibration changed its
-    rates or stocks): each agency's budget becomes its month-0 modelled spend times
-    ``1 + overhead`` and its reserves keep their ratio to the budget, except the agencies in
-    ``keep_budgets`` (agency -> GBP a month), which keep that budget. Returns the scenario and
-    a sentence per agency saying what was done."""
-    budgets = derive_budgets(scenario)
+@dataclass
+class Rebudget:
+    """Budgets re-derived after a fit: ``overrides`` (dotted path -> value: budgets and
+    reserves in £ a month and £, budget growth per year), ``notes`` (path -> the sentence for
+    its comment) and ``scenario`` with the overrides set (validated)."""
+
+    scenario: Scenario
+    overrides: dict[str, float]
+    notes: dict[str, str]
+
+
+def rebudget(calibrated: Scenario, original: Scenario | None = None,
+             keep: tuple[str, ...] = ()) -> Rebudget:
+    """Budgets consistent with ``calibrated``'s month 0 (a fit changed its rates, stocks or
+    unit costs, so its month-0 spend moved): each agency's budget becomes its month-0 modelled
+    spend times ``1 + overhead`` (pressure 1 at month 0, the shipped baseline's rule) and its
+    reserves keep their ratio to the budget (the same months of spend held); an agency whose
+    budget growth in ``original`` (the scenario before the fit, default ``calibrated``)
+    followed its modelled spend gets the growth of the calibrated spend. Agencies in ``keep``
+    keep their local budget, reserves and growth."""
+    budgets = derive_budgets(calibrated)
+    rule = _follows_rule(original if original is not None else calibrated, _RULE_CACHE)
     overrides, notes = {}, {}
-    for a, ag in scenario.agencies.items():
-        if keep_budgets and a in keep_budgets:
-            notes[a] = f"kept the local budget {keep_budgets[a]:,.0f} a month"
+    for a, ag in calibrated.agencies.items():
+        if a in keep:
             continue
         old = float(ag["budget"])
-        overrides[f"agencies.{a}.budget"] = budgets[a]
+        path = f"agencies.{a}.budget"
+        overrides[path] = budgets[a]
+        notes[path] = (f"re-derived after the fit: month-0 modelled spend x (1 + overhead "
+                       f"{ag['overhead']:g}); was {old:,.0f}")
         if old > 0 and ag["reserves"]:
-            overrides[f"agencies.{a}.reserves"] = float(ag["reserves"]) * budgets[a] / old
-        notes[a] = (f"budget re-derived from the month-0 modelled spend: {old:,.0f} -> "
-                    f"{budgets[a]:,.0f} a month")
-    return scenario.replace(overrides=overrides), notes
+            path = f"agencies.{a}.reserves"
+            overrides[path] = float(ag["reserves"]) * budgets[a] / old
+            notes[path] = f"re-derived: the same ratio to the budget; was {float(ag['reserves']):,.0f}"
+    rebudgeted = calibrated.replace(overrides=overrides)
+    followers = [a for a in calibrated.agencies if rule.get(a) and a not in keep]
+    if followers:
+        growth = derive_budget_growth(rebudgeted)
+        for a in followers:
+            path = f"agencies.{a}.budget_growth"
+            if abs(growth[a] - float(calibrated.agencies[a]["budget_growth"])) > 0.0:
+                overrides[path] = growth[a]
+                notes[path] = ("re-derived: growth of the calibrated modelled spend in a run "
+                               "without cuts")
+        rebudgeted = calibrated.replace(overrides=overrides)
+    return Rebudget(rebudgeted, overrides, notes)
 
 
 def first_year_reserves(scenario: Scenario, months: int = 12) -> list[str]:

@@ -185,7 +185,8 @@ def compare_places(profiles: Sequence[Profile], scenario: Scenario, counterfactu
     for pv, (first, removed, cf_p, s_p) in zip(pvs, where):
         runs = ComparisonRuns(batch, first, [first + 1], [removed], [s_p], cf_p,
                               2 + len(removed))
-        comparison = compare_scenarios([scenario], counterfactual, optimism_bias, runs=runs)
+        comparison = compare_scenarios([scenario], counterfactual, optimism_bias, runs=runs,
+                                       switching=False, service_attribution=attribution)
         case = comparison.cases[0]
         g, k = batch.where[first]
         s114_cf = batch.results[g].s114_months(k)

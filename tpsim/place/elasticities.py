@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from tpsim.place.profile import BANDS, NATIONAL_DECILE
 
 __all__ = ["Gradient", "GRADIENTS", "COHORT_SIZE_GRADIENT", "AGE_RATIO_85", "REFERENCE_SHARE_85",
-           "decile_multiplier", "band_multiplier", "deprivation_multiplier", "age_multiplier"]
+           "BAND_POSITION", "gradient_multiplier", "band_multipliers", "deprivation_multiplier",
+           "age_multiplier"]
 
 
 @dataclass(frozen=True)
@@ -82,28 +83,39 @@ AGE_RATIO_85 = 3.0
 #: Share of the 65+ aged 85+ in the reference place: 7,200 / 55,200 (PLACE.md §1, [U]).
 REFERENCE_SHARE_85 = 7200.0 / 55200.0
 
-_BAND_POSITION = {"q1": 1.5, "q2": 3.5, "q3": 5.5, "q4": 7.5, "q5": 9.5}  # decile midpoints
+#: Where each national IMD quintile of neighbourhood sits on the decile scale (its midpoint).
+BAND_POSITION = {"q1": 1.5, "q2": 3.5, "q3": 5.5, "q4": 7.5, "q5": 9.5}
 
 
-def decile_multiplier(ratio: float, decile: float) -> float:
-    """Prevalence multiplier of a place of IMD decile ``decile`` against England."""
-    return ratio ** ((NATIONAL_DECILE - decile) / 9.0)
+def gradient_multiplier(ratio: float, decile: float | None = None,
+                        bands: Mapping[str, float] | None = None) -> float:
+    """Prevalence multiplier against England of a gradient of decile-1-to-decile-10 ``ratio``,
+    log-linear in the decile: of a place of IMD decile ``decile`` (``ratio ** ((5.5 - decile)
+    / 9)``), or of a population spread over national IMD quintiles ``bands`` (population
+    shares; the share-weighted multiplier of the quintiles' midpoints against the mean over
+    quintiles, England holding a fifth in each). Give one of the two."""
+    if (decile is None) == (bands is None):
+        raise ValueError("give a decile or bands, not both or neither")
+    if bands is None:
+        return ratio ** ((NATIONAL_DECILE - decile) / 9.0)
+    at = {q: ratio ** ((NATIONAL_DECILE - BAND_POSITION[q]) / 9.0) for q in BANDS}
+    national = sum(at.values()) / len(BANDS)
+    return sum(bands[q] * at[q] for q in BANDS) / national
 
 
-def band_multiplier(ratio: float, bands: Mapping[str, float]) -> float:
-    """Prevalence multiplier of a population spread over national IMD quintiles ``bands``
-    against England (where every quintile holds a fifth)."""
-    national = sum(decile_multiplier(ratio, _BAND_POSITION[q]) for q in BANDS) / len(BANDS)
-    local = sum(bands[q] * decile_multiplier(ratio, _BAND_POSITION[q]) for q in BANDS)
-    return local / national
+def band_multipliers(gradient: Gradient) -> dict[str, float]:
+    """Each national IMD quintile's prevalence multiplier against England (neighbourhood
+    gradient): the multiplier of a population wholly in that quintile."""
+    return {q: gradient_multiplier(gradient.neighbourhood,
+                                   bands={b: float(b == q) for b in BANDS}) for q in BANDS}
 
 
 def deprivation_multiplier(gradient: Gradient, profile) -> float:
     """The multiplier of a profile against England: from its bands when given (neighbourhood
     gradient), else from its decile (authority gradient)."""
     if profile.bands is not None:
-        return band_multiplier(gradient.neighbourhood, profile.bands)
-    return decile_multiplier(gradient.authority, profile.decile)
+        return gradient_multiplier(gradient.neighbourhood, bands=profile.bands)
+    return gradient_multiplier(gradient.authority, decile=profile.decile)
 
 
 def age_multiplier(share_85: float | None) -> float:

@@ -1,23 +1,38 @@
 """The steady-state (balanced) initial state of a scenario: people in every need state, the
 inflows and escalation rates that hold them there, and the month-0 spend and budgets.
 
-At month 0 the kernel starts every preventive delay at its month-0 coverage, every waiting list
-empty, every capacity cost base at its activity and every perceived spend at its spend
-(docs/model.md), so only the people need solving: a state is balanced when
+At month 0 the kernel starts every preventive delay (and its persistence memory) at its
+month-0 coverage, every waiting list empty, every capacity cost base at its activity and every
+perceived spend at its spend (docs/model.md), so only the people need solving. With the
+month-0 factors of each state i
 
-    inflow_s + esc_(s-1) P_(s-1) + rec_(s+1) P_(s+1) = (esc_s + rec_s + exit_s) P_s
+* ``M_i = prod (1 - effect_v c_v)`` over the preventive services v serving i (escalation),
+* ``K_i = prod (1 - substitution_(v,r) c_v)`` over v's substitution links whose reactive
+  service r is used in state i+1 (the share of escalation not diverted to i-1),
+* ``R_i = prod (1 + recovery_effect_v c_v)`` (recovery),
 
-with the *effective* escalation ``esc_s = escalation_s x M0_s``, where
-``M0_s = prod over preventive services v serving s of (1 - effect_v x cov0_v)`` and
-``cov0_v = min(uptake_v, places_v / eligible_v)`` (the waiting and erosion factors are 1 at
-month 0: no queue, no efficiency cut yet). Two ways to balance a cohort's chain:
+where ``c_v = credit_v x cov0_v``, ``credit_v = (1 - deadweight)(1 - displacement)
+attribution`` and ``cov0_v = min(uptake_v, places_v / eligible_v)`` (waiting and erosion
+factors are 1 at month 0), and ``E_i = escalation_i M_i`` the effective escalation, a state is
+balanced when
 
-* ``solve="rates"``: keep the stocks (``initial``), recovery, exit and the inflows into states
-  above the first, and solve the escalation of every state but the last, top-down, and the
-  first state's inflow (the arithmetic in scenarios/README.md, "Steady state");
-* ``solve="stocks"``: keep every rate and inflow, and solve the stocks: a tridiagonal linear
-  system per cohort, iterated because month-0 coverage (so ``M0``) depends on the stocks.
-  ``totals`` (people per cohort) rescales a cohort's inflows so its stocks sum to the total.
+    inflow_i + E_(i-1) K_(i-1) P_(i-1) + (recovery_(i+1) R_(i+1) + E_(i+1) (1 - K_(i+1))) P_(i+1)
+        + arrivals_i = (E_i (K_i + (1 - K_i) [i > 0]) + recovery_i R_i + exit_i) P_i
+
+with ``arrivals_i = sum of transition_share_j exit_j P_j`` over the states j of other cohorts
+whose transition enters i (children turning 18, say). Exits split into deaths
+(``death_share``), transitions (``transition_share``) and other exits; all three leave the
+state, so deaths are a flow of their own in :attr:`InitialState.flows` but the same outflow in
+the balance. Two ways to balance:
+
+* ``solve="rates"``: keep the stocks (``initial``), recovery, exit, transitions and the
+  inflows into states above the first, and solve the escalation of every state but the last,
+  top-down, and the first state's inflow (the arithmetic in scenarios/README.md, "Steady
+  state"); arrivals by transition are known from the stocks, so cohorts solve one by one;
+* ``solve="stocks"``: keep every rate and inflow, and solve the stocks: one linear system over
+  every state (transitions couple the cohorts), iterated because month-0 coverage (so ``M``,
+  ``K``, ``R``) depends on the stocks. ``totals`` (people per cohort) rescales a cohort's own
+  inflows so its stocks sum to the total.
 
 Units: people, people a month, per person-month; money £ a month at the scenario's prices.
 """
@@ -32,12 +47,13 @@ from tpsim.config.scenario import Scenario
 from tpsim.errors import ScenarioError
 
 __all__ = ["InitialState", "initial_state", "month0_coverage", "month0_multipliers",
-           "month0_recovery", "month0_keep", "month0_arrivals", "month0_spend",
-           "derive_budgets"]
+           "month0_factors", "month0_spend", "month0_flows", "derive_budgets"]
 
 #: Stocks-mode iteration: stop when no stock moves by more than this share (relative).
 _STOCKS_TOLERANCE = 1e-13
 _STOCKS_MAX_ITERATIONS = 500
+
+State = tuple[str, str]
 
 
 @dataclass
@@ -45,23 +61,26 @@ class InitialState:
     """A balanced month 0.
 
     ``initial``, ``inflow``, ``escalation`` (base rate, per person-month) by
-    ``(cohort, state)``; ``multiplier`` is each state's ``M0`` and ``coverage`` each preventive
+    ``(cohort, state)``; ``multiplier`` is each state's ``M`` and ``coverage`` each preventive
     service's month-0 coverage (fraction); ``spend`` each agency's month-0 modelled service
     spend and ``budgets`` that spend times ``1 + overhead`` (£ a month); ``residual`` the
-    largest ``|dP/dt|`` at month 0 (people a month) with the solved values.
+    largest ``|dP/dt|`` at month 0 (people a month) with the solved values; ``flows`` each
+    cohort's month-0 flows (people a month: ``inflow``, ``deaths``, ``transitions_out``,
+    ``transitions_in``, ``other_exits``, ``net``, from :func:`month0_flows`).
     """
 
     scenario: Scenario
     solve: str
-    initial: dict[tuple[str, str], float]
-    inflow: dict[tuple[str, str], float]
-    escalation: dict[tuple[str, str], float]
-    multiplier: dict[tuple[str, str], float]
+    initial: dict[State, float]
+    inflow: dict[State, float]
+    escalation: dict[State, float]
+    multiplier: dict[State, float]
     coverage: dict[str, float]
     spend: dict[str, float]
     budgets: dict[str, float]
     residual: float
     demand: dict[str, float] = field(default_factory=dict)
+    flows: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def overrides(self, budgets: bool = False) -> dict[str, float]:
         """Dotted scenario paths -> solved values (``initial``, ``inflow`` and ``escalation``
@@ -86,13 +105,19 @@ class InitialState:
 # ---------------------------------------------------------------------------------------------
 
 
-def _stocks(scenario: Scenario) -> dict[tuple[str, str], float]:
+def _stocks(scenario: Scenario) -> dict[State, float]:
     return {(c, s): float(st["initial"]) for c, co in scenario.cohorts.items()
             for s, st in co["states"].items()}
 
 
+def _credit(service: Mapping) -> float:
+    """Share of a preventive service's effects credited to it (docs/model.md)."""
+    return (1.0 - float(service.get("deadweight", 0.0))) * \
+        (1.0 - float(service.get("displacement", 0.0))) * float(service.get("attribution", 1.0))
+
+
 def month0_coverage(scenario: Scenario,
-                    stocks: Mapping[tuple[str, str], float] | None = None) -> dict[str, float]:
+                    stocks: Mapping[State, float] | None = None) -> dict[str, float]:
     """Month-0 coverage of every preventive service (fraction): ``min(uptake, places /
     eligible)``; with nobody eligible, ``uptake`` when it has places, else 0."""
     stocks = _stocks(scenario) if stocks is None else stocks
@@ -109,99 +134,68 @@ def month0_coverage(scenario: Scenario,
     return out
 
 
-def _credit(sv: Mapping) -> float:
-    """The GM CBA credit of a preventive service: (1 - deadweight) x (1 - displacement) x
-    attribution (docs/model.md, prevention mechanisms)."""
-    return ((1.0 - float(sv.get("deadweight", 0.0))) * (1.0 - float(sv.get("displacement", 0.0)))
-            * float(sv.get("attribution", 1.0)))
+@dataclass(frozen=True)
+class Month0Factors:
+    """The month-0 factors of every state (dimensionless): ``multiplier`` ``M`` on escalation,
+    ``keep`` ``K`` (share of escalation not substituted), ``recovery`` ``R``; and
+    ``utilisation`` ``H`` on each reactive service's use of a state, by ``(service, state)``."""
+
+    multiplier: dict[State, float]
+    keep: dict[State, float]
+    recovery: dict[State, float]
+    utilisation: dict[tuple[str, str], float]
 
 
-def month0_multipliers(scenario: Scenario, coverage: Mapping[str, float]
-                       ) -> dict[tuple[str, str], float]:
-    """``M0`` of every need state: the product of ``1 - effect x credit x coverage`` over the
-    preventive services that serve it (1 for a state no preventive service serves)."""
-    out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
-    for v, sv in scenario.services.items():
-        if sv["kind"] == "preventive":
-            for s in sv["states"]:
-                out[(sv["cohort"], s)] *= 1.0 - float(sv["effect"]) * _credit(sv) * coverage[v]
-    return out
-
-
-def month0_recovery(scenario: Scenario, coverage: Mapping[str, float]
-                    ) -> dict[tuple[str, str], float]:
-    """``R0`` of every need state: the product of ``1 + recovery_effect x credit x coverage``
-    over the preventive services that serve it (dimensionless)."""
-    out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
-    for v, sv in scenario.services.items():
-        if sv["kind"] == "preventive" and float(sv.get("recovery_effect", 0.0)) > 0.0:
-            for s in sv["states"]:
-                out[(sv["cohort"], s)] *= (1.0 + float(sv["recovery_effect"]) * _credit(sv)
-                                           * coverage[v])
-    return out
-
-
-def month0_keep(scenario: Scenario, coverage: Mapping[str, float]
-                ) -> dict[tuple[str, str], float]:
-    """``Keep0`` of every need state: the share of its escalation that is not substituted
-    (``substitutes``: diverted to the state below when the state above uses the substituted
-    reactive service), at month-0 coverage (dimensionless)."""
-    out = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
+def month0_factors(scenario: Scenario, coverage: Mapping[str, float]) -> Month0Factors:
+    """``M``, ``K``, ``R`` and ``H`` at month 0 (see the module docstring)."""
+    ones = {(c, s): 1.0 for c, co in scenario.cohorts.items() for s in co["states"]}
+    mult, keep, rec = dict(ones), dict(ones), dict(ones)
+    util = {(r, s): 1.0 for r, sv in scenario.services.items() if sv["kind"] == "reactive"
+            for s in sv["utilisation"]}
     for v, sv in scenario.services.items():
         if sv["kind"] != "preventive":
             continue
-        states = list(scenario.cohorts[sv["cohort"]]["states"])
-        for r, share in (sv.get("substitutes") or {}).items():
-            used = scenario.services[r]["utilisation"]
-            for s in sv["states"]:
-                i = states.index(s)
-                if i + 1 < len(states) and states[i + 1] in used:
-                    out[(sv["cohort"], s)] *= 1.0 - float(share) * _credit(sv) * coverage[v]
-    return out
+        c = sv["cohort"]
+        credited = _credit(sv) * coverage[v]
+        states = list(scenario.cohorts[c]["states"])
+        for s in sv["states"]:
+            mult[(c, s)] *= 1.0 - float(sv["effect"]) * credited
+            rec[(c, s)] *= 1.0 + float(sv.get("recovery_effect", 0.0)) * credited
+            i = states.index(s)
+            for r, size in (sv.get("substitutes") or {}).items():
+                if i + 1 < len(states) and states[i + 1] in scenario.services[r]["utilisation"]:
+                    keep[(c, s)] *= 1.0 - float(size) * credited
+            for r, size in (sv.get("utilisation_effects") or {}).items():
+                if (r, s) in util:
+                    util[(r, s)] *= 1.0 - float(size) * credited
+    return Month0Factors(mult, keep, rec, util)
 
 
-def month0_arrivals(scenario: Scenario, stocks: Mapping[tuple[str, str], float]
-                    ) -> dict[tuple[str, str], float]:
-    """People a month entering each state by a cohort transition at month 0
-    (``transition_share x exit x people`` of the states that feed it)."""
-    out = {(c, s): 0.0 for c, co in scenario.cohorts.items() for s in co["states"]}
-    for c, co in scenario.cohorts.items():
-        t = co.get("transition")
-        if not t:
-            continue
-        for s_from, s_to in t["states"].items():
-            st = co["states"][s_from]
-            out[(t["cohort"], s_to)] += (float(st["transition_share"]) * float(st["exit"])
-                                         * max(stocks[(c, s_from)], 0.0))
-    return out
+def month0_multipliers(scenario: Scenario, coverage: Mapping[str, float]) -> dict[State, float]:
+    """``M`` of every need state: the product of ``1 - effect x credit x coverage`` over the
+    preventive services that serve it (1 for a state no preventive service serves)."""
+    return month0_factors(scenario, coverage).multiplier
 
 
-def month0_spend(scenario: Scenario, stocks: Mapping[tuple[str, str], float] | None = None
+def month0_spend(scenario: Scenario, stocks: Mapping[State, float] | None = None
                  ) -> tuple[dict[str, float], dict[str, float]]:
     """Each agency's month-0 modelled service spend (£ a month) and each reactive service's
     month-0 demand (events a month).
 
     Preventive: ``unit_cost x places`` (funding level 1, no pool or community places yet);
-    reactive: ``unit_cost x min(capacity, demand)`` with ``demand = sum of utilisation x
-    H0 x people`` (``H0``: the utilisation effects of preventive services at month-0 coverage) (the capacity cost base starts at the activity, so fixed and variable parts are
-    both paid on it).
+    reactive: ``unit_cost x min(capacity, demand)`` with ``demand = sum of utilisation x H x
+    people`` (``H`` the month-0 utilisation effects of prevention; the capacity cost base
+    starts at the activity, so fixed and variable parts are both paid on it).
     """
     stocks = _stocks(scenario) if stocks is None else stocks
+    factors = month0_factors(scenario, month0_coverage(scenario, stocks))
     spend = {a: 0.0 for a in scenario.agencies}
     demand = {}
-    coverage = month0_coverage(scenario, stocks)
-    use = {}   # (reactive service, state) -> utilisation multiplier of preventive services
-    for v, sv in scenario.services.items():
-        if sv["kind"] == "preventive":
-            for r, share in (sv.get("utilisation_effects") or {}).items():
-                for s in sv["states"]:
-                    use[(r, s)] = use.get((r, s), 1.0) * (1.0 - float(share) * _credit(sv)
-                                                          * coverage[v])
     for v, sv in scenario.services.items():
         if sv["kind"] == "preventive":
             spend[sv["agency"]] += float(sv["unit_cost"]) * float(sv["places"])
             continue
-        d = sum(float(u) * use.get((v, s), 1.0) * max(stocks[(sv["cohort"], s)], 0.0)
+        d = sum(float(u) * factors.utilisation[(v, s)] * max(stocks[(sv["cohort"], s)], 0.0)
                 for s, u in sv["utilisation"].items())
         demand[v] = d
         capacity = sv.get("capacity")
@@ -218,174 +212,208 @@ def derive_budgets(scenario: Scenario) -> dict[str, float]:
     return {a: spend[a] * (1.0 + float(ag["overhead"])) for a, ag in scenario.agencies.items()}
 
 
+def _moves_to(scenario: Scenario) -> dict[State, State]:
+    """Where each state's transitions go (only states with a transition target)."""
+    out = {}
+    for c, co in scenario.cohorts.items():
+        t = co.get("transition")
+        if t:
+            for s_from, s_to in t["states"].items():
+                out[(c, s_from)] = (t["cohort"], s_to)
+    return out
+
+
+def _arrivals(scenario: Scenario, stocks) -> dict[State, float]:
+    """People a month entering each state by transition from another cohort."""
+    out = {k: 0.0 for k in stocks}
+    for (c, s), target in _moves_to(scenario).items():
+        st = scenario.cohorts[c]["states"][s]
+        out[target] += float(st.get("transition_share", 0.0)) * float(st["exit"]) * \
+            max(stocks[(c, s)], 0.0)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Balancing
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Month0:
-    """Month-0 factors of every state (dimensionless) and transition arrivals (people a
-    month): escalation ``multiplier``, ``recovery`` multiplier, ``keep`` (the share of
-    escalation not substituted) and ``arrivals`` from other cohorts."""
-
-    multiplier: dict
-    recovery: dict
-    keep: dict
-    arrivals: dict
-
-
-def _month0(scenario: Scenario, stocks) -> _Month0:
-    coverage = month0_coverage(scenario, stocks)
-    return _Month0(month0_multipliers(scenario, coverage), month0_recovery(scenario, coverage),
-                   month0_keep(scenario, coverage), month0_arrivals(scenario, stocks))
-
-
-def _residual(scenario: Scenario, stocks, inflow, escalation, m0: _Month0) -> float:
-    """Largest ``|dP/dt|`` at month 0 over every state (people a month)."""
-    worst = 0.0
+def _derivatives(scenario: Scenario, stocks, inflow, escalation, f: Month0Factors
+                 ) -> dict[State, float]:
+    """``dP/dt`` of every state at month 0 (people a month), as the kernel computes it."""
+    arrivals = _arrivals(scenario, stocks)
+    out = {}
     for c, co in scenario.cohorts.items():
         states = list(co["states"])
         n = len(states)
 
-        def esc(k):
-            return escalation[(c, states[k])] * m0.multiplier[(c, states[k])]
+        def eff(i: int) -> float:
+            s = states[i]
+            return escalation[(c, s)] * f.multiplier[(c, s)] * max(stocks[(c, s)], 0.0)
 
         for i, s in enumerate(states):
             st = co["states"][s]
-            p = stocks[(c, s)]
-            leaving = esc(i) * (m0.keep[(c, s)] if i == 0 else 1.0)
-            out = (leaving + st["recovery"] * m0.recovery[(c, s)] + st["exit"]) * p
-            into = inflow[(c, s)] + m0.arrivals[(c, s)]
+            p = max(stocks[(c, s)], 0.0)
+            k = f.keep[(c, s)]
+            out_flow = eff(i) * (k + (1.0 - k) * (i > 0)) + \
+                (st["recovery"] * f.recovery[(c, s)] * (i > 0) + st["exit"]) * p
+            into = inflow[(c, s)] + arrivals[(c, s)]
             if i > 0:
-                lo = states[i - 1]
-                into += esc(i - 1) * m0.keep[(c, lo)] * stocks[(c, lo)]
+                into += eff(i - 1) * f.keep[(c, states[i - 1])]
             if i < n - 1:
                 hi = states[i + 1]
-                into += (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
-                         + esc(i + 1) * (1.0 - m0.keep[(c, hi)])) * stocks[(c, hi)]
-            worst = max(worst, abs(into - out))
-    return worst
+                into += co["states"][hi]["recovery"] * f.recovery[(c, hi)] * \
+                    max(stocks[(c, hi)], 0.0) + eff(i + 1) * (1.0 - f.keep[(c, hi)])
+            out[(c, s)] = into - out_flow
+    return out
+
+
+def month0_flows(scenario: Scenario, stocks=None, inflow=None) -> dict[str, dict[str, float]]:
+    """Each cohort's month-0 flows across its boundary (people a month): ``inflow``,
+    ``deaths``, ``transitions_out``, ``transitions_in``, ``other_exits`` and
+    ``net = inflow + transitions_in - deaths - transitions_out - other_exits``."""
+    stocks = _stocks(scenario) if stocks is None else stocks
+    inflow = inflow or {(c, s): float(st["inflow"]) for c, co in scenario.cohorts.items()
+                        for s, st in co["states"].items()}
+    arrivals = _arrivals(scenario, stocks)
+    out = {}
+    for c, co in scenario.cohorts.items():
+        row = dict.fromkeys(("inflow", "deaths", "transitions_out", "transitions_in",
+                             "other_exits"), 0.0)
+        for s, st in co["states"].items():
+            ext = float(st["exit"]) * max(stocks[(c, s)], 0.0)
+            death, move = float(st.get("death_share", 0.0)), float(st.get("transition_share", 0.0))
+            row["inflow"] += inflow[(c, s)]
+            row["deaths"] += death * ext
+            row["transitions_out"] += move * ext
+            row["other_exits"] += (1.0 - death - move) * ext
+            row["transitions_in"] += arrivals[(c, s)]
+        row["net"] = row["inflow"] + row["transitions_in"] - row["deaths"] - \
+            row["transitions_out"] - row["other_exits"]
+        out[c] = row
+    return out
+
+
+def _residual(scenario: Scenario, stocks, inflow, escalation, f: Month0Factors) -> float:
+    """Largest ``|dP/dt|`` at month 0 over every state (people a month)."""
+    return max(abs(x) for x in _derivatives(scenario, stocks, inflow, escalation, f).values())
 
 
 def _where(scenario: Scenario) -> str:
     return str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
 
 
-def _solve_rates(scenario: Scenario, stocks, m0: _Month0):
-    """Top-down: the escalation into each state balances it; the first state's inflow last.
-    Recovery multipliers, substitution (escalation diverted to the state below) and
-    transition arrivals at month 0 are counted (docs/model.md)."""
+def _solve_rates(scenario: Scenario, stocks, f: Month0Factors):
+    """Top-down: the escalation into each state balances it; the first state's inflow last."""
     inflow, escalation = {}, {}
+    arrivals = _arrivals(scenario, stocks)
     for c, co in scenario.cohorts.items():
         states = list(co["states"])
         n = len(states)
-        eff = [0.0] * n          # effective escalation out of each state (substituted included)
+        eff = [0.0] * n          # effective escalation E_i out of each state (per person-month)
+        keep = [f.keep[(c, s)] for s in states]
+        p = [stocks[(c, s)] for s in states]
+        rec = [co["states"][s]["recovery"] * f.recovery[(c, s)] for s in states]
 
-        def above(i):
-            """People a month coming down into state i from state i+1."""
-            if i >= n - 1:
-                return 0.0
-            hi = states[i + 1]
-            return (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
-                    + eff[i + 1] * (1.0 - m0.keep[(c, hi)])) * stocks[(c, hi)]
+        def from_above(i: int) -> float:
+            """People a month into state i from state i+1 (recovery and substitution)."""
+            return (rec[i + 1] + eff[i + 1] * (1.0 - keep[i + 1])) * p[i + 1] if i < n - 1 \
+                else 0.0
 
         for i in range(n - 1, 0, -1):
             s, lo = states[i], states[i - 1]
             st = co["states"][s]
-            p, p_lo = stocks[(c, s)], stocks[(c, lo)]
-            need = ((eff[i] + st["recovery"] * m0.recovery[(c, s)] + st["exit"]) * p
-                    - above(i) - float(st["inflow"]) - m0.arrivals[(c, s)])
+            out_rate = eff[i] + rec[i] + st["exit"]   # above the first state, diverted escalation leaves too
+            need = out_rate * p[i] - from_above(i) - float(st["inflow"]) - arrivals[(c, s)]
             key = f"cohorts.{c}.states.{lo}.escalation"
-            reach = p_lo * m0.keep[(c, lo)]
-            if reach <= 0.0:
-                if abs(need) > 1e-9 * max(1.0, p):
-                    raise ScenarioError(f"cannot balance {p:g} people in '{s}': nobody is in "
-                                        f"'{lo}' to escalate from", file=_where(scenario),
+            if p[i - 1] <= 0.0 or keep[i - 1] <= 0.0:
+                if abs(need) > 1e-9 * max(1.0, p[i]):
+                    why = (f"nobody is in '{lo}' to escalate from" if p[i - 1] <= 0.0 else
+                           f"prevention diverts all escalation out of '{lo}' at month 0")
+                    raise ScenarioError(f"cannot balance {p[i]:g} people in '{s}': {why}",
+                                        file=_where(scenario),
                                         key=f"cohorts.{c}.states.{lo}.initial")
                 eff[i - 1] = 0.0
-            elif need < -1e-9 * max(1.0, p):
+            elif need < -1e-9 * max(1.0, p[i]):
                 raise ScenarioError(f"no escalation rate balances month 0: recovery from "
-                                    f"'{states[i + 1] if i < n - 1 else s}', transitions and "
-                                    f"inflows bring more people into '{s}' than leave it "
-                                    f"({-need:.4g} a month); lower its stock or raise its exit "
-                                    f"or recovery", file=_where(scenario), key=key)
+                                    f"'{states[i + 1] if i < n - 1 else s}' and inflows bring "
+                                    f"more people into '{s}' than leave it ({-need:.4g} a "
+                                    f"month); lower its stock or raise its exit or recovery",
+                                    file=_where(scenario), key=key)
             else:
-                eff[i - 1] = max(need, 0.0) / reach
+                eff[i - 1] = max(need, 0.0) / (keep[i - 1] * p[i - 1])
             inflow[(c, s)] = float(st["inflow"])
         first = states[0]
         st0 = co["states"][first]
-        p0 = stocks[(c, first)]
-        inflow0 = ((eff[0] * m0.keep[(c, first)] + st0["exit"]) * p0 - above(0)
-                   - m0.arrivals[(c, first)])
-        if inflow0 < -1e-9 * max(1.0, p0):
+        inflow0 = (eff[0] * keep[0] + st0["exit"]) * p[0] - from_above(0) - arrivals[(c, first)]
+        if inflow0 < -1e-9 * max(1.0, p[0]):
             raise ScenarioError(f"the solved inflow into '{first}' is negative ({inflow0:.4g} "
                                 f"people a month): recovery and transitions into it exceed its "
                                 f"exits and escalation", file=_where(scenario),
                                 key=f"cohorts.{c}.states.{first}.inflow")
         inflow[(c, first)] = max(inflow0, 0.0)
         for i, s in enumerate(states):
-            mult = m0.multiplier[(c, s)]
-            if eff[i] > 0.0 and mult <= 0.0:
+            m0 = f.multiplier[(c, s)]
+            if eff[i] > 0.0 and m0 <= 0.0:
                 raise ScenarioError(f"prevention removes all escalation out of '{s}' at month 0 "
-                                    f"(multiplier {mult:g}), so no escalation rate balances it",
+                                    f"(multiplier {m0:g}), so no escalation rate balances it",
                                     file=_where(scenario), key=f"cohorts.{c}.states.{s}")
-            escalation[(c, s)] = eff[i] / mult if eff[i] > 0.0 else 0.0
+            escalation[(c, s)] = eff[i] / m0 if eff[i] > 0.0 else 0.0
     return inflow, escalation
 
 
 def _solve_stocks(scenario: Scenario, totals: Mapping[str, float] | None):
-    """Stocks that balance the given rates: per cohort a tridiagonal system, iterated on
-    month-0 coverage; with ``totals``, inflows scaled so each cohort sums to its total."""
+    """Stocks that balance the given rates: one linear system over every state, iterated on
+    month-0 coverage; with ``totals``, each cohort's inflows scaled so it sums to its total."""
     stocks = _stocks(scenario)
+    keys = list(stocks)
+    index = {k: j for j, k in enumerate(keys)}
     inflow = {(c, s): float(st["inflow"]) for c, co in scenario.cohorts.items()
               for s, st in co["states"].items()}
     escalation = {(c, s): float(st["escalation"]) for c, co in scenario.cohorts.items()
                   for s, st in co["states"].items()}
+    moves = _moves_to(scenario)
     for _ in range(_STOCKS_MAX_ITERATIONS):
-        m0 = _month0(scenario, stocks)
-        multiplier = m0.multiplier
-        new = {}
+        f = month0_factors(scenario, month0_coverage(scenario, stocks))
+        a = np.zeros((len(keys), len(keys)))
+        b = np.array([-inflow[k] for k in keys])
         for c, co in scenario.cohorts.items():
             states = list(co["states"])
-            n = len(states)
-            a = np.zeros((n, n))
-            b = np.zeros(n)
             for i, s in enumerate(states):
-                st = co["states"][s]
-                esc = escalation[(c, s)] * multiplier[(c, s)]
-                a[i, i] -= (esc * (m0.keep[(c, s)] if i == 0 else 1.0)
-                            + st["recovery"] * m0.recovery[(c, s)] + st["exit"])
+                st, j = co["states"][s], index[(c, s)]
+                e = escalation[(c, s)] * f.multiplier[(c, s)]
+                k = f.keep[(c, s)]
+                rec = st["recovery"] * f.recovery[(c, s)] if i > 0 else 0.0
+                a[j, j] -= e * (k + (1.0 - k) * (i > 0)) + rec + st["exit"]
+                if i < len(states) - 1:
+                    a[index[(c, states[i + 1])], j] += e * k
                 if i > 0:
-                    lo = states[i - 1]
-                    a[i, i - 1] += escalation[(c, lo)] * multiplier[(c, lo)] * m0.keep[(c, lo)]
-                if i < n - 1:
-                    hi = states[i + 1]
-                    a[i, i + 1] += (co["states"][hi]["recovery"] * m0.recovery[(c, hi)]
-                                    + escalation[(c, hi)] * multiplier[(c, hi)]
-                                    * (1.0 - m0.keep[(c, hi)]))
-                b[i] = -inflow[(c, s)] - m0.arrivals[(c, s)]
-            try:
-                p = np.linalg.solve(a, b)
-            except np.linalg.LinAlgError:
-                raise ScenarioError(f"cohort '{c}' has no steady state: some state has no way "
-                                    f"out (zero exit, recovery and escalation)",
-                                    file=_where(scenario), key=f"cohorts.{c}.states") from None
-            if totals is not None and c in totals:
-                total = float(p.sum())
+                    a[index[(c, states[i - 1])], j] += rec + e * (1.0 - k)
+                if (c, s) in moves:
+                    a[index[moves[(c, s)]], j] += float(st["transition_share"]) * st["exit"]
+        try:
+            p = np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            raise ScenarioError("a cohort has no steady state: some state has no way out "
+                                "(zero exit, recovery and escalation)", file=_where(scenario),
+                                key="cohorts") from None
+        new = {k: float(p[index[k]]) for k in keys}
+        if totals is not None:
+            for c, total_c in totals.items():
+                states = list(scenario.cohorts[c]["states"])
+                total = sum(new[(c, s)] for s in states)
                 if total <= 0.0:
                     raise ScenarioError(f"cohort '{c}' has no inflow to scale to "
-                                        f"{totals[c]:g} people", file=_where(scenario),
+                                        f"{total_c:g} people", file=_where(scenario),
                                         key=f"cohorts.{c}.states.{states[0]}.inflow")
-                scale = float(totals[c]) / total
-                p = p * scale
+                scale = float(total_c) / total
                 for s in states:
                     inflow[(c, s)] *= scale
-            for i, s in enumerate(states):
-                new[(c, s)] = float(p[i])
         moved = max(abs(new[k] - stocks[k]) / max(abs(new[k]), 1.0) for k in new)
         stocks = new
-        if moved <= _STOCKS_TOLERANCE:
+        if moved <= _STOCKS_TOLERANCE and (totals is None or all(
+                abs(sum(stocks[(c, s)] for s in scenario.cohorts[c]["states"]) - t)
+                <= _STOCKS_TOLERANCE * max(t, 1.0) for c, t in totals.items())):
             break
     else:
         raise ScenarioError("the stocks did not settle: month-0 coverage keeps moving them",
@@ -415,14 +443,16 @@ def initial_state(scenario: Scenario, solve: str = "rates",
             raise ScenarioError("totals apply to solve='stocks' only (solve='rates' keeps "
                                 "the stocks)", file=_where(scenario), key="totals")
         stocks = _stocks(scenario)
-        inflow, escalation = _solve_rates(scenario, stocks, _month0(scenario, stocks))
+        coverage = month0_coverage(scenario, stocks)
+        factors = month0_factors(scenario, coverage)
+        inflow, escalation = _solve_rates(scenario, stocks, factors)
     else:
         stocks, inflow, escalation = _solve_stocks(scenario, totals)
-    coverage = month0_coverage(scenario, stocks)
-    m0 = _month0(scenario, stocks)
-    multiplier = m0.multiplier
+        coverage = month0_coverage(scenario, stocks)
+        factors = month0_factors(scenario, coverage)
     spend, demand = month0_spend(scenario, stocks)
     budgets = {a: spend[a] * (1.0 + float(ag["overhead"])) for a, ag in scenario.agencies.items()}
-    residual = _residual(scenario, stocks, inflow, escalation, m0)
-    return InitialState(scenario, solve, stocks, inflow, escalation, multiplier, coverage,
-                        spend, budgets, residual, demand)
+    residual = _residual(scenario, stocks, inflow, escalation, factors)
+    return InitialState(scenario, solve, stocks, inflow, escalation, factors.multiplier,
+                        coverage, spend, budgets, residual, demand,
+                        month0_flows(scenario, stocks, inflow))

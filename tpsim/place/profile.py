@@ -38,7 +38,8 @@ from tpsim.errors import TpsimError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
 
-__all__ = ["Profile", "TIERS", "ACTIVITY", "BANDS", "load_profile", "load_profiles",
+__all__ = ["Profile", "TIERS", "ACTIVITY", "BANDS", "read_profiles", "load_profile",
+           "load_profiles",
            "profile_from_dict", "NATIONAL_DECILE"]
 
 TIERS = ("unitary", "county", "district", "metropolitan_borough", "london_borough",
@@ -252,17 +253,38 @@ def profile_from_dict(data: Mapping, source: str = "<profile>",
     return _Reader(source).read(data, agencies)
 
 
-def load_profile(path: str | os.PathLike, agencies: tuple[str, ...] | None = None) -> Profile:
-    """One profile from a YAML file, or from a CSV file of exactly one row."""
-    path = Path(path)
+def read_profiles(source, agencies: tuple[str, ...] | None = None) -> list[Profile]:
+    """The profiles of ``source``, the one reader both ``tpsim place`` and ``tpsim places``
+    use: a :class:`Profile` or a list of them (checked against ``agencies`` when given), a
+    YAML file (one place) or a places CSV (one place a row)."""
+    if isinstance(source, Profile):
+        source = [source]
+    if not isinstance(source, (str, os.PathLike)):
+        profiles = list(source)
+        for p in profiles:
+            if not isinstance(p, Profile):
+                raise TpsimError(f"expected place profiles, got {_describe(p)}")
+            bad = [a for a in (*p.budgets, *p.reserves) if agencies is not None
+                   and a not in agencies]
+            if bad:
+                raise TpsimError("not an agency of the scenario" + _suggest(bad[0], agencies),
+                                 file=p.source, key=f"budgets.{bad[0]}")
+        return profiles
+    path = Path(source)
     if path.suffix.lower() == ".csv":
-        profiles = load_profiles(path, agencies)
-        if len(profiles) != 1:
-            raise TpsimError(f"a place profile CSV for one place needs one row (got "
-                             f"{len(profiles)}); use tpsim places for many", file=os.fspath(path))
-        return profiles[0]
+        return load_profiles(path, agencies)
     document = read_yaml(path)
-    return _Reader(document.file, document.locations).read(document.data, agencies)
+    return [_Reader(document.file, document.locations).read(document.data, agencies)]
+
+
+def load_profile(path, agencies: tuple[str, ...] | None = None) -> Profile:
+    """One profile (a :class:`Profile`, a YAML file, or a CSV file of exactly one row)."""
+    profiles = read_profiles(path, agencies)
+    if len(profiles) != 1:
+        raise TpsimError(f"a place profile CSV for one place needs one row (got "
+                         f"{len(profiles)}); use tpsim places for many",
+                         file=os.fspath(path) if isinstance(path, (str, os.PathLike)) else None)
+    return profiles[0]
 
 
 def _csv_row_to_dict(row: Mapping[str, str], fail) -> dict:

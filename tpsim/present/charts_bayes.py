@@ -15,15 +15,26 @@ from pathlib import Path
 
 import numpy as np
 
-from tpsim.present.charts_calibration import _chart_name
+from tpsim.present.charts_calibration import write_series_panel
 from tpsim.present.wording import sig
 
-__all__ = ["write_bayes_charts", "write_learning_chart"]
+__all__ = ["write_bayes_charts", "write_learning_chart", "short_names"]
 
 
-def _short(path: str) -> str:
-    """The last two parts of a dotted path (``crisis.escalation``), for small panels."""
-    return ".".join(path.split(".")[-2:])
+def short_names(paths) -> dict[str, str]:
+    """Each dotted path's shortest ending of at least two parts that no other path shares
+    (``crisis.escalation``; ``ae_older.utilisation.crisis`` beside
+    ``emergency_admissions_older.utilisation.crisis``), for small panels."""
+    paths = list(paths)
+    out = {}
+    for path in paths:
+        parts = path.split(".")
+        for k in range(min(2, len(parts)), len(parts) + 1):
+            tail = ".".join(parts[-k:])
+            if sum(p == tail or p.endswith("." + tail) for p in paths) == 1:
+                break
+        out[path] = tail
+    return out
 
 
 def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path]:
@@ -34,6 +45,7 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
     plt = style.plt
     post = fit.posterior
     names = list(post.names)
+    short = short_names(names)
     p = len(names)
     w = post.normalised_weights
     source = source_line([scenario], note=f"observed: {data_path}")
@@ -65,7 +77,7 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
             ax.axvline(q[0, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8)
             ax.axvline(q[1, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8,
                        label="90% interval")
-            ax.set_title(_short(name), fontsize=8, loc="left")
+            ax.set_title(short[name], fontsize=8, loc="left")
             ax.set_yticks([])
             ax.tick_params(axis="x", labelsize=6.5)
         for j in range(p, rows * cols):
@@ -103,9 +115,9 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
                     else:
                         ax.axis("off")
                     if i == p - 1:
-                        ax.set_xlabel(_short(names[j]), fontsize=5.5)
+                        ax.set_xlabel(short[names[j]], fontsize=5.5)
                     if j == 0:
-                        ax.set_ylabel(_short(names[i]), fontsize=5.5)
+                        ax.set_ylabel(short[names[i]], fontsize=5.5)
             fig.suptitle("Joint posterior draws: pairs of parameters", x=0.01, ha="left",
                          fontsize=9)
             fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -119,32 +131,19 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
         model = pred.quantiles(t.name, (0.05, 0.5, 0.95))
         noisy = pred.quantiles(t.name, (0.05, 0.95), noisy=True)
         cover = pred.coverage(0.9)[t.name]
-        with style.style_context():
-            fig, ax = plt.subplots(figsize=(style.A4_TEXT_WIDTH_IN, 3.4))
+
+        def draw(ax, model=model, noisy=noisy):
             ax.fill_between(months, noisy[0], noisy[1], color=style.OKABE_ITO["sky_blue"],
                             alpha=0.25, linewidth=0, label="90%: a new observation")
             ax.fill_between(months, model[0], model[2], color=style.OKABE_ITO["blue"],
                             alpha=0.35, linewidth=0, label="90%: the model")
             ax.plot(months, model[1], color=style.OKABE_ITO["blue"], linewidth=1.5,
                     label="posterior median")
-            ax.plot(t.months, t.observed, "o", color=style.OKABE_ITO["vermillion"],
-                    markersize=2.8, label="observed (local data)")
-            step = 12 if months[-1] > 24 else 3
-            ticks = np.arange(1, months[-1] + 1, step)
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([pred.labels[int(m) - 1] for m in ticks], rotation=45,
-                               ha="right")
-            ax.yaxis.set_major_formatter(style.thousands_formatter())
-            ax.set_title(f"{t.name}: posterior predictive", loc="left", pad=16)
-            ax.text(0.0, 1.015, f"{sig(100 * cover, 3)}% of the observations lie in the 90% "
-                               f"band of a new observation", transform=ax.transAxes,
-                    fontsize=7.5, color=style.TEXT_COLOUR, va="bottom")
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
-            fig.text(0.01, 0.005, source, fontsize=6, color=style.SOURCE_COLOUR, va="bottom")
-            fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-        written += save_figure(fig, folder, f"predictive_{_chart_name(t.name)}",
-                               formats=("png",))
-        plt.close(fig)
+
+        written += write_series_panel(
+            folder, f"predictive_{t.name}", f"{t.name}: posterior predictive",
+            f"{sig(100 * cover, 3)}% of the observations lie in the 90% band of a new "
+            f"observation", source, pred.labels, t.months, t.observed, draw, height=3.4)
     return written
 
 
@@ -172,7 +171,7 @@ def write_learning_chart(folder: Path, learning, scenario) -> list[Path]:
                         color=colour, linewidth=2.2, label=label if i == 0 else None)
                 ax.plot([(med - centre) / half], [y + dy], "o", color=colour, markersize=3.5)
         ax.set_yticks(range(len(names)))
-        ax.set_yticklabels([_short(n) for n in reversed(names)], fontsize=7)
+        ax.set_yticklabels([short_names(names)[n] for n in reversed(names)], fontsize=7)
         ax.axvline(0, color=style.GRID_COLOUR, linewidth=0.8)
         ax.set_xlabel("shift from the median before, in half-widths of the 90% interval before")
         ax.set_title("What the new months changed: 90% intervals before and after", loc="left")

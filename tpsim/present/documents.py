@@ -94,7 +94,7 @@ def scenario_entry(case, folder: str | None = None) -> dict:
         "qaly_value_used": settings.qaly_value_used,
         "optimism_bias_detail": settings.optimism_bias_block(
             "command line" if case.optimism_bias_from_caller else "scenario"),
-        "transfers": sorted(v for v, sv in sc.data["services"].items() if sv.get("transfer")),
+        "transfers": sorted(v for v, sv in sc.services.items() if sv.get("transfer")),
         **appraisal.headline(),
         "agencies": {a: appraisal.rows[a] for a in flows.agencies},
         "pool": pool,
@@ -421,10 +421,12 @@ def des_summary(scenario, results, crosscheck: dict, settings: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> str:
+def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str,
+                    budgets=None) -> str:
     """``calibrated.yaml`` of ``tpsim calibrate``: a scenario that ``extends`` the original
     (a path relative to the output folder) and sets the fitted values, each commented with its
-    standard error and 95% interval."""
+    standard error and 95% interval; and, with ``budgets`` (a
+    :class:`tpsim.place.build.Rebudget`), the re-derived budgets with their notes."""
     from tpsim.analysis.calibration import calibrated_scenario_yaml
     from tpsim.config.localdata import month_label
 
@@ -445,13 +447,20 @@ def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> s
         "Estimates, standard errors, 95% intervals, correlations and fit statistics:",
         "fit_report.json next to this file.",
     ]
+    values = dict(result.estimates)
+    if budgets is not None:
+        values.update(budgets.overrides)
+        comments.update(budgets.notes)
+        header += ["Budgets and reserves are re-derived from the calibrated month 0 (tpsim "
+                   "calibrate --rebudget),", "so runs differ from fit_series.csv, which used "
+                   "the original budgets."]
     if st["warnings"]:
         header += ["", "Warnings from the fit:"] + [f"- {w}" for w in st["warnings"]]
     title = cfg.title or f"{scenario.title or scenario.name} (calibrated)"
     note = (f"Fitted by tpsim calibrate to local data {data.path} ({first} to {last}); "
             f"see fit_report.json")
     return calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends,
-                                    result.estimates, comments, header, title=title,
+                                    values, comments, header, title=title,
                                     source_note=note)
 
 

@@ -64,7 +64,7 @@ def agency_label(scenario, agency: str) -> str:
         return "Pooled budget"
     if agency == "total":
         return "Total"
-    data = scenario.data["agencies"].get(agency, {}) if scenario is not None else {}
+    data = scenario.agencies.get(agency, {}) if scenario is not None else {}
     return short_label(data.get("label") or words(agency))
 
 
@@ -79,10 +79,9 @@ def parameter_label(scenario, path: str) -> str:
     if path in PARAMETER_LABELS:
         return PARAMETER_LABELS[path]
     parts = path.split(".")
-    d = scenario.data if scenario is not None else {}
     try:
         if parts[0] in ("services", "agencies", "cohorts") and len(parts) >= 3:
-            entity = d[parts[0]][parts[1]]
+            entity = getattr(scenario, parts[0])[parts[1]]
             label = short_label(entity.get("label") or parts[1], 50)
             if parts[0] == "cohorts" and len(parts) >= 5 and parts[2] == "states":
                 return f"{label}, {parts[3].replace('_', ' ')}: {_key('.'.join(parts[4:]))}"
@@ -90,7 +89,7 @@ def parameter_label(scenario, path: str) -> str:
         if parts[0] == "pool" and len(parts) >= 2:
             rest = parts[1:]
             if rest[0] in ("contributions", "services") and len(rest) == 2:
-                group = d["agencies" if rest[0] == "contributions" else "services"]
+                group = scenario.agencies if rest[0] == "contributions" else scenario.services
                 who = short_label(group.get(rest[1], {}).get("label") or rest[1], 50)
                 return f"Pool {rest[0][:-1]}: {who}"
             return "Pooled budget: " + " ".join(_key(p) for p in rest)
