@@ -264,9 +264,12 @@ def test_service_returns_are_the_appraised_ratios_of_one_batched_call():
     for r in returns:
         assert r.pv_cost_horizon > 0
         assert r.fiscal_horizon == pytest.approx(r.pv_cashable_savings_horizon / r.pv_cost_horizon)
+        # social benefits: resource savings (transfers such as tax and benefits out) + QALYs
         assert r.economic_horizon == pytest.approx(
             (r.pv_cashable_savings_horizon + r.pv_non_cashable_savings_horizon
-             + r.pv_qaly_value_horizon) / r.pv_cost_horizon)
+             - r.pv_transfer_savings_horizon + r.pv_qaly_value_horizon) / r.pv_cost_horizon)
+        assert r.pv_social_benefits_horizon == pytest.approx(r.economic_horizon
+                                                             * r.pv_cost_horizon)
         assert set(r.removed.values()) == {0.0}
     rows = compare_with_library(returns)
     assert all(row.within_range in (True, False) for row in rows)
