@@ -185,3 +185,23 @@ def test_the_api_returns_a_dataframe(baseline_rows):
     assert table["fiscal_return_per_pound"].tolist() == pytest.approx(
         [r.model.fiscal_horizon for r in baseline_rows], rel=1e-12)
     assert {"fiscal_return_per_pound_parliament", "reason"} <= set(table.columns)
+
+
+def test_a_pooled_service_takes_its_share_of_the_pool_with_it(pooled_rows):
+    """Without it, the pool shrinks by the service's share (contributions, set-up and double
+    running), so its money is not handed to the other pooled services; every pooled service
+    then has a positive return (handing its share to the others made the weak ones negative)."""
+    from tpsim.analysis.evidence import removal_overrides
+
+    sc = load_scenario(SCENARIOS / "pooled_prevention.yaml")
+    cf = load_scenario(SCENARIOS / "siloed_squeeze.yaml")
+    out = removal_overrides(sc, "social_prescribing", cf)
+    shares = sum(sc.pool["services"].values())
+    keep = 1.0 - sc.pool["services"]["social_prescribing"] / shares
+    assert out["pool.services.social_prescribing"] == 0.0
+    for agency, share in sc.pool["contributions"].items():
+        assert out[f"pool.contributions.{agency}"] == pytest.approx(share * keep)
+    assert out["pool.setup_cost"] == pytest.approx(sc.pool["setup_cost"] * keep)
+    assert all(r.model.fiscal_horizon > 0 and r.model.economic_horizon > 0
+               for r in pooled_rows), [(r.model.service, r.model.fiscal_horizon)
+                                      for r in pooled_rows]

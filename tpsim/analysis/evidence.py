@@ -121,7 +121,12 @@ def _provision_paths(scenario: Scenario, service: str) -> list[str]:
 def removal_overrides(scenario: Scenario, service: str,
                       counterfactual: Scenario | None = None) -> dict[str, float]:
     """The values that take ``service`` out of ``scenario``: every path that funds it at zero,
-    or at the counterfactual's value (zero where the counterfactual has no such path)."""
+    or at the counterfactual's value (zero where the counterfactual has no such path).
+
+    A pooled service's share of the pool goes with it: the pool's contributions, set-up and
+    double-running costs shrink by ``(share - counterfactual share) / sum of shares``, so the
+    other pooled services keep their money (the pool spends a balance it does not allocate
+    on the services it does, which would otherwise hand a removed service's money to them)."""
     out = {}
     for path in _provision_paths(scenario, service):
         value = 0.0
@@ -133,6 +138,17 @@ def removal_overrides(scenario: Scenario, service: str,
             if path.startswith("pool.") and not counterfactual.pool.get("enabled"):
                 value = 0.0
         out[path] = value
+    pool_path = f"pool.services.{service}"
+    if pool_path in out:
+        pool = scenario.pool
+        shares = sum(float(v) for v in (pool.get("services") or {}).values())
+        removed = float(pool["services"][service]) - out[pool_path]
+        if shares > 0.0 and removed != 0.0:
+            keep = 1.0 - removed / shares
+            for agency, share in (pool.get("contributions") or {}).items():
+                out[f"pool.contributions.{agency}"] = float(share) * keep
+            out["pool.setup_cost"] = float(pool["setup_cost"]) * keep
+            out["pool.double_running.cost"] = float(pool["double_running"]["cost"]) * keep
     return out
 
 

@@ -22,7 +22,8 @@ SETTINGS = {"optimism_bias": 0.0, "benefit_delay_months": 0, "benefit_haircut": 
             "economic_return": "PV social benefits (resource savings, cashable and non-cashable, "
                                "without transfers; QALYs valued; valued outcomes) / PV extra cost",
             "removal": "each service's places, community places and pool share set to zero, or "
-                       "to the counterfactual's values with --against"}
+                       "to the counterfactual's values with --against; the pool's contributions, "
+                       "set-up and double running shrink by the removed share of its allocations"}
 
 
 def evidence_files(rows: Sequence[EvidenceRow], scenario: Scenario,
