@@ -23,11 +23,11 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "3dc1877a9306804e28509f15c1920d644784c858b4a06e4c68815c72cbd3e901",
-    "pilots_plus": "5328f525beffc1f83264ff23f282f8ad20ceec1a40cc31ad9b5d4467b42b642a",
-    "pooled_prevention": "439bad12a1d54f1e701f39260e6f410e5b62d5d60a4b593db55930bb5c0db197",
-    "pooled_prevention_uncertain": "f283d525eb8bc7c9f682b33f92529877f7ea71ddb6cf620bed1908378b207f6a",
-    "siloed_squeeze": "b234f141a07dbb59f03c78616f929b6449368f27a35401eca695a93db4184012",
+    "baseline": "b3dc60eed4580accce85e69247a4fe479180167bfef30b5c5ed3426dd38fff39",
+    "pilots_plus": "6bc8d1593f2ff0220bfb860a51d3b399221fb9c6cc7e19dea759764076ee8317",
+    "pooled_prevention": "2c115edb774756ef23f256905d18991aea2c3cb01189576264271593b0c6a136",
+    "pooled_prevention_uncertain": "52d4870131b6779c606461afd05fe2cb98fab093f145d2d37d2978df3fa6cea1",
+    "siloed_squeeze": "71868e4fb4d767657de1e6bfa21f8203f922c1d31a787e09f2b7cb4dec4557b2",
     "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 
