@@ -146,3 +146,12 @@ def test_place_init_writes_a_banded_file_that_reads_back(tmp_path):
             assert st["initial"] == pytest.approx(place.scenario.cohorts[c]["states"][s]["initial"],
                                                   rel=1e-12)
     assert "band q1's share" in out.read_text(encoding="utf-8")
+
+
+def test_shipped_banded_profile_builds_into_bands():
+    from tpsim.place.api import init_place
+
+    place = init_place(ROOT / "scenarios" / "places" / "banded_profile.yaml")
+    assert {f"children_{q}" for q in BANDS} <= set(place.scenario.cohorts)
+    assert place.warnings == []
+    assert initial_state(place.scenario, solve="rates").residual < 1e-9
