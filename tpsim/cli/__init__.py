@@ -53,6 +53,8 @@ _COMMANDS = {
                  "Find the futures in which SCENARIO meets a condition"),
     "optimise": ("tpsim.cli.optimise:optimise",
                  "Find the mix of preventive levers that maximises an objective"),
+    "explore": ("tpsim.cli.explore:explore",
+                "Explore each SCENARIO against the counterfactual with sliders"),
 }
 
 
