@@ -39,8 +39,9 @@ __all__ = ["ELASTICITY", "BAND_INCOME_RATIO", "MEDIAN_INCOME", "INCOME_SOURCE", 
 #: Elasticity of the marginal utility of income (Green Book 2022, Annex A3).
 ELASTICITY = 1.3
 
-#: Median equivalised household disposable income, UK, £ a year (ONS, Household income
-#: inequality, UK: financial year ending 2023; [U]: not read here, check before relying on it).
+#: Median household disposable income, UK, £ a year, FYE 2023 (ONS, Household disposable
+#: income and inequality, UK: financial year ending 2023, released 24 September 2024, main
+#: points: "median household disposable income in the UK was £34,500").
 MEDIAN_INCOME = 34500.0
 #: Each national IMD quintile's typical household income as a ratio of the median: an
 #: assumption (no ONS table of household income by IMD quintile was read). The IMD income
@@ -49,9 +50,9 @@ MEDIAN_INCOME = 34500.0
 #: (MSOA) net household income estimates between the most and the least deprived areas.
 BAND_INCOME_RATIO = {"q1": 0.70, "q2": 0.85, "q3": 1.00, "q4": 1.15, "q5": 1.35}
 INCOME_SOURCE = ("assumption: band incomes are the ratios BAND_INCOME_RATIO "
-                 "(q1 0.70 .. q5 1.35) of the UK median equivalised household disposable "
-                 "income, GBP 34,500 in FYE 2023 prices (ONS Household income inequality, "
-                 "UK, FYE 2023 [U]); no ONS table of income by IMD quintile was read")
+                 "(q1 0.70 .. q5 1.35) of the UK median household disposable "
+                 "income, GBP 34,500 in FYE 2023 (ONS Household disposable income and "
+                 "inequality, UK: FYE 2023); no ONS table of income by IMD quintile was read")
 INCOME_PRICE_YEAR = "2022-23"
 
 
