@@ -23,12 +23,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "9fb10984a9bc7fcfe019d7a0e840d0a74b6af3dd4ccf88d4080fc48a4cdb52d2",
-    "pilots_plus": "6d26a681b83407bd7960561ebb75a8f6852518d90884fbcb31e909e3a1850af7",
-    "pooled_prevention": "b1817798e55e4bd5c0b61587da3e8bb273011aae7fb1a098424ed21d5ad2e9d3",
-    "pooled_prevention_uncertain": "aa5359a4fa678b62b59b80f0b4427d389671599e209bfce9a647bf8e0e833676",
-    "siloed_squeeze": "779a9bd5daa336126f6f8474bbb974191b2d2a243c0cdd4b21c43acee35198f8",
-    "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
+    "baseline": "b3dc60eed4580accce85e69247a4fe479180167bfef30b5c5ed3426dd38fff39",
+    "pilots_plus": "6bc8d1593f2ff0220bfb860a51d3b399221fb9c6cc7e19dea759764076ee8317",
+    "pooled_prevention": "2c115edb774756ef23f256905d18991aea2c3cb01189576264271593b0c6a136",
+    "pooled_prevention_uncertain": "52d4870131b6779c606461afd05fe2cb98fab093f145d2d37d2978df3fa6cea1",
+    "siloed_squeeze": "71868e4fb4d767657de1e6bfa21f8203f922c1d31a787e09f2b7cb4dec4557b2",
+    "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 
 

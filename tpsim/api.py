@@ -697,6 +697,11 @@ class DiscoveryResult:
 WITHIN = ("horizon", "parliament")
 
 
+#: Per-run money figures the ensemble gives over the horizon only (no ``*_parliament`` column):
+#: a ``--within parliament`` condition cannot name them.
+_HORIZON_ONLY = ("npsv", "economic_npv", "fiscal_npv")
+
+
 def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:
     """The names a ``where`` condition may use: every outcome column; with
     ``within="parliament"`` a money figure (``npv``, ``npsv``, ...) is its value over the
@@ -709,6 +714,8 @@ def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -
         for name in list(columns):
             if f"{name}_parliament" in columns:
                 columns[name] = columns[f"{name}_parliament"]
+            elif name.split(".", 1)[0] in _HORIZON_ONLY:
+                del columns[name]  # a money figure the ensemble has over the horizon only
     return columns
 
 

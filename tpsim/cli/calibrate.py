@@ -88,13 +88,18 @@ class _Progress:
               show_default=True,
               help="wls: weighted least squares; bayes: posterior sampling with emcee "
                    "(settings in the config's fit.bayes).")
+@click.option("--metric", "decision_metric",
+              type=click.Choice(["npsv", "economic_npv", "fiscal_npv", "npv_parliament"]),
+              default=None, help="With --method bayes: the money figure the config's decision "
+                                 "is judged on (default: its decision.metric, else npsv).")
 @click.option("--rebudget/--keep-budgets", default=True, show_default=True,
               help="Re-derive every agency's budget, reserves and spend-following budget "
                    "growth from the calibrated month 0, so the calibrated place is consistent "
                    "(docs/place-profile.md), or keep the scenario's budgets when they are the "
                    "place's real local figures (wls only).")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
-              quiet: bool, fit_method: str, rebudget: bool) -> None:
+              quiet: bool, fit_method: str, decision_metric: str | None,
+              rebudget: bool) -> None:
     """Fit the parameters listed in CONFIG to local data by weighted least squares.
 
     Writes calibrated.yaml (runnable with `tpsim run`), fit_report.json, fit_series.csv and a
@@ -106,8 +111,10 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
         if starts is not None:
             raise click.UsageError("--starts sets the least-squares starts; with --method "
                                    "bayes set the sampler in the config's fit.bayes")
-        _calibrate_bayes(config, out, seed, progress)
+        _calibrate_bayes(config, out, seed, progress, decision_metric)
         return
+    if decision_metric is not None:
+        raise click.UsageError("--metric judges the decision of --method bayes")
     cfg, prepared, problem = prepare(load_config(config), starts, seed)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
@@ -154,16 +161,18 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     click.echo(f"run it with: tpsim run {calibrated_path}")
 
 
-def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _Progress) -> None:
+def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _Progress,
+                     metric: str | None = None) -> None:
     """``--method bayes``: sample the posterior, then write posterior.csv, fit_report.json and
     the charts."""
     from tpsim.analysis.bayes import to_csv_text
-    from tpsim.analysis.learning import bayes_fit
+    from tpsim.analysis.learning import bayes_fit, with_decision_metric
     from tpsim.present.bayes_documents import (bayes_fit_report, bayes_fit_text,
                                                posterior_comments)
     from tpsim.present.charts_bayes import write_bayes_charts
 
-    cfg, prepared, problem = prepare(load_config(config), None, seed)
+    cfg, prepared, problem = prepare(with_decision_metric(load_config(config), metric), None,
+                                     seed)
     settings = cfg.bayes
     progress.message(f"sampling the posterior of {prepared.scenario.name}: "
                      f"{problem.n_parameters} parameters, {problem.n_observations} observations "

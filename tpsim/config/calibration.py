@@ -346,17 +346,18 @@ class BayesSettings:
 @dataclass(frozen=True)
 class DecisionSpec:
     """The decision the learning informs: ``option`` against ``against`` (scenario files),
-    judged on ``metric`` (an ensemble metric of the option against the counterfactual, £)."""
+    judged on ``metric`` (a money metric of the option against the counterfactual, £; the
+    NPSV, the Green Book's headline, by default)."""
 
     option: Path
     against: Path
-    metric: str = "npv"
+    metric: str = "npsv"
 
 
 _DECISION_KEYS = ("option", "against", "metric")
 #: Money metrics of an option against its counterfactual the decision may be judged on
-#: (tpsim.analysis.ensemble.METRICS without the ratio).
-_DECISION_METRICS = ("npv", "npv_parliament")
+#: (tpsim.analysis.decision.DECISION_METRICS: the ensemble's money metrics, fiscal_npv = npv).
+_DECISION_METRICS = ("npsv", "economic_npv", "fiscal_npv", "npv", "npv_parliament")
 
 _BAYES_INTS = {"walkers": 4, "steps": 10, "burn_in": 0, "thin": 1, "chains": 1, "seed": 0,
                "rerun_steps": 10, "draws": 100}
@@ -445,7 +446,7 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
         for k in d:
             if k not in _DECISION_KEYS:
                 raise err(("decision", str(k)), "unknown key" + _suggest(str(k), _DECISION_KEYS))
-        metric = d.get("metric", "npv")
+        metric = d.get("metric", "npsv")
         if metric not in _DECISION_METRICS:
             raise err(("decision", "metric"), f"expected one of {', '.join(_DECISION_METRICS)}, "
                                               f"got {_describe(metric)}")
