@@ -341,30 +341,27 @@ _FILE_MODE = 0o666 & ~_umask()  # what open() would give: mkstemp makes files pr
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write_with(path, write, suffix=".tmp")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Let ``write(tmp_path)`` produce a file (e.g. matplotlib's savefig), then rename it."""
+def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None],
+                      suffix: str | None = None) -> Path:
+    """Let ``write(tmp_path)`` produce a file (e.g. matplotlib's savefig, which reads the
+    format from the temporary file's ending, ``path``'s own unless ``suffix`` is given), then
+    rename it to ``path``; the temporary file is removed if anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    prefix = f".{path.name}." if suffix is not None else f".{path.stem}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
