@@ -54,6 +54,7 @@ from scipy import stats
 
 from tpsim.analysis.calibration import CalibrationProblem
 from tpsim.config.calibration import BayesSettings, FitSettings, PriorSpec
+from tpsim.config.posterior import WeightedDraws
 
 __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",
@@ -302,7 +303,7 @@ class LogPosterior:
 
 
 @dataclass
-class Posterior:
+class Posterior(WeightedDraws):
     """Posterior draws: ``draws`` (n x p, parameters' own units, columns ``names``),
     ``log_posterior`` (n,) under the data they were drawn for, and importance ``weights``
     (n,, summing to 1) or None for equally weighted draws. ``diagnostics`` holds the
@@ -316,16 +317,6 @@ class Posterior:
     elapsed: float = 0.0
     runs: int = 0
     kernel_calls: int = 0
-
-    @property
-    def n(self) -> int:
-        return int(self.draws.shape[0])
-
-    @property
-    def normalised_weights(self) -> np.ndarray:
-        from tpsim.config.posterior import normalised_weights
-
-        return normalised_weights(self.weights, self.n)
 
     @property
     def ess(self) -> float:
