@@ -95,6 +95,7 @@ def _bind_state_changes(rep, waiting_multiplier, withdraw):
     def enter(p: int, s: int, now: float) -> None:
         """Person p is in state s from ``now``: schedule its state change and request clocks."""
         ep = epoch[p]
+        # schedule_candidate(p, ep, s, now), written out: this runs for every arrival
         b = bound[s]
         if b > 0.0:
             at = now + next_exp() / b
