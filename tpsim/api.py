@@ -619,16 +619,17 @@ def evidence(scenario: Scenario | PathLike, against: Scenario | PathLike | None 
 
 
 def place_init(profile, template: Scenario | PathLike | None = None, reference=None,
-               keep_budgets: bool = True):
+               keep_budgets: bool = True, bands: bool = True):
     """A place's scenario from its profile, as ``tpsim place init``: a
     :class:`tpsim.place.build.Place` whose ``scenario`` is solved and validated, ``origin``
     names where each value came from and ``warnings`` lists problems (a budget below month-0
     spend, reserves below zero in the first year). ``template`` defaults to the shipped
-    baseline, ``reference`` (the template's own profile) to its profile."""
+    baseline, ``reference`` (the template's own profile) to its profile; ``bands`` splits
+    cohorts and services by the profile's deprivation bands when it gives them."""
     from tpsim.place.api import init_place
 
     return init_place(profile, template=template, reference=reference,
-                      keep_budgets=keep_budgets)
+                      keep_budgets=keep_budgets, bands=bands)
 
 
 def places_compare(table, scenario, against, reference=None, optimism_bias: float | None = None,
