@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from tpsim.analysis.discounting import monthly_factors
-from tpsim.models import kernel
+from tpsim.models import codegen, kernel
 from tpsim.models.structure import Model
 
 _log = logging.getLogger("tpsim")
@@ -34,9 +35,8 @@ class RawRun:
 
 class Buffers:
     """Output arrays kept between :func:`simulate` calls (an ensemble's slices), so repeated
-    calls do not allocate (and page-fault) tens of MB each time: allocators that return large
-    blocks to the system at once (Dask workers set ``MALLOC_TRIM_THRESHOLD_``) made that 25-35%
-    of a slice's time. An array is reused when a request fits in it."""
+    calls do not allocate and page-fault tens of MB each time. An array is reused when a
+    request fits in it."""
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
@@ -49,9 +49,23 @@ class Buffers:
         return flat[:size].reshape(shape)
 
 
+KERNELS = ("generated", "generic")
+
+
+def kernel_for(model: Model, choice: str | None = None) -> str:
+    """Which kernel runs ``model``: the generated one (:mod:`tpsim.models.codegen`) for Euler,
+    the generic one for RK4. ``choice`` (or ``$TPSIM_KERNEL``) = "generic" forces the generic
+    kernel (benchmarks and tests compare the two)."""
+    choice = choice or os.environ.get("TPSIM_KERNEL") or "generated"
+    if choice not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, not {choice!r}")
+    return "generated" if choice == "generated" and model.method == "euler" else "generic"
+
+
 def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarray | None = None,
              record: bool | np.ndarray = True, discount_rate: float = 0.035,
-             health_discount_rate: float = 0.015, out: Buffers | None = None) -> RawRun:
+             health_discount_rate: float = 0.015, out: Buffers | None = None,
+             kernel_choice: str | None = None) -> RawRun:
     """Simulate every row of ``theta`` (default: the base parameters, one run).
 
     ``record``: True records every state entry at each month end, False none (totals only,
@@ -59,7 +73,7 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     Discount rates (per year, Green Book schedule) weight the discounted accumulators.
     ``out``: :class:`Buffers` to write the results into when their sizes fit (the arrays of
     the returned :class:`RawRun` are then views of them, valid until the next call with the
-    same buffers); else new arrays.
+    same buffers); else new arrays. ``kernel_choice``: see :func:`kernel_for`.
     """
     if theta is None:
         theta = model.theta(1)
@@ -85,22 +99,39 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     out_traj = out.take("trajectory", traj_shape)
     disc = monthly_factors(model.n_months, discount_rate)
     disc_h = monthly_factors(model.n_months, health_discount_rate)
+    if n_runs and kernel_for(model, kernel_choice) == "generated":
+        _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj)
+    elif n_runs:
+        _run_generic(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj)
+    return RawRun(out_final, out_traj, record_index, theta, ev_values)
+
+
+def _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj):
+    module = codegen.load(model)
+    if codegen.is_warm(module) is False:
+        _log.info("compiling the simulation kernel for this model's structure: about a minute "
+                  "the first time; later runs load it from the cache in %s", codegen.cache_dir())
+    record_rows = np.ascontiguousarray(module.XROW[record_index])
+    module.simulate_batch(theta, model.ev_month, model.ev_param, ev_values, model.dt,
+                          model.steps_per_month, model.n_months, disc, disc_h, record_rows,
+                          module.XROW, out_final, out_traj, 8 * numba.get_num_threads())
+
+
+def _run_generic(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj):
+    if kernel.jit_cache_warm() is False:
+        _log.info("compiling the simulation kernel: first use after installing, about "
+                  "half a minute; later runs load it from numba's cache")
     s = model.structure
     nco, nag = len(model.cohorts), len(model.agencies)
     nprev, nreact = len(model.preventive), len(model.reactive)
     naux = model.npop + 2 * nprev + nreact + 3 * nag + 2
     ngrowth = nco + 2 * nag + 1
-    if n_runs:
-        if kernel.jit_cache_warm() is False:
-            _log.info("compiling the simulation kernel: first use after installing, about "
-                      "half a minute; later runs load it from numba's cache")
-        kernel.simulate_batch(
-            theta, model.ev_month, model.ev_param, ev_values, model.dt, model.steps_per_month,
-            model.n_months, model.method == "rk4", disc, disc_h, record_index, out_final,
-            out_traj, model.po, model.xo, nco, model.npop, nprev, nreact, nag, naux, ngrowth,
-            s["pop_cohort"], s["pop_first"], s["pop_last"], model.pop_utility,
-            s["prev_agency"], s["prev_order"], s["prev_stage0"], s["prev_ptr"], s["prev_pop"],
-            s["react_agency"], s["react_ptr"], s["react_pop"], s["pop_prev_ptr"], s["pop_prev"],
-            s["pop_react_ptr"], s["pop_react"], s["pop_ag_ptr"], s["pop_ag"],
-            numba.get_num_threads())
-    return RawRun(out_final, out_traj, record_index, theta, ev_values)
+    kernel.simulate_batch(
+        theta, model.ev_month, model.ev_param, ev_values, model.dt, model.steps_per_month,
+        model.n_months, model.method == "rk4", disc, disc_h, record_index, out_final,
+        out_traj, model.po, model.xo, nco, model.npop, nprev, nreact, nag, naux, ngrowth,
+        s["pop_cohort"], s["pop_first"], s["pop_last"], model.pop_utility,
+        s["prev_agency"], s["prev_order"], s["prev_stage0"], s["prev_ptr"], s["prev_pop"],
+        s["react_agency"], s["react_ptr"], s["react_pop"], s["pop_prev_ptr"], s["pop_prev"],
+        s["pop_react_ptr"], s["pop_react"], s["pop_ag_ptr"], s["pop_ag"],
+        numba.get_num_threads())
