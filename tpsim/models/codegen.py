@@ -14,8 +14,9 @@ would run scalar. Values needed by a later loop are carried through a small scra
 
 Generated source lives in a cache directory outside the package (``$TPSIM_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/tpsim``, else ``~/.cache/tpsim``), under ``kernels/<key>.py``; the key hashes
-the structure, this generator's source and the generic kernel's source (the generated module
-calls its parameter loader). numba compiles it with ``cache=True`` next to it.
+the generated source, the generic-kernel helpers it calls (parameter loader, growth factors)
+and the layout constants they read, so an edit elsewhere in the generic kernel does not force a
+recompile. numba compiles it with ``cache=True`` next to it.
 
 The generic kernel stays: it runs RK4 and is the reference the generated kernel is tested
 against (:mod:`tests.test_codegen`).
@@ -54,25 +55,34 @@ def cache_dir() -> Path:
     return base / "kernels"
 
 
-def structure_key(model) -> str:
-    """Hash of everything the generated source depends on (not the parameters)."""
-    h = hashlib.sha256()
-    h.update(f"v{GENERATOR_VERSION} lanes{LANES} ptr{MAX_POINTERS}".encode())
-    for path in (Path(__file__), Path(K.__file__)):
-        h.update(path.read_bytes())
+def structure_key(model, source: str | None = None) -> str:
+    """Hash of the generated source (``source``, else generated now), of the generic-kernel
+    helpers it calls, of the integer layout constants they read and of numba's version: the
+    structure and this generator enter it, the parameters do not."""
+    import inspect
+
     import numba
-    h.update(numba.__version__.encode())
-    sizes = (len(model.cohorts), model.npop, len(model.preventive), len(model.reactive),
-             len(model.agencies))
-    h.update(repr(sizes).encode())
-    h.update(np.ascontiguousarray(model.po, dtype=np.int64).tobytes())
-    h.update(np.ascontiguousarray(model.xo, dtype=np.int64).tobytes())
-    h.update(np.ascontiguousarray(model.pop_utility, dtype=np.float64).tobytes())
-    for name in sorted(model.structure):
-        arr = np.ascontiguousarray(model.structure[name])
-        h.update(name.encode() + str(arr.dtype).encode() + repr(arr.shape).encode())
-        h.update(arr.tobytes())
+
+    from tpsim.models import layout
+    h = hashlib.sha256(numba.__version__.encode())
+    for fn in (K._load_params, K._growth_steps):
+        h.update(inspect.getsource(getattr(fn, "py_func", fn)).encode())
+    for mod in (K, layout):
+        consts = sorted((k, v) for k, v in vars(mod).items()
+                        if k.isupper() and isinstance(v, int))
+        h.update(repr(consts).encode())
+    h.update((generate_source(model) if source is None else source).encode())
     return h.hexdigest()[:20]
+
+
+def _layout_of(model) -> list[int]:
+    """The generic kernel's record layout (:func:`tpsim.models.kernel._layout`) of ``model``."""
+    s = model.structure
+    nstage = int(np.asarray(s["prev_order"], dtype=np.int64).sum())
+    layout_fn = getattr(K._layout, "py_func", K._layout)
+    return [int(v) for v in layout_fn(model.npop, len(model.cohorts), len(model.preventive),
+                                      nstage, len(model.reactive), len(model.agencies),
+                                      int(s["react_pop"].shape[0]))]
 
 
 # ---- source generation ------------------------------------------------------------------------
@@ -116,11 +126,7 @@ class _Builder:
         self.nco, self.npop = len(model.cohorts), model.npop
         self.nprev, self.nreact, self.nag = len(model.preventive), len(model.reactive), \
             len(model.agencies)
-        prev_order = np.asarray(s["prev_order"], dtype=np.int64)
-        nstage = int(prev_order.sum())
-        nutil = int(s["react_pop"].shape[0])
-        self.lo = [int(v) for v in getattr(K._layout, "py_func", K._layout)(self.npop, self.nco, self.nprev, nstage,
-                                                     self.nreact, self.nag, nutil)]
+        self.lo = _layout_of(model)
         self.s = s
         self.utility = np.asarray(model.pop_utility, dtype=float)
         self.frags: list[_Fragment] = []
@@ -475,20 +481,19 @@ def generate_source(model) -> str:
     ngrowth = nco + 2 * nag + 1
     nstage = int(np.asarray(s["prev_order"]).sum())
     nutil = int(s["react_pop"].shape[0])
-    lo = [int(v) for v in getattr(K._layout, "py_func", K._layout)(npop, nco, nprev, nstage, nreact, nag, nutil)]
+    lo = _layout_of(model)
     noalias = ", noalias=True" if K._noalias_option() else ""
     jit = _JIT_LINE.format(noalias=noalias)
     step_bodies, nslot = _pack(_Builder(model).build(), ngrowth)
 
     def arr(name, values, dtype):
-        return f"{name} = np.array({[int(v) if dtype != 'float64' else float(v) for v in values]!r}," \
-               f" dtype=np.{dtype})"
+        cast = float if dtype == "float64" else int
+        return f"{name} = np.array({[cast(v) for v in values]!r}, dtype=np.{dtype})"
 
     out = [f'"""Euler kernel generated by tpsim.models.codegen (version {GENERATOR_VERSION}) for '
            f'a model with', f'{npop} need states, {nprev} preventive and {nreact} reactive '
            f'services, {nag} agencies, {nco} cohorts.',
-           f'Structure key {structure_key(model)}. Do not edit: regenerated when the structure '
-           f'or the generator changes."""',
+           'Do not edit: tpsim regenerates it when the structure or the generator changes."""',
            "import numpy as np",
            "from numba import njit, prange",
            "from tpsim.models.kernel import _load_params, _growth_steps",
@@ -679,7 +684,8 @@ def is_warm(module: ModuleType) -> bool | None:
 
 def load(model) -> ModuleType:
     """The generated kernel module for ``model`` (generated and written on first use)."""
-    key = structure_key(model)
+    text = generate_source(model)
+    key = structure_key(model, text)
     mod = _modules.get(key)
     if mod is not None:
         return mod
@@ -687,7 +693,6 @@ def load(model) -> ModuleType:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"tpsim_kernel_{key}.py"
     if not path.exists():
-        text = generate_source(model)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)

@@ -1,4 +1,9 @@
-"""The numba kernel: simulate many parameter sets of one compiled model in one call.
+"""The generic numba kernel: simulate many parameter sets of one compiled model in one call.
+
+It reads the model's structure from index arrays at run time, so one compiled kernel serves
+every model. :mod:`tpsim.models.codegen` generates a faster Euler kernel per model structure,
+which :func:`tpsim.models.simulate.simulate` runs for Euler; this kernel runs RK4 and is the
+reference the generated one is tested against.
 
 Design (see docs/model.md for every equation):
 
@@ -11,7 +16,7 @@ Design (see docs/model.md for every equation):
   preallocated outputs: the final state per run (all cumulative accumulators, i.e. totals) and,
   optionally, month-end snapshots of chosen state entries.
 
-How the hot code is kept vectorised and cheap (each point measured, see the notes in the code):
+How the hot code is kept vectorised and cheap (benchmarks/README.md has the measurements):
 
 * **Records.** Inside a block the kernel does not use the ``po``/``xo`` block layout of
   :mod:`tpsim.models.layout` (where the fields of one service are ``nreact`` rows apart).
@@ -50,15 +55,9 @@ How the hot code is kept vectorised and cheap (each point measured, see the note
   compiled without the NRT: otherwise each call increfs/decrefs every array argument with
   atomic operations on cache lines that both threads share.
 
-What limits it now: one Euler step streams every parameter and state row of a block through
-the cache (about 8 KB per run for the shipped baseline: ~520 KB per block at LANES = 64, more
-than L1, within the 1 MB L2 of the machines measured), and each entity's lane loop has a fixed
-start-up cost. Wider blocks amortise that cost: LANES = 64 measured 5-13% faster than 32 in
-paired runs (one thread, same process; 48 was within noise). The cost is in small batches:
-every block computes 64 lanes, so one run took 4-6 ms instead of 3.5 ms and a batch of 33-64
-runs is one block on one thread (a calibration fit: 0.26-0.31 s instead of 0.21-0.27 s). On
-a CPU with a small L2 (256 KB) a narrower block may be faster; LANES is the one constant to
-change.
+Block width: every block computes ``LANES`` lanes, so wider blocks amortise each lane loop's
+start-up cost at the price of small batches (one run costs a whole block) and of the cache a
+block's rows occupy; ``LANES`` is the one constant to change.
 
 Floating-point order: every quantity is computed with the same operations as the plain
 formulas of docs/model.md except (a) a division by a parameter-only delay is a multiplication
@@ -988,18 +987,30 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
 
 
 @njit(parallel=True, **_JIT)
-def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_months, rk4,
-                   disc_month, disc_health_month, record_idx, out_final, out_traj,
-                   po, xo, nco, npop, nprev, nreact, nag, naux, ngrowth,
-                   pop_cohort, pop_first, pop_last, pop_utility,
-                   prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-                   react_agency, react_ptr, react_pop,
-                   pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
+def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_traj, model,
                    n_threads):
     """Simulate every row of ``theta`` (runs x parameters); write ``out_final`` (runs x state)
     and, for the state entries in ``record_idx``, ``out_traj`` (runs x months+1 x records).
 
-    ``naux`` is accepted for compatibility and ignored: the kernel sizes its own scratch."""
+    ``events`` = (ev_month, ev_param, ev_value): time-keyed changes (month, theta column, value
+    per run). ``timing`` = (dt, steps_per_month, n_months, rk4). ``discount`` = (per-month
+    factors of money, of health). ``model`` = (po, xo, sizes, people, services), made by
+    :func:`tpsim.models.simulate.kernel_model`: the layout offsets, the entity counts (nco,
+    npop, nprev, nreact, nag), the people arrays (pop_cohort, pop_first, pop_last,
+    pop_utility, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag) and
+    the service arrays (prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
+    react_agency, react_ptr, react_pop). ``n_threads`` sets the number of chunks of blocks
+    (8 per thread); numba's thread count is set with ``numba.set_num_threads``."""
+    ev_month, ev_param, ev_value = events
+    dt, steps_per_month, n_months, rk4 = timing
+    disc_month, disc_health_month = discount
+    po, xo, sizes, people, services = model
+    nco, npop, nprev, nreact, nag = sizes
+    (pop_cohort, pop_first, pop_last, pop_utility, pop_prev_ptr, pop_prev, pop_react_ptr,
+     pop_react, pop_ag_ptr, pop_ag) = people
+    (prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
+     react_pop) = services
+    ngrowth = nco + 2 * nag + 1
     nruns = theta.shape[0]
     nparam = theta.shape[1]
     nblocks = (nruns + LANES - 1) // LANES
