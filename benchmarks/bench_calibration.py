@@ -75,7 +75,7 @@ def run_command(out: Path) -> tuple[float, dict]:
 def fit_in_process(rounds: int) -> list[float]:
     """Wall times of calibration.fit alone (after one warm-up fit)."""
     from tpsim.analysis import calibration as cal
-    from tpsim.config.localdata import load_config
+    from tpsim.config.calibration import load_config
 
     cfg = load_config(CONFIG)
     prepared = cal.setup(cfg)  # what `tpsim calibrate` fits

@@ -35,13 +35,11 @@ from benchlib import machine, pin_two_cores  # noqa: E402
 
 def make_job(runs: int, seed: int):
     from tpsim.analysis import ensemble as en
-    from tpsim.models import runner
     from tpsim.config.scenario import load_scenario
 
-    sc = runner.with_time_settings(load_scenario(ROOT / "scenarios/pooled_prevention_uncertain.yaml"),
-                                   dt=0.25, horizon=60)
-    cf = runner.with_time_settings(load_scenario(ROOT / "scenarios/siloed_squeeze.yaml"),
-                                   dt=0.25, horizon=60)
+    sc = load_scenario(ROOT / "scenarios/pooled_prevention_uncertain.yaml").replace(dt=0.25,
+                                                                                    horizon=60)
+    cf = load_scenario(ROOT / "scenarios/siloed_squeeze.yaml").replace(dt=0.25, horizon=60)
     return en.prepare([sc], cf, runs=runs, seed=seed, sampler="random")
 
 

@@ -109,7 +109,7 @@ def conservation_in_process() -> list[str]:
     from tpsim.models.individual import build_plan, run_replications
     from tpsim.config.scenario import load_scenario
 
-    scenario = runner.with_time_settings(load_scenario(BASELINE), horizon=MONTHS)
+    scenario = load_scenario(BASELINE).replace(horizon=MONTHS)
     aggregate = runner.run(scenario)
     plan, _ = build_plan(aggregate.model, aggregate, people=PEOPLE)
     outputs, _, _ = run_replications(plan, 2, seed=1, workers=1)

@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from benchlib import machine, spread  # noqa: E402
 from tpsim.models import layout as lo  # noqa: E402
 from tpsim.models.structure import compile_scenario  # noqa: E402
-from tpsim.models.runner import with_time_settings  # noqa: E402
 from tpsim.config.scenario import load_scenario  # noqa: E402
 from tpsim.models.simulate import simulate  # noqa: E402
 
@@ -199,7 +198,7 @@ def main(argv=None) -> int:
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
     # the throughput target is stated for the baseline over one Parliament (60 months)
-    scenario = with_time_settings(load_scenario(BASELINE), horizon=60)
+    scenario = load_scenario(BASELINE).replace(horizon=60)
     model = compile_scenario(scenario)
     print(f"tpsim core benchmarks: {BASELINE.name} ({model.npop} need states, "
           f"{len(model.services)} services, {len(model.agencies)} agencies), dt={model.dt}, "

@@ -49,6 +49,11 @@ def report_text(page: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _portable(data: bytes) -> bytes:
+    """Outputs name the scenario files by path: the checkout's folder becomes <repo>."""
+    return data.replace(str(SCENARIOS.parent).encode(), b"<repo>")
+
+
 def produce(tmp: Path) -> dict[str, bytes]:
     s = {name: str(SCENARIOS / f"{name}.yaml") for name in
          ("baseline", "siloed_squeeze", "pooled_prevention", "pilots_plus",
@@ -60,7 +65,7 @@ def produce(tmp: Path) -> dict[str, bytes]:
          "--runs", "512", "--seed", "7", "--no-charts", "--out", str(tmp / "ens"))
     _cli("report", s["pooled_prevention"], s["pilots_plus"], "--against", s["siloed_squeeze"],
          "--out", str(tmp / "rep"))
-    return {
+    files = {
         "comparison.json": (tmp / "cmp" / "comparison.json").read_bytes(),
         "ensemble.json": (tmp / "ens" / "ensemble.json").read_bytes(),
         "baseline_timeseries.csv.gz": gzip.compress(
@@ -69,6 +74,7 @@ def produce(tmp: Path) -> dict[str, bytes]:
             (tmp / "cmp" / "pooled_prevention" / "timeseries.csv").read_bytes(), mtime=0),
         "report.txt": report_text((tmp / "rep" / "report.html").read_text()).encode(),
     }
+    return {name: data if name.endswith(".gz") else _portable(data) for name, data in files.items()}
 
 
 def _close(a: float, b: float) -> bool:

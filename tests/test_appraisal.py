@@ -267,8 +267,9 @@ def test_incomparable_scenarios_are_refused_with_file_and_key():
     assert err.value.key == "agencies.police" and err.value.file == "<other>"
     longer = copy.deepcopy(two_agency_dict("longer"))
     longer["time"]["horizon"] = 48
-    with pytest.raises(TpsimError, match="--horizon"):
+    with pytest.raises(TpsimError, match="common horizon") as err:
         check_comparable(_scenario(longer), _scenario(two_agency_dict()))
+    assert err.value.key == "time.horizon"  # the command adds "(use --horizon)" from the key
     moved = two_agency_dict("moved")
     moved["services"]["admissions"]["agency"] = "council"
     with pytest.raises(TpsimError) as err:

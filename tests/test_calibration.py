@@ -20,8 +20,8 @@ from scipy import stats
 from conftest import make_tiny_scenario_dict
 from tpsim.analysis import calibration as cal
 from tpsim.cli import main
-from tpsim.config.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
-                             month_label, read_local_data)
+from tpsim.config.calibration import ConfigError, FitSettings, config_from_dict, load_config
+from tpsim.config.localdata import month_label, read_local_data
 from tpsim.models.structure import compile_scenario
 from tpsim.models.runner import run
 from tpsim.config.scenario import load_scenario

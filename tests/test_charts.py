@@ -13,7 +13,8 @@ from matplotlib.patches import Rectangle
 
 from conftest import make_tiny_scenario_dict
 from tpsim.present import charts, style
-from tpsim.present.report import build_comparison, make_charts
+from tpsim.analysis.comparison import compare_scenarios
+from tpsim.present.report import make_charts
 from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ SCENARIOS = ROOT / "scenarios"
 def shipped_comparison():
     """pooled_prevention and pilots_plus against siloed_squeeze, the baseline for context."""
     load = lambda name: load_scenario(SCENARIOS / f"{name}.yaml")  # noqa: E731
-    return build_comparison([load("pooled_prevention"), load("pilots_plus")],
+    return compare_scenarios([load("pooled_prevention"), load("pilots_plus")],
                             load("siloed_squeeze"), context=[load("baseline")])
 
 
@@ -54,7 +55,7 @@ def paying_back_comparison():
     """A small comparison that pays back within its horizon (more falls prevention places)."""
     cf = scenario_from_dict(two_agency_place(300.0, "tiny_cf"), source="<tiny_cf>")
     sc = scenario_from_dict(two_agency_place(600.0, "tiny_more"), source="<tiny_more>")
-    return build_comparison([sc], cf)
+    return compare_scenarios([sc], cf)
 
 
 @functools.lru_cache(maxsize=None)
@@ -358,3 +359,54 @@ def test_series_titles_are_words_with_the_scenario_labels():
     assert charts.series_title("population.older_people.crisis", sc).startswith("People: ")
     assert charts.series_title("population.older_people.crisis", sc).endswith(", crisis")
     assert charts.series_title("no.such.series", sc) == "no.such.series"
+
+
+# ---------------------------------------------------------------------------------------------
+# The charts of ensembles, sensitivity and the DES (tpsim.present.charts_uncertainty, charts_des)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sobol_figure_draws_the_indices_largest_total_at_the_top():
+    from tpsim.present.charts_uncertainty import sobol_figure
+
+    r = {"first_order": np.array([0.1, 0.6]), "total_order": np.array([0.2, 0.7]),
+         "first_order_ci": (np.array([0.05, 0.5]), np.array([0.15, 0.7])),
+         "total_order_ci": (np.array([0.1, 0.6]), np.array([0.3, 0.8]))}
+    fig = sobol_figure(["a", "b"], r, "NPV", "sc", "source line", 256)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]  # b (ST 0.7) on top
+    widths = sorted(round(p.get_width(), 6) for p in ax.patches if isinstance(p, Rectangle))
+    assert widths == [0.1, 0.2, 0.6, 0.7]
+    texts = [t.get_text() for t in fig.texts]
+    assert "Sobol indices: sc" in texts and "source line" in texts
+
+
+def test_coarse_histogram_keeps_the_share_of_runs():
+    from tpsim.present.charts_uncertainty import _coarse
+
+    counts = np.zeros(202)
+    counts[1:-1] = 1.0  # 200 regular bins, one run each
+    centres, share = _coarse(counts, low=0.0, width=1.0, stats={}, target=50)
+    assert share.sum() == pytest.approx(counts[1:-1].sum() / counts.sum(), abs=0.02)
+    assert np.all(np.diff(centres) > 0) and 0 <= centres[0] < 5
+    assert _coarse(np.zeros(12), 0.0, 1.0, {}) == (None, None)
+
+
+def test_ensemble_figures_fan_each_tracked_series_and_histogram_each_metric():
+    from tpsim.analysis import ensemble as en
+    from tpsim.present.charts_uncertainty import ensemble_figures
+
+    sc, cf = (load_scenario(SCENARIOS / f"{n}.yaml").replace(horizon=24)
+              for n in ("pooled_prevention_uncertain", "siloed_squeeze"))
+    job = en.prepare([sc], cf, runs=32, seed=1, series=("spend.total",))
+    job.edges = en.pilot_edges(job)
+    partial = en.run_ensemble(job, "local")
+    summary = en.summarise(job, partial)
+    figures = ensemble_figures(job, summary, partial, [sc], cf)
+    assert set(figures) == {"fan_spend_total_pooled_prevention_uncertain",
+                            "fan_spend_total_pooled_prevention_uncertain_vs_siloed_squeeze",
+                            "hist_npv", "hist_bcr", "hist_payback"}
+    assert "difference against the counterfactual" in charts.chart_title(
+        figures["fan_spend_total_pooled_prevention_uncertain_vs_siloed_squeeze"])
+    bars = [p for p in figures["hist_payback"].axes[0].patches if isinstance(p, Rectangle)]
+    assert sum(b.get_height() for b in bars) == pytest.approx(1.0)  # shares of all runs

@@ -214,3 +214,39 @@ def test_a_first_use_compile_is_announced_on_stderr_only(tmp_path, monkeypatch):
     assert noted.stderr.count("tpsim: compiling the simulation kernel") == 1
     assert "compiling" not in noted.stdout
     assert noted.stdout == quiet.stdout.replace(str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+def test_shared_options_mean_the_same_in_every_command():
+    """--against, --horizon, --dt, --method (integration), --seed, --optimism-bias and --out
+    come from tpsim.cli.options: the same type and bounds wherever a command takes them."""
+    import importlib
+
+    import click
+
+    from tpsim.cli import _COMMANDS
+
+    def describe(param):
+        t = param.type
+        bounds = (getattr(t, "min", None), getattr(t, "max", None))
+        choices = tuple(getattr(t, "choices", ()) or ())
+        return type(t).__name__, bounds, choices, param.required
+
+    seen: dict[str, dict] = {}
+    for name, (target, _) in _COMMANDS.items():
+        module, attr = target.split(":")
+        command = getattr(importlib.import_module(module), attr)
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            flag = param.opts[0]
+            if flag == "--method" and name == "sensitivity":
+                continue  # its --method chooses oat or sobol, not the integration method
+            if flag in ("--against", "--horizon", "--dt", "--method", "--seed",
+                        "--optimism-bias", "--out"):
+                seen.setdefault(flag, {})[name] = describe(param)
+    assert set(seen["--horizon"]) >= {"run", "des", "compare", "ensemble", "sensitivity",
+                                      "chart", "report"}
+    for flag, by_command in seen.items():
+        kinds = {d[:3] for d in by_command.values()}
+        assert len(kinds) == 1, (flag, by_command)
+    assert seen["--horizon"]["run"][1] == (1, None)

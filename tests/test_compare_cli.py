@@ -199,6 +199,21 @@ def test_user_errors_exit_2_with_one_line_and_write_nothing(place, problem):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert not out.exists()
+    if problem == "horizon":  # the library names the setting; the command adds its option
+        assert "time.horizon" in lines[0] and lines[0].endswith("(use --horizon)"), lines[0]
+
+
+def test_library_errors_name_parameters_not_options(place):
+    from tpsim.analysis.comparison import check_comparable
+    from tpsim.config.scenario import load_scenario
+    from tpsim.errors import TpsimError
+
+    d = two_agency_dict("long")
+    d["time"]["horizon"] = 48
+    long = load_scenario(_write(place["dir"], d))
+    with pytest.raises(TpsimError) as err:
+        check_comparable(long, load_scenario(place["base"]))
+    assert err.value.key == "time.horizon" and "--" not in str(err.value)
 
 
 def test_every_output_key_is_documented(place):

@@ -16,7 +16,7 @@ from tpsim.cli import main
 from tpsim.models.results import build_results
 from tpsim.config.scenario import scenario_from_dict
 from tpsim.models.simulate import simulate
-from tpsim.config.uncertainty import BLOCK
+from tpsim.analysis.sampling import BLOCK
 
 UNCERTAINTY = {
     "parameters": {
@@ -75,22 +75,6 @@ def local_result(job):
 
 
 # ---- series and appraisal ----------------------------------------------------------------------
-
-
-def test_series_terms_match_results(job):
-    model = job.models[1]
-    theta, ev = job.plan.parameters(1, model.theta0, model.ev_value0,
-                                    job.plan.unit("random", 0, 0, 3))
-    results = build_results(model, simulate(model, theta, ev, record=True))
-    names = [n for n in results.columns if en.series_terms(model, n) is not None]
-    assert len(names) >= 25
-    traj = results.raw.trajectory
-    for name in names:
-        t = en.series_terms(model, name)
-        src = np.diff(traj, axis=1) if t.kind == "flow" else traj[:, 1:, :]
-        value = sum(c * src[:, :, i] for i, c in zip(t.index, t.coef))
-        assert np.allclose(value, results[name], rtol=1e-12, atol=1e-9), name
-    assert en.series_terms(model, "spend.agency.nobody") is None
 
 
 def test_fused_appraisal_equals_the_appraisal_module(job):

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from conftest import make_tiny_scenario_dict
 from tpsim.models import runner
 from tpsim.cli import main
-from tpsim.cli.des import without_capacity_limits
 from tpsim.analysis.crosscheck import (
     COUNT_PREFIXES, check_individual, crosscheck, reference_run, standardised_differences,
     threshold,
@@ -68,9 +67,8 @@ def test_tiny_replication_mean_agrees_with_aggregate():
 
 @pytest.mark.skipif(not BASELINE.exists(), reason="scenarios/baseline.yaml not written yet")
 def test_baseline_unlimited_capacity_agrees_with_aggregate():
-    scenario = without_capacity_limits(runner.with_time_settings(load_scenario(BASELINE),
-                                                                 horizon=24))
-    assert all(sv.get("capacity") is None for sv in scenario.data["services"].values()
+    scenario = load_scenario(BASELINE).replace(horizon=24, capacity_limits=False)
+    assert all(sv.get("capacity") is None for sv in scenario.services.values()
                if sv["kind"] == "reactive")
     aggregate = runner.run(scenario)
     results = run_individual(aggregate.model, aggregate, people=6_000, replications=10, seed=2,
@@ -304,3 +302,64 @@ def test_cli_des_default_folder_and_bad_option(tmp_path, monkeypatch):
     assert (tmp_path / "outputs" / "tiny" / "des" / "crosscheck.json").exists()
     result = CliRunner().invoke(main, ["des", str(path), "--people", "0"])
     assert result.exit_code != 0
+
+
+# ---- one seeded replication, pinned exactly ------------------------------------------------------
+
+
+def _replication_fingerprint(out) -> str:
+    """sha256 of every field of a ReplicationOutput except the wall and CPU times."""
+    import hashlib
+    from dataclasses import fields
+
+    h = hashlib.sha256()
+    for f in fields(out):
+        if f.name in ("seconds", "cpu_seconds"):
+            continue
+        value = getattr(out, f.name)
+        h.update(f.name.encode())
+        for v in (value if isinstance(value, list) else [value]):
+            if isinstance(v, np.ndarray):
+                h.update(f"{v.dtype.str}{v.shape}".encode())
+                h.update(np.ascontiguousarray(v).tobytes())
+            else:
+                h.update(repr(sorted(v.items()) if isinstance(v, dict) else v).encode())
+    return h.hexdigest()
+
+
+def _series_fingerprint(series: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(series):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(series[name]).tobytes())
+    return h.hexdigest()
+
+
+PINNED_REPLICATIONS = {
+    "aggregate": {"event_counts": {'arrivals': 303, 'escalations': 249, 'recoveries': 54, 'exits': 186, 'requests': 123, 'service_starts': 116, 'service_ends': 121, 'withdrawals': 7, 'rejected_candidates': 1, 'stale_events': 84},
+        "replication": "88d121511ee28ace209531c94e6b28b9590871c02813cea9eb18b4febb60bf54",
+        "series": "507c5fe4822fc5908d7660bd94eceb6163d4b5bf4db491d187cfbda14b57eaf4"},
+    "endogenous": {"event_counts": {'arrivals': 303, 'escalations': 236, 'recoveries': 50, 'exits': 200, 'requests': 140, 'service_starts': 137, 'service_ends': 137, 'withdrawals': 3, 'rejected_candidates': 5, 'stale_events': 88},
+        "replication": "71dbffb79f6b9b68b367b4bcb042b2e2e25766f7f6280782264366802915dd1e",
+        "series": "e872b5d064bd09ab5506ef5d354289dc53b8fda83566d986233587d13b7c39dc"},
+}
+
+
+@pytest.mark.parametrize("coverage", ["aggregate", "endogenous"])
+def test_one_seeded_replication_is_pinned_exactly(coverage):
+    """Every count, queue statistic and waiting time of one seeded replication (and the place
+    series of two) equals the figures recorded before the replication loop became a class."""
+    scenario = _tiny(**{"services.residential_care.capacity": 40.0,
+                        "services.residential_care.deterioration": 0.5,
+                        "cohorts.older_people.states.high_need.exit": 0.2})
+    aggregate = runner.run(scenario)
+    plan, _ = build_plan(aggregate.model, aggregate, people=2_000, coverage=coverage)
+    out = simulate_replication(plan, 7)
+    results = run_individual(aggregate.model, aggregate, people=1_000, replications=2, seed=5,
+                             workers=1, coverage=coverage)
+    expected = PINNED_REPLICATIONS[coverage]
+    assert out.event_counts == expected["event_counts"]
+    assert _replication_fingerprint(out) == expected["replication"]
+    assert _series_fingerprint(results.series) == expected["series"]

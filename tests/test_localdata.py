@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tpsim.errors import DataError, TpsimError
-from tpsim.config.localdata import (ConfigError, FitSettings, config_from_dict, load_config,
-                             month_label, month_number, read_local_data)
+from tpsim.config.calibration import ConfigError, FitSettings, config_from_dict, load_config
+from tpsim.config.localdata import month_label, month_number, read_local_data
 
 START, HORIZON = "2026-04", 24
 KNOWN = ["activity.ae_older", "spend.agency.nhs_acute", "reserves.agency.council_asc",

@@ -17,7 +17,7 @@ SCENARIOS = Path(__file__).parents[1] / "scenarios"
 
 
 def _run(name: str, **overrides):
-    scenario = runner.with_time_settings(load_scenario(SCENARIOS / f"{name}.yaml"), horizon=60)
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml").replace(horizon=60)
     return runner.run(scenario, overrides or None)
 
 
@@ -67,7 +67,7 @@ def test_pooled_prevention_ends_the_parliament_with_more_prevention_less_reactio
     assert _last(pooled, "spend.kind.preventive") > _last(squeeze, "spend.kind.preventive")
     assert _last(pooled, "spend.kind.reactive") < _last(squeeze, "spend.kind.reactive")
     # pooled services are ring-fenced from the siloed cuts once the pool opens
-    scenario = load_scenario(SCENARIOS / "pooled_prevention.yaml").data["pool"]
+    scenario = load_scenario(SCENARIOS / "pooled_prevention.yaml").pool
     opened = pooled.months > scenario["start"] + 1
     for v, share in scenario["services"].items():
         if share > 0:

@@ -21,7 +21,8 @@ from tpsim.present import charts, style
 from tpsim.cli import main
 from tpsim.cli import demo as demo_command
 from tpsim.errors import TpsimError
-from tpsim.present.report import key_assumptions, make_charts, render_html
+from tpsim.present.assumptions import key_assumptions
+from tpsim.present.report import make_charts, render_html
 
 _VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -238,7 +239,9 @@ def test_demo_finds_the_shipped_scenarios_from_anywhere_and_names_the_paths_it_t
 
 
 def test_uncertainty_section_has_fan_and_tornado_charts():
-    from tpsim.present.report import build_comparison, uncertainty_analysis
+    from tpsim.analysis.comparison import compare_scenarios
+    from tpsim.analysis.sensitivity import comparison_uncertainty
+    from tpsim.present.report import uncertainty_section
     from tpsim.config.scenario import scenario_from_dict
 
     data = two_agency_place(600.0, "more_uncertain", horizon=36)
@@ -248,8 +251,10 @@ def test_uncertainty_section_has_fan_and_tornado_charts():
         "services.residential_care.unit_cost": {"dist": "uniform", "low": 2500.0, "high": 3500.0}}}
     sc = scenario_from_dict(data, source="<more_uncertain>")
     cf = scenario_from_dict(two_agency_place(300.0, "tiny_cf", horizon=36), source="<tiny_cf>")
-    comparison = build_comparison([sc], cf)
-    result = uncertainty_analysis(comparison, runs=64, seed=1)
+    comparison = compare_scenarios([sc], cf)
+    runs = comparison_uncertainty([sc], cf, runs=64, seed=1)
+    assert runs.has_factors and list(runs.tornados) == ["more_uncertain"]
+    result = uncertainty_section(comparison, runs)
     stems = [c.stem for c in result.charts]
     assert stems == ["fan_spend_total_more_uncertain", "tornado_npv_more_uncertain"]
     fan, tornado = (c.figure for c in result.charts)

@@ -764,16 +764,16 @@ def test_get(tiny_scenario_dict):
         scenario.get(f"{SERVICE_P}.efect")
 
 
-def test_with_overrides(tiny_scenario_dict):
+def test_replace_overrides(tiny_scenario_dict):
     base = scenario_from_dict(tiny_scenario_dict)
-    changed = base.with_overrides({f"{SERVICE_P}.effect": 0.35, "loops.doom_loop": 0,
+    changed = base.replace(overrides={f"{SERVICE_P}.effect": 0.35, "loops.doom_loop": 0,
                                    "pool.enabled": 1, "agencies.council_asc.budget": 250000})
     assert changed.get(f"{SERVICE_P}.effect") == 0.35
     assert changed.get("loops.doom_loop") is False and changed.get("pool.enabled") is True
     assert type(changed.get("agencies.council_asc.budget")) is float
     assert base.get(f"{SERVICE_P}.effect") == 0.2  # the original is untouched
     assert changed.name == base.name and changed.locations == base.locations
-    assert base.with_overrides({}) is base
+    assert base.replace(overrides={}) is base and base.replace() is base
 
 
 @pytest.mark.parametrize("overrides, key, message", [
@@ -786,22 +786,22 @@ def test_with_overrides(tiny_scenario_dict):
     ({f"{SERVICE_R}.capacity": 50}, f"{SERVICE_R}.capacity", "is null here"),
     ({"agencies.council_asc.perception_delay": 0.1}, "time.dt", "perception_delay"),
 ])
-def test_with_overrides_errors(tiny_scenario_dict, overrides, key, message):
+def test_replace_overrides_errors(tiny_scenario_dict, overrides, key, message):
     base = scenario_from_dict(tiny_scenario_dict)
     with pytest.raises(ScenarioError) as info:
-        base.with_overrides(overrides)
+        base.replace(overrides=overrides)
     check_error(info.value, "<overrides of tiny>", key, contains=message)
 
 
-def test_with_overrides_revalidates_changes(tiny_scenario_dict):
+def test_replace_overrides_revalidates_changes(tiny_scenario_dict):
     services = tiny_scenario_dict["services"]
     services["extra"] = dict(services["falls_prevention"], label="Extra places")
     tiny_scenario_dict["pool"] = {"services": {"falls_prevention": 0.3, "extra": 0.3}}
     tiny_scenario_dict["changes"] = [{"month": 6, "set": {"pool.services.falls_prevention": 0.6}}]
     base = scenario_from_dict(tiny_scenario_dict)
-    assert base.with_overrides({"pool.services.extra": 0.4}).get("pool.services.extra") == 0.4
+    assert base.replace(overrides={"pool.services.extra": 0.4}).get("pool.services.extra") == 0.4
     with pytest.raises(ScenarioError) as info:
-        base.with_overrides({"pool.services.extra": 0.5})
+        base.replace(overrides={"pool.services.extra": 0.5})
     check_error(info.value, "<overrides of tiny>", "changes.0",
                 contains="after this change, pool.services: shares must sum to at most 1")
 
@@ -811,8 +811,8 @@ def test_hash(tmp_path, tiny_scenario_dict):
     first, second = load_scenario(path), load_scenario(path)
     assert re.fullmatch(r"[0-9a-f]{12}", first.hash)
     assert first.hash == second.hash and hash(first) == hash(second)
-    assert first.with_overrides({f"{SERVICE_P}.places": 301}).hash != first.hash
-    assert first.with_overrides({f"{SERVICE_P}.places": 300}).hash == first.hash
+    assert first.replace(overrides={f"{SERVICE_P}.places": 301}).hash != first.hash
+    assert first.replace(overrides={f"{SERVICE_P}.places": 300}).hash == first.hash
     reordered = dict(reversed(list(tiny_scenario_dict.items())))
     assert scenario_from_dict(reordered).hash == first.hash
 
@@ -828,7 +828,7 @@ def test_scenario_is_frozen(tiny_scenario_dict):
 @given(effect=st.floats(0.0, 1.0), places=st.floats(0.0, 1e6))
 def test_overrides_round_trip_through_get(tiny_scenario_dict, effect, places):
     base = scenario_from_dict(tiny_scenario_dict)  # not modified, so sharing it is safe
-    changed = base.with_overrides({f"{SERVICE_P}.effect": effect, f"{SERVICE_P}.places": places})
+    changed = base.replace(overrides={f"{SERVICE_P}.effect": effect, f"{SERVICE_P}.places": places})
     assert changed.get(f"{SERVICE_P}.effect") == effect
     assert changed.get(f"{SERVICE_P}.places") == places
     assert (changed.hash == base.hash) == (effect == 0.2 and places == 300.0)
@@ -844,3 +844,130 @@ def test_loading_a_scenario_without_uncertainty_does_not_import_scipy_stats():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1]).stdout
     assert out.strip() == "False"
+
+
+# -- Scenario.replace equals the functions it replaces; typed accessors -------------------------
+
+
+def old_with_time_settings(scenario, dt=None, method=None, horizon=None):
+    """The former models.runner.with_time_settings, on the resolved dict."""
+    data = copy.deepcopy(scenario.data)
+    if dt is not None:
+        data["time"]["dt"] = float(dt)
+    if method is not None:
+        data["time"]["method"] = method
+    if horizon is not None:
+        data["time"]["horizon"] = int(horizon)
+    source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
+    return Scenario(scenario.name, scenario.path, scenario_from_dict(data, source=source).data,
+                    scenario.locations)
+
+
+def old_without_capacity_limits(scenario):
+    """The former cli.des.without_capacity_limits, on the resolved dict."""
+    data = copy.deepcopy(scenario.data)
+    for sv in data["services"].values():
+        if sv["kind"] == "reactive":
+            sv["capacity"] = None
+    data["changes"] = [{"month": c["month"], "set": kept} for c in data["changes"]
+                       if (kept := {p: v for p, v in c["set"].items()
+                                    if not (p.startswith("services.") and p.endswith(".capacity"))})]
+    source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
+    return Scenario(scenario.name, scenario.path, scenario_from_dict(data, source=source).data,
+                    scenario.locations)
+
+
+SHIPPED = Path(__file__).parents[1] / "scenarios"
+P_ID, R_ID = SERVICE_P.split(".")[1], SERVICE_R.split(".")[1]
+
+
+@pytest.mark.parametrize("name", ["baseline", "pooled_prevention", "siloed_squeeze"])
+@pytest.mark.parametrize("settings_", [{"dt": 0.125}, {"method": "rk4"}, {"horizon": 36},
+                                       {"dt": 0.5, "method": "rk4", "horizon": 120}])
+def test_replace_time_equals_with_time_settings(name, settings_):
+    sc = load_scenario(SHIPPED / f"{name}.yaml")
+    new = sc.replace(**settings_)
+    old = old_with_time_settings(sc, **settings_)
+    assert new.data == old.data and new.hash == old.hash
+    assert new.locations == sc.locations and new.path == sc.path and new.name == sc.name
+    assert new.time.dt == old.data["time"]["dt"] and new.time.method == old.data["time"]["method"]
+
+
+def test_replace_capacity_limits_equals_without_capacity_limits(tiny_scenario_dict):
+    tiny_scenario_dict["services"][R_ID]["capacity"] = 40.0
+    tiny_scenario_dict["changes"] = [
+        {"month": 6, "set": {f"{SERVICE_R}.capacity": 60.0}},
+        {"month": 12, "set": {f"{SERVICE_R}.capacity": 80.0, f"{SERVICE_P}.effect": 0.3}}]
+    sc = scenario_from_dict(tiny_scenario_dict)
+    new = sc.replace(capacity_limits=False)
+    assert new.data == old_without_capacity_limits(sc).data
+    assert new.services[R_ID]["capacity"] is None
+    assert [dict(c["set"]) for c in new.changes] == [{f"{SERVICE_P}.effect": 0.3}]
+    assert sc.services[R_ID]["capacity"] == 40.0  # the original is untouched
+
+
+def test_replace_combines_settings_in_one_validation(tiny_scenario_dict):
+    sc = scenario_from_dict(tiny_scenario_dict)
+    both = sc.replace(horizon=36, method="rk4", overrides={f"{SERVICE_P}.effect": 0.3})
+    step = old_with_time_settings(sc, horizon=36, method="rk4").replace(
+        overrides={f"{SERVICE_P}.effect": 0.3})
+    assert both.data == step.data
+
+
+def test_replace_reports_a_too_large_dt_against_time_dt(tmp_path, tiny_scenario_dict):
+    tiny_scenario_dict["agencies"]["council_asc"]["perception_delay"] = 0.5  # 2 per month
+    path, text = write_yaml(tmp_path, tiny_scenario_dict)
+    sc = load_scenario(path)
+    with pytest.raises(ScenarioError) as new:
+        sc.replace(dt=1.0, horizon=24)
+    with pytest.raises(ScenarioError) as old:
+        old_with_time_settings(sc, dt=1.0, horizon=24)
+    assert str(new.value) == str(old.value)
+    assert new.value.key == "time.dt" and new.value.file == str(path)
+    assert "too large for the fastest rate" in new.value.message
+
+
+def test_typed_accessors_match_the_resolved_data(tiny_scenario_dict):
+    from tpsim.config.scenario import TimeSettings
+
+    sc = scenario_from_dict(tiny_scenario_dict)
+    d = sc.data
+    assert sc.time == TimeSettings(**d["time"]) and isinstance(sc.time.horizon, int)
+    assert (sc.title, sc.description, sc.price_year) == (d["title"], d["description"],
+                                                        d["price_year"])
+    for section in ("sources", "loops", "agencies", "cohorts", "services", "pool", "appraisal",
+                    "uncertainty"):
+        view = getattr(sc, section)
+        assert list(view) == list(d[section])
+        assert yaml.safe_load(yaml.safe_dump(d[section])) == _plain(view)
+    assert [dict(c) for c in sc.changes] == [dict(c) for c in d["changes"]]
+    assert sc.as_dict() == d and sc.as_dict() is not d
+
+
+def test_accessors_are_read_only(tiny_scenario_dict):
+    sc = scenario_from_dict(tiny_scenario_dict)
+    with pytest.raises(TypeError):
+        sc.services[P_ID]["effect"] = 0.9  # type: ignore[index]
+    with pytest.raises(TypeError):
+        sc.appraisal["discount_rate"] = 0.0  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        sc.time.dt = 1.0  # type: ignore[misc]
+    assert isinstance(sc.services[P_ID]["states"], tuple)
+    copy_ = sc.as_dict()
+    copy_["services"][P_ID]["effect"] = 0.9
+    assert sc.services[P_ID]["effect"] == 0.2
+
+
+def test_a_scenario_with_cached_views_pickles(tiny_scenario_dict):
+    sc = scenario_from_dict(tiny_scenario_dict)
+    assert sc.services and sc.time  # build the cached views
+    again = pickle.loads(pickle.dumps(sc))
+    assert again == sc and again.services == sc.services and again.time == sc.time
+
+
+def _plain(value):
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -11,8 +11,8 @@ from conftest import make_tiny_scenario_dict
 from tpsim.errors import ScenarioError
 from tpsim.models.structure import compile_scenario
 from tpsim.config.scenario import load_scenario, scenario_from_dict
-from tpsim.config.uncertainty import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
-                               effective_sections, unit_block, unit_points)
+from tpsim.analysis.sampling import (BLOCK, EPS, build_plan, correlate, distribution_from_spec,
+                                    effective_sections, unit_block, unit_points)
 
 EFFECT = "services.falls_prevention.effect"
 UNIT_COST = "services.residential_care.unit_cost"
@@ -39,7 +39,7 @@ def error_of(d: dict) -> str:
 
 
 def test_absent_section_resolves_to_empty_dict():
-    assert scenario_from_dict(make_tiny_scenario_dict()).data["uncertainty"] == {}
+    assert scenario_from_dict(make_tiny_scenario_dict()).uncertainty == {}
 
 
 def test_section_is_resolved_with_defaults_and_survives_revalidation():
@@ -47,14 +47,14 @@ def test_section_is_resolved_with_defaults_and_survives_revalidation():
         EFFECT: {"dist": "triangular", "low": 0.1, "mode": 0.2, "high": 0.3, "source": "x"},
         UNIT_COST: {"dist": "normal", "mean": 1.0, "sd": 0.1, "relative": True},
     }, [{"between": [EFFECT, UNIT_COST], "rho": 0.3}]))
-    section = sc.data["uncertainty"]
+    section = sc.as_dict()["uncertainty"]
     assert section["parameters"][EFFECT] == {"dist": "triangular", "low": 0.1, "mode": 0.2,
                                              "high": 0.3, "relative": False, "shared": True,
                                              "source": "x"}
     assert section["parameters"][UNIT_COST]["low"] is None
     assert section["correlations"] == [{"between": [EFFECT, UNIT_COST], "rho": 0.3}]
-    again = sc.with_overrides({"services.falls_prevention.places": 400.0})
-    assert again.data["uncertainty"] == section
+    again = sc.replace(overrides={"services.falls_prevention.places": 400.0})
+    assert again.as_dict()["uncertainty"] == section
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -109,7 +109,7 @@ def test_shipped_uncertain_scenario_loads():
     if not path.exists():
         pytest.skip("scenario not shipped")
     sc = load_scenario(path)
-    params = sc.data["uncertainty"]["parameters"]
+    params = sc.uncertainty["parameters"]
     assert len(params) >= 10
     assert all(spec["shared"] for spec in params.values())
 
@@ -204,7 +204,7 @@ def _pair(spec_effect: dict, counterfactual_changes: dict | None = None):
 def test_shared_draws_are_paired_and_relative_draws_scale_changes():
     sc, cf = _pair({"dist": "uniform", "low": 0.1, "high": 0.3})
     sections = effective_sections([sc, cf])
-    assert sections[1] == sc.data["uncertainty"]  # the counterfactual borrows the section
+    assert sections[1] == sc.as_dict()["uncertainty"]  # the counterfactual borrows the section
     models = [compile_scenario(cf), compile_scenario(sc)]
     plan = build_plan(["counterfactual", "scenario"], [sections[1], sections[0]], models)
     assert plan.labels == [EFFECT, UNIT_COST]

@@ -2,7 +2,7 @@
 
 The data flow, as ``tpsim calibrate`` uses it::
 
-    config (tpsim.config.localdata.load_config) + scenario + local data (read_local_data)
+    config (tpsim.config.calibration.load_config) + scenario + local data (read_local_data)
       -> resolve_parameters, build_targets -> CalibrationProblem
       -> fit(problem, settings)            -> FitResult (estimates, covariance, per-series stats)
       -> fit_report(...) / calibrated_scenario_yaml(...)
@@ -52,9 +52,11 @@ from scipy.stats import qmc
 from tpsim import __version__
 from tpsim.errors import ScenarioError
 from tpsim.analysis.fitstats import series_fit_statistics
-from tpsim.config.localdata import CalibrationConfig, FitSettings, LocalData, SeriesSpec, month_label
+from tpsim.config.calibration import CalibrationConfig, FitSettings, SeriesSpec
+from tpsim.config.localdata import LocalData, month_label
 from tpsim.models.structure import Model
 from tpsim.models.results import build_results
+from tpsim.models.series import columns as series_columns
 from tpsim.config.scenario import Scenario
 from tpsim.models.simulate import simulate
 
@@ -111,8 +113,7 @@ class Target:
 
 def series_names(model: Model) -> list[str]:
     """Every output series of ``model`` (the columns of ``tpsim run``'s timeseries.csv)."""
-    short = dataclasses.replace(model, n_months=1)
-    return build_results(short, simulate(short, short.theta(1), record=True)).columns
+    return [name for name, _, _ in series_columns(model)]
 
 
 def _is_switch(path: str) -> bool:
@@ -141,7 +142,7 @@ def resolve_parameters(config: CalibrationConfig, scenario: Scenario,
             raise config.error(key, "this parameter cannot be fitted")
         for bound, value in (("lower", spec.lower), ("upper", spec.upper)):
             try:
-                scenario.with_overrides({spec.path: value})
+                scenario.replace(overrides={spec.path: value})
             except ScenarioError as err:
                 what = err.message if err.key == spec.path else f"{err.key}: {err.message}"
                 raise config.error(key + (bound,), f"{bound} = {value:g} is not a valid value "
@@ -165,7 +166,7 @@ def build_targets(config: CalibrationConfig, data: LocalData) -> tuple[tuple[Tar
         specs = list(config.series)
         for i, spec in enumerate(specs):
             if spec.name not in data.series:
-                key = ("series", spec.name) if ("series", spec.name) in config.lines \
+                key = ("series", spec.name) if config.located(("series", spec.name)) \
                     else ("series", i)
                 raise config.error(key, f"no rows for series {spec.name} in {data.path}")
     targets = []
@@ -406,7 +407,7 @@ class Setup:
 
     def problem(self) -> CalibrationProblem:
         """A fresh problem, discounting at the scenario's rates."""
-        ap = self.scenario.data["appraisal"]
+        ap = self.scenario.appraisal
         return CalibrationProblem(self.model, self.parameters, self.targets,
                                   discount_rate=ap["discount_rate"],
                                   health_discount_rate=ap["health_discount_rate"])
@@ -424,11 +425,34 @@ def setup(config: CalibrationConfig) -> Setup:
     scenario = load_scenario(config.scenario_path)
     model = compile_scenario(scenario)
     parameters = resolve_parameters(config, scenario, model)
-    t = scenario.data["time"]
-    data = read_local_data(config.data_path, t["start"], int(t["horizon"]), series_names(model),
+    t = scenario.time
+    data = read_local_data(config.data_path, t.start, int(t.horizon), series_names(model),
                            scenario_file=os.fspath(config.scenario_path))
     targets, unused = build_targets(config, data)
     return Setup(scenario, model, data, tuple(parameters), targets, unused)
+
+
+def prepare(config: CalibrationConfig, starts: int | None = None,
+            seed: int | None = None) -> tuple[CalibrationConfig, Setup, CalibrationProblem]:
+    """The config with ``starts`` and ``seed`` (an int) replacing its ``fit`` settings (more
+    candidates when the starts need them), its :class:`Setup` and a problem, refused with the
+    config's error when it has no more observations than parameters."""
+    import dataclasses
+
+    overrides = {k: v for k, v in (("starts", starts), ("seed", seed)) if v is not None}
+    if overrides:
+        settings = dataclasses.replace(config.fit, **overrides)
+        if settings.candidates < settings.starts - 1:
+            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
+        config = dataclasses.replace(config, fit=settings)
+    prepared = setup(config)
+    problem = prepared.problem()
+    if problem.n_observations <= problem.n_parameters:
+        raise config.error(("parameters",), f"{problem.n_observations} observations with "
+                                            f"positive weight cannot determine "
+                                            f"{problem.n_parameters} parameters: fit fewer "
+                                            f"parameters or add data")
+    return config, prepared, problem
 
 
 def fit(problem: CalibrationProblem, settings: FitSettings = FitSettings(),
@@ -696,7 +720,7 @@ def fit_report(result: FitResult, *, config_file: str, scenario: Scenario, data:
     """The content of ``fit_report.json`` (plain Python types; NaN/inf become null on write)."""
     problem = result.problem
     st = result.statistics
-    start = scenario.data["time"]["start"]
+    start = scenario.time.start
     parameters = {}
     for j, q in enumerate(problem.parameters):
         parameters[q.path] = {
@@ -729,7 +753,7 @@ def fit_report(result: FitResult, *, config_file: str, scenario: Scenario, data:
         "config": config_file,
         "scenario": {"name": scenario.name, "file": str(scenario.path),
                      "hash": scenario.hash, "time_start": start,
-                     "horizon_months": scenario.data["time"]["horizon"]},
+                     "horizon_months": scenario.time.horizon},
         "data": {"file": data.path, "rows": data.n_rows, "series_used": len(problem.targets),
                  "series_unused": list(unused_series),
                  "months_fitted": [month_label(start, 1),

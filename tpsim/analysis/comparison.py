@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tpsim.errors import TpsimError
-from tpsim.models import layout as lo
 from tpsim.models.structure import Model, compile_scenario
 from tpsim.models.results import Results, build_results
 from tpsim.config.scenario import Scenario
@@ -94,9 +93,9 @@ def check_comparable(scenario: Scenario, counterfactual: Scenario) -> None:
             if sv[key] != c["services"][v][key]:
                 raise _fail(scenario, f"services.{v}.{key}",
                             f"'{sv[key]}' here, '{c['services'][v][key]}' in {cf}; {same_place}")
-    for key, hint in (("horizon", "use --horizon to compare over a common horizon"),
-                      ("dt", "use --dt to compare at a common time step"),
-                      ("method", "use --method to compare with a common method")):
+    for key, hint in (("horizon", "compare over a common horizon"),
+                      ("dt", "compare at a common time step"),
+                      ("method", "compare with a common integration method")):
         if d["time"][key] != c["time"][key]:
             raise _fail(scenario, f"time.{key}", f"{d['time'][key]} here, {c['time'][key]} in {cf}; {hint}")
     if d["price_year"] != c["price_year"]:
@@ -137,7 +136,7 @@ def _removal_columns(model: Model, agency: str) -> list[str]:
 
 
 def _has_pool(model: Model) -> bool:
-    col = int(model.po[lo.P_GLOBAL]) + lo.G_POOL_ON
+    col = model.param_index["pool.enabled"]
     return bool(model.theta0[col] > 0.0 or np.any(model.ev_value0[model.ev_param == col] > 0.0))
 
 
@@ -294,7 +293,7 @@ def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> Compa
                 removed[a] = len(specs)
                 specs.append(spec)
         removals.append(removed)
-    ap = counterfactual.data["appraisal"]
+    ap = counterfactual.appraisal
     batch = simulate_specs(specs, ap["discount_rate"], ap["health_discount_rate"])
     return ComparisonRuns(batch, 0, scenario_index, removals, models, cf_model, len(specs))
 
@@ -329,10 +328,130 @@ def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
             continue
         done.add(sc.name)
         accounts = Accounts.from_model(runs.models[j])
-        settings = AppraisalSettings.from_appraisal(sc.data["appraisal"], optimism_bias)
+        settings = AppraisalSettings.from_appraisal(sc.appraisal, optimism_bias)
         flows = monthly_flows(runs.batch.series(runs.scenarios[j]), cf_series, accounts)
         without = {a: monthly_flows(runs.batch.series(i), cf_series, accounts)
                    for a, i in runs.removals[j].items()}
         out.append(Appraised(j, sc, settings, flows, appraise(flows, settings),
                              who_pays_who_gains(flows, without, settings)))
     return runs, out
+
+
+# ---------------------------------------------------------------------------------------------
+# A ready comparison: what the compare command, the report, the charts and the API all use
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One scenario appraised against the counterfactual, in :mod:`tpsim.analysis.appraisal`'s
+    own structures: ``appraisal`` an Appraisal, ``flows`` its MonthlyFlows, ``attribution``
+    the blocks of who_pays_who_gains, ``settings`` the AppraisalSettings. ``results``/``run``
+    locate its simulated series; ``optimism_bias_from_caller`` says whether the optimism bias
+    was given by the caller rather than read from the scenario."""
+
+    scenario: Scenario
+    results: Results
+    run: int
+    appraisal: object
+    flows: object
+    attribution: dict
+    settings: object
+    optimism_bias_from_caller: bool = False
+
+
+@dataclass
+class Comparison:
+    """Scenarios appraised against one counterfactual (money in GBP at the scenarios' price
+    year, time in months).
+
+    ``runs`` holds every simulated run (``runs.batch.table(i)`` is a run's time series);
+    ``context`` holds extra runs shown on the charts over time for context only (e.g. the
+    baseline), as ``(scenario, results, run)``; they are not appraised.
+    """
+
+    cases: list[Case]
+    counterfactual: Scenario
+    counterfactual_results: Results
+    counterfactual_run: int
+    runs: ComparisonRuns | None = None
+    context: list[tuple] = field(default_factory=list)
+    scenarios_given: list[Scenario] = field(default_factory=list)  # as passed, repeats kept
+
+    @property
+    def n_runs(self) -> int:
+        """Simulated runs: scenarios, counterfactual and the who-pays / who-gains removals."""
+        return self.runs.n_runs if self.runs is not None else 0
+
+    @property
+    def kernel_calls(self) -> int:
+        return self.runs.batch.kernel_calls if self.runs is not None else 0
+
+    def trajectories(self, with_context: bool = True) -> list[tuple]:
+        """``(scenario, results, run)`` for the context runs, the counterfactual, then each
+        scenario (each name once)."""
+        items = (list(self.context) if with_context else []) + [
+            (self.counterfactual, self.counterfactual_results, self.counterfactual_run)] + [
+            (c.scenario, c.results, c.run) for c in self.cases]
+        seen, out = set(), []
+        for sc, res, k in items:
+            if sc.name not in seen:
+                seen.add(sc.name)
+                out.append((sc, res, k))
+        return out
+
+    def timeseries_tables(self) -> list[tuple[Scenario, list[str], np.ndarray]]:
+        """``(scenario, columns, rows)`` of the counterfactual's and each scenario's simulated
+        run (each name once, in that order), as ``timeseries.csv`` lays them out."""
+        if self.runs is None:
+            return []
+        out, seen = [], set()
+        order = [(self.runs.counterfactual, self.counterfactual)] + [
+            (self.runs.scenarios[j], sc) for j, sc in enumerate(self.scenarios_given)]
+        for i, sc in order:
+            if sc.name not in seen:
+                seen.add(sc.name)
+                columns, rows = self.runs.batch.table(i)
+                out.append((sc, columns, rows))
+        return out
+
+    @property
+    def horizon(self) -> int:
+        return int(self.counterfactual.time.horizon)
+
+    @property
+    def parliament(self) -> int:
+        from tpsim.analysis.appraisal import PARLIAMENT_MONTHS
+
+        if self.cases:
+            return int(self.cases[0].appraisal.parliament_months)
+        return min(PARLIAMENT_MONTHS, self.horizon)
+
+
+def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
+                      optimism_bias: float | None = None,
+                      context: list[Scenario] = ()) -> Comparison:
+    """Simulate and appraise each scenario against ``counterfactual``
+    (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
+    own. ``context`` scenarios are simulated alone, for the charts over time only. Time
+    settings are the scenarios' own (set them before with :meth:`Scenario.replace`)."""
+    from tpsim.models.runner import run
+
+    scenarios = list(scenarios)
+    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias)
+    batch = runs.batch
+    cases: list[Case] = []
+    done = set()
+    for a in appraised:
+        done.add(a.scenario.name)
+        g, k = batch.where[runs.scenarios[a.index]]
+        cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
+                          a.settings, optimism_bias is not None))
+    g, k = batch.where[runs.counterfactual]
+    done.add(counterfactual.name)
+    extra = []
+    for sc in context:
+        if sc.name not in done:
+            done.add(sc.name)
+            extra.append((sc, run(sc), 0))
+    return Comparison(cases, counterfactual, batch.results[g], k, runs, extra, scenarios)

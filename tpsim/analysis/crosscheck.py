@@ -238,8 +238,8 @@ def reference_run(scenario):
     reference from which the aggregate's discretisation error is estimated."""
     from tpsim.models import runner
 
-    dt = float(scenario.data["time"]["dt"]) / 4.0
-    return runner.run(runner.with_time_settings(scenario, dt=dt, method="rk4"))
+    dt = float(scenario.time.dt) / 4.0
+    return runner.run(scenario.replace(dt=dt, method="rk4"))
 
 
 def check_individual(results, aggregate, reference=None, alpha: float = DEFAULT_ALPHA) -> dict:
@@ -299,3 +299,4 @@ def _money_floors(results, aggregate) -> dict:
     floors["spend.overhead"] = np.sqrt(sum(overhead_sq, zero))
     floors["spend.total"] = np.sqrt(sum(agency_sq, zero))
     return floors
+

@@ -41,14 +41,14 @@ from tpsim import __version__
 from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
                         monthly_flows, uplift_costs)
 from tpsim.errors import TpsimError
-from tpsim.models import layout as lo
+from tpsim.models.series import series_terms
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
-from tpsim.config.uncertainty import BLOCK, UncertaintyPlan
+from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
 
 __all__ = [
-    "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES", "SeriesTerms",
-    "series_terms", "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
+    "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES",
+    "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
     "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
     "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
@@ -70,106 +70,6 @@ DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
 PERCENTILES = (2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5)
 METRICS = ("npv", "npv_parliament", "bcr")
 NEVER = -1  # payback month code for "not within the horizon"
-
-
-# ---------------------------------------------------------------------------------------------
-# Named monthly series as linear combinations of recorded state entries
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeriesTerms:
-    """A series = sum of ``coef x state entry``: a flow (difference over each month of
-    accumulators) or a stock (value at each month end)."""
-
-    kind: str  # "flow" | "stock"
-    index: tuple[int, ...]
-    coef: tuple[float, ...]
-
-
-def series_terms(model: Model, name: str) -> SeriesTerms | None:
-    """The terms of a :mod:`tpsim.models.results` series name in ``model``, or None if unknown.
-
-    Supported: ``spend.total``, ``spend.kind.preventive|reactive``, ``spend.transition``,
-    ``spend.overhead``, ``spend.service.<v>``, ``value.service.<r>``, ``activity.<v>``,
-    ``spend|overhead|contribution|capture|budget.agency.<a>``, ``reserves.agency.<a>``,
-    ``population.<c>.<s>``, ``waiting.<r>``, ``coverage.<v>``, ``funding_level.<v>``,
-    ``pool.balance``, ``pool.spend``, ``pool.reinvested``, ``inflow|escalations|exits|
-    crisis_person_months.<c>``.
-    """
-    x = model.x_index
-
-    def flow(*pairs):
-        return SeriesTerms("flow", tuple(int(i) for i, _ in pairs),
-                           tuple(float(c) for _, c in pairs))
-
-    def stock(i):
-        return SeriesTerms("stock", (int(i),), (1.0,))
-
-    nprev, nreact = len(model.preventive), len(model.reactive)
-    if name == "spend.total":
-        return flow((x(lo.A_TOTAL), 1))
-    if name == "spend.kind.preventive":
-        return flow(*[(x(lo.A_SPEND_PREV, v), 1) for v in range(nprev)])
-    if name == "spend.kind.reactive":
-        return flow(*[(x(lo.A_SPEND_REACT, r), 1) for r in range(nreact)])
-    if name == "spend.transition":
-        return flow((x(lo.A_SETUP), 1), (x(lo.A_DOUBLE_RUNNING), 1))
-    if name == "spend.overhead":
-        return flow(*[(x(lo.A_AG_OVERHEAD, a), 1) for a in range(len(model.agencies))])
-    if name == "pool.balance":
-        return stock(x(lo.X_POOL))
-    if name == "pool.spend":
-        return flow((x(lo.A_POOL_SPEND), 1))
-    if name == "pool.reinvested":
-        return flow((x(lo.A_REINVESTED), 1))
-    head, _, rest = name.partition(".")
-    if head in ("spend", "value") and rest.startswith("service."):
-        v = rest[len("service."):]
-        if v in model.preventive and head == "spend":
-            return flow((x(lo.A_SPEND_PREV, model.preventive.index(v)), 1))
-        if v in model.reactive:
-            block = lo.A_SPEND_REACT if head == "spend" else lo.A_VALUE_REACT
-            return flow((x(block, model.reactive.index(v)), 1))
-        return None
-    agency_flows = {"spend": lo.A_AG_SPEND, "overhead": lo.A_AG_OVERHEAD,
-                    "contribution": lo.A_AG_CONTRIB, "capture": lo.A_AG_CAPTURE,
-                    "budget": lo.A_BUDGET}
-    if rest.startswith("agency."):
-        a = rest[len("agency."):]
-        if a not in model.agencies:
-            return None
-        a_i = model.agencies.index(a)
-        if head in agency_flows:
-            return flow((x(agency_flows[head], a_i), 1))
-        if head == "reserves":
-            return stock(x(lo.X_RESERVES, a_i))
-        return None
-    if head == "activity":
-        if rest in model.preventive:
-            return flow((x(lo.A_ACT_PREV, model.preventive.index(rest)), 1))
-        if rest in model.reactive:
-            return flow((x(lo.A_ACT_REACT, model.reactive.index(rest)), 1))
-        return None
-    if head == "waiting" and rest in model.reactive:
-        return stock(x(lo.X_WAITING, model.reactive.index(rest)))
-    if head in ("coverage", "funding_level") and rest in model.preventive:
-        v_i = model.preventive.index(rest)
-        if head == "funding_level":
-            return stock(x(lo.X_FUNDING, v_i))
-        s = model.structure
-        return stock(x(lo.X_STAGE, int(s["prev_stage0"][v_i] + s["prev_order"][v_i] - 1)))
-    if head == "population":
-        cohort, _, state = rest.partition(".")
-        if (cohort, state) in model.pop_labels:
-            return stock(x(lo.X_POP, model.pop_index(cohort, state)))
-        return None
-    cohort_flows = {"inflow": lo.A_INFLOW, "escalations": lo.A_ESC, "exits": lo.A_EXIT}
-    if head in cohort_flows and rest in model.cohorts:
-        return flow((x(cohort_flows[head], model.cohorts.index(rest)), 1))
-    if head == "crisis_person_months" and rest in model.cohorts:
-        return flow((x(lo.A_PERSON_MONTHS, model.pop_index(rest, model.states[rest][-1])), 1))
-    return None
 
 
 def _appraisal_names(accounts: Accounts) -> list[str]:
@@ -201,19 +101,13 @@ class _Series(dict):
 def payback_months(discounted_net: np.ndarray) -> np.ndarray:
     """:func:`tpsim.analysis.appraisal.payback_month` for each row of a runs x months array:
     0 (never negative), the month (1-based), or ``NEVER`` (-1: not within the horizon)."""
+    from tpsim.analysis.appraisal import payback_month
+
     x = np.asarray(discounted_net, dtype=float)
     if x.ndim != 2:
         raise ValueError("expected runs x months")
-    tolerance = np.maximum(1e-6, 1e-9 * np.abs(x).sum(axis=1))[:, None]
-    cumulative = np.cumsum(x, axis=1)
-    negative = cumulative < -tolerance
-    has_negative = negative.any(axis=1)
-    first_negative = np.argmax(negative, axis=1)
-    months = np.arange(x.shape[1])
-    after = (cumulative >= -tolerance) & (months[None, :] >= first_negative[:, None])
-    has_after = after.any(axis=1)
-    first_after = np.argmax(after, axis=1)
-    return np.where(~has_negative, 0, np.where(has_after, first_after + 1, NEVER)).astype(np.int64)
+    months = (payback_month(row) for row in x)  # the one definition of payback, row by row
+    return np.array([NEVER if m is None else m for m in months], dtype=np.int64)
 
 
 def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
@@ -422,10 +316,10 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
     """Build a job for models ``[counterfactual, scenarios...]``. Raises :class:`TpsimError`
     for an unknown series name or a counterfactual without a scenario's agencies/services."""
     if runs < 1:
-        raise TpsimError("--runs must be at least 1")
+        raise TpsimError(f"runs must be at least 1 (got {runs})", key="runs")
     if len({m.n_months for m in models}) != 1:
-        raise TpsimError("the scenarios and the counterfactual must have the same horizon "
-                         "(use --horizon)")
+        raise TpsimError("the scenarios and the counterfactual must have the same horizon",
+                         key="time.horizon")
     accounts = [Accounts.from_model(m) for m in models]
     needed: list[list[str]] = [list(series) for _ in models]
     for k in range(1, len(models)):
@@ -448,7 +342,7 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
         pos = {i: p for p, i in enumerate(index)}
         record.append(np.array(index, dtype=np.int64))
         terms.append({name: (t.kind, np.array([pos[i] for i in t.index], dtype=np.int64),
-                             np.array(t.coef)) for name, t in found.items()})
+                             np.array(t.coef) / t.scale) for name, t in found.items()})
     fiscal: list[_FiscalMap | None] = [None]
     for k in range(1, len(models)):
         def one(j: int, name: str) -> int:
@@ -1006,7 +900,7 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     to every scenario (and the counterfactual) that does not declare its own
     (:func:`tpsim.config.uncertainty.effective_sections`); shared draws are paired."""
     from tpsim.models.structure import compile_scenario
-    from tpsim.config.uncertainty import build_plan, effective_sections
+    from tpsim.analysis.sampling import build_plan, effective_sections
 
     ordered = [counterfactual, *scenarios]
     sections = effective_sections([*scenarios, counterfactual])
@@ -1017,10 +911,10 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     if len(set(names)) != len(names):
         raise TpsimError(f"scenario names must differ (got {', '.join(names)})")
     plan = build_plan(names, sections, models, base_values)
-    discount = [{"discount_rate": s.data["appraisal"]["discount_rate"],
-                 "health_discount_rate": s.data["appraisal"]["health_discount_rate"]}
+    discount = [{"discount_rate": s.appraisal["discount_rate"],
+                 "health_discount_rate": s.appraisal["health_discount_rate"]}
                 for s in ordered]
-    settings = [None] + [AppraisalSettings.from_appraisal(s.data["appraisal"], optimism_bias)
+    settings = [None] + [AppraisalSettings.from_appraisal(s.appraisal, optimism_bias)
                          for s in scenarios]
     return make_job(names, models, discount, plan, settings, runs=runs, seed=seed,
                     sampler=sampler, series=series, bins=bins, metric_bins=metric_bins)

@@ -17,14 +17,16 @@ and to any test function alike. Factors are the uncertain parameters of
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
 
-from tpsim.config.uncertainty import BLOCK
+from tpsim.analysis.sampling import BLOCK
 
-__all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS"]
+__all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS", "ComparisonUncertainty",
+           "comparison_uncertainty"]
 
 Evaluator = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
@@ -109,3 +111,56 @@ def model_evaluator(job, month: int) -> Evaluator:
         return {"npv": np.concatenate(npv), "reactive_spend": np.concatenate(reactive)}
 
     return evaluate
+
+
+@dataclass
+class ComparisonUncertainty:
+    """The uncertainty of a comparison: an ensemble of every scenario against the
+    counterfactual (paired draws) and a one-at-a-time sensitivity of each scenario's fiscal NPV.
+
+    ``job``/``summary``: the :class:`tpsim.analysis.ensemble.EnsembleJob` (tracking total
+    public spend, £ a month) and its Summary, ``summary`` None when no scenario declares an
+    uncertainty section; ``tornados``: scenario name -> (factor labels, :func:`one_at_a_time`
+    result, NPV in £), for each scenario with uncertain factors.
+    """
+
+    job: object
+    summary: object | None
+    tornados: dict
+    runs: int
+    seed: int
+    swing: float
+
+    @property
+    def has_factors(self) -> bool:
+        return self.summary is not None
+
+
+def comparison_uncertainty(scenarios: Sequence, counterfactual, runs: int, seed: int = 0,
+                           optimism_bias: float | None = None,
+                           swing: float = 0.05) -> ComparisonUncertainty:
+    """Monte Carlo runs (``runs`` of them, seeded) of every scenario against the counterfactual
+    under the scenarios' ``uncertainty`` sections (:mod:`tpsim.analysis.ensemble`, on this
+    process), and each scenario's one-at-a-time NPV sensitivity with factors moved from
+    quantile ``swing`` to ``1 - swing``. ``optimism_bias`` (a fraction) overrides the
+    scenarios'."""
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis.appraisal import PARLIAMENT_MONTHS
+
+    scenarios = list(scenarios)
+    job = en.prepare(scenarios, counterfactual, runs=runs, seed=seed, series=("spend.total",),
+                     optimism_bias=optimism_bias)
+    if job.plan.d == 0:
+        return ComparisonUncertainty(job, None, {}, runs, seed, swing)
+    job.edges = en.pilot_edges(job)
+    summary = en.summarise(job, en.run_ensemble(job, "local"))
+    tornados = {}
+    for sc in scenarios:
+        one = en.prepare([sc], counterfactual, runs=1, seed=seed,
+                         series=("spend.kind.reactive",), optimism_bias=optimism_bias)
+        if one.plan.d == 0:
+            continue
+        result = one_at_a_time(model_evaluator(one, min(PARLIAMENT_MONTHS, one.n_months)),
+                               one.plan.d, swing)
+        tornados[sc.name] = (list(one.plan.labels), result)
+    return ComparisonUncertainty(job, summary, tornados, runs, seed, swing)

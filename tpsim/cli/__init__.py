@@ -1,5 +1,7 @@
-"""The ``tpsim`` command. Thin: each sub-command lives in ``tpsim/commands/<name>.py`` and is
-imported only when used, so ``tpsim --help`` and a user error stay fast.
+"""The ``tpsim`` command. Thin: each sub-command lives in ``tpsim/cli/<name>.py`` (it parses
+options with :mod:`tpsim.cli.options`, calls the library, hands the results to
+:mod:`tpsim.present` and writes through :mod:`tpsim.output`) and is imported only when used, so
+``tpsim --help`` and a user error stay fast.
 
 Any user error (a bad scenario, a broken data file) is a :class:`tpsim.errors.TpsimError`:
 it is printed as one line and the command exits with status 2, writing nothing. ``--debug``
@@ -41,6 +43,18 @@ _COMMANDS = {
 }
 
 
+# key path of a library error -> the option that sets it (the library speaks of parameters; the
+# command names its own flags)
+_FLAG_HINTS = {"time.horizon": "--horizon", "time.dt": "--dt", "time.method": "--method",
+               "runs": "--runs"}
+
+
+def _flag_hint(err: TpsimError) -> str:
+    """`` (use --horizon)`` when the error is about a setting a command-line option sets."""
+    flag = _FLAG_HINTS.get(err.key or "")
+    return f" (use {flag})" if flag else ""
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(_COMMANDS)
@@ -61,7 +75,7 @@ class _LazyGroup(click.Group):
         except TpsimError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {err}{_flag_hint(err)}", err=True)
             sys.exit(2)
 
 

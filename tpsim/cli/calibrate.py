@@ -12,22 +12,21 @@ scenario or data file) exits with status 2 and leaves no output behind. Outputs 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
-from tpsim import __version__
-from tpsim.analysis.calibration import (FitEvent, FitResult, calibrated_scenario_yaml, fit, fit_report,
-                           setup)
+from tpsim.analysis.calibration import FitEvent, fit, fit_report, prepare
 from tpsim.errors import ScenarioError
-from tpsim.config.localdata import load_config, month_label
-from tpsim.output import atomic_write_text, csv_text, json_text
-from tpsim.cli.options import out_dir, out_option
+from tpsim.config.calibration import load_config
+from tpsim.output import atomic_write_text, json_text
+from tpsim.present.charts_calibration import write_fit_charts
+from tpsim.present.documents import calibrated_yaml, fit_series_csv
+from tpsim.present.text import calibration_text
+from tpsim.cli.options import out_dir, out_option, seed_option
 
 
 class _Progress:
@@ -72,11 +71,11 @@ class _Progress:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@out_option
+@out_option("outputs/calibration/<config name>/")
 @click.option("--starts", type=click.IntRange(min=1),
               help="Local least-squares fits (default: the config's fit.starts, else 4).")
-@click.option("--seed", type=click.IntRange(min=0),
-              help="Seed of the Sobol start points (default: the config's fit.seed, else 0).")
+@seed_option("Seed of the Sobol start points (default: the config's fit.seed, else 0).",
+             default=None)
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
               quiet: bool) -> None:
@@ -86,22 +85,10 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     chart per series (default outputs/calibration/<config name>/).
     """
     progress = _Progress(quiet)
-    cfg = load_config(config)
-    overrides = {k: v for k, v in (("starts", starts), ("seed", seed)) if v is not None}
-    if overrides:
-        settings = dataclasses.replace(cfg.fit, **overrides)
-        if settings.candidates < settings.starts - 1:
-            settings = dataclasses.replace(settings, candidates=settings.starts - 1)
-        cfg = dataclasses.replace(cfg, fit=settings)
-    prepared = setup(cfg)
+    cfg, prepared, problem = prepare(load_config(config), starts, seed)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
-    t = scenario.data["time"]
-    problem = prepared.problem()
-    if problem.n_observations <= problem.n_parameters:
-        raise cfg.error(("parameters",), f"{problem.n_observations} observations with positive "
-                                         f"weight cannot determine {problem.n_parameters} "
-                                         f"parameters: fit fewer parameters or add data")
+    t = scenario.time
 
     progress.message(f"calibrating {scenario.name}: {problem.n_parameters} parameters, "
                      f"{problem.n_observations} observations in {len(targets)} series, "
@@ -112,7 +99,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
 
     estimates = result.estimates
     try:
-        scenario.with_overrides(estimates)
+        scenario.replace(overrides=estimates)
     except ScenarioError as err:
         raise cfg.error(("parameters",), f"the fitted values together make the scenario "
                                          f"invalid ({err.key}: {err.message}); narrow the "
@@ -121,161 +108,18 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     calibrated_path = folder / "calibrated.yaml"
     extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
-    yaml_text = _calibrated_yaml(cfg, scenario, data, result, extends, config)
+    yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
-    series_csv = _fit_series_csv(result, t["start"])
+    series_csv = fit_series_csv(result, t.start)
 
     # everything is computed: write
     atomic_write_text(calibrated_path, yaml_text)
     atomic_write_text(folder / "fit_report.json", json_text(report))
     atomic_write_text(folder / "fit_series.csv", series_csv)
-    charts = _write_charts(folder / "charts", result, scenario, data.path)
+    charts = write_fit_charts(folder / "charts", result, scenario, data.path)
 
-    click.echo(_summary_text(result, scenario.name, data.path, unused))
+    click.echo(calibration_text(result, scenario.name, data.path, unused))
     click.echo(f"wrote {calibrated_path}, {folder / 'fit_report.json'}, "
                f"{folder / 'fit_series.csv'} and {len(charts)} chart(s) in {folder / 'charts'}")
     click.echo(f"run it with: tpsim run {calibrated_path}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Output text
-# ---------------------------------------------------------------------------------------------
-
-
-def _g(x: float, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return f"{x:.{digits}g}"
-
-
-def _calibrated_yaml(cfg, scenario, data, result: FitResult, extends: str, config: str) -> str:
-    st = result.statistics
-    problem = result.problem
-    comments = {}
-    for j, q in enumerate(problem.parameters):
-        lo, hi = st["interval"][j]
-        comments[q.path] = (f"fitted; se {_g(st['standard_error'][j], 3)}, 95% interval "
-                            f"[{_g(lo)}, {_g(hi)}]; was {_g(q.scenario_value, 6)}")
-    first = month_label(scenario.data["time"]["start"], 1)
-    last = month_label(scenario.data["time"]["start"], problem.fit_model.n_months)
-    header = [
-        f"Calibrated scenario written by `tpsim calibrate {config}` (tpsim {__version__}).",
-        "It extends the original scenario and sets only the fitted parameters below.",
-        f"Fitted to {data.path}: {problem.n_observations} observations in "
-        f"{len(problem.targets)} series, {first} to {last}, by weighted least squares.",
-        "Estimates, standard errors, 95% intervals, correlations and fit statistics:",
-        "fit_report.json next to this file.",
-    ]
-    if st["warnings"]:
-        header += ["", "Warnings from the fit:"] + [f"- {w}" for w in st["warnings"]]
-    title = cfg.title or f"{scenario.data.get('title') or scenario.name} (calibrated)"
-    note = (f"Fitted by tpsim calibrate to local data {data.path} ({first} to {last}); "
-            f"see fit_report.json")
-    return calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends,
-                                    result.estimates, comments, header, title=title,
-                                    source_note=note)
-
-
-def _fit_series_csv(result: FitResult, start: str) -> str:
-    rows = []
-    for target in result.problem.targets:
-        traj = result.trajectories[target.name]
-        for k, m in enumerate(target.months):
-            fitted = traj[1, m - 1]
-            rows.append([month_label(start, int(m)), target.name, float(target.observed[k]),
-                         float(traj[0, m - 1]), float(fitted),
-                         float((fitted - target.observed[k]) * target.factor[k])])
-    return csv_text(["month", "series", "observed", "simulated_initial", "simulated_fitted",
-                     "weighted_residual"], rows)
-
-
-def _summary_text(result: FitResult, scenario_name: str, data_path: str, unused) -> str:
-    st = result.statistics
-    problem = result.problem
-    width = max(len(n) for n in problem.names + [t.name for t in problem.targets] + ["parameter"])
-    out = [f"calibrated {scenario_name} to {data_path}: {st['n_observations']} observations, "
-           f"{len(problem.targets)} series, {st['n_parameters']} parameters, "
-           f"{len(result.starts)} starts, {result.elapsed:.1f} s"]
-    out.append(f"  {'parameter':<{width}}  {'estimate':>11}  {'std error':>10}  "
-               f"{'95% interval':>25}  {'start':>10}")
-    for j, q in enumerate(problem.parameters):
-        lo, hi = st["interval"][j]
-        interval = f"[{_g(lo)}, {_g(hi)}]"
-        out.append(f"  {q.path:<{width}}  {_g(st['estimate'][j], 6):>11}  "
-                   f"{_g(st['standard_error'][j], 3):>10}  {interval:>25}  "
-                   f"{_g(q.initial, 6):>10}")
-    out.append(f"  {'series':<{width}}  {'MAPE %':>7}  {'RMSE':>10}  {'R^2':>6}  {'U^M':>5}  "
-               f"{'U^S':>5}  {'U^C':>5}")
-    for t in problem.targets:
-        s = result.series[t.name]["fitted"]
-        out.append(f"  {t.name:<{width}}  {_g(s['mape_percent'], 3):>7}  {_g(s['rmse'], 4):>10}  "
-                   f"{_fmt(s['r_squared'], 3):>6}  {_fmt(s['theil_UM'], 2):>5}  "
-                   f"{_fmt(s['theil_US'], 2):>5}  {_fmt(s['theil_UC'], 2):>5}")
-    if unused:
-        out.append(f"  not matched (not listed in the config): {', '.join(unused)}")
-    if st["warnings"]:
-        out.append("warnings:")
-        out += [f"  - {w}" for w in st["warnings"]]
-    return "\n".join(out)
-
-
-def _fmt(x: float, decimals: int) -> str:
-    return f"{x:.{decimals}f}" if x is not None and math.isfinite(x) else "n/a"
-
-
-# ---------------------------------------------------------------------------------------------
-# Charts
-# ---------------------------------------------------------------------------------------------
-
-
-def _chart_name(series: str) -> str:
-    """The file stem of a series' chart (the series name, e.g. ``activity.ae_older``)."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in series)
-
-
-def _write_charts(folder: Path, result: FitResult, scenario, data_path: str) -> list[Path]:
-    """One PNG per matched series: observed points, the simulation before calibration (dashed)
-    and after (solid) over the whole horizon, the fitted months shaded, fit statistics in the
-    subtitle, and tpsim's source line at the foot."""
-    from tpsim.present import style
-    from tpsim.present.charts import save_figure, source_line
-
-    plt = style.plt
-    start = scenario.data["time"]["start"]
-    source = source_line([scenario], note=f"observed: {data_path}")
-    written = []
-    for target in result.problem.targets:
-        traj = result.trajectories[target.name]
-        months = np.arange(1, traj.shape[1] + 1)
-        stats = result.series[target.name]["fitted"]
-        with style.style_context():
-            fig, ax = plt.subplots(figsize=(style.A4_TEXT_WIDTH_IN, 3.6))
-            first, last = int(target.months.min()), int(target.months.max())
-            ax.axvspan(first - 0.5, last + 0.5, color=style.GRID_COLOUR, alpha=0.35,
-                       linewidth=0, label="months fitted")
-            ax.plot(months, traj[0], color=style.COUNTERFACTUAL_COLOUR, linestyle="--",
-                    linewidth=1.1, label="simulated, before calibration")
-            ax.plot(months, traj[1], color=style.OKABE_ITO["blue"], linewidth=1.8,
-                    label="simulated, calibrated")
-            ax.plot(target.months, target.observed, "o", color=style.OKABE_ITO["vermillion"],
-                    markersize=3.0, label="observed (local data)")
-            step = 12 if months[-1] > 24 else 3
-            ticks = np.arange(1, months[-1] + 1, step)
-            ax.set_xticks(ticks)
-            ax.set_xticklabels([month_label(start, int(m)) for m in ticks], rotation=45,
-                               ha="right")
-            ax.yaxis.set_major_formatter(style.thousands_formatter())
-            ax.set_title(f"{target.name}: observed and simulated", loc="left", pad=16)
-            ax.text(0.0, 1.015, f"calibrated fit: MAPE {_g(stats['mape_percent'], 3)}%, RMSE "
-                               f"{_g(stats['rmse'], 4)}, R\u00b2 {_fmt(stats['r_squared'], 3)}; "
-                               f"Theil U^M {_fmt(stats['theil_UM'], 2)}, U^S "
-                               f"{_fmt(stats['theil_US'], 2)}, U^C {_fmt(stats['theil_UC'], 2)}",
-                    transform=ax.transAxes, fontsize=7.5, color=style.TEXT_COLOUR,
-                    va="bottom")
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
-            fig.text(0.01, 0.005, source, fontsize=6, color=style.SOURCE_COLOUR, va="bottom")
-            fig.tight_layout(rect=(0, 0.03, 1, 0.97))
-        written += save_figure(fig, folder, _chart_name(target.name), formats=("png",))
-        plt.close(fig)
-    return written

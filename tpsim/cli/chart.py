@@ -11,11 +11,13 @@ from pathlib import Path
 
 import click
 
-from tpsim.present import charts
+from tpsim.analysis.comparison import compare_scenarios
 from tpsim.models import runner
-from tpsim.present.report import build_comparison, make_charts, trajectory_charts
 from tpsim.output import atomic_write_bytes
-from tpsim.cli.options import load, out_dir
+from tpsim.present import charts
+from tpsim.present.report import make_charts, trajectory_charts
+from tpsim.cli.options import (against_option, horizon_option, load_timed, optimism_bias_option,
+                               out_dir, out_option, scenarios_argument)
 
 #: ``--chart`` choices -> chart file stem prefix
 CHART_NAMES = {
@@ -30,18 +32,16 @@ _NEEDS_COUNTERFACTUAL = {"net-benefit", "who-pays-who-gains", "wrong-pocket"}
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--against", "counterfactual", type=click.Path(dir_okay=False),
-              help="Counterfactual scenario: adds the appraisal charts (net benefit, who pays / "
-                   "who gains, wrong pocket).")
+@scenarios_argument
+@against_option("Counterfactual scenario: adds the appraisal charts (net benefit, who pays / "
+                "who gains, wrong pocket).", required=False)
 @click.option("--chart", "only", multiple=True, type=click.Choice(sorted(CHART_NAMES)),
               help="Draw only this chart (repeatable; default: every chart that applies).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["png", "svg"]),
               help="File format (repeatable; default: png and svg).")
-@click.option("--optimism-bias", type=click.FloatRange(min=0.0),
-              help="Uplift on costs for the appraisal charts (default: the scenarios').")
-@click.option("--horizon", type=click.IntRange(min=1), help="Months to simulate (default: the scenarios').")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default outputs/charts/).")
+@optimism_bias_option("Uplift on costs for the appraisal charts (default: the scenarios').")
+@horizon_option()
+@out_option("outputs/charts/")
 def chart(scenarios: tuple[str, ...], counterfactual: str | None, only: tuple[str, ...],
           formats: tuple[str, ...], optimism_bias: float | None, horizon: int | None,
           out: str | None) -> None:
@@ -50,10 +50,10 @@ def chart(scenarios: tuple[str, ...], counterfactual: str | None, only: tuple[st
     if counterfactual is None and wanted & _NEEDS_COUNTERFACTUAL and only:
         raise click.UsageError("--chart " + ", ".join(sorted(wanted & _NEEDS_COUNTERFACTUAL))
                                + " needs --against COUNTERFACTUAL")
-    scs = [runner.with_time_settings(load(p), horizon=horizon) for p in scenarios]
+    scs = [load_timed(p, horizon=horizon) for p in scenarios]
     if counterfactual is not None:
-        cf = runner.with_time_settings(load(counterfactual), horizon=horizon)
-        chart_list = make_charts(build_comparison(scs, cf, optimism_bias))
+        cf = load_timed(counterfactual, horizon=horizon)
+        chart_list = make_charts(compare_scenarios(scs, cf, optimism_bias))
     else:
         chart_list = trajectory_charts([(sc, runner.run(sc), 0) for sc in scs])
     prefixes = tuple(CHART_NAMES[name] for name in wanted)

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from tpsim.errors import TpsimError
-from tpsim.cli.options import out_dir
+from tpsim.cli.options import out_dir, out_option
 from tpsim.cli.report import produce_report
 
 SCENARIOS = ("pooled_prevention.yaml", "pilots_plus.yaml")
@@ -34,9 +34,8 @@ def scenario_folder() -> Path:
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default outputs/demo/).")
-@click.pass_context
-def demo(ctx: click.Context, out: str | None) -> None:
+@out_option("outputs/demo/")
+def demo(out: str | None) -> None:
     """Compare the shipped scenarios; write the business-case report (report.html), its
     charts (PNG and SVG) and the comparison files (default outputs/demo/)."""
     folder = scenario_folder()
@@ -45,6 +44,6 @@ def demo(ctx: click.Context, out: str | None) -> None:
     except ValueError:
         shown = folder
     target = out_dir(out, "demo")
-    html = produce_report(ctx, [str(shown / s) for s in SCENARIOS], str(shown / COUNTERFACTUAL),
+    html = produce_report([str(shown / s) for s in SCENARIOS], str(shown / COUNTERFACTUAL),
                           [str(shown / s) for s in CONTEXT], target)
     click.echo(f"open {html} in a browser: the whole report is in that one file")

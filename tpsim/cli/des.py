@@ -14,128 +14,16 @@ Writes to DIR (default ``outputs/<scenario>/des/``):
 """
 from __future__ import annotations
 
-import copy
-import math
-
 import click
-import numpy as np
 
-from tpsim import __version__
 from tpsim.models import runner
 from tpsim.analysis.crosscheck import check_individual, reference_run, summary_line
 from tpsim.models.individual import COVERAGE_MODES, run_individual
-from tpsim.output import atomic_write_with, write_csv, write_json
-from tpsim.config.scenario import Scenario, scenario_from_dict
-from tpsim.cli.options import load, out_dir, out_option, scenario_argument
-
-
-def without_capacity_limits(scenario: Scenario) -> Scenario:
-    """The scenario with every reactive service's capacity removed (also in ``changes``)."""
-    data = copy.deepcopy(scenario.data)
-    for sv in data["services"].values():
-        if sv["kind"] == "reactive":
-            sv["capacity"] = None
-    changes = []
-    for change in data["changes"]:
-        kept = {p: v for p, v in change["set"].items()
-                if not (p.startswith("services.") and p.endswith(".capacity"))}
-        if kept:
-            changes.append({"month": change["month"], "set": kept})
-    data["changes"] = changes
-    source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
-    changed = scenario_from_dict(data, source=source)
-    return Scenario(scenario.name, scenario.path, changed.data, scenario.locations)
-
-
-def _timeseries_table(results) -> tuple[list[str], np.ndarray]:
-    columns = ["month"]
-    blocks = [results.months.astype(float)]
-    for name in results.series:
-        low, high = results.confidence_interval(name)
-        columns += [name, f"{name}.ci95_low", f"{name}.ci95_high"]
-        blocks += [results.mean(name), low, high]
-    return columns, np.column_stack(blocks)
-
-
-def _panels(results) -> list[str]:
-    """At most 16 panels: total and reactive spend, the four agencies that spend most, the
-    highest need state and escalations of each cohort, activity and queue of capacity-limited
-    services."""
-    spend = {a: results.mean(f"spend.agency.{a}").sum() for a in results.spend.agencies}
-    names = ["spend.total", "spend.kind.reactive"]
-    names += [f"spend.agency.{a}" for a in sorted(spend, key=lambda a: -spend[a])[:4]]
-    for c in results.spend.cohorts:
-        top = [s for cc, s in results.spend.pop_labels if cc == c][-1]
-        names += [f"population.{c}.{top}", f"escalations.{c}"]
-    for r in results.spend.queued_names:
-        names += [f"activity.{r}", f"waiting.{r}"]
-    return [n for n in names if n in results.series][:16]
-
-
-def _comparison_chart(results, aggregate, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = _panels(results)
-    ncols = 4
-    nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), squeeze=False)
-    months = results.months
-    for ax, name in zip(axes.flat, names):
-        money = name.startswith("spend.")
-        scale = 1e6 if money else 1.0
-        low, high = results.confidence_interval(name)
-        mean = results.mean(name)
-        if results.replications > 1:
-            ax.fill_between(months, low / scale, high / scale, color="tab:blue", alpha=0.25,
-                            linewidth=0, label="DES 95% CI of mean")
-        ax.plot(months, mean / scale, color="tab:blue", lw=1.2, label="DES mean")
-        ax.plot(months, aggregate[name][0] / scale, color="black", lw=1.0, ls="--",
-                label="aggregate")
-        ax.set_title(name, fontsize=8)
-        ax.set_ylabel("£m per month" if money else "people or events", fontsize=7)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="best")
-    for ax in axes[-1]:
-        ax.set_xlabel("month", fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def _waiting_chart(results, rows: list[list]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    services = results.spend.queued_names
-    fig, axes = plt.subplots(len(services), 1, figsize=(8, 3 * len(services)), squeeze=False)
-    for ax, name in zip(axes[:, 0], services):
-        sub = [r for r in rows if r[0] == name]
-        months = [r[1] for r in sub]
-        for col, label in ((3, "mean"), (4, "median"), (5, "90th percentile"),
-                           (6, "95th percentile")):
-            ax.plot(months, [r[col] for r in sub], label=label, lw=1.1)
-        ax.set_title(f"{name}: waiting time of served requests", fontsize=9)
-        ax.set_ylabel("months")
-        ax.set_xlabel("month")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def _save(fig, path) -> None:
-    import matplotlib.pyplot as plt
-
-    try:
-        atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=100))
-    finally:
-        plt.close(fig)
+from tpsim.output import write_csv, write_json
+from tpsim.present.documents import des_summary, des_timeseries_table
+from tpsim.present.charts_des import comparison_chart, save_figure, waiting_chart
+from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
+                               scenario_argument, seed_option)
 
 
 @click.command()
@@ -144,13 +32,12 @@ def _save(fig, path) -> None:
               help="Simulated people at month 0 (scaled to the place's population).")
 @click.option("--replications", type=click.IntRange(min=1), default=20, show_default=True,
               help="Independent replications (at least 2 for confidence intervals).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of numpy.random.SeedSequence; replication k uses its k-th child.")
-@out_option
+@seed_option("Seed of numpy.random.SeedSequence; replication k uses its k-th child.")
+@out_option("outputs/<name>/des/")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for replications (default: min(2, replications, CPUs); "
                    "1 for small jobs).")
-@click.option("--horizon", type=int, help="Months to simulate (default: the scenario's).")
+@horizon_option("Months to simulate (default: the scenario's).")
 @click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="aggregate",
               show_default=True,
               help="Preventive coverage: the aggregate run's, or found from the simulated people.")
@@ -168,9 +55,9 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
     aggregate model (default output folder outputs/<name>/des/)."""
     if not service_time > 0:
         raise click.BadParameter("must be > 0 months", param_hint="--service-time")
-    sc = runner.with_time_settings(load(scenario), horizon=horizon)
+    sc = load_timed(scenario, horizon=horizon)
     if unlimited_capacity:
-        sc = without_capacity_limits(sc)
+        sc = sc.replace(capacity_limits=False)
     aggregate = runner.run(sc)
     results = run_individual(aggregate.model, aggregate, people=people,
                              replications=replications, seed=seed, workers=workers,
@@ -181,42 +68,23 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
     report = check_individual(results, aggregate, reference=reference_run(sc))
     report = {"scenario": sc.name, "scenario_hash": sc.hash, **report}
 
-    columns, rows = _timeseries_table(results)
+    columns, rows = des_timeseries_table(results)
     write_csv(folder / "des_timeseries.csv", columns, rows)
     wcols, wrows = results.waiting_table()
     write_csv(folder / "waiting_times.csv", wcols, wrows)
     qcols, qrows = results.queue_table(aggregate)
     write_csv(folder / "queues.csv", qcols, qrows)
     write_json(folder / "crosscheck.json", report)
-    counts: dict = {}
-    for o in results.outputs:
-        for k, v in o.event_counts.items():
-            counts[k] = counts.get(k, 0) + v
-    summary = {
-        "scenario": sc.name, "scenario_hash": sc.hash, "tpsim_version": __version__,
-        "settings": {**runner.settings(sc), "people": people, "replications": replications,
-                     "seed": seed, "workers": results.workers, "coverage": coverage,
-                     "service_time_months": service_time, "unlimited_capacity": unlimited_capacity,
-                     "draw_requests": draw_requests},
-        "scale": {"people_in_place_at_month_0": float(results.plan.initial.sum()),
-                  "place_people_per_simulated_person": results.plan.weight},
-        "capacity_limited_services": {
-            name: {"servers": int(results.plan.servers[q]),
-                   "mean_service_time_months_month_1": float(results.plan.service_time[0, q])}
-            for q, name in enumerate(results.spend.queued_names)},
-        "performance": {"events": results.events, "wall_seconds": results.seconds,
-                        "events_per_second": results.events_per_second,
-                        "events_per_cpu_second": results.events_per_cpu_second,
-                        "event_counts": counts},
-        "waiting_times": results.waiting_overall(),
-        "crosscheck": {k: report.get(k) for k in ("pass", "threshold", "max_abs_z", "failed")},
-    }
+    summary = des_summary(sc, results, report, {
+        **runner.settings(sc), "people": people, "replications": replications, "seed": seed,
+        "workers": results.workers, "coverage": coverage, "service_time_months": service_time,
+        "unlimited_capacity": unlimited_capacity, "draw_requests": draw_requests})
     write_json(folder / "des_summary.json", summary)
-    _save(_comparison_chart(results, aggregate,
-                            f"{sc.name}: individual-level (DES, {replications} x {people:,} "
-                            f"people) vs aggregate model"), folder / "comparison.png")
+    title = (f"{sc.name}: individual-level (DES, {replications} x {people:,} people) vs "
+             "aggregate model")
+    save_figure(comparison_chart(results, aggregate, title), folder / "comparison.png")
     if results.spend.queued_names:
-        _save(_waiting_chart(results, wrows), folder / "waiting_times.png")
+        save_figure(waiting_chart(results, wrows), folder / "waiting_times.png")
 
     click.echo(f"{sc.name} ({sc.hash}): {replications} replications x {people:,} people "
                f"(1 simulated person = {results.plan.weight:.2f} people), "

@@ -1,4 +1,5 @@
-"""Helpers shared by the sub-commands."""
+"""What the sub-commands share: their click options and arguments (defined once here) and the
+loading of scenarios with the time settings given on the command line."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,61 @@ def load(path: str) -> Scenario:
     return load_scenario(path)
 
 
-scenario_argument = click.argument("scenario", type=click.Path(dir_okay=False))
-out_option = click.option("--out", type=click.Path(file_okay=False),
-                          help="Output folder (default under outputs/).")
+def load_timed(path: str, *, horizon: int | None = None, dt: float | None = None,
+               method: str | None = None) -> Scenario:
+    """A scenario file with the command line's time settings (None keeps the scenario's)."""
+    return load(path).replace(dt=dt, method=method, horizon=horizon)
+
+
+_SCENARIO_PATH = click.Path(dir_okay=False)
+
+#: One SCENARIO file.
+scenario_argument = click.argument("scenario", type=_SCENARIO_PATH)
+#: One or more SCENARIO files.
+scenarios_argument = click.argument("scenarios", nargs=-1, required=True, type=_SCENARIO_PATH)
+
+
+def out_option(default: str = "under outputs/"):
+    """``--out DIR``; ``default`` says where outputs go without it."""
+    return click.option("--out", type=click.Path(file_okay=False),
+                        help=f"Output folder (default {default}).")
+
+
+def against_option(help: str = "The counterfactual scenario every SCENARIO is compared with.",
+                   required: bool = True):
+    """``--against COUNTERFACTUAL``, stored as ``counterfactual``."""
+    return click.option("--against", "counterfactual", required=required, type=_SCENARIO_PATH,
+                        help=help)
+
+
+def horizon_option(help: str = "Months to simulate (default: the scenarios')."):
+    """``--horizon MONTHS`` (at least 1)."""
+    return click.option("--horizon", type=click.IntRange(min=1), help=help)
+
+
+def dt_option(help: str = "Time step in months (default: the scenarios')."):
+    return click.option("--dt", type=float, help=help)
+
+
+def method_option(help: str = "Integration method (default: the scenarios')."):
+    return click.option("--method", type=click.Choice(["euler", "rk4"]), help=help)
+
+
+def seed_option(help: str | None = None, default: int | None = 0):
+    """``--seed N`` (at least 0; ``default`` None lets the command tell 'not given')."""
+    return click.option("--seed", type=click.IntRange(min=0), default=default,
+                        show_default=default is not None, help=help)
+
+
+def optimism_bias_option(help: str = "Uplift on costs, a fraction (default: each scenario's "
+                                     "appraisal.optimism_bias)."):
+    return click.option("--optimism-bias", type=click.FloatRange(min=0.0), help=help)
+
+
+def time_options(what: str = "the scenarios'"):
+    """``--horizon``, ``--dt`` and ``--method`` together."""
+    def decorate(f):
+        f = method_option(f"Integration method (default: {what}).")(f)
+        f = dt_option(f"Time step in months (default: {what}).")(f)
+        return horizon_option(f"Months to simulate (default: {what}).")(f)
+    return decorate

@@ -5,8 +5,9 @@ Writes into the output folder (default ``outputs/report/``):
 * ``report.html``: one self-contained page (charts embedded), see :mod:`tpsim.present.report`;
 * ``charts/<chart>.png`` (for documents) and ``charts/<chart>.svg`` (for print);
 * the files of ``tpsim compare`` (``comparison.json``, ``comparison.csv``, ``attribution.csv``,
-  each run's ``<scenario>/timeseries.csv``), written by that command itself with the same
-  options, so they are exactly what ``tpsim compare`` gives.
+  each run's ``<scenario>/timeseries.csv``), from the same comparison the report shows and
+  the same builder as ``tpsim compare`` (:mod:`tpsim.present.documents`), so they are
+  exactly what ``tpsim compare`` gives.
 
 The report and charts are computed and rendered in memory before anything is written; a user
 error (a bad scenario, places that cannot be compared) stops with exit status 2 and no file.
@@ -20,13 +21,14 @@ from typing import Sequence
 
 import click
 
-from tpsim.present import charts
-from tpsim.models import runner
+from tpsim.analysis.comparison import Comparison, compare_scenarios
 from tpsim.output import atomic_write_bytes
-from tpsim.present.report import (Comparison, Uncertainty, build_comparison, make_charts,
-                      render_html, uncertainty_analysis)
-from tpsim.config.scenario import Scenario
-from tpsim.cli.options import load, out_dir
+from tpsim.present import charts
+from tpsim.present.documents import run_folders
+from tpsim.present.report import Uncertainty, make_charts, render_html, uncertainty_section
+from tpsim.cli.compare import write_comparison
+from tpsim.cli.options import (against_option, load_timed, optimism_bias_option, out_dir,
+                               out_option, scenarios_argument, seed_option, time_options)
 
 
 def render_outputs(comparison: Comparison, command: str | None = None,
@@ -55,29 +57,30 @@ def command_line() -> str:
     return "tpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def produce_report(ctx: click.Context, scenarios: Sequence[str], counterfactual: str,
-                   context: Sequence[str], folder: Path, horizon: int | None = None,
+def produce_report(scenarios: Sequence[str], counterfactual: str, context: Sequence[str],
+                   folder: Path, horizon: int | None = None,
                    optimism_bias: float | None = None, method: str | None = None,
                    dt: float | None = None, uncertainty_runs: int = 0, seed: int = 0) -> Path:
-    """Load, compare, render and write a report (shared by ``report`` and ``demo``)."""
-    def prepare(path: str) -> Scenario:
-        return runner.with_time_settings(load(path), dt=dt, method=method, horizon=horizon)
+    """Load, compare, render and write a report and the files of ``tpsim compare`` (shared
+    by ``report`` and ``demo``): one comparison feeds both."""
+    from tpsim.analysis.sensitivity import comparison_uncertainty
+
+    def prepare(path: str):
+        return load_timed(path, horizon=horizon, dt=dt, method=method)
 
     cf = prepare(counterfactual)
     scs = [prepare(p) for p in scenarios]
     ctx_scenarios = [prepare(p) for p in context]
-    comparison = build_comparison(scs, cf, optimism_bias, ctx_scenarios)
+    run_folders(scs, cf)
+    comparison = compare_scenarios(scs, cf, optimism_bias, ctx_scenarios)
     uncertainty = None
     if uncertainty_runs:
         click.echo(f"uncertainty: {uncertainty_runs:,} Monte Carlo runs and a sensitivity "
                    "analysis ...", err=True)
-        uncertainty = uncertainty_analysis(comparison, uncertainty_runs, seed, optimism_bias)
+        result = comparison_uncertainty(scs, cf, uncertainty_runs, seed, optimism_bias)
+        uncertainty = uncertainty_section(comparison, result)
     files = render_outputs(comparison, command_line(), uncertainty)
-    # the comparison files, by `tpsim compare` itself (it prints its table)
-    from tpsim.cli.compare import compare as compare_command
-    ctx.invoke(compare_command, scenarios=tuple(scenarios), counterfactual=counterfactual,
-               horizon=horizon, optimism_bias=optimism_bias, method=method, dt=dt,
-               out=str(folder))
+    write_comparison(comparison, folder)
     write_outputs(folder, files)
     n_charts = sum(1 for p in files if p.parts[0] == "charts" and p.suffix == ".png")
     click.echo(f"wrote {folder / 'report.html'} and {n_charts} charts (PNG and SVG) in "
@@ -86,32 +89,24 @@ def produce_report(ctx: click.Context, scenarios: Sequence[str], counterfactual:
 
 
 @click.command()
-@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--against", "counterfactual", required=True, type=click.Path(dir_okay=False),
-              help="The counterfactual scenario every SCENARIO is compared with.")
+@scenarios_argument
+@against_option()
 @click.option("--context", "context", multiple=True, type=click.Path(dir_okay=False),
               help="A scenario drawn on the charts over time for context only, not appraised "
                    "(repeatable), e.g. the baseline.")
-@click.option("--horizon", type=click.IntRange(min=1),
-              help="Months to simulate and appraise (default: the scenarios' horizon).")
-@click.option("--optimism-bias", type=click.FloatRange(min=0.0),
-              help="Uplift on costs, a fraction (default: each scenario's appraisal.optimism_bias).")
-@click.option("--method", type=click.Choice(["euler", "rk4"]), help="Integration method (default: the scenarios').")
-@click.option("--dt", type=float, help="Time step in months (default: the scenarios').")
+@time_options()
+@optimism_bias_option()
 @click.option("--uncertainty", "uncertainty_runs", type=click.IntRange(min=0), default=0,
               help="Monte Carlo runs for the uncertainty section (fan charts, NPV range, tornado) "
                    "under the scenarios' uncertainty sections (default 0: none).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the uncertainty runs.")
-@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default outputs/report/).")
-@click.pass_context
-def report(ctx: click.Context, scenarios: tuple[str, ...], counterfactual: str,
-           context: tuple[str, ...], horizon: int | None, optimism_bias: float | None,
-           method: str | None, dt: float | None, uncertainty_runs: int, seed: int,
-           out: str | None) -> None:
+@seed_option("Seed of the uncertainty runs.")
+@out_option("outputs/report/")
+def report(scenarios: tuple[str, ...], counterfactual: str, context: tuple[str, ...],
+           horizon: int | None, optimism_bias: float | None, method: str | None,
+           dt: float | None, uncertainty_runs: int, seed: int, out: str | None) -> None:
     """Write the business-case report of each SCENARIO against the counterfactual: report.html
     (one self-contained page), every chart as PNG and SVG in charts/, and the files of
     `tpsim compare`."""
-    produce_report(ctx, scenarios, counterfactual, context, out_dir(out, "report"),
+    produce_report(scenarios, counterfactual, context, out_dir(out, "report"),
                    horizon=horizon, optimism_bias=optimism_bias, method=method, dt=dt,
                    uncertainty_runs=uncertainty_runs, seed=seed)

@@ -4,7 +4,8 @@
 file (or a plain dict) into a frozen :class:`Scenario` whose ``data`` is the *resolved* dict the
 compile step reads:
 
-1. read the YAML (a safe loader only) and record the line of every key;
+1. read the YAML with the one reader, :func:`tpsim.config.yamlio.read_yaml` (safe, ``1e6`` is a
+   number, duplicate keys refused, alias expansion bounded), which records every key's line;
 2. follow ``extends``: the parent is loaded first (recursively) and the child merged into it;
 3. validate every key, type, range and reference, and fill in every default.
 
@@ -30,7 +31,8 @@ Resolved data
     rates per person-month (or per month), growth rates as fractions per year.
 
 Every problem raises :class:`~tpsim.errors.ScenarioError` naming the file, the dotted key path
-and, where known, the line.
+and, where known, the line. Code outside this package reads a scenario through the typed
+accessors of :class:`Scenario` and changes it with :meth:`Scenario.replace`.
 """
 
 from __future__ import annotations
@@ -44,19 +46,22 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import yaml
-
+from tpsim.config.parameters import is_switch as _is_switch
+from tpsim.config.parameters import parameter_paths as _parameter_paths
+from tpsim.config.parameters import set_path as _set_path
+from tpsim.config.parameters import unknown_parameter as _unknown_parameter
+from tpsim.config.uncertainty import resolve_section
+from tpsim.config.yamlio import Bound, Location, check_number, join as _join, locate, read_yaml
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
 
-__all__ = ["Scenario", "load_scenario", "scenario_from_dict"]
-
-#: A key's location: (file as shown to the user, 1-based line).
-Location = tuple[str, int]
+__all__ = ["Scenario", "TimeSettings", "load_scenario", "scenario_from_dict"]
 
 # ---------------------------------------------------------------------------------------------
 # The schema: keys, defaults and ranges (docs/scenario-format.md)
@@ -71,47 +76,20 @@ class _Required:
 _REQUIRED: Any = _Required()
 
 
-@dataclass(frozen=True)
-class _Bound:
-    """An interval of allowed values; None for an open end."""
-
-    low: float | None = None
-    low_closed: bool = True
-    high: float | None = None
-    high_closed: bool = True
-
-    def __contains__(self, x: float) -> bool:
-        if self.low is not None and (x < self.low or (x == self.low and not self.low_closed)):
-            return False
-        if self.high is not None and (x > self.high or (x == self.high and not self.high_closed)):
-            return False
-        return True
-
-    def describe(self) -> str:
-        if self.low is not None and self.high is not None:
-            left, right = "[" if self.low_closed else "(", "]" if self.high_closed else ")"
-            return f"in {left}{self.low:g}, {self.high:g}{right}"
-        if self.low is not None:
-            return f"{'>=' if self.low_closed else '>'} {self.low:g}"
-        if self.high is not None:
-            return f"{'<=' if self.high_closed else '<'} {self.high:g}"
-        return "a finite number"
-
-
-_ANY = _Bound()
-_NONNEG = _Bound(0.0)
-_POSITIVE = _Bound(0.0, low_closed=False)
-_FRACTION = _Bound(0.0, True, 1.0, True)
-_FRACTION_BELOW_1 = _Bound(0.0, True, 1.0, False)
-_GROWTH = _Bound(-1.0, low_closed=False)  # fraction per year, > -1
-_UTILITY = _Bound(-1.0, True, 1.0, True)
+_ANY = Bound()
+_NONNEG = Bound(0.0)
+_POSITIVE = Bound(0.0, low_closed=False)
+_FRACTION = Bound(0.0, True, 1.0, True)
+_FRACTION_BELOW_1 = Bound(0.0, True, 1.0, False)
+_GROWTH = Bound(-1.0, low_closed=False)  # fraction per year, > -1
+_UTILITY = Bound(-1.0, True, 1.0, True)
 
 
 class _Num(NamedTuple):
     """A numeric key: its default (or _REQUIRED) and allowed range; nullable allows ``null``."""
 
     default: Any
-    bound: _Bound
+    bound: Bound
     nullable: bool = False
 
 
@@ -217,9 +195,6 @@ _CHANGE_KEYS = ("month", "set")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
-#: Sections whose numeric leaves (and switches) are addressable parameters.
-_PARAMETER_SECTIONS = ("loops", "agencies", "cohorts", "services", "pool")
-
 _DT_WHOLE_TOLERANCE = 1e-9  # |1/dt - round(1/dt)|
 _DT_RATE_TOLERANCE = 1e-12  # dt x rate <= 1 + this
 _SHARE_SUM_TOLERANCE = 1e-9
@@ -227,6 +202,26 @@ _SHARE_SUM_TOLERANCE = 1e-9
 # ---------------------------------------------------------------------------------------------
 # Scenario
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeSettings:
+    """The ``time`` section: first month (``YYYY-MM``), run length (whole months), step
+    (months; 1/dt is a whole number) and integration method (``euler`` or ``rk4``)."""
+
+    start: str
+    horizon: int
+    dt: float
+    method: str
+
+
+def _read_only(value: Any) -> Any:
+    """A read-only deep view: mappings become ``MappingProxyType``, lists become tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _read_only(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_read_only(v) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -240,10 +235,20 @@ class Scenario:
     path:
         The file it was loaded from, or None for a dict.
     data:
-        The resolved dict (see the module docstring). Treat it as read-only.
+        The resolved dict (see the module docstring). Treat it as read-only; code outside
+        this package reads it through the typed accessors below.
     locations:
         Dotted key path -> (file, 1-based line) of the file that last set the key. Partial:
         defaults and dict-built scenarios have no entry.
+
+    Accessors: :attr:`time` is a frozen :class:`TimeSettings`; :attr:`title`,
+    :attr:`description` and :attr:`price_year` are text; the sections :attr:`sources`,
+    :attr:`loops`, :attr:`agencies`, :attr:`cohorts`, :attr:`services`, :attr:`pool`,
+    :attr:`appraisal` and :attr:`uncertainty` are read-only mappings (``MappingProxyType``,
+    nested mappings too, lists as tuples) keyed as in the resolved data; :attr:`changes` is a
+    tuple of read-only ``{"month", "set"}`` mappings. Views are built once per scenario.
+    :meth:`as_dict` gives a mutable deep copy of the resolved data; :meth:`replace` gives a
+    changed, re-validated scenario.
     """
 
     name: str
@@ -254,11 +259,85 @@ class Scenario:
     def __hash__(self) -> int:
         return int(self.hash, 16)
 
+    def __getstate__(self) -> dict:
+        # the cached read-only views (MappingProxyType) cannot be pickled; they are rebuilt
+        return {key: self.__dict__[key] for key in ("name", "path", "data", "locations")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
     @property
     def hash(self) -> str:
         """First 12 hex digits of the SHA-256 of the resolved data as canonical JSON."""
         text = json.dumps(self.data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    # -- typed accessors ----------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """The title (defaults to the name)."""
+        return self.data["title"]
+
+    @property
+    def description(self) -> str:
+        return self.data["description"]
+
+    @property
+    def price_year(self) -> str:
+        """The price base of every money value, e.g. ``"2024-25"``."""
+        return self.data["price_year"]
+
+    @cached_property
+    def time(self) -> TimeSettings:
+        return TimeSettings(**self.data["time"])
+
+    @cached_property
+    def sources(self) -> Mapping[str, str]:
+        """Citation id -> citation text."""
+        return _read_only(self.data["sources"])
+
+    @cached_property
+    def loops(self) -> Mapping[str, bool]:
+        """Feedback loop -> switched on."""
+        return _read_only(self.data["loops"])
+
+    @cached_property
+    def agencies(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["agencies"])
+
+    @cached_property
+    def cohorts(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["cohorts"])
+
+    @cached_property
+    def services(self) -> Mapping[str, Mapping[str, Any]]:
+        return _read_only(self.data["services"])
+
+    @cached_property
+    def pool(self) -> Mapping[str, Any]:
+        return _read_only(self.data["pool"])
+
+    @cached_property
+    def appraisal(self) -> Mapping[str, Any]:
+        """Discount rates (per year), optimism bias, £ per QALY and ``value_qalys``."""
+        return _read_only(self.data["appraisal"])
+
+    @cached_property
+    def changes(self) -> tuple[Mapping[str, Any], ...]:
+        """Time-keyed changes, ``{"month": float, "set": {path: float}}``, by month."""
+        return _read_only(self.data["changes"])
+
+    @cached_property
+    def uncertainty(self) -> Mapping[str, Any]:
+        """The resolved ``uncertainty`` section (empty when the scenario has none)."""
+        return _read_only(self.data["uncertainty"])
+
+    def as_dict(self) -> dict:
+        """A mutable deep copy of the resolved data (for building a changed scenario)."""
+        return copy.deepcopy(self.data)
+
+    # -- paths --------------------------------------------------------------------------------
 
     def get(self, path: str) -> Any:
         """The value at a dotted path, e.g. ``"services.falls_prevention.effect"``.
@@ -288,29 +367,65 @@ class Scenario:
         """
         return _parameter_paths(self.data)
 
-    def with_overrides(self, values: Mapping[str, float]) -> Scenario:
-        """A copy with parameters set by dotted path, fully re-validated.
+    # -- changed copies -----------------------------------------------------------------------
 
-        ``values`` maps paths from :meth:`parameter_paths` to numbers; switches accept 0 or 1
-        (or a bool). An unknown path or an invalid value raises :class:`ScenarioError`.
-        ``changes`` still apply on top of the overridden values at their months.
+    def replace(self, *, dt: float | None = None, method: str | None = None,
+                horizon: int | None = None, overrides: Mapping[str, float] | None = None,
+                capacity_limits: bool = True) -> Scenario:
+        """A copy with settings changed, fully re-validated (same name, path and locations).
+
+        ``dt`` (months), ``method`` and ``horizon`` (months) replace the ``time`` settings
+        where given. ``capacity_limits=False`` removes every reactive service's capacity
+        (and the ``changes`` that set one). ``overrides`` maps paths from
+        :meth:`parameter_paths` to numbers; switches accept 0 or 1 (or a bool); ``changes``
+        still apply on top of the overridden values at their months. Returns ``self`` when
+        nothing changes. Errors are :class:`ScenarioError`: an unknown override path or value
+        names ``<overrides of NAME>``; otherwise the scenario's file and the key, e.g. a
+        ``dt`` too large for the fastest rate is reported against ``time.dt``.
         """
-        if not values:
+        if dt is None and method is None and horizon is None and not overrides \
+                and capacity_limits:
             return self
-        source = f"<overrides of {self.name}>"
-        paths = self.parameter_paths()
-        known = set(paths)
         data = copy.deepcopy(self.data)
-        for path, value in values.items():
-            if path not in known:
-                raise ScenarioError(_unknown_parameter(path, paths, self.data), file=source,
-                                    key=path)
-            _set_path(data, path, _parameter_value(value, path, _is_switch(path), source, path))
+        if dt is not None:
+            data["time"]["dt"] = float(dt)
+        if method is not None:
+            data["time"]["method"] = method
+        if horizon is not None:
+            data["time"]["horizon"] = int(horizon)
+        if not capacity_limits:
+            _remove_capacity_limits(data)
+        source = self._display()
+        if overrides:
+            source = f"<overrides of {self.name}>"
+            paths = _parameter_paths(data)
+            known = set(paths)
+            for path, value in overrides.items():
+                if path not in known:
+                    raise ScenarioError(_unknown_parameter(path, paths, data), file=source,
+                                        key=path)
+                _set_path(data, path, _parameter_value(value, path, _is_switch(path), source,
+                                                       path))
         resolved = _Validator(source, {}).resolve(data, self.name)
         return Scenario(self.name, self.path, resolved, self.locations)
 
     def _display(self) -> str:
         return os.fspath(self.path) if self.path is not None else f"<{self.name}>"
+
+
+def _remove_capacity_limits(data: dict) -> None:
+    """Set every reactive service's capacity to None (unlimited) in resolved ``data`` and drop
+    the capacity settings from its ``changes`` (a change left empty goes)."""
+    for service in data["services"].values():
+        if service["kind"] == "reactive":
+            service["capacity"] = None
+    changes = []
+    for change in data["changes"]:
+        kept = {p: v for p, v in change["set"].items()
+                if not (p.startswith("services.") and p.endswith(".capacity"))}
+        if kept:
+            changes.append({"month": change["month"], "set": kept})
+    data["changes"] = changes
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -353,84 +468,16 @@ def scenario_from_dict(
 # ---------------------------------------------------------------------------------------------
 
 
-class _ScenarioLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """``yaml.SafeLoader`` that also reads ``9.0e6`` and ``1e6`` as numbers (as YAML 1.2 does).
-
-    It is libyaml's parser (``CSafeLoader``: the same safe constructor, ~10x faster to parse)
-    where PyYAML was built with it, else the pure-Python ``SafeLoader``.
-
-    PyYAML follows YAML 1.1, where an exponent needs both a decimal point and a sign
-    (``9.0e+6``); the format document writes ``budget: 9.0e6``. Only plain-number resolution is
-    added: the loader constructs nothing beyond SafeLoader's plain types.
-    """
-
-
-_ScenarioLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+"
-               r"|[-+]?\.[0-9][0-9_]*[eE][-+]?[0-9]+)$"),
-    list("-+0123456789."),
-)
-
-
 def _read_yaml(path: Path, display: str) -> tuple[dict, dict[str, Location]]:
-    """Parse one file: its data (safe loader) and each key path's line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError("cannot read the file: it is not UTF-8 text", file=display) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read the file ({exc.strerror})", file=display) from None
-    try:
-        loader = _ScenarioLoader(text)  # parsed once: the nodes give lines, then the data
-        try:
-            root = loader.get_single_node()
-            locations: dict[str, Location] = {}
-            if root is not None:
-                # lines first: constructing the data flattens merge keys (<<) in place
-                _record_lines(root, "", display, locations, set())
-            data = None if root is None else loader.construct_document(root)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"invalid YAML: {problem}", file=display,
-                            line=mark.line + 1 if mark is not None else None) from None
+    """Parse one file (:func:`tpsim.config.yamlio.read_yaml`): its data and each key's line."""
+    document = read_yaml(path, display, ScenarioError)
+    data = document.data
     if data is None:
         return {}, {}
     if not isinstance(data, dict):
         raise ScenarioError(f"a scenario must be a mapping of keys, got {_describe(data)}",
                             file=display, line=1)
-    return data, locations
-
-
-def _record_lines(node: yaml.Node, path: str, file: str, out: dict[str, Location],
-                  active: set[int]) -> None:
-    """Walk a composed node tree recording dotted key path -> (file, line); reject duplicates."""
-    if id(node) in active:  # a recursive alias
-        return
-    active.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node,
-                                                                           yaml.ScalarNode):
-                continue
-            key, line = key_node.value, key_node.start_mark.line + 1
-            child = _join(path, key)
-            if key in seen:
-                raise ScenarioError(f"duplicate key (first set on line {seen[key]})", file=file,
-                                    key=child, line=line)
-            seen[key] = line
-            out[child] = (file, line)
-            _record_lines(value_node, child, file, out, active)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = _join(path, str(index))
-            out[child] = (file, item.start_mark.line + 1)
-            _record_lines(item, child, file, out, active)
-    active.discard(id(node))
+    return data, document.locations
 
 
 def _load_merged(path: Path, display: str,
@@ -518,12 +565,9 @@ class _Validator:
 
     def error(self, path: str, message: str) -> ScenarioError:
         """An error at ``path``, located at the key or its nearest located ancestor."""
-        probe = path
-        while probe:
-            if probe in self.locations:
-                file, line = self.locations[probe]
-                return ScenarioError(message, file=file, key=path or None, line=line)
-            probe = probe.rpartition(".")[0]
+        where = locate(self.locations, path)
+        if where is not None:
+            return ScenarioError(message, file=where[0], key=path or None, line=where[1])
         return ScenarioError(message, file=self.source, key=path or None)
 
     # -- the whole scenario -------------------------------------------------------------------
@@ -814,8 +858,6 @@ class _Validator:
     def uncertainty(self, raw: Any, data: dict) -> dict:
         """The ``uncertainty`` section (docs/uncertainty.md), checked by
         :func:`tpsim.config.uncertainty.resolve_section`: ``{}`` when absent."""
-        from tpsim.config.uncertainty import resolve_section
-
         def check(trial: dict) -> ScenarioError | None:
             try:
                 _Validator(self.source, {}).resolve(trial, data["name"])
@@ -913,19 +955,14 @@ class _Validator:
         value = m[key]
         if value is None and spec.nullable:
             return None
-        x = _as_number(value, key_path, self.error)
-        if x not in spec.bound:
-            raise self.error(key_path, f"must be {spec.bound.describe()} (got {x:g})")
-        return x
+        return check_number(value, key_path, self.error, spec.bound)
 
     def integer(self, m: Mapping, key: str, path: str, default: int, low: int,
                 high: int | None) -> int:
         key_path = _join(path, key)
         if key not in m:
             return default
-        x = _as_number(m[key], key_path, self.error)
-        if x != int(x):
-            raise self.error(key_path, f"expected a whole number, got {x:g}")
+        x = check_number(m[key], key_path, self.error, whole=True)
         if x < low or (high is not None and x > high):
             limit = f"from {low} to {high}" if high is not None else f">= {low}"
             raise self.error(key_path, f"must be a whole number {limit} (got {x:g})")
@@ -999,48 +1036,6 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
     return rates
 
 
-def _parameter_paths(data: Mapping) -> list[str]:
-    """Numeric leaves (float) and switches (bool) of the parameter sections, in order."""
-    paths: list[str] = []
-
-    def walk(node: Mapping, path: str) -> None:
-        for key, value in node.items():
-            here = f"{path}.{key}"
-            if isinstance(value, dict):
-                walk(value, here)
-            elif isinstance(value, (bool, float)) and not _is_utility(here):
-                paths.append(here)
-
-    for section in _PARAMETER_SECTIONS:
-        walk(data[section], section)
-    return paths
-
-
-def _is_utility(path: str) -> bool:
-    parts = path.split(".")
-    return len(parts) == 5 and parts[0] == "cohorts" and parts[2] == "states" \
-        and parts[4] == "utility"
-
-
-def _is_switch(path: str) -> bool:
-    """Whether a parameter path is a boolean switch (overridden as 0 or 1)."""
-    return path.startswith("loops.") or path == "pool.enabled"
-
-
-def _unknown_parameter(path: str, paths: Sequence[str], data: Mapping) -> str:
-    try:
-        node = _get_path(data, path)
-    except (KeyError, TypeError):
-        node = ...
-    if node is None:
-        return ("is null here (e.g. unlimited capacity), so it cannot be changed; give it a "
-                "number in the scenario first")
-    if node is not ...:
-        return ("is not a parameter that can be changed (only numbers and switches in loops, "
-                "agencies, cohorts, services and pool are)")
-    return "not a parameter path" + _suggest(path, paths)
-
-
 def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path: str,
                      error: Any = None) -> float | bool:
     """A parameter override: a number, or for a switch 0/1/true/false (returned as bool)."""
@@ -1055,52 +1050,7 @@ def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path:
         if isinstance(value, numbers.Real) and value in (0, 1):
             return bool(value)
         raise fail(f"{path} is a switch: expected 0, 1, true or false, got {_describe(value)}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise fail(f"expected a number, got {_describe(value)}{_number_hint(value)}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise fail(f"must be a finite number (got {x})")
-    return x
-
-
-def _as_number(value: Any, path: str, error: Any) -> float:
-    """A finite float from a YAML number; bools, text and null are errors."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise error(path, f"expected a number, got {_describe(value)}{_number_hint(value)}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise error(path, f"must be a finite number (got {x})")
-    return x
-
-
-def _get_path(data: Mapping, path: str) -> Any:
-    """The value at a dotted key path of nested mappings (KeyError if absent)."""
-    node: Any = data
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
-def _set_path(data: dict, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = data
-    for part in parents:
-        node = node[part]
-    node[last] = value
-
-
-def _number_hint(value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return ""
-        return " (write the number without quotes)"
-    return ""
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    return check_number(value, key_path, lambda _path, message: fail(message))
 
 
 def _stem(path: Path) -> str:

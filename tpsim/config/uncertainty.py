@@ -1,8 +1,10 @@
-"""Uncertain parameters: the ``uncertainty:`` section, distributions, samplers and copulas.
+"""Uncertain parameters: the ``uncertainty:`` section's schema and its distributions.
 
-Plain functions and small classes on numpy arrays (SALib's split: sampling here, analysis in
-:mod:`tpsim.analysis.sensitivity`, file handling only in the command layer). docs/uncertainty.md is the
-user's description; this docstring is the contract.
+The section is validated here (by :func:`resolve_section`, called from
+:mod:`tpsim.config.scenario`); the samplers, copula and plans that draw points live in
+:mod:`tpsim.analysis.sampling`. The marginal distributions stay here because the validator
+checks every parameter at the two extremes of its draws (``ppf(EPS)``, ``ppf(1 - EPS)``).
+docs/uncertainty.md is the user's description; this docstring is the contract.
 
 The section (validated by :func:`resolve_section`, called from :mod:`tpsim.config.scenario`)::
 
@@ -33,11 +35,6 @@ A draw is a point ``u`` of the unit hypercube, one coordinate per *factor*; a fa
 uncertain path (shared by every scenario in a comparison, so differences are paired), or one
 path in one scenario when ``shared: false``. Values are ``dist.ppf(u)``, with ``u`` clipped
 to ``[EPS, 1 - EPS]`` so every value lies between the two extremes the validator checks.
-
-Blocks: the points of runs ``k*BLOCK .. (k+1)*BLOCK - 1`` are drawn together with the seed
-``SeedSequence(seed, spawn_key=(k,))``, so run ``i``'s parameters depend only on
-``(seed, i)``, never on how runs are split into chunks or sent to workers. LHS and Sobol
-stratify within each block (a scrambled Sobol block of 4096 = 2^12 points is balanced).
 """
 from __future__ import annotations
 
@@ -50,23 +47,24 @@ from typing import Any
 
 import numpy as np
 
+from tpsim.config.parameters import get_path as _get_path
+from tpsim.config.parameters import is_switch as _is_switch
+from tpsim.config.parameters import parameter_paths as _parameter_paths
+from tpsim.config.parameters import set_path as _set_path
+from tpsim.config.parameters import unknown_parameter as _unknown_parameter
+from tpsim.config.yamlio import check_number
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
-from tpsim.config.scenario import _get_path, _set_path
 
 __all__ = [
-    "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
-    "resolve_section", "block_seed", "unit_block", "unit_points", "correlate",
-    "Factor", "Assignment", "UncertaintyPlan", "build_plan", "effective_sections",
+    "EPS", "DISTRIBUTIONS", "Distribution", "distribution_from_spec", "resolve_section",
+    "correlation_matrix", "positive_definite",
 ]
 
-#: Runs drawn together from one seed (a power of two, so a Sobol block is balanced).
-BLOCK = 4096
 #: ``u`` is clipped to [EPS, 1 - EPS]: the extremes of a draw are ppf(EPS) and ppf(1 - EPS).
 EPS = 1e-12
 DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
-SAMPLERS = ("random", "lhs", "sobol")
 
 _SECTION_KEYS = ("parameters", "correlations")
 _COMMON_KEYS = ("dist", "relative", "shared", "source")
@@ -206,7 +204,6 @@ def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
     for key in raw:
         if key not in _SECTION_KEYS:
             raise error(f"uncertainty.{key}", "unknown key" + _suggest(key, _SECTION_KEYS))
-    from tpsim.config.scenario import _parameter_paths    # the one definition of a parameter path
     paths = _parameter_paths(data)
     known = set(paths)
     params_raw = raw.get("parameters")
@@ -219,9 +216,8 @@ def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
     for path, spec_raw in params_raw.items():
         where = f"uncertainty.parameters.{path}"
         if not isinstance(path, str) or path not in known:
-            message = _unknown_path(str(path), paths, data)
-            raise error(where, message)
-        if path.startswith("loops.") or path == "pool.enabled":
+            raise error(where, _unknown_parameter(str(path), paths, data))
+        if _is_switch(path):
             raise error(where, "switches cannot be uncertain (compare scenarios with the loop "
                                "on and off instead)")
         parameters[path] = _resolve_spec(spec_raw, where, error)
@@ -255,11 +251,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
                 raise error(f"{where}.{key}", f"required key is missing for a {dist} "
                                               f"distribution")
             return None
-        value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or not math.isfinite(float(value)):
-            raise error(f"{where}.{key}", f"expected a finite number, got {_describe(value)}")
-        return float(value)
+        return check_number(raw[key], f"{where}.{key}", error)
 
     def flag(key: str, default: bool) -> bool:
         value = raw.get(key, default)
@@ -348,10 +340,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
 
 
 def _list_number(value: Any, where: str, error: ErrorFactory) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(float(value)):
-        raise error(where, f"expected a finite number, got {_describe(value)}")
-    return float(value)
+    return check_number(value, where, error)
 
 
 def _resolve_correlations(raw: Any, parameters: Mapping[str, dict],
@@ -390,8 +379,8 @@ def _resolve_correlations(raw: Any, parameters: Mapping[str, dict],
         out.append({"between": [str(between[0]), str(between[1])], "rho": float(rho)})
     if out:
         names = list(parameters)
-        matrix = _correlation_matrix(names, out)
-        if not _positive_definite(matrix):
+        matrix = correlation_matrix(names, out)
+        if not positive_definite(matrix):
             raise error("uncertainty.correlations", "the correlations are inconsistent: their "
                                                     "matrix is not positive definite")
     return out
@@ -438,12 +427,8 @@ def _check_extremes(section: dict, data: dict, error: ErrorFactory,
                             f"({err.key}: {err.message})")
 
 
-def _unknown_path(path: str, paths: Sequence[str], data: Mapping) -> str:
-    from tpsim.config.scenario import _unknown_parameter
-    return _unknown_parameter(path, paths, data)
-
-
-def _correlation_matrix(names: Sequence[str], correlations: Sequence[Mapping]) -> np.ndarray:
+def correlation_matrix(names: Sequence[str], correlations: Sequence[Mapping]) -> np.ndarray:
+    """The correlation matrix of ``names`` from ``{between: [p, q], rho}`` items."""
     index = {n: i for i, n in enumerate(names)}
     matrix = np.eye(len(names))
     for c in correlations:
@@ -452,245 +437,11 @@ def _correlation_matrix(names: Sequence[str], correlations: Sequence[Mapping]) -
     return matrix
 
 
-def _positive_definite(matrix: np.ndarray) -> bool:
+def positive_definite(matrix: np.ndarray) -> bool:
+    """Whether ``matrix`` has a Cholesky factor (a valid correlation matrix)."""
     try:
         np.linalg.cholesky(matrix)
     except np.linalg.LinAlgError:
         return False
     return True
 
-
-# ---------------------------------------------------------------------------------------------
-# Samplers (unit hypercube) and the Gaussian copula
-# ---------------------------------------------------------------------------------------------
-
-
-def block_seed(seed: int, block: int) -> np.random.SeedSequence:
-    """The seed of block ``block``: ``SeedSequence(seed, spawn_key=(block,))``, which is also
-    ``SeedSequence(seed).spawn(block + 1)[block]``."""
-    return np.random.SeedSequence(int(seed), spawn_key=(int(block),))
-
-
-def unit_block(sampler: str, d: int, seed: int, block: int) -> np.ndarray:
-    """The ``BLOCK x d`` points of the unit hypercube for block ``block`` (runs
-    ``block * BLOCK`` onwards): independent uniforms (``random``), a Latin hypercube (``lhs``)
-    or a scrambled Sobol sequence (``sobol``), from ``scipy.stats.qmc`` seeded by
-    :func:`block_seed`."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; expected one of {', '.join(SAMPLERS)}")
-    rng = np.random.default_rng(block_seed(seed, block))
-    if d == 0:
-        return np.empty((BLOCK, 0))
-    if sampler == "random":
-        return rng.random((BLOCK, d))
-    from scipy.stats import qmc
-    if sampler == "lhs":
-        return qmc.LatinHypercube(d, rng=rng).random(BLOCK)
-    return qmc.Sobol(d, scramble=True, rng=rng).random(BLOCK)
-
-
-def unit_points(sampler: str, d: int, seed: int, start: int, stop: int) -> np.ndarray:
-    """Points for runs ``start .. stop - 1`` (``(stop - start) x d``), assembled from blocks."""
-    if stop <= start:
-        return np.empty((0, d))
-    first, last = start // BLOCK, (stop - 1) // BLOCK
-    points = np.concatenate([unit_block(sampler, d, seed, k) for k in range(first, last + 1)])
-    offset = first * BLOCK
-    return points[start - offset: stop - offset]
-
-
-def correlate(u: np.ndarray, correlation: np.ndarray | None) -> np.ndarray:
-    """Impose a Gaussian copula: ``Phi(Phi^-1(u) @ L.T)`` with ``L`` the Cholesky factor of
-    ``correlation``, on the columns that are correlated with another (the rest are returned
-    unchanged). Marginals stay uniform; the rank correlation of two columns is
-    ``(6 / pi) asin(rho / 2)``, within 0.02 of ``rho``."""
-    if correlation is None or u.shape[1] == 0:
-        return u
-    involved = np.flatnonzero((np.abs(correlation - np.eye(len(correlation))) > 0).any(axis=1))
-    if involved.size == 0:
-        return u
-    sub = correlation[np.ix_(involved, involved)]
-    chol = np.linalg.cholesky(sub)
-    from scipy import stats
-    z = stats.norm.ppf(np.clip(u[:, involved], EPS, 1.0 - EPS))
-    out = u.copy()
-    out[:, involved] = stats.norm.cdf(z @ chol.T)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# A plan: factors shared across the scenarios of a comparison
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One coordinate of the unit hypercube: an uncertain path, shared by every scenario that
-    declares it (``scenario`` None) or the draw of one scenario (``shared: false``)."""
-
-    path: str
-    scenario: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.path if self.scenario is None else f"{self.path}@{self.scenario}"
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """An uncertain parameter of one model: factor column -> theta column (and, for a relative
-    draw, the time-keyed changes of that column, which are scaled by the same multiplier)."""
-
-    factor: int
-    path: str
-    dist: Distribution
-    relative: bool
-    column: int
-    events: tuple[int, ...]
-
-
-@dataclass
-class UncertaintyPlan:
-    """How a point of the unit hypercube sets the parameters of each model of a comparison.
-
-    ``names[k]`` / ``assignments[k]``: model ``k`` (any order; the ensemble puts the
-    counterfactual first). ``correlation`` is the factor correlation matrix (None if none).
-    """
-
-    factors: list[Factor]
-    correlation: np.ndarray | None
-    names: list[str]
-    assignments: list[list[Assignment]]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def d(self) -> int:
-        return len(self.factors)
-
-    @property
-    def labels(self) -> list[str]:
-        return [f.label for f in self.factors]
-
-    def unit(self, sampler: str, seed: int, start: int, stop: int) -> np.ndarray:
-        """Correlated points for runs ``start .. stop - 1`` (depend only on seed and run)."""
-        return correlate(unit_points(sampler, self.d, seed, start, stop), self.correlation)
-
-    def parameters(self, k: int, theta0: np.ndarray, ev_value0: np.ndarray,
-                   u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``."""
-        n = u.shape[0]
-        theta = np.tile(theta0, (n, 1))
-        ev = np.tile(ev_value0, (n, 1))
-        for a in self.assignments[k]:
-            value = a.dist.ppf(u[:, a.factor])
-            if a.relative:
-                theta[:, a.column] *= value
-                for e in a.events:
-                    ev[:, e] *= value
-            else:
-                theta[:, a.column] = value
-        return theta, ev
-
-
-def build_plan(names: Sequence[str], sections: Sequence[Mapping], models: Sequence[Any],
-               base_values: Sequence[Mapping[str, float]] | None = None) -> UncertaintyPlan:
-    """The plan for models ``k`` with effective uncertainty sections ``sections[k]`` (resolved).
-
-    A path declared in several sections is one shared factor (the same ``u`` for every model,
-    mapped through each model's own distribution: the draws are paired by quantile) unless its
-    spec says ``shared: false``, when each model gets its own factor. ``models[k]`` needs
-    ``param_index``, ``ev_param``. ``base_values[k]`` (path -> value in model ``k``), if given,
-    is used to warn when an absolute shared draw overrides values that differ between models.
-    Raises :class:`ScenarioError` for a path missing from a model, conflicting ``shared``
-    flags or correlations, or an inconsistent combined correlation matrix.
-    """
-    factors: list[Factor] = []
-    index: dict[Factor, int] = {}
-    shared_flag: dict[str, tuple[bool, str]] = {}
-    assignments: list[list[Assignment]] = []
-    for name, section, model in zip(names, sections, models):
-        rows = []
-        for path, spec in (section.get("parameters") or {}).items():
-            if path in shared_flag and shared_flag[path][0] != spec["shared"]:
-                raise ScenarioError(f"shared is {str(spec['shared']).lower()} here but "
-                                    f"{str(shared_flag[path][0]).lower()} in "
-                                    f"{shared_flag[path][1]}", file=f"<{name}>",
-                                    key=f"uncertainty.parameters.{path}.shared")
-            shared_flag.setdefault(path, (spec["shared"], name))
-            if path not in model.param_index:
-                raise ScenarioError(f"not a parameter of scenario {name!r}; give {name} its own "
-                                    f"uncertainty section", file=f"<{name}>",
-                                    key=f"uncertainty.parameters.{path}")
-            factor = Factor(path, None if spec["shared"] else name)
-            if factor not in index:
-                index[factor] = len(factors)
-                factors.append(factor)
-            column = model.param_index[path]
-            events = tuple(int(e) for e in np.flatnonzero(np.asarray(model.ev_param) == column))
-            rows.append(Assignment(index[factor], path, distribution_from_spec(spec),
-                                   spec["relative"], column, events))
-        assignments.append(rows)
-
-    # correlations: between factors of the same model context
-    rho: dict[tuple[int, int], tuple[float, str]] = {}
-    for name, section, rows in zip(names, sections, assignments):
-        by_path = {a.path: a.factor for a in rows}
-        for c in section.get("correlations") or []:
-            p, q = c["between"]
-            i, j = sorted((by_path[p], by_path[q]))
-            if (i, j) in rho and abs(rho[(i, j)][0] - c["rho"]) > 1e-12:
-                raise ScenarioError(f"correlation of {p} and {q} is {c['rho']:g} here but "
-                                    f"{rho[(i, j)][0]:g} in {rho[(i, j)][1]}", file=f"<{name}>",
-                                    key="uncertainty.correlations")
-            rho[(i, j)] = (c["rho"], name)
-    correlation = None
-    if rho:
-        correlation = np.eye(len(factors))
-        for (i, j), (r, _) in rho.items():
-            correlation[i, j] = correlation[j, i] = r
-        if not _positive_definite(correlation):
-            raise ScenarioError("the correlations of the compared scenarios' uncertainty "
-                                "sections together are not positive definite",
-                                file=f"<{', '.join(names)}>", key="uncertainty.correlations")
-
-    warnings = []
-    if base_values is not None:
-        for f_i, factor in enumerate(factors):
-            if factor.scenario is not None:
-                continue
-            users = [(names[k], base_values[k].get(factor.path)) for k, rows in enumerate(assignments)
-                     if any(a.factor == f_i and not a.relative for a in rows)]
-            values = {v for _, v in users if v is not None}
-            if len(values) > 1:
-                listing = ", ".join(f"{n} {v:g}" for n, v in users)
-                warnings.append(f"{factor.path} differs between the scenarios ({listing}) but "
-                                f"has an absolute shared draw, which gives every scenario the "
-                                f"same value; use relative: true to keep the difference")
-    return UncertaintyPlan(factors, correlation, list(names), assignments, warnings)
-
-
-def effective_sections(scenarios: Sequence[Any], names: Sequence[str] | None = None) -> list[dict]:
-    """The uncertainty section each scenario uses in a comparison: its own when it declares
-    one, else the section of ``scenarios[source]`` where ``source`` is the first scenario that
-    declares one (the ensemble passes the compared scenarios first, the counterfactual last).
-
-    A borrowed section is re-validated against the borrowing scenario (every draw must give a
-    valid scenario there too); a problem raises :class:`ScenarioError` naming both.
-    """
-    from tpsim.config.scenario import scenario_from_dict
-
-    donor = next((s for s in scenarios if s.data.get("uncertainty")), None)
-    out = []
-    for s in scenarios:
-        own = s.data.get("uncertainty") or {}
-        if own or donor is None:
-            out.append(own)
-            continue
-        data = copy.deepcopy(s.data)
-        data["uncertainty"] = copy.deepcopy(donor.data["uncertainty"])
-        where = s.path if s.path is not None else f"<{s.name}>"
-        donor_where = donor.path if donor.path is not None else f"<{donor.name}>"
-        checked = scenario_from_dict(data, source=f"{where} (with the uncertainty section of "
-                                                  f"{donor_where})")
-        out.append(checked.data["uncertainty"])
-    return out

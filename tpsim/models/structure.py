@@ -87,11 +87,159 @@ class Model:
         return values
 
 
+# ---- the parameter table ------------------------------------------------------------------
+# Every column of theta comes from one row of this table: (block, entity, key). The block's
+# items are the entity's members in order (``ENTITY`` below: every need state of every cohort,
+# every preventive service, ...); the column's dotted path is the member's path in the scenario
+# followed by ``key``, and its value is read from the scenario at that path (``None``, i.e.
+# unlimited, compiles to inf). Rows are in block order, so the table also fixes the layout.
+PARAMETER_TABLE: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (lo.P_INITIAL, "state", ("initial",)),
+    (lo.P_INFLOW, "state", ("inflow",)),
+    (lo.P_ESC, "state", ("escalation",)),
+    (lo.P_REC, "state", ("recovery",)),
+    (lo.P_EXIT, "state", ("exit",)),
+    (lo.P_INFLOW_GROWTH, "cohort", ("inflow_growth",)),
+    (lo.P_PV_UNIT_COST, "preventive", ("unit_cost",)),
+    (lo.P_PV_PLACES, "preventive", ("places",)),
+    (lo.P_PV_UPTAKE, "preventive", ("uptake",)),
+    (lo.P_PV_EFFECT, "preventive", ("effect",)),
+    (lo.P_PV_TIME_TO_EFFECT, "preventive", ("time_to_effect",)),
+    (lo.P_PV_COMM_PLACES, "preventive", ("community", "places")),
+    (lo.P_PV_COMM_UNIT_COST, "preventive", ("community", "unit_cost")),
+    (lo.P_PV_COMM_RAMP, "preventive", ("community", "ramp_time")),
+    (lo.P_PV_POOL_SHARE, "pool_share", ()),
+    (lo.P_RV_UNIT_COST, "reactive", ("unit_cost",)),
+    (lo.P_RV_FIXED_SHARE, "reactive", ("fixed_share",)),
+    (lo.P_RV_DECOMMISSION, "reactive", ("decommission_delay",)),
+    (lo.P_RV_CAPACITY, "reactive", ("capacity",)),
+    (lo.P_RV_QUEUE_CLEAR, "reactive", ("queue_clear_time",)),
+    (lo.P_RV_DETERIORATION, "reactive", ("deterioration",)),
+    (lo.P_UTIL, "utilisation", ()),
+    (lo.P_AG_BUDGET, "agency", ("budget",)),
+    (lo.P_AG_GROWTH, "agency", ("budget_growth",)),
+    (lo.P_AG_RESERVES, "agency", ("reserves",)),
+    (lo.P_AG_OVERHEAD, "agency", ("overhead",)),
+    (lo.P_AG_PERCEPTION, "agency", ("perception_delay",)),
+    (lo.P_AG_CUT_RATE, "agency", ("cut_rate",)),
+    (lo.P_AG_RESTORE_RATE, "agency", ("restore_rate",)),
+    (lo.P_AG_FLOOR, "agency", ("funding_floor",)),
+    (lo.P_AG_EFFICIENCY, "agency", ("efficiency_target",)),
+    (lo.P_AG_EROSION, "agency", ("quality_erosion",)),
+    (lo.P_AG_CONTRIBUTION, "pool_contribution", ()),
+    (lo.P_GLOBAL, "global", ()),
+)
+
+# The scalar block's items, in ``G_*`` order (the "global" entity).
+GLOBAL_PATHS: tuple[tuple[str, ...], ...] = (
+    ("loops", "doom_loop"), ("loops", "reinvestment"), ("loops", "waiting_deterioration"),
+    ("loops", "quality_erosion"), ("pool", "enabled"), ("pool", "start"),
+    ("pool", "capture_share"), ("pool", "reinvestment_delay"), ("pool", "baseline_growth"),
+    ("pool", "adjust_time"), ("pool", "spend_down_time"), ("pool", "setup_cost"),
+    ("pool", "setup_months"), ("pool", "double_running", "cost"),
+    ("pool", "double_running", "months"), ("pool", "overhead_reduction"),
+    ("pool", "overhead_ramp"),
+)
+
+# Entities whose scenario key may be absent (a service or agency outside the pool): value 0.
+_ABSENT_IS_ZERO = frozenset({"pool_share", "pool_contribution"})
+
+
+def _entities(d: dict, pop_labels, preventive, reactive, util_pairs) -> dict[str, list[tuple]]:
+    """The scenario path of each member of each entity, in item order."""
+    return {
+        "state": [("cohorts", c, "states", s) for c, s in pop_labels],
+        "cohort": [("cohorts", c) for c in d["cohorts"]],
+        "preventive": [("services", v) for v in preventive],
+        "pool_share": [("pool", "services", v) for v in preventive],
+        "reactive": [("services", r) for r in reactive],
+        "utilisation": [("services", r, "utilisation", pop_labels[i][1]) for r, i in util_pairs],
+        "agency": [("agencies", a) for a in d["agencies"]],
+        "pool_contribution": [("pool", "contributions", a) for a in d["agencies"]],
+        "global": list(GLOBAL_PATHS),
+    }
+
+
+def _lookup(d: dict, path: tuple[str, ...], absent_is_zero: bool) -> float:
+    node = d
+    for key in path[:-1]:
+        node = node[key]
+    if absent_is_zero and path[-1] not in node:
+        return 0.0
+    value = node[path[-1]]
+    return np.inf if value is None else float(value)
+
+
+def parameter_layout(d: dict, pop_labels, preventive, reactive,
+                     util_pairs) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Offsets ``po``, base values ``theta0`` and dotted names of every parameter column, built
+    from :data:`PARAMETER_TABLE` in one loop."""
+    entities = _entities(d, pop_labels, preventive, reactive, util_pairs)
+    assert [row[0] for row in PARAMETER_TABLE] == list(range(lo.N_PBLOCKS))
+    assert len(GLOBAL_PATHS) == lo.N_GLOBAL
+    columns = [(prefix + key, entity in _ABSENT_IS_ZERO)
+               for _, entity, key in PARAMETER_TABLE for prefix in entities[entity]]
+    po = lo.offsets([len(entities[entity]) for _, entity, _ in PARAMETER_TABLE])
+    theta0 = np.array([_lookup(d, path, zero) for path, zero in columns], dtype=float)
+    names = [".".join(path) for path, _ in columns]
+    return po, theta0, names
+
+
 def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     ptr = np.zeros(len(lists) + 1, dtype=np.int64)
     ptr[1:] = np.cumsum([len(x) for x in lists])
     flat = np.array([i for x in lists for i in x], dtype=np.int64)
     return ptr, flat
+
+
+def _changes(d: dict, param_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The time-keyed changes as (month, column, value) arrays in time order (stable)."""
+    ev = sorted(((float(ch["month"]), param_index[path], float(value))
+                 for ch in d["changes"] for path, value in ch["set"].items()),
+                key=lambda e: e[0])
+    return (np.array([e[0] for e in ev], dtype=float), np.array([e[1] for e in ev], dtype=np.int64),
+            np.array([e[2] for e in ev], dtype=float))
+
+
+def _structure_arrays(d: dict, agencies, cohorts, states, pop_labels, preventive, reactive,
+                      util_pairs) -> dict[str, np.ndarray]:
+    """Integer structure shared by every run: which cohort each state is in, which states each
+    service serves (and the reverse, as CSR pointer + index arrays), which agency runs it."""
+    pop_of = {lab: i for i, lab in enumerate(pop_labels)}
+    ag_of = {a: i for i, a in enumerate(agencies)}
+    npop, nprev, nreact = len(pop_labels), len(preventive), len(reactive)
+    orders = [int(d["services"][v]["delay_order"]) for v in preventive]
+    prev_agency = np.array([ag_of[d["services"][v]["agency"]] for v in preventive], dtype=np.int64)
+    prev_lists = [[pop_of[(d["services"][v]["cohort"], s)] for s in d["services"][v]["states"]]
+                  for v in preventive]
+    react_agency = np.array([ag_of[d["services"][r]["agency"]] for r in reactive], dtype=np.int64)
+    react_lists = [[i for (rr, i) in util_pairs if rr == r] for r in reactive]
+    serving = [set() for _ in range(npop)]
+    for v in range(nprev):
+        for i in prev_lists[v]:
+            serving[i].add(int(prev_agency[v]))
+    for r in range(nreact):
+        for i in react_lists[r]:
+            serving[i].add(int(react_agency[r]))
+    out = dict(
+        pop_cohort=np.array([cohorts.index(c) for c, _ in pop_labels], dtype=np.int64),
+        pop_first=np.array([states[c].index(s) == 0 for c, s in pop_labels], dtype=np.bool_),
+        pop_last=np.array([states[c].index(s) == len(states[c]) - 1 for c, s in pop_labels],
+                          dtype=np.bool_),
+        prev_agency=prev_agency,
+        prev_order=np.array(orders, dtype=np.int64),
+        prev_stage0=(np.concatenate([[0], np.cumsum(orders)[:-1]]).astype(np.int64) if orders
+                     else np.zeros(0, dtype=np.int64)),
+    )
+    out["prev_ptr"], out["prev_pop"] = _csr(prev_lists)
+    out["react_agency"] = react_agency
+    out["react_ptr"], out["react_pop"] = _csr(react_lists)
+    out["pop_prev_ptr"], out["pop_prev"] = _csr([[v for v in range(nprev) if i in prev_lists[v]]
+                                                 for i in range(npop)])
+    out["pop_react_ptr"], out["pop_react"] = _csr([[r for r in range(nreact) if i in react_lists[r]]
+                                                   for i in range(npop)])
+    out["pop_ag_ptr"], out["pop_ag"] = _csr([sorted(s) for s in serving])
+    return out
 
 
 def compile_scenario(scenario) -> Model:
@@ -105,131 +253,23 @@ def compile_scenario(scenario) -> Model:
     services = list(d["services"])
     preventive = [v for v in services if d["services"][v]["kind"] == "preventive"]
     reactive = [v for v in services if d["services"][v]["kind"] == "reactive"]
-    ag_of = {a: i for i, a in enumerate(agencies)}
-    npop, nco, nprev, nreact, nag = len(pop_labels), len(cohorts), len(preventive), len(reactive), len(agencies)
-
+    # (reactive service, population index) for every state a reactive service is used from
     util_pairs = [(r, pop_of[(d["services"][r]["cohort"], s)])
                   for r in reactive for s in d["services"][r]["utilisation"]]
-    nutil = len(util_pairs)
-    po = lo.offsets(lo.param_sizes(npop, nco, nprev, nreact, nutil, nag))
-    orders = [int(d["services"][v]["delay_order"]) for v in preventive]
-    nstage = int(sum(orders))
-    xo = lo.offsets(lo.state_sizes(npop, nco, nstage, nprev, nreact, nag))
 
-    theta0 = np.zeros(int(po[-1]))
-    names: list[str | None] = [None] * int(po[-1])
-
-    def put(block: int, item: int, path: str, value) -> None:
-        col = int(po[block]) + item
-        theta0[col] = np.inf if value is None else float(value)
-        names[col] = path
-
-    for i, (c, s) in enumerate(pop_labels):
-        st = d["cohorts"][c]["states"][s]
-        base = f"cohorts.{c}.states.{s}"
-        put(lo.P_INITIAL, i, f"{base}.initial", st["initial"])
-        put(lo.P_INFLOW, i, f"{base}.inflow", st["inflow"])
-        put(lo.P_ESC, i, f"{base}.escalation", st["escalation"])
-        put(lo.P_REC, i, f"{base}.recovery", st["recovery"])
-        put(lo.P_EXIT, i, f"{base}.exit", st["exit"])
-    for c_i, c in enumerate(cohorts):
-        put(lo.P_INFLOW_GROWTH, c_i, f"cohorts.{c}.inflow_growth", d["cohorts"][c]["inflow_growth"])
-    pool = d["pool"]
-    for v_i, v in enumerate(preventive):
-        sv = d["services"][v]
-        base = f"services.{v}"
-        put(lo.P_PV_UNIT_COST, v_i, f"{base}.unit_cost", sv["unit_cost"])
-        put(lo.P_PV_PLACES, v_i, f"{base}.places", sv["places"])
-        put(lo.P_PV_UPTAKE, v_i, f"{base}.uptake", sv["uptake"])
-        put(lo.P_PV_EFFECT, v_i, f"{base}.effect", sv["effect"])
-        put(lo.P_PV_TIME_TO_EFFECT, v_i, f"{base}.time_to_effect", sv["time_to_effect"])
-        put(lo.P_PV_COMM_PLACES, v_i, f"{base}.community.places", sv["community"]["places"])
-        put(lo.P_PV_COMM_UNIT_COST, v_i, f"{base}.community.unit_cost", sv["community"]["unit_cost"])
-        put(lo.P_PV_COMM_RAMP, v_i, f"{base}.community.ramp_time", sv["community"]["ramp_time"])
-        put(lo.P_PV_POOL_SHARE, v_i, f"pool.services.{v}", pool["services"].get(v, 0.0))
-    for r_i, r in enumerate(reactive):
-        sv = d["services"][r]
-        base = f"services.{r}"
-        put(lo.P_RV_UNIT_COST, r_i, f"{base}.unit_cost", sv["unit_cost"])
-        put(lo.P_RV_FIXED_SHARE, r_i, f"{base}.fixed_share", sv["fixed_share"])
-        put(lo.P_RV_DECOMMISSION, r_i, f"{base}.decommission_delay", sv["decommission_delay"])
-        put(lo.P_RV_CAPACITY, r_i, f"{base}.capacity", sv["capacity"])
-        put(lo.P_RV_QUEUE_CLEAR, r_i, f"{base}.queue_clear_time", sv["queue_clear_time"])
-        put(lo.P_RV_DETERIORATION, r_i, f"{base}.deterioration", sv["deterioration"])
-    for k, (r, i) in enumerate(util_pairs):
-        state = pop_labels[i][1]
-        put(lo.P_UTIL, k, f"services.{r}.utilisation.{state}", d["services"][r]["utilisation"][state])
-    agency_keys = [
-        (lo.P_AG_BUDGET, "budget"), (lo.P_AG_GROWTH, "budget_growth"),
-        (lo.P_AG_RESERVES, "reserves"), (lo.P_AG_OVERHEAD, "overhead"),
-        (lo.P_AG_PERCEPTION, "perception_delay"), (lo.P_AG_CUT_RATE, "cut_rate"),
-        (lo.P_AG_RESTORE_RATE, "restore_rate"), (lo.P_AG_FLOOR, "funding_floor"),
-        (lo.P_AG_EFFICIENCY, "efficiency_target"), (lo.P_AG_EROSION, "quality_erosion"),
-    ]
-    for a_i, a in enumerate(agencies):
-        for block, key in agency_keys:
-            put(block, a_i, f"agencies.{a}.{key}", d["agencies"][a][key])
-        put(lo.P_AG_CONTRIBUTION, a_i, f"pool.contributions.{a}", pool["contributions"].get(a, 0.0))
-    loops = d["loops"]
-    global_keys = [
-        (lo.G_LOOP_DOOM, "loops.doom_loop", float(loops["doom_loop"])),
-        (lo.G_LOOP_REINVEST, "loops.reinvestment", float(loops["reinvestment"])),
-        (lo.G_LOOP_WAITING, "loops.waiting_deterioration", float(loops["waiting_deterioration"])),
-        (lo.G_LOOP_EROSION, "loops.quality_erosion", float(loops["quality_erosion"])),
-        (lo.G_POOL_ON, "pool.enabled", float(pool["enabled"])),
-        (lo.G_POOL_START, "pool.start", pool["start"]),
-        (lo.G_CAPTURE, "pool.capture_share", pool["capture_share"]),
-        (lo.G_REINVEST_DELAY, "pool.reinvestment_delay", pool["reinvestment_delay"]),
-        (lo.G_BASELINE_GROWTH, "pool.baseline_growth", pool["baseline_growth"]),
-        (lo.G_ADJUST_TIME, "pool.adjust_time", pool["adjust_time"]),
-        (lo.G_SPEND_DOWN, "pool.spend_down_time", pool["spend_down_time"]),
-        (lo.G_SETUP_COST, "pool.setup_cost", pool["setup_cost"]),
-        (lo.G_SETUP_MONTHS, "pool.setup_months", pool["setup_months"]),
-        (lo.G_DR_COST, "pool.double_running.cost", pool["double_running"]["cost"]),
-        (lo.G_DR_MONTHS, "pool.double_running.months", pool["double_running"]["months"]),
-        (lo.G_OH_REDUCTION, "pool.overhead_reduction", pool["overhead_reduction"]),
-        (lo.G_OH_RAMP, "pool.overhead_ramp", pool["overhead_ramp"]),
-    ]
-    for item, path, value in global_keys:
-        put(lo.P_GLOBAL, item, path, value)
-    assert all(n is not None for n in names), "every parameter slot must be filled"
-    param_names = [str(n) for n in names]
+    po, theta0, param_names = parameter_layout(d, pop_labels, preventive, reactive, util_pairs)
+    assert np.array_equal(po, lo.offsets(lo.param_sizes(
+        len(pop_labels), len(cohorts), len(preventive), len(reactive), len(util_pairs),
+        len(agencies)))), "the parameter table must match the kernel's layout"
     param_index = {n: i for i, n in enumerate(param_names)}
-
-    # time-keyed changes, in time order
-    ev = sorted(((float(ch["month"]), param_index[path], float(value))
-                 for ch in d["changes"] for path, value in ch["set"].items()),
-                key=lambda e: e[0])
-    ev_month = np.array([e[0] for e in ev], dtype=float)
-    ev_param = np.array([e[1] for e in ev], dtype=np.int64)
-    ev_value0 = np.array([e[2] for e in ev], dtype=float)
-
-    # structure
-    pop_cohort = np.array([cohorts.index(c) for c, _ in pop_labels], dtype=np.int64)
-    pop_first = np.array([states[c].index(s) == 0 for c, s in pop_labels], dtype=np.bool_)
-    pop_last = np.array([states[c].index(s) == len(states[c]) - 1 for c, s in pop_labels], dtype=np.bool_)
+    nstage = int(sum(int(d["services"][v]["delay_order"]) for v in preventive))
+    xo = lo.offsets(lo.state_sizes(len(pop_labels), len(cohorts), nstage, len(preventive),
+                                   len(reactive), len(agencies)))
+    ev_month, ev_param, ev_value0 = _changes(d, param_index)
+    structure = _structure_arrays(d, agencies, cohorts, states, pop_labels, preventive, reactive,
+                                  util_pairs)
     pop_utility = np.array([d["cohorts"][c]["states"][s].get("utility") or 0.0
                             for c, s in pop_labels], dtype=float)
-    prev_agency = np.array([ag_of[d["services"][v]["agency"]] for v in preventive], dtype=np.int64)
-    prev_order = np.array(orders, dtype=np.int64)
-    prev_stage0 = np.concatenate([[0], np.cumsum(orders)[:-1]]).astype(np.int64) if orders \
-        else np.zeros(0, dtype=np.int64)
-    prev_lists = [[pop_of[(d["services"][v]["cohort"], s)] for s in d["services"][v]["states"]]
-                  for v in preventive]
-    prev_ptr, prev_pop = _csr(prev_lists)
-    react_agency = np.array([ag_of[d["services"][r]["agency"]] for r in reactive], dtype=np.int64)
-    react_lists = [[i for (rr, i) in util_pairs if rr == r] for r in reactive]
-    react_ptr, react_pop = _csr(react_lists)
-    pop_prev_ptr, pop_prev = _csr([[v for v in range(nprev) if i in prev_lists[v]] for i in range(npop)])
-    pop_react_ptr, pop_react = _csr([[r for r in range(nreact) if i in react_lists[r]] for i in range(npop)])
-    serving = [set() for _ in range(npop)]
-    for v in range(nprev):
-        for i in prev_lists[v]:
-            serving[i].add(int(prev_agency[v]))
-    for r in range(nreact):
-        for i in react_lists[r]:
-            serving[i].add(int(react_agency[r]))
-    pop_ag_ptr, pop_ag = _csr([sorted(s) for s in serving])
 
     t = d["time"]
     steps_per_month = int(round(1.0 / float(t["dt"])))
@@ -243,13 +283,5 @@ def compile_scenario(scenario) -> Model:
         dt=1.0 / steps_per_month, steps_per_month=steps_per_month, n_months=int(t["horizon"]),
         method=t["method"], theta0=theta0, param_names=param_names, param_index=param_index,
         ev_month=ev_month, ev_param=ev_param, ev_value0=ev_value0, po=po, xo=xo,
-        structure=dict(
-            pop_cohort=pop_cohort, pop_first=pop_first, pop_last=pop_last,
-            prev_agency=prev_agency, prev_order=prev_order, prev_stage0=prev_stage0,
-            prev_ptr=prev_ptr, prev_pop=prev_pop, react_agency=react_agency,
-            react_ptr=react_ptr, react_pop=react_pop, pop_prev_ptr=pop_prev_ptr,
-            pop_prev=pop_prev, pop_react_ptr=pop_react_ptr, pop_react=pop_react,
-            pop_ag_ptr=pop_ag_ptr, pop_ag=pop_ag,
-        ),
-        pop_utility=pop_utility,
+        structure=structure, pop_utility=pop_utility,
     )

@@ -40,6 +40,7 @@ import numpy as np
 
 from tpsim import __version__
 from tpsim.present import style as st
+from tpsim.present import wording
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -118,11 +119,11 @@ def state_label(state_id: str) -> str:
 
 
 def _agency_label(scenario, agency: str) -> str:
-    return short_label(scenario.data["agencies"].get(agency, {}).get("label") or agency)
+    return short_label(scenario.agencies.get(agency, {}).get("label") or agency)
 
 
 def _cohort_label(scenario, cohort: str) -> str:
-    return short_label(scenario.data["cohorts"].get(cohort, {}).get("label") or cohort, 60)
+    return short_label(scenario.cohorts.get(cohort, {}).get("label") or cohort, 60)
 
 
 _SERIES_TITLES = {
@@ -147,7 +148,8 @@ def series_title(name: str, scenario=None) -> str:
     has them); an unknown name is returned as it is."""
     if name in _SERIES_TITLES:
         return _SERIES_TITLES[name]
-    data = scenario.data if scenario is not None else {}
+    cohorts = scenario.cohorts if scenario is not None else {}
+    services = scenario.services if scenario is not None else {}
     if name.startswith("population."):
         cohort, _, state = name[len("population."):].partition(".")
         label = _cohort_label(scenario, cohort) if scenario is not None else cohort
@@ -159,9 +161,9 @@ def series_title(name: str, scenario=None) -> str:
             if head.endswith(".agency"):
                 label = _agency_label(scenario, item) if scenario is not None else item
                 return f"{words}{joiner}{label}"
-            if item in data.get("cohorts", {}):
+            if item in cohorts:
                 return f"{words}: {_cohort_label(scenario, item)}"
-            service = data.get("services", {}).get(item, {})
+            service = services.get(item, {})
             label = short_label(service.get("label") or item.replace("_", " "))
             return f"{words}{joiner}{label}"
     return name
@@ -189,8 +191,8 @@ def source_line(scenarios: Sequence, counterfactual=None, note: str | None = Non
     if counterfactual is not None:
         text += f" against {ident(counterfactual)}"
     parts.append(text)
-    prices = {s.data.get("price_year") for s in list(scenarios) + [counterfactual]
-              if s is not None and hasattr(s, "data")}
+    prices = {s.price_year for s in list(scenarios) + [counterfactual]
+              if s is not None and hasattr(s, "price_year")}
     if len(prices) == 1:
         parts.append(f"real terms, {prices.pop()} prices")
     if note:
@@ -301,17 +303,8 @@ def _month_axis(ax, n_months: int, start_label: str | None, show_label: bool = T
     if n_months > 24 and not compact:
         ax.xaxis.set_minor_locator(FixedLocator(range(0, n_months + 1, 12 if n_months > 60 else 6)))
     if show_label:
-        when = f" from {_month_words(start_label)}" if start_label else ""
+        when = f" from {wording.month_words(start_label)}" if start_label else ""
         ax.set_xlabel(f"Months{when}")
-
-
-def _month_words(start: str | None) -> str:
-    """``"2026-04" -> "April 2026"``."""
-    if not start or not re.fullmatch(r"\d{4}-\d{2}", start):
-        return start or ""
-    import calendar
-    year, month = start.split("-")
-    return f"{calendar.month_name[int(month)]} {year}"
 
 
 def _mark_parliament(ax, n_months: int, parliament_months: int | None, label: bool = True) -> None:
@@ -325,7 +318,7 @@ def _mark_parliament(ax, n_months: int, parliament_months: int | None, label: bo
 
 
 def _start(runs) -> str | None:
-    starts = {sc.data.get("time", {}).get("start") for sc, _, _ in runs}
+    starts = {sc.time.start for sc, _, _ in runs}
     return starts.pop() if len(starts) == 1 else None
 
 
@@ -382,7 +375,7 @@ def spend_by_agency(runs: Sequence, *, run: int = 0,
                          linewidth=0.4, edgecolor="white")
             top = max(top, float(np.sum(ys, axis=0).max()))
             ax.set_title(_scenario_title(sc), loc="left")
-            _month_axis(ax, int(res.model.n_months), sc.data["time"]["start"])
+            _month_axis(ax, int(res.model.n_months), sc.time.start)
             _mark_parliament(ax, int(res.model.n_months), parliament_months)
             ax.yaxis.set_major_formatter(st.pounds_m_formatter())
             if k % ncols == 0:
@@ -490,7 +483,7 @@ def people_by_need_state(runs: Sequence, *, counterfactual: str | None = None,
             handles.append(Line2D([], [], color=st.PARLIAMENT_COLOUR, linestyle=(0, (2, 2)),
                                   linewidth=1.0, label="End of Parliament"))
         _legend(fig, handles, min(5, len(handles)))
-    subtitle = (f"People at each month end{' from ' + _month_words(_start(runs)) if _start(runs) else ''}; "
+    subtitle = (f"People at each month end{' from ' + wording.month_words(_start(runs)) if _start(runs) else ''}; "
                 "each panel has its own scale, which does not start at zero.")
     return _finish(fig, title, source, subtitle)
 

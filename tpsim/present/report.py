@@ -11,9 +11,10 @@ Treasury Five Case Model business case:
 6. the key assumptions with their sources (the scenario files' own comments and ``sources``);
 7. the settings and versions that produced it.
 
-Every figure comes from :mod:`tpsim.analysis.appraisal` (through a :class:`Comparison` built by
-:func:`build_comparison`, which calls the same appraisal functions as ``tpsim compare``) and
-from the simulated :class:`~tpsim.models.results.Results`. This module does no simulation and
+Every figure comes from a ready :class:`~tpsim.analysis.comparison.Comparison` (built by
+:func:`tpsim.analysis.comparison.compare_scenarios`, as for ``tpsim compare``; its figures read
+through :func:`tpsim.present.documents.scenario_entry`, the builder of ``comparison.json``) and,
+optionally, a :class:`~tpsim.analysis.sensitivity.ComparisonUncertainty`. This module does no simulation and
 writes no file: :func:`make_charts` returns figures, :func:`render_html` returns text.
 """
 from __future__ import annotations
@@ -21,11 +22,9 @@ from __future__ import annotations
 import base64
 import html
 import platform
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -33,97 +32,19 @@ import numpy as np
 from tpsim import __version__
 from tpsim.present import charts
 from tpsim.present import style as st
-from tpsim.models.results import Results
+from tpsim.present import wording
+from tpsim.present.assumptions import key_assumptions, parameter_label
+from tpsim.present.documents import scenario_entry
+from tpsim.analysis.comparison import Case, Comparison
 from tpsim.config.scenario import Scenario
 
-__all__ = ["Case", "Comparison", "Chart", "Uncertainty", "build_comparison", "make_charts",
-           "trajectory_charts", "uncertainty_analysis", "render_html", "key_assumptions",
-           "headline", "embed_png"]
+__all__ = ["Chart", "Uncertainty", "make_charts", "trajectory_charts", "uncertainty_section",
+           "render_html", "headline", "embed_png"]
 
 
 # ---------------------------------------------------------------------------------------------
 # What a report is made from
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Case:
-    """One scenario appraised against the counterfactual, in :mod:`tpsim.analysis.appraisal`'s own
-    structures: ``appraisal`` an :class:`~tpsim.analysis.appraisal.Appraisal`, ``flows`` its
-    :class:`~tpsim.analysis.appraisal.MonthlyFlows`, ``attribution`` the blocks of
-    :func:`~tpsim.analysis.appraisal.who_pays_who_gains`, ``settings`` the
-    :class:`~tpsim.analysis.appraisal.AppraisalSettings`. ``results``/``run`` locate its simulated series.
-    """
-
-    scenario: Scenario
-    results: Results
-    run: int
-    appraisal: object
-    flows: object
-    attribution: dict
-    settings: object
-    optimism_bias_from_command_line: bool = False
-
-    @property
-    def summary(self) -> dict:
-        """The figures as ``comparison.json`` lays them out for this scenario."""
-        ap, s = self.appraisal, self.settings
-        return {
-            "scenario": self.scenario.name,
-            "discount_rate": s.discount_rate,
-            "health_discount_rate": s.health_discount_rate,
-            "optimism_bias": s.optimism_bias,
-            "optimism_bias_source": "command line" if self.optimism_bias_from_command_line
-            else "scenario",
-            "qaly_value": s.qaly_value,
-            "value_qalys": s.value_qalys,
-            **ap.headline(),
-            "agencies": {a: ap.rows[a] for a in self.flows.agencies},
-            "pool": ap.rows["pool"],
-            "total": ap.total,
-            "outcomes": ap.outcomes,
-            "attribution": self.attribution,
-        }
-
-
-@dataclass
-class Comparison:
-    """Scenarios appraised against one counterfactual.
-
-    ``context`` holds extra runs shown on the charts over time for context only (e.g. the
-    baseline), as ``(scenario, results, run)``; they are not appraised. ``n_runs`` counts the
-    simulated runs (scenarios, counterfactual and the who-pays / who-gains removal runs).
-    """
-
-    cases: list[Case]
-    counterfactual: Scenario
-    counterfactual_results: Results
-    counterfactual_run: int
-    n_runs: int = 0
-    context: list[tuple] = field(default_factory=list)
-
-    def trajectories(self, with_context: bool = True) -> list[tuple]:
-        """``(scenario, results, run)`` for the context runs, the counterfactual, then each
-        scenario (each name once)."""
-        items = (list(self.context) if with_context else []) + [
-            (self.counterfactual, self.counterfactual_results, self.counterfactual_run)] + [
-            (c.scenario, c.results, c.run) for c in self.cases]
-        seen, out = set(), []
-        for sc, res, k in items:
-            if sc.name not in seen:
-                seen.add(sc.name)
-                out.append((sc, res, k))
-        return out
-
-    @property
-    def horizon(self) -> int:
-        return int(self.counterfactual.data["time"]["horizon"])
-
-    @property
-    def parliament(self) -> int:
-        if self.cases:
-            return int(self.cases[0].appraisal.parliament_months)
-        return min(st.PARLIAMENT_MONTHS, self.horizon)
 
 
 class Chart:
@@ -150,34 +71,6 @@ class Chart:
 SECTIONS = ("economic", "financial", "people", "uncertainty")
 
 
-def build_comparison(scenarios: Sequence[Scenario], counterfactual: Scenario,
-                     optimism_bias: float | None = None,
-                     context: Sequence[Scenario] = ()) -> Comparison:
-    """Simulate and appraise each scenario against ``counterfactual`` as ``tpsim compare``
-    does (:func:`tpsim.analysis.comparison.appraise_comparison`); ``optimism_bias`` overrides the
-    scenarios'. ``context`` scenarios are simulated for the charts over time only."""
-    from tpsim.analysis.comparison import appraise_comparison
-    from tpsim.models.runner import run
-
-    runs, appraised = appraise_comparison(list(scenarios), counterfactual, optimism_bias)
-    batch = runs.batch
-    cases: list[Case] = []
-    done = set()
-    for a in appraised:
-        done.add(a.scenario.name)
-        g, k = batch.where[runs.scenarios[a.index]]
-        cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
-                          a.settings, optimism_bias is not None))
-    g, k = batch.where[runs.counterfactual]
-    done.add(counterfactual.name)
-    ctx = []
-    for sc in context:
-        if sc.name not in done:
-            done.add(sc.name)
-            ctx.append((sc, run(sc), 0))
-    return Comparison(cases, counterfactual, batch.results[g], k, runs.n_runs, ctx)
-
-
 # ---------------------------------------------------------------------------------------------
 # Labels and formatting
 # ---------------------------------------------------------------------------------------------
@@ -201,16 +94,9 @@ def _m(value: float | None) -> str:
     return "–" if value is None else st.pounds_m(value / 1e6)
 
 
-def _bcr(value: float | None) -> str:
-    return "n/a (no extra cost)" if value is None else f"{value:,.2f}"
-
-
-def _payback(month, in_parliament=None) -> str:
-    if month is None:
-        return "not within the horizon"
-    if month == 0:
-        return "immediately (no net outlay)"
-    return f"month {month}" + (" (within the Parliament)" if in_parliament else "")
+def _summary(case: Case) -> dict:
+    """The figures of one case as ``comparison.json`` lays them out (one builder for both)."""
+    return scenario_entry(case)
 
 
 def _e(text) -> str:
@@ -224,7 +110,7 @@ def _e(text) -> str:
 
 def headline(case: Case, counterfactual: Scenario) -> dict:
     """The headline of one case: NPV, BCR, payback, who pays most and who gains most."""
-    s = case.summary
+    s = _summary(case)
     rows = s["agencies"]
     costs = {a: r["pv_uplifted_costs_horizon"] for a, r in rows.items()}
     savings = {a: r["pv_cashable_savings_horizon"] for a, r in rows.items()}
@@ -258,13 +144,7 @@ def _headline_sentence(h: dict, case: Case, cf: Scenario, horizon: int) -> str:
             f"{_m(h['pv_costs'])} in present value (with {h['optimism_bias']:.0%} optimism bias) and "
             f"saves {_m(h['pv_savings'])} of cashable reactive spend over {horizon} months: "
             f"{verdict} of {_m(abs(npv))} (fiscal NPV {_m(npv)}).")
-    if h["payback_month"] is None:
-        text += " It does not pay back within the horizon."
-    elif h["payback_month"] == 0:
-        text += " There is no net outlay to pay back."
-    else:
-        text += f" It pays back in month {h['payback_month']}" + (
-            ", within the Parliament." if h["pays_back_in_parliament"] else ", after the Parliament.")
+    text += " " + wording.payback_sentence(h["payback_month"], h["pays_back_in_parliament"])
     if h["pays_most"]:
         text += (f" The largest cost falls on {_agency_label(sc, h['pays_most'])} "
                  f"({_m(h['costs'][h['pays_most']])})")
@@ -290,10 +170,10 @@ def _source(comparison: Comparison, scenarios: Sequence[Scenario] | None = None,
 
 
 def _measure_note(case: Case) -> str:
-    ob = case.summary["optimism_bias"]
+    ob = _summary(case)["optimism_bias"]
     bias = f"costs include {ob:.0%} optimism bias" if ob > 0 else "no optimism bias on costs"
     return (f"present values over {case.appraisal.horizon_months} months at "
-            f"{case.summary['discount_rate']:.1%} a year; {bias}")
+            f"{_summary(case)['discount_rate']:.1%} a year; {bias}")
 
 
 def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Chart]:
@@ -308,8 +188,8 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
     # --- economic case: the J-curve
     months = np.arange(1, horizon + 1)
     curves = {c.scenario.name: np.cumsum(c.appraisal.discounted_net) for c in comparison.cases}
-    paybacks = {c.scenario.name: c.summary["payback_month"] for c in comparison.cases}
-    ob = sorted({f"{c.summary['optimism_bias']:.0%}" for c in comparison.cases})
+    paybacks = {c.scenario.name: _summary(c)["payback_month"] for c in comparison.cases}
+    ob = sorted({f"{_summary(c)['optimism_bias']:.0%}" for c in comparison.cases})
     bias = "no optimism bias" if ob == ["0%"] else "/".join(ob) + " optimism bias"
     fig = partial(
         charts.net_benefit_curve, months, curves, paybacks, start=start,
@@ -326,11 +206,11 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
     # --- financial case: who pays / who gains and the wrong-pocket matrix, per scenario
     for c in comparison.cases:
         sc = c.scenario
-        rows = dict(c.summary["agencies"])
+        rows = dict(_summary(c)["agencies"])
         ids = list(rows)
         costs = [rows[a]["pv_uplifted_costs_horizon"] for a in ids]
         savings = [rows[a]["pv_cashable_savings_horizon"] for a in ids]
-        pool = c.summary.get("pool") or {}
+        pool = _summary(c).get("pool") or {}
         if sc.data.get("pool", {}).get("enabled") and abs(pool.get("pv_uplifted_costs_horizon", 0.0)) > 0:
             ids.append("pool")
             costs.append(pool["pv_uplifted_costs_horizon"])
@@ -348,7 +228,7 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
                          "cashable savings it receives (right, solid); the diamond is the net. "
                          "The pooled budget row is money paid in but not spent (a negative cost).",
                          fig))
-        block = c.summary["attribution"]["cashable"]
+        block = _summary(c)["attribution"]["cashable"]
         investors = list(block["investing_agencies"])
         if investors:
             agencies = list(block["total"])
@@ -423,25 +303,19 @@ class Uncertainty:
     note: str
 
 
-def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
-                         optimism_bias: float | None = None, swing: float = 0.05) -> Uncertainty:
-    """Monte Carlo runs of every scenario against the counterfactual under the scenarios'
-    ``uncertainty`` sections (:mod:`tpsim.analysis.ensemble`), and a one-at-a-time sensitivity of each
-    scenario's fiscal NPV (:mod:`tpsim.analysis.sensitivity`), drawn with :func:`tpsim.present.charts.fan_chart`
-    and :func:`tpsim.present.charts.tornado_chart`. Draws are paired across scenarios (same seed)."""
-    from tpsim.analysis import ensemble as en
-    from tpsim.analysis import sensitivity as sa
-
-    scs = [c.scenario for c in comparison.cases]
-    cf = comparison.counterfactual
-    job = en.prepare(scs, cf, runs=runs, seed=seed, series=("spend.total",),
-                     optimism_bias=optimism_bias)
-    if job.plan.d == 0:
+def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
+    """The uncertainty section of a ready
+    :class:`~tpsim.analysis.sensitivity.ComparisonUncertainty` (no simulation here): a fan
+    chart of the paired change in total public spend and a row of NPV percentiles per scenario
+    (:func:`tpsim.present.charts.fan_chart`), and a tornado of each scenario's NPV
+    (:func:`tpsim.present.charts.tornado_chart`)."""
+    if not result.has_factors:
         return Uncertainty([], [], "No scenario declares an uncertainty section "
                                    "(docs/uncertainty.md), so there is no range to show.")
-    job.edges = en.pilot_edges(job)
-    partial = en.run_ensemble(job, "local")
-    summary = en.summarise(job, partial)
+    job, summary, runs, seed, swing = (result.job, result.summary, result.runs, result.seed,
+                                       result.swing)
+    scs = [c.scenario for c in comparison.cases]
+    cf = comparison.counterfactual
     pct = list(summary.percentiles)
     i5, i25, i50, i75, i95 = (pct.index(p) for p in (5.0, 25.0, 50.0, 75.0, 95.0))
     months = np.arange(1, job.n_months + 1)
@@ -474,12 +348,9 @@ def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
                      _m(npv.get("p95")), f"{m['probability_beats_counterfactual']:.0%}",
                      f"{m['payback']['probability_within_parliament']:.0%}"])
     for sc in scs:
-        one = en.prepare([sc], cf, runs=1, seed=seed, series=("spend.kind.reactive",),
-                         optimism_bias=optimism_bias)
-        if one.plan.d == 0:
+        if sc.name not in result.tornados:
             continue
-        result = sa.one_at_a_time(sa.model_evaluator(one, min(st.PARLIAMENT_MONTHS, one.n_months)),
-                                  one.plan.d, swing)
+        labels, oat = result.tornados[sc.name]
         out.append(Chart(
             f"tornado_npv_{sc.name}", "uncertainty",
             f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
@@ -487,8 +358,8 @@ def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
             f"{swing * 100:g}th to its {100 - swing * 100:g}th percentile, every other one at its "
             "median; the widest swings matter most.",
             partial_figure(charts.tornado_chart,
-                           [parameter_label(sc, lab) for lab in one.plan.labels], result["low"]["npv"],
-                           result["high"]["npv"], result["base"]["npv"],
+                           [parameter_label(sc, lab) for lab in labels], oat["low"]["npv"],
+                           oat["high"]["npv"], oat["base"]["npv"],
                            title=f"What the NPV of {sc.name.replace('_', ' ')} is most sensitive to",
                            xlabel="Fiscal net present value, £m",
                            low_label=f"Parameter at its {swing * 100:g}th percentile",
@@ -502,147 +373,9 @@ def uncertainty_analysis(comparison: Comparison, runs: int, seed: int = 0,
     return Uncertainty(out, rows, text)
 
 
-def parameter_label(scenario: Scenario, path: str) -> str:
-    """A dotted parameter path in words: ``services.early_help.unit_cost`` ->
-    ``"Early help and family support: unit cost"`` (the path itself when it is not one)."""
-    parts = path.split(".")
-    d = scenario.data
-
-    def words(key: str) -> str:
-        return key.replace("_", " ")
-
-    try:
-        if parts[0] in ("services", "agencies", "cohorts") and len(parts) >= 3:
-            entity = d[parts[0]][parts[1]]
-            label = charts.short_label(entity.get("label") or parts[1], 50)
-            if parts[0] == "cohorts" and len(parts) >= 5 and parts[2] == "states":
-                return f"{label}, {words(parts[3])}: {words('.'.join(parts[4:]))}"
-            return f"{label}: {words(' '.join(parts[2:]))}"
-        if parts[0] == "pool" and len(parts) >= 2:
-            rest = parts[1:]
-            if rest[0] in ("contributions", "services") and len(rest) == 2:
-                group = d["agencies" if rest[0] == "contributions" else "services"]
-                who = charts.short_label(group.get(rest[1], {}).get("label") or rest[1], 50)
-                return f"Pool {words(rest[0][:-1])}: {who}"
-            return "Pool: " + words(" ".join(rest))
-    except (KeyError, TypeError, AttributeError):
-        pass
-    return path
-
-
 def partial_figure(function, *args, **kwargs):
     """A figure drawn when first needed (see :class:`Chart`)."""
     return partial(function, *args, **kwargs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Key assumptions and their sources
-# ---------------------------------------------------------------------------------------------
-
-_COMMENT = re.compile(r"\s#\s?(.*)$")
-
-
-def _comment(location, cache: dict) -> str:
-    """The YAML comment on a key's line (the scenario files cite a source there), or ''."""
-    if not location:
-        return ""
-    file, line = location
-    if file not in cache:
-        try:
-            cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
-        except OSError:
-            cache[file] = []
-    lines = cache[file]
-    if not 1 <= line <= len(lines):
-        return ""
-    text = lines[line - 1]
-    # drop quoted strings before looking for the comment
-    stripped = re.sub(r"\"[^\"]*\"|'[^']*'", lambda m: "x" * len(m.group(0)), text)
-    match = _COMMENT.search(stripped)
-    return text[match.start(1):].strip() if match else ""
-
-
-def _location(scenario: Scenario, path: str):
-    probe = path
-    while probe:
-        if probe in scenario.locations:
-            return scenario.locations[probe]
-        probe = probe.rpartition(".")[0]
-    return None
-
-
-def _value_text(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
-
-
-def _get(scenario: Scenario, path: str):
-    try:
-        return scenario.get(path)
-    except Exception:  # noqa: BLE001 - a path absent from one side of a comparison
-        return None
-
-
-def _cited(comment: str, sources: dict) -> list[str]:
-    return [sid for sid in sources if re.search(rf"(?<![\w]){re.escape(sid)}(?![\w])", comment)]
-
-
-def key_assumptions(scenario: Scenario, counterfactual: Scenario, cache: dict | None = None) -> dict:
-    """The assumptions that drive a comparison, each with its value and the comment (source)
-    written beside it in the scenario file:
-
-    * ``differences``: every parameter whose value differs from the counterfactual's (what the
-      scenario does), and any difference in time-keyed changes;
-    * ``evidence``: each preventive service's effect, time to effect, uptake and unit cost (the
-      evidence the savings rest on);
-    * ``appraisal``: discount rates, optimism bias and the value of a QALY;
-    * ``sources``: the cited source ids with their citations.
-    """
-    cache = {} if cache is None else cache
-    other_paths = set(counterfactual.parameter_paths())
-    sources = dict(counterfactual.data.get("sources", {}))
-    sources.update(scenario.data.get("sources", {}))
-    cited: list[str] = []
-
-    def row(path: str, value, other=None, owner: Scenario = scenario) -> dict:
-        loc = _location(owner, path)
-        note = _comment(loc, cache)
-        ids = _cited(note, sources)
-        cited.extend(i for i in ids if i not in cited)
-        where = f"{loc[0]}:{loc[1]}" if loc else ""
-        other_text = "not set" if other is None and path not in other_paths else _value_text(other)
-        return {"path": path, "value": _value_text(value), "counterfactual": other_text,
-                "note": note, "where": where, "sources": ids}
-
-    paths = list(dict.fromkeys(scenario.parameter_paths() + counterfactual.parameter_paths()))
-    differences = []
-    for path in paths:
-        a, b = _get(scenario, path), _get(counterfactual, path)
-        if a != b:
-            differences.append(row(path, a, b))
-    if scenario.data.get("changes") != counterfactual.data.get("changes"):
-        for k, change in enumerate(scenario.data.get("changes") or []):
-            for p, v in change["set"].items():
-                differences.append(row(f"changes.{k}", v, None) | {
-                    "path": f"from month {change['month']:g}: {p}"})
-    evidence = []
-    for v, svc in scenario.data["services"].items():
-        if svc["kind"] != "preventive":
-            continue
-        for key in ("effect", "time_to_effect", "uptake", "unit_cost"):
-            evidence.append(row(f"services.{v}.{key}", svc[key]))
-    appraisal = [row(f"appraisal.{k}", scenario.data["appraisal"][k])
-                 for k in ("discount_rate", "health_discount_rate", "optimism_bias", "qaly_value",
-                           "value_qalys")]
-    return {"differences": differences, "evidence": evidence, "appraisal": appraisal,
-            "sources": {sid: sources[sid] for sid in cited}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,8 +451,8 @@ def _headline_cards(comparison: Comparison) -> str:
         dl = [("Fiscal NPV, horizon", _m(h["npv"])),
               (f"Fiscal NPV, Parliament ({comparison.parliament} months)", _m(h["npv_parliament"])),
               ("Economic NPV", _m(h["economic_npv"])),
-              ("Benefit-cost ratio", _bcr(h["bcr"])),
-              ("Payback", _payback(h["payback_month"], h["pays_back_in_parliament"])),
+              ("Benefit-cost ratio", wording.bcr(h["bcr"])),
+              ("Payback", wording.payback(h["payback_month"], h["pays_back_in_parliament"])),
               ("Pays most", f"{_agency_label(sc, h['pays_most'])} ({_m(h['costs'][h['pays_most']])})"
                if h["pays_most"] else "no agency"),
               ("Gains most", f"{_agency_label(sc, h['gains_most'])} ({_m(h['savings'][h['gains_most']])})"
@@ -733,12 +466,12 @@ def _headline_cards(comparison: Comparison) -> str:
 
 def _agency_table(c: Case) -> str:
     sc = c.scenario
-    s = c.summary
+    s = _summary(c)
     rows = []
     blocks = list(s["agencies"].items()) + [("pool", s["pool"]), ("total", s["total"])]
     for a, r in blocks:
         label = "Total" if a == "total" else _agency_label(sc, a)
-        pb = "" if a == "pool" else _payback(r["payback_month"])
+        pb = "" if a == "pool" else wording.payback(r["payback_month"])
         rows.append([label, _m(r["costs_parliament"]), _m(r["cashable_savings_parliament"]),
                      _m(r["pv_uplifted_costs_horizon"]), _m(r["pv_cashable_savings_horizon"]),
                      _m(r["pv_non_cashable_savings_horizon"]), _m(r["npv_horizon"]), pb])
@@ -751,7 +484,7 @@ def _agency_table(c: Case) -> str:
 def _outcomes_table(comparison: Comparison) -> str:
     rows = []
     for c in comparison.cases:
-        o = c.summary["outcomes"]["total"]
+        o = _summary(c)["outcomes"]["total"]
         rows.append([c.scenario.name.replace("_", " "),
                      st.thousands(o["escalations_avoided_parliament"]),
                      st.thousands(o["escalations_avoided_horizon"]),
@@ -846,10 +579,10 @@ def _settings_html(comparison: Comparison, command: str | None, generated: str) 
         runs.append([sc.name, role, str(sc.path) if sc.path is not None else "(built in Python)",
                      sc.hash, ", ".join(k for k, v in sc.data["loops"].items() if v) or "none"])
     parts = [_table(["Scenario", "Role", "File", "Hash", "Feedback loops on"], runs, cls="small")]
-    ap = [[c.scenario.name, f"{c.summary['discount_rate']:.2%}",
-           f"{c.summary['health_discount_rate']:.2%}", f"{c.summary['optimism_bias']:.0%}"
-           + (" (command line)" if c.summary.get("optimism_bias_source") == "command line" else ""),
-           f"£{c.summary['qaly_value']:,.0f}", "yes" if c.summary["value_qalys"] else "no"]
+    ap = [[c.scenario.name, f"{_summary(c)['discount_rate']:.2%}",
+           f"{_summary(c)['health_discount_rate']:.2%}", f"{_summary(c)['optimism_bias']:.0%}"
+           + (" (command line)" if _summary(c).get("optimism_bias_source") == "command line" else ""),
+           f"£{_summary(c)['qaly_value']:,.0f}", "yes" if _summary(c)["value_qalys"] else "no"]
           for c in comparison.cases]
     parts.append(_table(["Scenario", "Discount rate", "Health discount rate", "Optimism bias",
                          "Value of a QALY", "QALYs in economic NPV"], ap, cls="small"))
@@ -879,7 +612,7 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
     def figs(section: str) -> str:
         return "".join(_figure(c, png[c.stem]) for c in by_section[section] if c.stem in png)
 
-    start = charts._month_words(cf.data["time"]["start"])
+    start = wording.month_words(cf.data["time"]["start"])
     body = [
         f"<h1>Business case: {_e(names)}</h1>",
         f'<p class="lede">Economic and financial cases against the counterfactual '

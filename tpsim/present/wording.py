@@ -1,10 +1,13 @@
-"""Plain-text summaries printed by the command line."""
+"""The words for money, payback, ratios and months: one function each, used by the printed
+tables, the report and the charts so they never disagree."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import calendar
+import math
+import re
 
-if TYPE_CHECKING:
-    from tpsim.models.results import Results
+#: How every output says that an investment is still in deficit at the horizon.
+NOT_WITHIN_HORIZON = "not within the horizon"
 
 
 def money(value: float, minus: str = "-") -> str:
@@ -21,20 +24,68 @@ def money(value: float, minus: str = "-") -> str:
     return f"{sign}£{v:,.0f}"
 
 
-def run_summary_text(summary: dict, results: Results) -> str:
-    """A short table: spend by agency and kind over the horizon, and any s114 month."""
-    t = summary["totals"]
-    months = summary["settings"]["horizon_months"]
-    lines = [f"{summary['scenario']} ({summary['scenario_hash']}): {months} months, "
-             f"{summary['settings']['method']} dt={summary['settings']['dt_months']}, "
-             f"prices {summary['settings']['price_year']}",
-             f"  {'agency':<28}{'spend':>12}{'final reserves':>16}"]
-    for a, spend in t["spend_by_agency"].items():
-        lines.append(f"  {a:<28}{money(spend):>12}{money(t['final_reserves'][a]):>16}")
-    lines.append(f"  {'preventive spend':<28}{money(t['spend_by_kind']['preventive']):>12}")
-    lines.append(f"  {'reactive spend':<28}{money(t['spend_by_kind']['reactive']):>12}")
-    lines.append(f"  {'total public spend':<28}{money(t['spend_total']):>12}")
-    for a, month in summary["section_114_month"].items():
-        if month is not None:
-            lines.append(f"  {a}: reserves below zero from month {month} (section 114)")
-    return "\n".join(lines)
+def payback(month: int | None, in_parliament: bool | None = None) -> str:
+    """A payback month (1 = the first simulated month; 0 = never a net outlay; None = still in
+    deficit at the horizon) as a phrase: ``"month 27 (within the Parliament)"``."""
+    if month is None:
+        return NOT_WITHIN_HORIZON
+    if month == 0:
+        return "immediately (no net outlay)"
+    return f"month {month}" + (" (within the Parliament)" if in_parliament else "")
+
+
+def payback_sentence(month: int | None, in_parliament: bool | None) -> str:
+    """The payback month as a sentence of the report's headline."""
+    if month is None:
+        return "It does not pay back within the horizon."
+    if month == 0:
+        return "There is no net outlay to pay back."
+    return f"It pays back in month {month}" + (
+        ", within the Parliament." if in_parliament else ", after the Parliament.")
+
+
+def payback_cell(month: int | None, horizon: int) -> str:
+    """A payback month in a narrow table column: the month, or ``>horizon`` when it does not
+    pay back within the horizon."""
+    return f">{horizon}" if month is None else str(month)
+
+
+def payback_legend(horizon: int) -> str:
+    """What the payback column of the printed table means."""
+    return (f"payback: month the cumulative discounted fiscal net benefit turns non-negative; "
+            f"0 = never a net outlay; >{horizon} = {NOT_WITHIN_HORIZON}")
+
+
+def bcr(value: float | None) -> str:
+    """A benefit-cost ratio; None (no extra cost) in words."""
+    return "n/a (no extra cost)" if value is None else f"{value:,.2f}"
+
+
+def sig(x: float | None, digits: int = 4) -> str:
+    """A number to ``digits`` significant figures; ``n/a`` for None or NaN, ``inf``/``-inf``."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a" if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return f"{x:.{digits}g}"
+
+
+def fixed(x: float | None, decimals: int) -> str:
+    """A number with ``decimals`` decimals; ``n/a`` for None or a non-finite value."""
+    return f"{x:.{decimals}f}" if x is not None and math.isfinite(x) else "n/a"
+
+
+def month_words(start: str | None) -> str:
+    """A ``YYYY-MM`` month in words: ``"2026-04" -> "April 2026"`` (anything else as given)."""
+    if not start or not re.fullmatch(r"\d{4}-\d{2}", start):
+        return start or ""
+    year, month = start.split("-")
+    return f"{calendar.month_name[int(month)]} {year}"
+
+
+#: The outputs of a sensitivity analysis: (description, axis label, £ -> £m scale; the
+#: reactive spend of a month is shown as £m a year). ``{month}`` is the month analysed.
+SENSITIVITY_OUTPUTS = {
+    "npv": ("Net present value against the counterfactual (fiscal, £)", "Net present value, £m",
+            1e-6),
+    "reactive_spend": ("Reactive spend of the scenario in month {month} (£ in the month)",
+                       "Reactive spend in month {month}, £m a year", 12e-6),
+}

@@ -1,0 +1,381 @@
+"""The Python API: load scenarios, run them, compare, ensemble, sensitivity and calibrate, with
+labelled results (docs/python.md). The one place that orchestrates the library's steps; the
+commands write these objects to files.
+
+Money is £ at the scenario's price year, months count from 1 (the scenario's ``time.start``).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tpsim.config.scenario import Scenario, load_scenario
+from tpsim.errors import ScenarioError, TpsimError
+
+__all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
+           "Option", "EnsembleResult", "SensitivityResult", "Calibration"]
+
+PathLike = str | os.PathLike
+
+
+def load(path: PathLike) -> Scenario:
+    """A validated scenario from a YAML file (``extends`` resolved, defaults filled)."""
+    return load_scenario(path)
+
+
+def _scenario(scenario: Scenario | PathLike, method=None, dt=None, horizon=None) -> Scenario:
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    return sc.replace(dt=dt, method=method, horizon=horizon)
+
+
+def _scenarios(scenarios) -> list:
+    if isinstance(scenarios, (Scenario, str, os.PathLike)):
+        return [scenarios]
+    return list(scenarios)
+
+
+def _vary_rows(scenario: Scenario, vary: Mapping[str, Sequence[float]]) -> tuple[int, dict]:
+    """The number of runs and each path's values as a float array, checked for shape."""
+    arrays, n = {}, None
+    for path, values in vary.items():
+        a = np.asarray(values, dtype=float)
+        if a.ndim == 0:
+            a = a.reshape(1)
+        if a.ndim != 1 or a.size == 0:
+            raise ScenarioError(f"vary[{path!r}] must be a non-empty 1-D array of values, one "
+                                f"per run (got shape {a.shape})", file=f"<vary of {scenario.name}>",
+                                key=path)
+        if n is not None and a.size != n:
+            raise ScenarioError(f"vary[{path!r}] has {a.size} values but the paths before it "
+                                f"have {n}: give every path one value per run",
+                                file=f"<vary of {scenario.name}>", key=path)
+        n = a.size
+        arrays[path] = a
+    return n, arrays
+
+
+def run(scenario: Scenario | PathLike, vary: Mapping[str, Sequence[float]] | None = None,
+        seed=None, method: str | None = None, dt: float | None = None,
+        horizon: int | None = None):
+    """Simulate a scenario (a path or a loaded :class:`~tpsim.config.scenario.Scenario`) and
+    return :class:`~tpsim.models.results.Results`.
+
+    ``vary`` maps dotted parameter paths (``services.falls_prevention.places``) to arrays of
+    values, one run per row: run ``i`` is the scenario with every path set to its ``i``-th
+    value, validated as :meth:`Scenario.replace` validates overrides (an unknown path or an
+    invalid value raises :class:`~tpsim.errors.ScenarioError` naming the path). All runs are
+    simulated in one kernel call. ``seed`` (int, SeedSequence or Generator) is stored on the
+    results (``results.seed``); the model itself is deterministic. ``method``, ``dt`` and
+    ``horizon`` replace the scenario's ``time`` settings.
+    """
+    from tpsim.models.results import build_results
+    from tpsim.models.runner import discount_rates
+    from tpsim.models.simulate import simulate
+    from tpsim.models.structure import compile_scenario
+
+    sc = _scenario(scenario, method, dt, horizon)
+    if not vary:
+        model = compile_scenario(sc)
+        raw = simulate(model, record=True, **discount_rates(sc))
+        return build_results(model, raw, seed=seed)
+    n, arrays = _vary_rows(sc, vary)
+    base = compile_scenario(sc)
+    theta, events = base.theta(n), base.event_values(n)
+    for i in range(n):
+        model_i = compile_scenario(sc.replace(overrides={p: a[i] for p, a in arrays.items()}))
+        if not (np.array_equal(model_i.ev_param, base.ev_param)
+                and np.array_equal(model_i.ev_month, base.ev_month)):
+            raise ScenarioError("these vary values change which parameters have time-keyed "
+                                "changes; run them one by one", file=f"<vary of {sc.name}>",
+                                key=next(iter(arrays)))
+        theta[i], events[i] = model_i.theta0, model_i.ev_value0
+    raw = simulate(base, theta, events, record=True, **discount_rates(sc))
+    results = build_results(base, raw, seed=seed)
+    results.varied = arrays
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Option:
+    """One scenario appraised against the counterfactual (the figures ``tpsim compare``
+    prints): fiscal ``npv`` over the horizon (£), ``bcr``, ``payback_month`` (None: not within
+    the horizon), per-agency rows, the pool and total rows, outcomes and who pays / who gains.
+    :meth:`to_dict` is this scenario's entry of comparison.json."""
+
+    name: str
+    npv: float
+    npv_parliament: float
+    economic_npv: float
+    bcr: float | None
+    economic_bcr: float | None
+    payback_month: int | None
+    pays_back_in_parliament: bool | None
+    agencies: dict
+    pool: dict
+    total: dict
+    outcomes: dict
+    attribution: dict
+    record: dict = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return self.record
+
+
+@dataclass
+class Comparison:
+    """Every option of a comparison by name (``comparison["pooled_prevention"].npv``)."""
+
+    counterfactual: str
+    options: dict[str, Option]
+    runs: object = field(repr=False)  # tpsim.analysis.comparison.ComparisonRuns
+
+    def __getitem__(self, name: str) -> Option:
+        return self.options[name]
+
+    def __iter__(self):
+        return iter(self.options.values())
+
+    def to_dict(self) -> dict:
+        """``{scenario name: its comparison.json entry}``."""
+        return {name: o.to_dict() for name, o in self.options.items()}
+
+    def table(self):
+        """A ``pandas.DataFrame``: one row per option and appraisal row (each agency, ``pool``,
+        ``total``), one column per figure of the row."""
+        import pandas as pd
+
+        rows = []
+        for o in self.options.values():
+            for row, figures in [*o.agencies.items(), ("pool", o.pool), ("total", o.total)]:
+                rows.append({"option": o.name, "row": row, **figures})
+        return pd.DataFrame(rows).set_index(["option", "row"])
+
+
+def compare(scenarios, against, horizon: int | None = None, optimism_bias: float | None = None,
+            method: str | None = None, dt: float | None = None) -> Comparison:
+    """Appraise each scenario (paths or Scenarios; one or a list) against the counterfactual
+    ``against``, as ``tpsim compare`` does: ``optimism_bias`` overrides each scenario's
+    ``appraisal.optimism_bias``; ``horizon``, ``method``, ``dt`` replace the time settings."""
+    from tpsim.analysis.comparison import compare_scenarios
+    from tpsim.present.documents import run_folders, scenario_entry
+
+    cf = _scenario(against, method, dt, horizon)
+    scs = [_scenario(s, method, dt, horizon) for s in _scenarios(scenarios)]
+    comparison = compare_scenarios(scs, cf, optimism_bias)
+    folders = run_folders(scs, cf)
+    options = {}
+    for case in comparison.cases:
+        name = case.scenario.name
+        rec = scenario_entry(case, folders.get(name))
+        options[name] = Option(
+            name, rec["npv"], rec["npv_parliament"], rec["economic_npv"], rec["bcr"],
+            rec["economic_bcr"], rec["payback_month"], rec["pays_back_in_parliament"],
+            rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec)
+    return Comparison(cf.name, options, comparison.runs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ensembles and sensitivity
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EnsembleResult:
+    """An ensemble's reduced results. :attr:`metrics` (and :meth:`to_dict`) is ensemble.json's
+    ``results``: per scenario, the distribution of ``npv``, ``npv_parliament``, ``bcr``,
+    ``payback`` and the probability it beats the counterfactual. :meth:`to_xarray` holds the
+    tracked series' monthly percentiles, labelled."""
+
+    job: object = field(repr=False)        # tpsim.analysis.ensemble.EnsembleJob
+    summary: object = field(repr=False)    # tpsim.analysis.ensemble.Summary
+    seed: int = 0
+
+    @property
+    def metrics(self) -> dict:
+        return self.summary.metrics
+
+    def to_dict(self) -> dict:
+        return self.summary.metrics
+
+    def npv(self, scenario: str, statistic: str = "mean") -> float:
+        """A statistic of a scenario's fiscal NPV (£): ``mean``, ``sd``, ``p50``, ``p5``, ..."""
+        npv = self.metrics[scenario]["npv"]
+        return npv[statistic] if statistic in npv else npv["percentiles"][statistic]
+
+    def to_xarray(self):
+        """``xarray.Dataset`` with ``quantile`` (series, scenario, month, percentile) and
+        ``mean`` (series, scenario, month) of every tracked series for every scenario and the
+        counterfactual, and ``difference_quantile`` / ``difference_mean`` (series, option,
+        month[, percentile]) of each scenario minus the counterfactual (paired runs);
+        ``error_bound`` bounds each percentile's distance from the exact one. Series units
+        are the ``unit`` coordinate."""
+        import xarray as xr
+
+        from tpsim.models.series import parse
+
+        job, s = self.job, self.summary
+        series = list(dict.fromkeys(name for name, _, _ in job.tracked))
+        names, options = job.names, job.names[1:]
+        months = np.arange(1, job.n_months + 1)
+        P = len(s.percentiles)
+        level = np.full((len(series), len(names), job.n_months, P), np.nan)
+        level_mean = np.full(level.shape[:3], np.nan)
+        level_bound = np.full(level.shape, np.nan)
+        diff = np.full((len(series), len(options), job.n_months, P), np.nan)
+        diff_mean = np.full(diff.shape[:3], np.nan)
+        diff_bound = np.full(diff.shape, np.nan)
+        for t, (name, k, is_diff) in enumerate(job.tracked):
+            i = series.index(name)
+            if is_diff:
+                diff[i, k - 1], diff_mean[i, k - 1] = s.quantiles[t], s.means[t]
+                diff_bound[i, k - 1] = s.quantile_bounds[t]
+            else:
+                level[i, k], level_mean[i, k] = s.quantiles[t], s.means[t]
+                level_bound[i, k] = s.quantile_bounds[t]
+        units = [parse(job.models[0], n)[0].unit for n in series]
+        return xr.Dataset(
+            {"quantile": (("series", "scenario", "month", "percentile"), level),
+             "mean": (("series", "scenario", "month"), level_mean),
+             "error_bound": (("series", "scenario", "month", "percentile"), level_bound),
+             "difference_quantile": (("series", "option", "month", "percentile"), diff),
+             "difference_mean": (("series", "option", "month"), diff_mean),
+             "difference_error_bound": (("series", "option", "month", "percentile"), diff_bound)},
+            coords={"series": series, "unit": ("series", units), "scenario": names,
+                    "option": options, "month": months,
+                    "percentile": np.array(s.percentiles, dtype=float)},
+            attrs={"counterfactual": names[0], "runs": job.n_runs, "seed": job.seed,
+                   "sampler": job.sampler})
+
+
+def ensemble(scenarios, against, runs: int = 1000, seed=0, sampler: str = "random",
+             series: Sequence[str] | None = None, bins: int | None = None,
+             optimism_bias: float | None = None, horizon: int | None = None,
+             dt: float | None = None, method: str | None = None, engine: str = "local",
+             chunk_runs: int | None = None, **engine_options) -> EnsembleResult:
+    """Monte Carlo runs of each scenario against ``against`` under the uncertainty section
+    (docs/uncertainty.md), as ``tpsim ensemble``. ``seed``: int, SeedSequence or Generator
+    (:func:`tpsim.analysis.seeds.seed_entropy`; an int gives exactly ``--seed`` that int)."""
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.analysis.sampling import BLOCK
+
+    cf = _scenario(against, method, dt, horizon)
+    scs = [_scenario(s, method, dt, horizon) for s in _scenarios(scenarios)]
+    entropy = seed_entropy(seed)
+    job = en.prepare(scs, cf, runs=runs, seed=entropy, sampler=sampler,
+                     series=tuple(series) if series else en.DEFAULT_SERIES,
+                     bins=bins or en.DEFAULT_BINS, optimism_bias=optimism_bias)
+    job.edges = en.pilot_edges(job)
+    partial = en.run_ensemble(job, engine, chunk_runs or 4 * BLOCK, **engine_options)
+    return EnsembleResult(job, en.summarise(job, partial), entropy)
+
+
+@dataclass
+class SensitivityResult:
+    """Which uncertain factors drive ``npv`` (fiscal, £) and ``reactive_spend`` (the
+    scenario's, £ in ``month``): ``result`` is :func:`tpsim.analysis.sensitivity.one_at_a_time`
+    or :func:`~tpsim.analysis.sensitivity.sobol`'s answer, ``factors`` their labels."""
+
+    method: str
+    factors: list[str]
+    month: int
+    result: dict = field(repr=False)
+
+    def to_xarray(self):
+        """oat: ``low``, ``high`` (output, factor) and ``base`` (output); sobol:
+        ``first_order``, ``total_order`` (output, factor)."""
+        import xarray as xr
+
+        from tpsim.analysis.sensitivity import OUTPUTS
+
+        coords = {"output": list(OUTPUTS), "factor": self.factors}
+        r = self.result
+        if self.method == "oat":
+            return xr.Dataset({"low": (("output", "factor"), np.stack([r["low"][o] for o in OUTPUTS])),
+                               "high": (("output", "factor"), np.stack([r["high"][o] for o in OUTPUTS])),
+                               "base": (("output",), np.array([r["base"][o] for o in OUTPUTS]))},
+                              coords=coords, attrs={"swing": r["swing"], "month": self.month})
+        return xr.Dataset({k: (("output", "factor"), np.stack([r[o][k] for o in OUTPUTS]))
+                           for k in ("first_order", "total_order")},
+                          coords=coords, attrs={"runs": r["runs"], "month": self.month})
+
+
+def sensitivity(scenario, against, method: str = "oat", swing: float = 0.05, n: int = 512,
+                seed=0, month: int = 60, optimism_bias: float | None = None,
+                horizon: int | None = None, dt: float | None = None) -> SensitivityResult:
+    """Sensitivity of a scenario's NPV against ``against``, and of its reactive spend in
+    ``month``, to each uncertain parameter (as ``tpsim sensitivity``): ``method="oat"``
+    one-at-a-time swings from quantile ``swing`` to ``1 - swing``; ``"sobol"`` Sobol indices
+    on a base sample of ``n`` (a power of two)."""
+    import warnings
+
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis import sensitivity as sa
+    from tpsim.analysis.seeds import seed_entropy
+
+    if method not in ("oat", "sobol"):
+        raise TpsimError(f"method must be 'oat' or 'sobol' (got {method!r})")
+    if method == "sobol" and n & (n - 1):
+        raise TpsimError(f"n must be a power of two (got {n})")
+    cf = _scenario(against, None, dt, horizon)
+    sc = _scenario(scenario, None, dt, horizon)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=1, seed=entropy, series=("spend.kind.reactive",),
+                     optimism_bias=optimism_bias)
+    if month > job.n_months:
+        raise TpsimError(f"month {month} is beyond the horizon of {job.n_months} months")
+    if job.plan.d == 0:
+        raise TpsimError(f"{sc.name}: no uncertainty section: nothing to analyse "
+                         f"(see docs/uncertainty.md)")
+    evaluate = sa.model_evaluator(job, month)
+    if method == "oat":
+        result = sa.one_at_a_time(evaluate, job.plan.d, swing)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = sa.sobol(evaluate, job.plan.d, sa.OUTPUTS, n=n, seed=entropy)
+    return SensitivityResult(method, list(job.plan.labels), month, result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Calibration:
+    """A fit: ``setup`` (scenario, model, data, parameters, targets) and ``result``
+    (:class:`tpsim.analysis.calibration.FitResult`); ``estimates`` maps each fitted path to
+    its value."""
+
+    setup: object = field(repr=False)
+    result: object = field(repr=False)
+
+    @property
+    def estimates(self) -> dict[str, float]:
+        return dict(self.result.estimates)
+
+    def scenario(self) -> Scenario:
+        """The scenario with the fitted values set (validated)."""
+        return self.setup.scenario.replace(overrides=self.estimates)
+
+
+def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
+    """Fit a calibration config (a path to its YAML or a loaded
+    :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
+    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
+    from tpsim.analysis.calibration import fit, prepare
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.config.calibration import CalibrationConfig, load_config
+
+    cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
+    return Calibration(prepared, fit(problem, cfg.fit))
