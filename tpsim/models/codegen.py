@@ -156,12 +156,20 @@ class _Builder:
         """State row ``row`` advances by ``rate`` over the step (in place)."""
         self.f.writes.append(("x", row, f"{self.X(row)} + dt * ({rate})"))
 
+    EMITTERS = ("pool_switches", "agencies_budget", "preventive_coverage", "reactive",
+                "people_flows", "agencies_spend", "preventive_funding", "pool_balance")
+    """The step's emitters in the order their lines run: each ``_emit_<name>`` appends the
+    fragments of one term of docs/model.md (a fragment per entity) and may read the local
+    names the emitters before it define. A new mechanism is a new emitter placed where its
+    inputs exist (or a few lines added to the emitter of the entity it changes)."""
+
     def build(self) -> list[_Fragment]:
-        lo, s = self.lo, self.s
-        nco, npop, nprev, nreact, nag = self.nco, self.npop, self.nprev, self.nreact, self.nag
-        P, X, G = self.P, self.X, self.G
-        g_base = nco + 2 * nag
-        # -- pool switches
+        for name in self.EMITTERS:
+            getattr(self, f"_emit_{name}")()
+        return self.frags
+
+    def _emit_pool_switches(self) -> None:
+        """Pool switches."""
         self.new()
         L = self.line
         L(f"start = {self.pg(K.PG_POOL_START)}")
@@ -173,7 +181,11 @@ class _Builder:
         L(f"double_running = {self.pg(K.PG_DR_COST)} if is_active and "
           f"t < {self.pg(K.PG_DR_END)} else 0.0")
         L("pool_community = 0.0")
-        # -- agencies, first part
+
+    def _emit_agencies_budget(self) -> None:
+        """Agencies, first part."""
+        lo, P, G = self.lo, self.P, self.G
+        nco, nag = self.nco, self.nag
         for a in range(nag):
             self.new()
             L = self.line
@@ -182,10 +194,13 @@ class _Builder:
             L(f"prev_spend_{a} = 0.0")
             L(f"react_cash_{a} = 0.0")
             L(f"erosion_{a} = 1.0 + {P(pa + K.PA_EROSION_COEF)} * (1.0 - {G(nco + nag + a)})")
-        # -- preventive services
-        prev_ptr, prev_pop = s["prev_ptr"], s["prev_pop"]
-        prev_agency, prev_order, prev_stage0 = s["prev_agency"], s["prev_order"], \
-            s["prev_stage0"]
+
+    def _emit_preventive_coverage(self) -> None:
+        """Preventive services."""
+        lo, s, P, X, G = self.lo, self.s, self.P, self.X, self.G
+        nco, nprev, nag = self.nco, self.nprev, self.nag
+        prev_ptr, prev_pop, prev_agency, prev_order, prev_stage0 = (
+            s["prev_ptr"], s["prev_pop"], s["prev_agency"], s["prev_order"], s["prev_stage0"])
         for v in range(nprev):
             self.new()
             L = self.line
@@ -220,7 +235,11 @@ class _Builder:
             self.update(s0, f"(coverage_{v} - {X(s0)}) * {P(pv + K.PV_RATE)}")
             for k in range(1, order):
                 self.update(s0 + k, f"({X(s0 + k - 1)} - {X(s0 + k)}) * {P(pv + K.PV_RATE)}")
-        # -- reactive services
+
+    def _emit_reactive(self) -> None:
+        """Reactive services."""
+        lo, s, P, X, G = self.lo, self.s, self.P, self.X, self.G
+        nco, nreact, nag = self.nco, self.nreact, self.nag
         react_ptr, react_pop, react_agency = s["react_ptr"], s["react_pop"], s["react_agency"]
         for r in range(nreact):
             self.new()
@@ -252,7 +271,11 @@ class _Builder:
             L(f"share_waiting_{r} = min(1.0, waiting_{r} / served_{r}) if served_{r} > "
               f"{K._TINY!r} else 0.0")
             L(f"waiting_factor_{r} = 1.0 + {P(pr + K.PR_WAIT_COEF)} * share_waiting_{r}")
-        # -- people: escalation multiplier, outflows (scaled to the stock), flows of the cohort
+
+    def _emit_people_flows(self) -> None:
+        """People: escalation multiplier, outflows (scaled to the stock), flows of the cohort."""
+        lo, s, P, X, G = self.lo, self.s, self.P, self.X, self.G
+        nco, npop = self.nco, self.npop
         pop_cohort, pop_first, pop_last = s["pop_cohort"], s["pop_first"], s["pop_last"]
         self.new()
         self.line("qaly = 0.0")
@@ -308,7 +331,12 @@ class _Builder:
             self.update(xc + K.XC_INFLOW, f"c_inflow_{c}")
             self.update(xc + K.XC_EXIT, f"c_exit_{c}")
             self.update(xc + K.XC_ESC, f"c_esc_{c}")
-        # -- agencies: overhead, pool contributions, captured savings, budgets, policy
+
+    def _emit_agencies_spend(self) -> None:
+        """Agencies: overhead, pool contributions, captured savings, budgets, policy."""
+        lo, P, X, G = self.lo, self.P, self.X, self.G
+        nco, nag = self.nco, self.nag
+        g_base, xg = nco + 2 * nag, lo[K.LO_XG]
         self.new()
         self.line("total = 0.0")
         self.line("reinvested = 0.0")
@@ -346,12 +374,16 @@ class _Builder:
             L(f"total += service_spend_{a} + overhead_{a}")
             L(f"reinvested += capture_paid_{a}")
             L(f"pool_in += contribution_{a} + capture_paid_{a}")
-        xg = lo[K.LO_XG]
         self.new()
         self.line(f"available = max(0.0, pool_in + {X(xg + K.XG_POOL)} * "
                   f"{self.pg(K.PG_INV_SPEND_DOWN)} - setup - double_running - pool_community)")
         self.line("places_cost = 0.0")
-        # -- preventive services: siloed cuts / restoration, places commissioned by the pool
+
+    def _emit_preventive_funding(self) -> None:
+        """Preventive services: siloed cuts / restoration, places commissioned by the pool."""
+        lo, s, P, X = self.lo, self.s, self.P, self.X
+        nprev = self.nprev
+        prev_agency = s["prev_agency"]
         for v in range(nprev):
             self.new()
             L = self.line
@@ -373,7 +405,12 @@ class _Builder:
             self.update(xv + K.XV_POOL_PLACES, f"(target_{v} - {X(xv + K.XV_POOL_PLACES)}) * "
                         f"{self.pg(K.PG_INV_ADJUST)}")
             L(f"places_cost += unit_cost_{v} * {X(xv + K.XV_POOL_PLACES)}")
-        # -- the pool's balance and the global accumulators
+
+    def _emit_pool_balance(self) -> None:
+        """The pool's balance and the global accumulators."""
+        lo, G = self.lo, self.G
+        nco, nprev, nag = self.nco, self.nprev, self.nag
+        g_base, xg = nco + 2 * nag, lo[K.LO_XG]
         self.new()
         L = self.line
         L("pool_spend = places_cost + setup + double_running + pool_community")
@@ -396,7 +433,6 @@ class _Builder:
             L(f"aux[{v * LANES} + l] = coverage_{v}")
         for a in range(nag):
             L(f"aux[{(nprev + a) * LANES} + l] = react_cash_{a}")
-        return self.frags
 
 
 def _pack(frags: list[_Fragment], ngrowth: int) -> tuple[list[list[str]], int]:
