@@ -19,7 +19,6 @@ round of the command.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -33,7 +32,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
+from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
 EXAMPLE = ROOT / "calibration" / "example"
 CONFIG = EXAMPLE / "example_fit.yaml"
 LIMIT_SECONDS = 30.0
@@ -90,12 +89,8 @@ def fit_in_process(rounds: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--limit", type=float, default=LIMIT_SECONDS,
-                        help="budget in seconds for each round of the command")
-    parser.add_argument("--json", type=Path, default=ROOT / "outputs" / "bench" / "calibration.json")
-    args = parser.parse_args(argv)
+    args = round_parser(__doc__, LIMIT_SECONDS, ROOT / "outputs" / "bench" / "calibration.json",
+                        "budget in seconds for each round of the command").parse_args(argv)
 
     pin_two_cores()
     from tpsim.output import write_json

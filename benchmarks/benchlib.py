@@ -56,3 +56,16 @@ def machine() -> dict:
             "numpy": np.__version__, "numba": numba.__version__, "tpsim": __version__,
             "platform": platform.platform(),
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+
+
+def round_parser(doc: str, limit: float, json_path: Path, limit_help: str):
+    """The option parser of a benchmark that repeats a timed job: ``--rounds`` (default 3),
+    ``--limit`` (seconds, default ``limit``) and ``--json`` (default ``json_path``); a
+    benchmark adds its own options to it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limit", type=float, default=limit, help=limit_help)
+    parser.add_argument("--json", type=Path, default=json_path)
+    return parser

@@ -77,6 +77,25 @@ def make_tiny_scenario_dict() -> dict:
     }
 
 
+def tiny_scenario(**changes):
+    """The tiny scenario as a validated Scenario, with values set at dotted key paths.
+
+    A key is a path through the scenario's mapping, its parts joined by "." or "__" (so that
+    ``tiny_scenario(services__falls_prevention__places=450.0)`` and
+    ``tiny_scenario(**{"services.falls_prevention.places": 450.0})`` say the same).
+    """
+    from tpsim.config.scenario import scenario_from_dict
+
+    d = make_tiny_scenario_dict()
+    for path, value in changes.items():
+        node = d
+        *head, last = path.replace("__", ".").split(".")
+        for key in head:
+            node = node[key]
+        node[last] = value
+    return scenario_from_dict(d)
+
+
 @pytest.fixture
 def tiny_scenario_dict() -> dict:
     """A fresh copy of :func:`make_tiny_scenario_dict` for each test."""

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 
 from tpsim.models import runner
-from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, appraise,
+from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, OutcomeValue, appraise,
                              attribution_matrix, benefit_cost_ratio, discount_factors,
                              monthly_flows, payback_month, savings_by_agency, uplift_costs)
 from tpsim.analysis.comparison import (RunSpec, base_spec, check_comparable, merge_events, removal_spec,
                                run_comparison, simulate_specs)
-from tpsim.errors import TpsimError
+from tpsim.errors import ScenarioError, TpsimError
 from tpsim.models.structure import compile_scenario
 from tpsim.config.scenario import scenario_from_dict
 
@@ -164,7 +165,7 @@ def test_scenario_compared_with_itself_gives_zeros():
     ap = appraise(flows, AppraisalSettings(value_qalys=True))
     for row in ap.rows.values():
         for key, value in row.items():
-            if key in ("bcr", "economic_bcr"):
+            if key in ("bcr", "economic_bcr", "social_bcr"):
                 assert value is None
             elif key == "payback_month":
                 assert value in (0, None)
@@ -205,15 +206,16 @@ def test_non_cashable_savings_are_avoided_value_not_yet_decommissioned():
     assert flows.non_cashable[nhs].sum() > 0  # fixed costs lag falling demand
 
 
-def test_qalys_valued_only_on_request():
+def test_qalys_valued_in_the_npsv_only():
     _, _, flows = _flows(two_agency_dict("more_prevention", places=600.0), two_agency_dict())
     plain = appraise(flows, AppraisalSettings(value_qalys=False))
     valued = appraise(flows, AppraisalSettings(value_qalys=True, qaly_value=70_000.0))
     gained = valued.outcomes["total"]["pv_qalys_gained_horizon"]
     assert gained > 0
-    assert valued.total["economic_npv_horizon"] - plain.total["economic_npv_horizon"] == \
+    assert valued.total["npsv_horizon"] - plain.total["npsv_horizon"] == \
         pytest.approx(70_000.0 * gained)
     assert plain.total["npv_horizon"] == valued.total["npv_horizon"]  # the fiscal case is unchanged
+    assert plain.total["economic_npv_horizon"] == valued.total["economic_npv_horizon"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,3 +277,163 @@ def test_incomparable_scenarios_are_refused_with_file_and_key():
     with pytest.raises(TpsimError) as err:
         check_comparable(_scenario(moved), _scenario(two_agency_dict()))
     assert err.value.key == "services.admissions.agency"
+
+
+# ---------------------------------------------------------------------------------------------
+# The three cases by hand: a transfer, a QALY gain, an uplifted set-up cost, recycled savings
+# ---------------------------------------------------------------------------------------------
+
+
+def _hand_series(capture: float = 10.0) -> tuple[dict, dict, Accounts]:
+    """24 months, two agencies and a pool, every flow by hand (£ a month; illustrative).
+
+    Counterfactual: the council spends 100 a month on its own preventive places, cut to 80 from
+    month 13; DWP pays benefits of 1000 a month (a transfer) plus 5% overhead. Scenario: the
+    council keeps its places at 100 (protected existing places), pays 50 a month into a pool
+    and, from month 13, ``capture`` a month of recycled savings; the pool spends a set-up cost
+    of 30 in month 1 plus everything it receives, so its balance is -30 from month 1; DWP pays
+    10 a month more benefits (people live longer); 0.01 QALYs a month are gained."""
+    n = 24
+    m = np.arange(1, n + 1)
+    late = m > 12
+    zero = np.zeros(n)
+
+    def run(scenario: bool) -> dict:
+        prev = np.full(n, 100.0) if scenario else np.where(late, 80.0, 100.0)
+        contribution = np.full(n, 50.0) if scenario else zero
+        cap = np.where(late, capture, 0.0) if scenario else zero
+        benefits = np.full(n, 1010.0 if scenario else 1000.0)
+        setup = np.where(m == 1, 30.0, 0.0) if scenario else zero
+        pool_spend = contribution + cap + setup
+        return {
+            "spend.agency.council": prev + contribution + cap, "overhead.agency.council": zero,
+            "contribution.agency.council": contribution, "capture.agency.council": cap,
+            "spend.agency.dwp": benefits * 1.05, "overhead.agency.dwp": benefits * 0.05,
+            "contribution.agency.dwp": zero, "capture.agency.dwp": zero,
+            "spend.service.benefits": benefits, "value.service.benefits": benefits,
+            "pool.balance": np.cumsum(contribution + cap - pool_spend),
+            "pool.spend": pool_spend, "pool.reinvested": cap,
+            "spend.total": prev + benefits * 1.05 + pool_spend, "spend.transition": setup,
+            "escalations.people": zero, "crisis_person_months.people": zero,
+            "exits.people": zero, "qalys.people": np.full(n, 0.01 if scenario else 0.0),
+        }
+
+    accounts = Accounts(("council", "dwp"), {"council": (), "dwp": ("benefits",)}, ("people",),
+                        {"council": ("falls",), "dwp": ()}, {"council": (), "dwp": ("benefits",)})
+    return run(True), run(False), accounts
+
+
+HAND_SETTINGS = AppraisalSettings(discount_rate=0.035, health_discount_rate=0.015,
+                                  optimism_bias=0.41, qaly_value=70_000.0, qaly_uprating=1.1,
+                                  value_qalys=True)
+
+
+def test_three_cases_by_hand():
+    s, c, accounts = _hand_series()
+    flows = monthly_flows(s, c, accounts, {"council": np.zeros(24), "dwp": np.zeros(24)})
+    ap = appraise(flows, HAND_SETTINGS)
+    d1 = 1 / 1.035  # year 1 (months 13-24); year 0 is undiscounted
+    # council: costs 50 (months 1-12), 50 + 10 recycled + 20 protected (13-24); no uplift
+    council = -(12 * 50) - 12 * 80 * d1
+    # DWP: 10 more benefits (a transfer) and 0.5 more overhead a month; no costs
+    dwp = -(12 * 10.5) - 12 * 10.5 * d1
+    # pool: bears the set-up cost (30, month 1); optimism bias on its programme spending net of
+    # the recycled savings: 80 in month 1, 50 a month after (never on the 10 recycled)
+    pool = -30 - 0.41 * (80 + 11 * 50) - 0.41 * 12 * 50 * d1
+    fiscal = council + dwp + pool
+    economic = fiscal + 12 * 10 + 12 * 10 * d1          # the transfer is out of the economic case
+    npsv = economic + 0.01 * 70_000 * 1.1 * (12 + 12 / 1.015)  # QALYs at the health rate
+    rows = ap.rows
+    assert rows["council"]["fiscal_npv_horizon"] == pytest.approx(council, rel=1e-12)
+    assert rows["dwp"]["fiscal_npv_horizon"] == pytest.approx(dwp, rel=1e-12)
+    assert rows["pool"]["fiscal_npv_horizon"] == pytest.approx(pool, rel=1e-12)
+    assert ap.total["fiscal_npv_horizon"] == pytest.approx(fiscal, rel=1e-12)
+    assert ap.total["npv_horizon"] == ap.total["fiscal_npv_horizon"]
+    assert ap.total["economic_npv_horizon"] == pytest.approx(economic, rel=1e-12)
+    assert ap.total["npsv_horizon"] == pytest.approx(npsv, rel=1e-12)
+    assert rows["dwp"]["economic_npv_horizon"] == pytest.approx(-0.5 * 12 * (1 + d1), rel=1e-12)
+    assert rows["dwp"]["pv_transfer_savings_horizon"] == pytest.approx(-10 * 12 * (1 + d1))
+    head = ap.headline()
+    assert head["headline"] == "npsv" and head["npsv"] == ap.total["npsv_horizon"]
+    assert head["fiscal_npv_by_agency"]["dwp"] == rows["dwp"]["fiscal_npv_horizon"]
+    # optimism bias: none on the council's recycled savings or protected places
+    assert rows["council"]["pv_optimism_bias_horizon"] == 0.0
+    assert ap.total["pv_optimism_bias_horizon"] == pytest.approx(0.41 * (630 + 600 * d1))
+
+
+def test_optimism_bias_is_not_applied_to_recycled_savings():
+    """Recycling more captured savings (paid in and spent by the pool) changes no uplift."""
+    results = []
+    for capture in (10.0, 40.0):
+        s, c, accounts = _hand_series(capture)
+        results.append(appraise(monthly_flows(s, c, accounts), HAND_SETTINGS).total)
+    assert results[1]["pv_optimism_bias_horizon"] == results[0]["pv_optimism_bias_horizon"]
+    # the extra recycled 30 a month is a cost to the council and spent by the pool: the
+    # council's extra payment is exactly its extra cost, with no uplift on top
+    assert results[0]["pv_uplifted_costs_horizon"] - results[1]["pv_uplifted_costs_horizon"] \
+        == pytest.approx(-30 * 12 / 1.035)
+
+
+def test_optimism_bias_on_new_places_only():
+    """An agency's extra own preventive spend is uplifted up to its new-place share."""
+    s, c, accounts = _hand_series()
+    share = np.full(24, 0.1)  # 10% of its 100 a month is on places above the counterfactual's
+    flows = monthly_flows(s, c, accounts, {"council": share, "dwp": np.zeros(24)})
+    np.testing.assert_allclose(flows.uplift_base[0], np.where(np.arange(24) >= 12, 10.0, 0.0))
+    ap = appraise(flows, HAND_SETTINGS)
+    assert ap.rows["council"]["pv_optimism_bias_horizon"] == pytest.approx(0.41 * 10 * 12 / 1.035)
+
+
+def test_benefit_delay_and_haircut():
+    s, c, accounts = _hand_series()
+    flows = monthly_flows(s, c, accounts)
+    plain = appraise(flows, HAND_SETTINGS)
+    cut = appraise(flows, dataclasses.replace(HAND_SETTINGS, benefit_haircut=0.5))
+    assert cut.total["pv_qaly_value_horizon"] == pytest.approx(0.5 * plain.total["pv_qaly_value_horizon"])
+    assert cut.total["pv_uplifted_costs_horizon"] == plain.total["pv_uplifted_costs_horizon"]
+    late = appraise(flows, dataclasses.replace(HAND_SETTINGS, benefit_delay_months=12))
+    # the first year's QALYs move to year 1 (discounted once); the second year's fall off
+    assert late.total["pv_qaly_value_horizon"] == pytest.approx(770 * 12 / 1.015)
+
+
+def test_declared_outcome_values_enter_the_npsv_only():
+    s, c, accounts = _hand_series()
+    s["crisis_person_months.people"] = np.full(24, -2.0)  # 2 crisis person-months avoided a month
+    value = OutcomeValue("crisis_person_months.people", 500.0, "avoided", "standard", "test")
+    settings = dataclasses.replace(HAND_SETTINGS, outcome_values=(value,))
+    flows = monthly_flows(s, c, accounts, valued_series=[value.series])
+    plain, valued = appraise(flows, HAND_SETTINGS), appraise(flows, settings)
+    pv = 2 * 500 * 12 * (1 + 1 / 1.035)
+    assert valued.total["pv_outcome_value_horizon"] == pytest.approx(pv)
+    assert valued.total["npsv_horizon"] - plain.total["npsv_horizon"] == pytest.approx(pv)
+    assert valued.total["economic_npv_horizon"] == plain.total["economic_npv_horizon"]
+    assert valued.outcomes["valued"]["crisis_person_months.people"]["pv_value_horizon"] == pytest.approx(pv)
+
+
+def test_scenario_appraisal_keys_are_validated():
+    d = two_agency_dict()
+    d["appraisal"] = {"optimism_bias_category": "outsourcing"}
+    assert _scenario(d).data["appraisal"]["optimism_bias"] == 0.41
+    d["appraisal"] = {"optimism_bias_category": "outsourcing", "optimism_bias": 0.2}
+    with pytest.raises(ScenarioError, match="optimism_bias_reason"):
+        _scenario(d)
+    d["appraisal"]["optimism_bias_reason"] = "local cost evidence from the pilot"
+    assert _scenario(d).data["appraisal"]["optimism_bias"] == 0.2
+    d["appraisal"] = {"optimism_bias_category": "outsourcing", "optimism_bias": 0.5}
+    with pytest.raises(ScenarioError, match="upper bound"):
+        _scenario(d)
+    d["appraisal"] = {"qaly_price_year": "2020-21"}
+    with pytest.raises(ScenarioError, match="qaly_uprating"):
+        _scenario(d)
+    d["appraisal"] = {"outcome_values": {"crisis_person_months.older_people": {"value": 10.0}}}
+    with pytest.raises(ScenarioError, match="source"):
+        _scenario(d)
+    d["appraisal"] = {}
+    d["services"]["falls_prevention"]["transfer"] = True
+    with pytest.raises(ScenarioError, match="transfer"):
+        _scenario(d)
+    d["services"]["falls_prevention"].pop("transfer")
+    d["services"]["admissions"]["transfer"] = True
+    sc = _scenario(d)
+    assert sc.data["services"]["admissions"]["transfer"] is True
+    assert "services.admissions.transfer" not in sc.parameter_paths()

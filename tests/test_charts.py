@@ -14,7 +14,9 @@ from matplotlib.patches import Rectangle
 from conftest import make_tiny_scenario_dict
 from tpsim.present import charts, style
 from tpsim.analysis.comparison import compare_scenarios
-from tpsim.present.report import make_charts
+from tpsim.present.report import make_charts, trajectory_charts
+from tpsim.present import charts_case
+from tpsim.present.labels import agency_label, scenario_label
 from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,16 @@ def shipped_charts():
 
 
 @functools.lru_cache(maxsize=None)
+def shipped_level_charts():
+    """The charts over time as levels (``tpsim chart`` without a counterfactual) of the
+    shipped comparison's runs."""
+    comparison = shipped_comparison()
+    return {c.stem: c for c in trajectory_charts(
+        comparison.trajectories(), counterfactual=comparison.counterfactual.name,
+        context=[sc.name for sc, _, _ in comparison.context])}
+
+
+@functools.lru_cache(maxsize=None)
 def shipped_png() -> dict:
     """Each shipped chart rendered once as PNG (stem -> bytes)."""
     return {stem: charts.figure_bytes(c.figure, "png") for stem, c in shipped_charts().items()}
@@ -93,7 +105,8 @@ def test_every_report_chart_renders_to_png_and_svg():
     chart_list = shipped_charts()
     comparison = shipped_comparison()
     names = [c.scenario.name for c in comparison.cases]
-    expected = {"net_benefit", "spend_by_agency", "spend_by_kind", "people_by_need_state"}
+    expected = {"net_benefit", "spend_by_agency", "spend_by_kind", "people_by_need_state",
+                "switching_values", "cashflow"}
     expected |= {f"who_pays_who_gains_{n}" for n in names} | {f"wrong_pocket_{n}" for n in names}
     assert expected <= set(chart_list)
     for stem, chart in chart_list.items():
@@ -109,7 +122,7 @@ def test_every_report_chart_renders_to_png_and_svg():
         assert fig.get_figwidth() == pytest.approx(style.A4_TEXT_WIDTH_IN)
     svg = charts.figure_bytes(chart_list["net_benefit"].figure, "svg").decode("utf-8")
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    assert "Cumulative discounted net benefit" in svg  # text stays text in SVG
+    assert "Cumulative value of each option" in svg  # text stays text in SVG
 
 
 def test_source_line_names_tpsim_each_scenario_and_its_hash():
@@ -139,10 +152,10 @@ def test_save_figure_writes_png_and_svg(tmp_path):
 
 def test_spend_by_agency_one_panel_per_scenario_stacked_by_agency():
     comparison = shipped_comparison()
-    fig = shipped_charts()["spend_by_agency"].figure
+    fig = shipped_level_charts()["spend_by_agency"].figure
     runs = comparison.trajectories()
     axes = _visible_axes(fig)
-    assert [ax.get_title(loc="left") for ax in axes] == [sc.name.replace("_", " ") for sc, _, _ in runs]
+    assert [ax.get_title(loc="left") for ax in axes] == [scenario_label(sc) for sc, _, _ in runs]
     agencies = runs[0][1].model.agencies
     colours = style.agency_colours(agencies)
     for ax, (sc, res, k) in zip(axes, runs):
@@ -165,14 +178,14 @@ def test_spend_by_agency_one_panel_per_scenario_stacked_by_agency():
 
 def test_spend_by_kind_overlays_every_scenario():
     comparison = shipped_comparison()
-    fig = shipped_charts()["spend_by_kind"].figure
+    fig = shipped_level_charts()["spend_by_kind"].figure
     runs = comparison.trajectories()
     axes = _visible_axes(fig)
     assert [ax.get_title(loc="left") for ax in axes] == ["Reactive services (demand-led)",
                                                          "Preventive services"]
     for ax, kind in zip(axes, ("reactive", "preventive")):
         lines = _data_lines(ax)
-        assert [ln.get_label() for ln in lines] == [sc.name.replace("_", " ") for sc, _, _ in runs]
+        assert [ln.get_label() for ln in lines] == [scenario_label(sc) for sc, _, _ in runs]
         for ln, (sc, res, k) in zip(lines, runs):
             y = np.asarray(ln.get_ydata())
             np.testing.assert_allclose(y[1:], res[f"spend.kind.{kind}"][k] * 12 / 1e6)
@@ -180,13 +193,13 @@ def test_spend_by_kind_overlays_every_scenario():
         assert _parliament_x(ax) == [60.0]
     # the counterfactual is dashed, the others solid
     styles = {ln.get_label(): ln.get_linestyle() for ln in _data_lines(axes[0])}
-    assert styles["siloed squeeze"] == "--"
-    assert styles["pooled prevention"] == "-"
+    assert styles[scenario_label("siloed_squeeze")] == "--"
+    assert styles[scenario_label("pooled_prevention")] == "-"
 
 
 def test_people_by_need_state_one_panel_per_state():
     comparison = shipped_comparison()
-    fig = shipped_charts()["people_by_need_state"].figure
+    fig = shipped_level_charts()["people_by_need_state"].figure
     runs = comparison.trajectories()
     model = runs[0][1].model
     axes = _visible_axes(fig)
@@ -213,7 +226,13 @@ def test_who_pays_who_gains_bars_match_the_appraisal():
         fig = shipped_charts()[f"who_pays_who_gains_{case.scenario.name}"].figure
         ax = _visible_axes(fig)[0]
         rows = case.appraisal.rows
-        for a in case.flows.agencies:
+        drawn = [a for a in case.flows.agencies
+                 if any(p.get_gid() == f"cost:{a}" for p in ax.patches)]
+        for a in case.flows.agencies:  # an agency is left out only when nothing changes for it
+            if a not in drawn:
+                assert rows[a]["pv_uplifted_costs_horizon"] <= 500.0
+                assert abs(rows[a]["pv_cashable_savings_horizon"]) < 50_000.0
+        for a in drawn:
             (cost,) = [p for p in ax.patches if p.get_gid() == f"cost:{a}"]
             (saving,) = [p for p in ax.patches if p.get_gid() == f"saving:{a}"]
             assert cost.get_width() == pytest.approx(-rows[a]["pv_uplifted_costs_horizon"] / 1e6)
@@ -221,26 +240,31 @@ def test_who_pays_who_gains_bars_match_the_appraisal():
         labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
         assert labels[0] == "Council adult social care"
         assert ax.get_xlabel() == "£m, present value"
-        n_agencies = len(case.flows.agencies) + (1 if case.scenario.data["pool"]["enabled"] else 0)
+        n_agencies = len(drawn) + (1 if case.scenario.data["pool"]["enabled"] else 0)
         assert len([p for p in ax.patches if isinstance(p, Rectangle) and p.get_gid()]) == 2 * n_agencies
 
 
-def test_net_benefit_curve_without_payback_has_no_marker():
+def test_value_curves_are_the_cumulative_npsv_and_fiscal_streams():
     comparison = shipped_comparison()
     fig = shipped_charts()["net_benefit"].figure
-    ax = _visible_axes(fig)[0]
-    lines = _data_lines(ax)
-    assert len(lines) == len(comparison.cases)
-    markers = [ln for ln in ax.get_lines() if ln.get_gid() == charts.GID_PAYBACK]
-    paying = [c for c in comparison.cases if c.appraisal.headline()["payback_month"] not in (None,)]
-    assert len(markers) == len(paying)
-    for ln, case in zip(lines, comparison.cases):
-        y = np.asarray(ln.get_ydata())
-        np.testing.assert_allclose(y[1:], np.cumsum(case.appraisal.discounted_net) / 1e6)
-    assert ax.get_ylabel() == "Net benefit to date, £m"
-    assert _parliament_x(ax) == [60.0]
-    if len(paying) < len(comparison.cases):
-        assert ax.get_title(loc="right").startswith("No payback within the horizon")
+    social, purse = _visible_axes(fig)
+    assert social.get_title(loc="left") == "Social value (NPSV)"
+    assert purse.get_title(loc="left") == "Public purse (fiscal NPV)"
+    for ax, stream in ((social, "discounted_npsv"), (purse, "discounted_net")):
+        lines = _data_lines(ax)
+        assert len(lines) == len(comparison.cases)
+        for ln, case in zip(lines, comparison.cases):
+            y = np.asarray(ln.get_ydata())
+            assert y[0] == 0.0
+            np.testing.assert_allclose(y[1:], np.cumsum(getattr(case.appraisal, stream)) / 1e6)
+        assert _parliament_x(ax) == [60.0]
+    # a circle where each NPSV curve turns positive for good (the break-even month)
+    marks = [ln for ln in social.get_lines() if ln.get_gid() == charts_case.GID_BREAK_EVEN]
+    months = sorted(c.switching["break_even"]["npsv_month"] for c in comparison.cases)
+    assert sorted(float(m.get_xdata()[0]) for m in marks) == months
+    # no option pays back in cash within the horizon: no fiscal marker, and the panel says so
+    assert not [ln for ln in purse.get_lines() if ln.get_gid() == charts.GID_PAYBACK]
+    assert any("No option turns positive" in t.get_text() for t in purse.texts)
 
 
 def test_payback_marker_sits_at_the_reported_payback_month():
@@ -248,15 +272,105 @@ def test_payback_marker_sits_at_the_reported_payback_month():
     case = comparison.cases[0]
     payback = case.appraisal.headline()["payback_month"]
     assert payback is not None and 0 < payback < comparison.horizon
-    fig = make_charts(comparison)[0].figure
-    ax = _visible_axes(fig)[0]
-    (marker,) = [ln for ln in ax.get_lines() if ln.get_gid() == charts.GID_PAYBACK]
+    fig = next(c for c in make_charts(comparison) if c.stem == "net_benefit").figure
+    purse = _visible_axes(fig)[1]
+    (marker,) = [ln for ln in purse.get_lines() if ln.get_gid() == charts.GID_PAYBACK]
     x, y = float(marker.get_xdata()[0]), float(marker.get_ydata()[0])
     cumulative = np.cumsum(case.appraisal.discounted_net) / 1e6
     assert x == payback
     assert y == pytest.approx(cumulative[payback - 1])
     assert cumulative[payback - 1] >= 0 > cumulative[payback - 2]
-    assert marker.get_label() == f"Payback: {case.scenario.name}"
+
+
+def test_spend_difference_by_agency_is_each_option_minus_the_counterfactual():
+    comparison = shipped_comparison()
+    fig = shipped_charts()["spend_by_agency"].figure
+    runs = {sc.name: (sc, res, k) for sc, res, k in comparison.trajectories()}
+    cf_sc, cf_res, cf_k = runs[comparison.counterfactual.name]
+    axes = _visible_axes(fig)
+    assert [ax.get_title(loc="left") for ax in axes] == [scenario_label(c.scenario)
+                                                         for c in comparison.cases]
+    colours = style.agency_colours(cf_res.model.agencies)
+    hexes = {tuple(round(v, 4) for v in np.array([int(colours[a][i:i + 2], 16) / 255
+                                                  for i in (1, 3, 5)])): a
+             for a in cf_res.model.agencies}
+    for ax, case in zip(axes, comparison.cases):
+        sc, res, k = runs[case.scenario.name]
+        lines = _data_lines(ax)
+        assert lines
+        for ln in lines:
+            from matplotlib.colors import to_rgb
+            a = hexes[tuple(round(v, 4) for v in to_rgb(ln.get_color()))]
+            diff = (res[f"spend.agency.{a}"][k] - cf_res[f"spend.agency.{a}"][cf_k]) * 12 / 1e6
+            np.testing.assert_allclose(np.asarray(ln.get_ydata())[1:], diff)
+    # the legend gives each agency's counterfactual level, £m a year on average
+    legend = [t.get_text().replace("\n", " ") for t in fig.legends[0].get_texts()]
+    mean = np.mean(cf_res["spend.agency.council_asc"][cf_k]) * 12 / 1e6
+    assert f"{agency_label(cf_sc, 'council_asc')} ({style.pounds_m(mean, 0)})" in legend
+
+
+def test_spend_difference_by_kind_and_people_difference_read_against_the_counterfactual():
+    comparison = shipped_comparison()
+    runs = {sc.name: (sc, res, k) for sc, res, k in comparison.trajectories()}
+    cf_sc, cf_res, cf_k = runs[comparison.counterfactual.name]
+    reactive, preventive = _visible_axes(shipped_charts()["spend_by_kind"].figure)
+    assert reactive.get_title(loc="left").startswith("Reactive services\n(counterfactual: £")
+    others = [r for n, r in runs.items() if n != cf_sc.name]
+    for ax, kind in ((reactive, "reactive"), (preventive, "preventive")):
+        for ln, (sc, res, k) in zip(_data_lines(ax), others):
+            np.testing.assert_allclose(np.asarray(ln.get_ydata())[1:],
+                                       (res[f"spend.kind.{kind}"][k] - cf_res[f"spend.kind.{kind}"][cf_k]) * 12 / 1e6)
+    fig = shipped_charts()["people_by_need_state"].figure
+    axes = _visible_axes(fig)
+    model = cf_res.model
+    assert len(axes) == len(model.cohorts)  # one panel per cohort, not per state
+    first = comparison.cases[0].scenario.name
+    sc, res, k = runs[first]
+    for ax, c in zip(axes, model.cohorts):
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        states = model.states[c]
+        assert len(bars) == len(states) * len(comparison.cases)
+        for bar, s in zip(bars[:len(states)], states):  # the first option's bars, in state order
+            expected = res[f"population.{c}.{s}"][k][-1] - cf_res[f"population.{c}.{s}"][cf_k][-1]
+            assert bar.get_width() == pytest.approx(expected)
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert labels[0] == f"{charts.state_label(states[0])} ({style.thousands(cf_res[f'population.{c}.{states[0]}'][cf_k][-1])})"
+
+
+def test_switching_values_chart_marks_each_value_as_a_multiple_of_the_central_one():
+    comparison = shipped_comparison()
+    ax = _visible_axes(shipped_charts()["switching_values"].figure)[0]
+    markers = [ln for ln in ax.get_lines() if ln.get_marker() in ("o", "s") and len(ln.get_xdata()) == 1]
+    expected = sorted(e["value"] / e["central"] for c in comparison.cases
+                      for e in c.switching["switching_values"]
+                      if e["value"] is not None and e["central"])
+    assert sorted(float(m.get_xdata()[0]) for m in markers) == pytest.approx(expected)
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert "Every preventive effect (one multiplier)" in labels
+    assert not any("." in lab.split(":")[0] and "_" in lab for lab in labels)  # no dotted paths
+
+
+def test_cashflow_chart_bars_add_up_to_each_year_net_cash():
+    from tpsim.analysis import cashflow
+
+    comparison = shipped_comparison()
+    fig = shipped_charts()["cashflow"].figure
+    rows = cashflow.comparison_cashflow(comparison)
+    cols = cashflow.COLUMNS
+    for ax, case in zip(_visible_axes(fig), comparison.cases):
+        mine = [r for r in rows if r[cols.index("scenario")] == case.scenario.name
+                and r[cols.index("row")] == "total"]
+        totals = [r[cols.index("net")] / 1e6 for r in mine]
+        (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "D"]
+        np.testing.assert_allclose(np.asarray(line.get_ydata()), totals)
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        by_year = np.zeros(len(totals))
+        for b in bars:
+            by_year[int(round(b.get_x() + b.get_width() / 2))] += b.get_height()
+        # stacked agency bars (gains up, net costs down) add up to the total; tiny rows
+        # (under £5k a year) are not drawn
+        np.testing.assert_allclose(by_year, totals, atol=0.05)
 
 
 def test_wrong_pocket_matrix_cells_are_the_attribution():
@@ -271,7 +385,10 @@ def test_wrong_pocket_matrix_cells_are_the_attribution():
         for i, a in enumerate(block["investing_agencies"]):
             np.testing.assert_allclose(data[i], [block["matrix"][a][b] / 1e6 for b in agencies])
         assert data.shape[1] == len(agencies)
-        assert len(ax.texts) == data.size  # every cell annotated
+        invested = [t for t in ax.texts if t.get_gid() == "invested"]
+        assert len(ax.texts) == data.size + len(invested) + 1  # every cell, the column and its head
+        assert [t.get_text() for t in invested] == [
+            style.pounds_m(block["pv_uplifted_costs"][a] / 1e6) for a in block["investing_agencies"]]
         assert ax.get_ylabel() == "Investment paid for by"
 
 
@@ -282,6 +399,7 @@ def test_plain_array_charts_check_their_inputs():
         charts.wrong_pocket_matrix(np.zeros((2, 2)), ["a"], ["a", "b"])
     with pytest.raises(ValueError):
         charts.net_benefit_curve([1, 2, 3], {"x": [1.0, 2.0]})
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,3 +528,24 @@ def test_ensemble_figures_fan_each_tracked_series_and_histogram_each_metric():
         figures["fan_spend_total_pooled_prevention_uncertain_vs_siloed_squeeze"])
     bars = [p for p in figures["hist_payback"].axes[0].patches if isinstance(p, Rectangle)]
     assert sum(b.get_height() for b in bars) == pytest.approx(1.0)  # shares of all runs
+
+
+def test_savings_by_service_cells_are_the_shapley_values():
+    from tpsim.present.documents import scenario_entry
+
+    comparison = shipped_comparison()
+    for case in comparison.cases:
+        block = scenario_entry(case)["attribution_by_service"]["cashable"]
+        fig = shipped_charts()[f"savings_by_service_{case.scenario.name}"].figure
+        ax = _visible_axes(fig)[0]
+        (image,) = [im for im in ax.get_images() if isinstance(im, AxesImage)]
+        data = np.asarray(image.get_array())
+        agencies = list(block["total"])
+        for i, v in enumerate(block["services"]):
+            np.testing.assert_allclose(data[i], [block["shapley"][v][a] / 1e6 for a in agencies])
+        # with the not-attributed row, the columns add up to each agency's savings
+        if data.shape[0] > len(block["services"]):
+            np.testing.assert_allclose(data.sum(axis=0), [block["total"][a] / 1e6 for a in agencies],
+                                       atol=1e-6)
+        labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+        assert "Home-care reablement" in labels

@@ -10,13 +10,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tpsim
 from tpsim.config.scenario import load_scenario, scenario_from_dict
 from tpsim.models import codegen
 from tpsim.models import layout as lo
 from tpsim.models.simulate import kernel_for, simulate
 from tpsim.models.structure import compile_scenario
+from test_mechanisms import mechanism_dict
 from test_reference import variant_doom, variant_pool
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # FMA contraction pairs some multiply-adds differently in the two kernels; every state entry
 # agrees to this relative tolerance (measured: ~1e-14 for totals, ~6e-12 for month-end values)
@@ -61,6 +65,26 @@ def test_generated_equals_generic_with_a_pool_and_cuts(tiny_scenario_dict):
     assert_kernels_agree(model, theta)
     raw = simulate(model, theta)
     assert raw.final[:, model.x_index(lo.A_POOL_IN)].min() > 0.0   # the pool did run
+
+
+def test_generated_equals_generic_with_every_mechanism():
+    """Substitution, utilisation effects, recovery, short-run and persisting effects, credit,
+    exit split, transitions between cohorts, employment and cashability, with a change."""
+    d = mechanism_dict()
+    d["changes"] = [{"month": 7, "set": {"services.falls_prevention.places": 0.0}}]
+    model = compile_scenario(scenario_from_dict(d))
+    theta = perturbed(model, 21, seed=5)
+    assert_kernels_agree(model, theta)
+    raw = simulate(model, theta)
+    for block in (lo.A_TRANS_IN, lo.A_DEATH, lo.A_EMPLOY_VALUE, lo.A_REC):
+        assert raw.final[:, model.xo[block]:model.xo[block + 1]].max() > 0.0
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml")
+                                        if p.name != "evidence.yaml"))
+def test_generated_equals_generic_on_shipped_scenarios(name):
+    model = compile_scenario(load_scenario(ROOT / "scenarios" / name))
+    assert_kernels_agree(model, perturbed(model, 9, seed=7))
 
 
 def test_batch_equals_single_runs_exactly(rich_scenario):

@@ -58,7 +58,7 @@ def _split(ts: dict, agencies: dict) -> dict:
         own_prev = spend - oh - transfers - cash if prev else np.zeros_like(spend)
         services = own_prev + cash
         share = np.divide(own_prev, services, out=np.zeros_like(spend), where=services > 0)
-        out[a] = (own_prev + transfers + oh * share, cash + oh * (1 - share))
+        out[a] = (own_prev + transfers + oh * share, cash + oh * (1 - share), own_prev)
     return out
 
 
@@ -82,15 +82,23 @@ def test_compare_writes_files_and_npv_recomputes_from_timeseries(place):
         df = monthly_factors(len(ts["month"]), sc["discount_rate"])
         s_split, c_split = _split(ts, agencies), _split(cf, agencies)
         npv = 0.0
+        # optimism bias on the council's places above the counterfactual's 200 only
+        places = np.where(np.arange(len(df)) >= 12, 300.0, 200.0) if name == "pooled" \
+            else np.full(len(df), 600.0)
+        new_share = np.maximum(places - 200.0, 0.0) / places
         for a in agencies:
             costs = s_split[a][0] - c_split[a][0]
             savings = -(s_split[a][1] - c_split[a][1])
-            uplifted = costs + sc["optimism_bias"] * np.maximum(costs, 0.0)
+            own_prev = s_split[a][2]
+            base = np.minimum(np.maximum(own_prev - c_split[a][2], 0.0), new_share * own_prev)
+            uplifted = costs + sc["optimism_bias"] * base
             npv += np.sum(df * (savings - uplifted))
             assert sc["agencies"][a]["npv_horizon"] == pytest.approx(np.sum(df * (savings - uplifted)),
                                                                      rel=1e-9, abs=1e-6)
         retained = np.diff(ts["pool.balance"], prepend=0.0) - np.diff(cf["pool.balance"], prepend=0.0)
-        npv += np.sum(df * retained)
+        # and on the pool's programme spending net of the recycled captured savings
+        programme = (ts["pool.spend"] - ts["pool.reinvested"]) - (cf["pool.spend"] - cf["pool.reinvested"])
+        npv += np.sum(df * (retained - sc["optimism_bias"] * np.maximum(programme, 0.0)))
         assert sc["npv"] == pytest.approx(npv, rel=1e-9, abs=1e-6)
         # cross-check without the split: no uplift -> discounted fall in total public spend
         no_ob = np.sum(df * -(ts["spend.total"] - cf["spend.total"]))
@@ -101,9 +109,10 @@ def test_compare_writes_files_and_npv_recomputes_from_timeseries(place):
     pooled = doc["scenarios"]["pooled"]  # value_qalys: the economic NPV includes the QALY value
     assert pooled["total"]["pv_qaly_value_horizon"] == pytest.approx(
         pooled["qaly_value"] * pooled["outcomes"]["total"]["pv_qalys_gained_horizon"])
-    assert pooled["economic_npv"] == pytest.approx(
-        pooled["npv"] + pooled["total"]["pv_non_cashable_savings_horizon"]
-        + pooled["total"]["pv_qaly_value_horizon"])
+    assert pooled["economic_npv"] == pytest.approx(  # no transfers in this place
+        pooled["npv"] + pooled["total"]["pv_non_cashable_savings_horizon"])
+    assert pooled["npsv"] == pytest.approx(
+        pooled["economic_npv"] + pooled["total"]["pv_qaly_value_horizon"])
     assert doc["scenarios"]["more_prevention"]["optimism_bias"] == 0.0
     # the CSV carries the same figures
     rows = {(r["scenario"], r["row"]): r for r in _rows(out / "comparison.csv")}
@@ -150,7 +159,7 @@ def test_scenario_compared_with_itself_gives_zeros_everywhere(place):
     assert result.exit_code == 0, result.output
     for row in _rows(out / "comparison.csv"):
         for key in ROW_METRICS:
-            if key in ("bcr", "economic_bcr"):
+            if key in ("bcr", "economic_bcr", "social_bcr"):
                 assert row[key] == ""  # no extra cost: no ratio
             elif key == "payback_month":
                 assert row[key] in ("0", "")  # never a net outlay ("" for the pool row)
@@ -220,7 +229,7 @@ def test_every_output_key_is_documented(place):
     out = place["dir"] / "out"
     assert _compare(str(place["pooled"]), "--against", str(place["base"]), "--out", str(out)).exit_code == 0
     docs = DOCS.read_text()
-    documented = set(re.findall(r"`([a-z_]+)`", docs))
+    documented = set(re.findall(r"`([a-z0-9_]+)`", docs))
     doc = json.loads((out / "comparison.json").read_text())
     sc = doc["scenarios"]["pooled"]
     keys = set(doc) | set(doc["settings"]) | set(sc) | set(sc["pool"]) | set(sc["outcomes"]["total"])

@@ -7,24 +7,13 @@ import copy
 import numpy as np
 import pytest
 
-from conftest import make_tiny_scenario_dict
+from conftest import make_tiny_scenario_dict, tiny_scenario as tiny
 from tpsim.analysis.comparison import (RunSpec, base_spec, check_comparable, compare_scenarios,
                                        merge_events, simulate_specs)
 from tpsim.config.scenario import scenario_from_dict
 from tpsim.errors import TpsimError
 from tpsim.models.runner import run
 from tpsim.models.structure import compile_scenario
-
-
-def tiny(**changes):
-    d = make_tiny_scenario_dict()
-    for path, value in changes.items():
-        node = d
-        *head, last = path.split("__")
-        for k in head:
-            node = node[k]
-        node[last] = value
-    return scenario_from_dict(d)
 
 
 def test_a_different_place_is_refused_naming_the_key():

@@ -17,7 +17,8 @@ from tpsim.errors import TpsimError
 from tpsim.output import json_text
 from tpsim.present import documents
 
-FILES = ("comparison.json", "comparison.csv", "attribution.csv", "squeeze/timeseries.csv",
+FILES = ("comparison.json", "comparison.csv", "attribution.csv", "cashflow.csv",
+         "squeeze/timeseries.csv",
          "more_prevention/timeseries.csv")
 
 

@@ -83,7 +83,8 @@ def test_fused_appraisal_equals_the_appraisal_module(job):
     data = en.reduce_trajectories(job, traj)
     reference = en.fiscal_metrics(en.named_series(job, 1, traj[1]),
                                   en.named_series(job, 0, traj[0]), job.accounts[1],
-                                  job.settings[1])
+                                  job.settings[1], dict(zip(job.accounts[1].agencies,
+                                                            job.fiscal[1].share)))
     for j, metric in enumerate(en.METRICS):
         assert np.allclose(data.metrics[:, j], reference[metric], rtol=1e-12, atol=1e-6,
                            equal_nan=True)
@@ -99,7 +100,8 @@ def test_fused_appraisal_equals_the_appraisal_module(job):
             theta, ev = job.plan.parameters(k, model.theta0, model.ev_value0, u[run:run + 1])
             r = build_results(model, simulate(model, theta, ev, record=True))
             series.append({name: v[0] for name, v in r.series.items()})
-        total = appraise(monthly_flows(series[1], series[0], accounts), settings).total
+        shares = dict(zip(accounts.agencies, job.fiscal[1].share))
+        total = appraise(monthly_flows(series[1], series[0], accounts, shares), settings).total
         assert data.metrics[run, 0] == pytest.approx(total["npv_horizon"], rel=1e-12, abs=1e-6)
         assert data.metrics[run, 1] == pytest.approx(total["npv_parliament"], rel=1e-12, abs=1e-6)
         if total["bcr"] is None:

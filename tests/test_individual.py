@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import make_tiny_scenario_dict
+from conftest import make_tiny_scenario_dict, tiny_scenario as _tiny
 from tpsim.models import runner
 from tpsim.cli import main
 from tpsim.analysis.crosscheck import (
@@ -27,17 +27,6 @@ from tpsim.models.individual import (
 from tpsim.config.scenario import load_scenario, scenario_from_dict
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
-
-
-def _tiny(**changes):
-    d = make_tiny_scenario_dict()
-    for path, value in changes.items():
-        node = d
-        *head, last = path.split(".")
-        for key in head:
-            node = node[key]
-        node[last] = value
-    return scenario_from_dict(d)
 
 
 def _check(results, aggregate, scenario=None):

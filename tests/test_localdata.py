@@ -293,7 +293,7 @@ BAD_CONFIGS = [
     ("bad scale", lambda c: c.update(series={"activity.ae_older": {"scale": 0}}),
      "series.activity.ae_older.scale", "must be > 0"),
     ("bad fit key", lambda c: c.update(fit={"start": 3}), "fit.start", "did you mean 'starts'"),
-    ("bad starts", lambda c: c.update(fit={"starts": 0}), "fit.starts", "whole number >= 1"),
+    ("bad starts", lambda c: c.update(fit={"starts": 0}), "fit.starts", "whole number from 1 to 1,000"),
     ("bad se choice", lambda c: c.update(fit={"standard_errors": "robust"}),
      "fit.standard_errors", "expected scaled or absolute"),
 ]

@@ -19,10 +19,14 @@ from test_charts import (paying_back_comparison, shipped_charts, shipped_compari
 from tpsim import __version__
 from tpsim.present import charts, style
 from tpsim.cli import main
+from tpsim.output import MARKER
 from tpsim.cli import demo as demo_command
 from tpsim.errors import TpsimError
 from tpsim.present.assumptions import key_assumptions
 from tpsim.present.report import make_charts, render_html
+from tpsim.present import wording
+from tpsim.present.labels import scenario_label
+import html
 
 _VOID = {"meta", "img", "br", "hr", "link", "input", "col", "source", "wbr"}
 
@@ -94,25 +98,70 @@ def test_report_html_is_self_contained_and_embeds_every_chart():
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_has_the_business_case_sections_and_headline_figures():
+def test_report_has_the_five_case_sections_and_headline_figures():
     text, _ = _shipped_html()
     comparison = shipped_comparison()
     headings = re.findall(r"<h2>(.*?)</h2>", text)
-    assert headings == ["1. Headline figures", "2. Economic case",
-                        "3. Financial case: who pays and who gains", "4. People",
-                        "5. Uncertainty", "6. Key assumptions and their sources",
-                        "7. Settings and version"]
+    assert headings == ["1. Executive summary", "2. Economic case", "3. Financial case",
+                        "4. Who pays and who gains", "5. Outcomes for people",
+                        "6. Uncertainty and sensitivity", "7. Key assumptions and their sources",
+                        "8. Settings and version"]
     for case in comparison.cases:
         h = case.appraisal.headline()
-        assert style.pounds_m(h["npv"] / 1e6) in text
+        assert style.pounds_m(h["npsv"] / 1e6).lstrip("\u2212") in text
+        assert style.pounds_m(h["fiscal_npv"] / 1e6) in text
         assert style.pounds_m(h["npv_parliament"] / 1e6) in text
         assert f"{h['bcr']:,.2f}" in text
         assert case.scenario.hash in text
-        assert "Pays most" in text and "Gains most" in text
     assert comparison.counterfactual.hash in text
-    assert f"tpsim</td><td class=\"num\">{__version__}" in text or f">{__version__}<" in text
+    assert f"tpsim</td><td class=\"\">{__version__}" in text or f">{__version__}<" in text
     assert "tpsim demo" in text  # the command that produced it
     assert "2026-01-01 00:00 UTC" in text
+
+
+def test_executive_summary_ranks_the_options_by_npsv_before_anything_else():
+    text, _ = _shipped_html()
+    comparison = shipped_comparison()
+    summary = text[text.index('<section id="summary">'):text.index('<section id="economic">')]
+    ranked = sorted(comparison.cases, key=lambda c: -c.appraisal.headline()["npsv"])
+    rows = re.findall(r"<tr><td class=\"\">(\d)\. ([^<]+)</td>", summary)
+    assert [(int(k), name) for k, name in rows] == [
+        (k, scenario_label(c.scenario)) for k, c in enumerate(ranked, start=1)]
+    for c in ranked:  # NPSV and fiscal NPV of each, signed, in the ranking table
+        h = c.appraisal.headline()
+        assert ("+" if h["npsv"] > 0 else "") + style.pounds_m(h["npsv"] / 1e6) in summary
+        assert style.pounds_m(h["fiscal_npv"] / 1e6) in summary
+    # the section 114 months the pooled option moves are said in words
+    assert "brings Council children's services' section 114 month forward from 86 to 76" in \
+        html.unescape(summary)
+    # no raw ids in the summary's words
+    for c in comparison.cases:
+        assert c.scenario.name not in re.sub(r"<[^>]+>", " ", summary)
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    out = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table):
+        cells = [html.unescape(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", row)]
+        if cells:
+            out[cells[0]] = cells
+    return out
+
+
+def test_agencies_that_invest_nothing_have_no_investment_to_pay_back():
+    from tpsim.present.report import _agency_table
+
+    comparison = shipped_comparison()
+    cases = {c.scenario.name: c for c in comparison.cases}
+    pooled = _rows(_agency_table(cases["pooled_prevention"]))
+    # DWP bears no extra cost (its reactive spend changes): no investment, not "not within"
+    assert pooled["Department for Work and Pensions"][-1] == "no investment"
+    assert pooled["Police"][-1].startswith("month ")  # the one agency that pays back
+    assert pooled["Council public health"][-1] == wording.NOT_WITHIN_HORIZON
+    # agencies with no change at all are named once under the table, not listed as rows
+    table = _agency_table(cases["pilots_plus"])
+    assert "Police" not in _rows(table) and "Council children's services" not in _rows(table)
+    assert "No change for" in table and "Police" in table.split("No change for")[1]
 
 
 def test_key_assumptions_carry_the_scenario_files_comments_and_sources():
@@ -198,44 +247,52 @@ def test_chart_command_with_and_without_a_counterfactual(tmp_path):
     result = CliRunner().invoke(main, ["chart", str(cf), str(more), "--chart", "spend-by-kind",
                                        "--chart", "people", "--out", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.name != MARKER) == sorted(
         f"{s}.{f}" for s in ("spend_by_kind", "people_by_need_state") for f in ("png", "svg"))
     result = CliRunner().invoke(main, ["chart", str(more), "--against", str(cf), "--chart",
                                        "net-benefit", "--format", "png", "--out", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
-    assert [p.name for p in (tmp_path / "b").iterdir()] == ["net_benefit.png"]
+    assert [p.name for p in (tmp_path / "b").iterdir() if p.name != MARKER] == ["net_benefit.png"]
     result = CliRunner().invoke(main, ["chart", str(more), "--chart", "wrong-pocket"])
     assert result.exit_code != 0 and "--against" in result.output
 
 
-def test_demo_runs_the_scenarios_in_the_current_folder(tmp_path, monkeypatch):
+def test_demo_runs_a_folder_of_scenarios_with_an_uncertainty_analysis(tmp_path):
     folder = tmp_path / "scenarios"
     for name, places in (("baseline", 300.0), ("siloed_squeeze", 200.0),
-                         ("pooled_prevention", 600.0), ("pilots_plus", 450.0)):
+                         ("pooled_prevention_uncertain", 600.0), ("pilots_plus", 450.0)):
         _write(folder, name, places)
-    monkeypatch.chdir(tmp_path)
-    assert demo_command.scenario_folder() == folder
-    result = CliRunner().invoke(main, ["demo"])
+    data = yaml.safe_load((folder / "pooled_prevention_uncertain.yaml").read_text())
+    data["uncertainty"] = {"parameters": {"services.falls_prevention.effect": {
+        "dist": "triangular", "low": 0.1, "mode": 0.2, "high": 0.3}}}
+    (folder / "pooled_prevention_uncertain.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["demo", "--scenarios", str(folder), "--runs", "32",
+                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
-    out = tmp_path / "outputs" / "demo"
     text = (out / "report.html").read_text(encoding="utf-8")
     assert_self_contained(text)
-    assert "pooled prevention" in text and "pilots plus" in text
+    assert scenario_label("pooled_prevention_uncertain") in text and scenario_label("pilots_plus") in text
+    assert "32 runs" in text and "Runs with a positive fiscal NPV" in text
     assert (out / "comparison.json").is_file()
-    assert (out / "charts" / "wrong_pocket_pooled_prevention.png").is_file()
-    # the baseline is drawn for context on the charts over time
-    assert "baseline" in charts.chart_source(shipped_charts()["spend_by_kind"].figure)
+    assert (out / "charts" / "tornado_npv_pooled_prevention_uncertain.png").is_file()
+    # a short summary: the ranking, then the report's path on the last line
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == f"report: {out / 'report.html'}"
+    assert any(line.startswith("  1. ") and "NPSV" in line for line in lines)
+    assert len(lines) < 10, result.output
 
 
-def test_demo_finds_the_shipped_scenarios_from_anywhere_and_names_the_paths_it_tried(tmp_path,
-                                                                                    monkeypatch):
+def test_demo_uses_the_shipped_scenarios_from_anywhere_and_names_a_missing_file(tmp_path,
+                                                                               monkeypatch):
+    from tpsim.config.shipped import shipped_folder
+
     monkeypatch.chdir(tmp_path)
-    assert demo_command.scenario_folder() == Path(demo_command.__file__).resolve().parents[2] / "scenarios"
-    monkeypatch.setattr(demo_command, "SCENARIOS", ("no_such_scenario.yaml",))
+    assert demo_command.scenario_folder() == shipped_folder()
+    (tmp_path / "mine").mkdir()
     with pytest.raises(TpsimError) as err:
-        demo_command.scenario_folder()
-    assert str(tmp_path / "scenarios") in str(err.value)
-    assert "no_such_scenario.yaml" in str(err.value)
+        demo_command.scenario_folder(str(tmp_path / "mine"))
+    assert str(tmp_path / "mine") in str(err.value) and "pooled_prevention_uncertain.yaml" in str(err.value)
 
 
 def test_uncertainty_section_has_fan_and_tornado_charts():
@@ -261,8 +318,10 @@ def test_uncertainty_section_has_fan_and_tornado_charts():
     assert charts.chart_title(fan).startswith("Change in total public spend")
     tornado_labels = [t.get_text().replace("\n", " ") for t in tornado.axes[0].get_yticklabels()]
     assert "Community falls prevention: effect" in tornado_labels
-    assert len(result.rows) == 1 and result.rows[0][0] == "more uncertain"
+    assert len(result.rows) == 1 and result.rows[0][0] == "More uncertain"
     png = {c.stem: charts.figure_bytes(c.figure, "png") for c in result.charts}
     text = render_html(comparison, result.charts, png, uncertainty=result)
     assert_self_contained(text)
-    assert "NPV, 5th percentile" in text and "64 runs" in text
+    assert "Fiscal NPV, 5th percentile" in text and "64 runs" in text
+    p5 = result.metrics["more_uncertain"]["npv"]["percentiles"]["p5"]
+    assert style.pounds_m(p5 / 1e6) in text

@@ -122,19 +122,33 @@ def test_fixture_is_valid_and_resolves_every_default(tiny_scenario_dict):
     assert states["at_risk"]["inflow"] == 0.0
     prevent = data["services"]["falls_prevention"]
     assert list(prevent) == ["label", "agency", "cohort", "kind", "unit_cost", "states", "places",
-                             "uptake", "effect", "time_to_effect", "delay_order", "community"]
+                             "uptake", "effect", "time_to_effect", "delay_order", "community",
+                             "recovery_effect", "short_run_effect", "effect_decay", "deadweight",
+                             "displacement", "attribution", "utilisation_effects", "substitutes"]
     assert prevent["community"] == {"places": 0.0, "unit_cost": 0.0, "ramp_time": 12.0}
+    assert (prevent["recovery_effect"], prevent["short_run_effect"], prevent["effect_decay"],
+            prevent["deadweight"], prevent["displacement"], prevent["attribution"]) == \
+        (0.0, 0.0, None, 0.0, 0.0, 1.0)
+    assert prevent["utilisation_effects"] == {} and prevent["substitutes"] == {}
+    assert (states["at_risk"]["death_share"], states["at_risk"]["transition_share"],
+            states["at_risk"]["employment"]) == (0.0, 0.0, 0.0)
+    assert data["cohorts"]["older_people"]["transition"] is None
+    assert data["cohorts"]["older_people"]["employment_value"] == 0.0
     react = data["services"]["residential_care"]
     assert list(react) == ["label", "agency", "cohort", "kind", "unit_cost", "utilisation",
                            "fixed_share", "decommission_delay", "capacity", "queue_clear_time",
-                           "deterioration"]
+                           "deterioration", "cashable_share"]
+    assert react["cashable_share"] == 1.0
     assert react["capacity"] is None and react["queue_clear_time"] == 1.0
     assert data["pool"]["enabled"] is False
     assert data["pool"]["contributions"] == {} and data["pool"]["services"] == {}
     assert data["pool"]["double_running"] == {"cost": 0.0, "months": 0.0}
     assert data["appraisal"] == {"discount_rate": 0.035, "health_discount_rate": 0.015,
                                  "optimism_bias": 0.0, "qaly_value": 70000.0,
-                                 "value_qalys": False}
+                                 "qaly_uprating": 1.0, "benefit_haircut": 0.0,
+                                 "value_qalys": True, "qaly_price_year": None,
+                                 "optimism_bias_category": None, "optimism_bias_reason": None,
+                                 "benefit_delay_months": 0, "outcome_values": {}}
     assert data["changes"] == []
 
 
@@ -380,7 +394,7 @@ def test_wrong_choices_and_shapes(tmp_path, mutate, key, message, tiny_scenario_
     (SERVICE_R, "capacity", 0, "must be > 0"),
     (SERVICE_R, "fixed_share", 2, "must be in [0, 1]"),
     (f"{STATES}.at_risk", "utility", 1.5, "must be in [-1, 1]"),
-    ("time", "horizon", 0, "must be a whole number >= 1"),
+    ("time", "horizon", 0, "must be a whole number from 1 to 1200"),
     ("time", "dt", -0.25, "must be > 0"),
     ("pool", "capture_share", 1.1, "must be in [0, 1]"),
 ])

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from tpsim.analysis import sensitivity as sa
 from tpsim.cli import main
+from tpsim.output import MARKER
 from test_ensemble import write_pair
 
 
@@ -57,7 +58,7 @@ def test_cli_sensitivity(tmp_path, method, files):
     result = CliRunner().invoke(main, ["sensitivity", sc, "--against", cf, "--method", method,
                                        "--n", "16", "--month", "12", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == files
+    assert {p.name for p in out.iterdir()} == files | {MARKER}
     document = json.loads((out / "sensitivity.json").read_text())
     assert len(document["factors"]) == 4
     if method == "oat":

@@ -16,7 +16,10 @@ def test_payback_phrases():
     assert wording.payback(27, True) == "month 27 (within the Parliament)"
     assert wording.payback(70, False) == "month 70"
     assert wording.payback_cell(None, 120) == ">120" and wording.payback_cell(0, 120) == "0"
-    assert wording.payback_legend(120).endswith(">120 = not within the horizon")
+    assert ">120 = not within the horizon; - = no investment" in wording.payback_legend(120)
+    assert wording.payback_cell(None, 120, invests=False) == "-"
+    assert wording.agency_payback(None, invests=False) == "no investment"
+    assert wording.agency_payback(None, invests=True) == wording.NOT_WITHIN_HORIZON
     assert wording.payback_sentence(None, None) == "It does not pay back within the horizon."
     assert wording.payback_sentence(0, None) == "There is no net outlay to pay back."
     assert wording.payback_sentence(12, True) == "It pays back in month 12, within the Parliament."
@@ -50,7 +53,7 @@ def test_the_table_and_the_report_say_the_same_about_a_payback_not_within_the_ho
         h = case.appraisal.headline()
         phrase = wording.payback(h["payback_month"], h["pays_back_in_parliament"])
         assert f"payback {phrase}" in printed
-        assert f"<dd>{phrase}</dd>" in page
+        assert f">{phrase}</td>" in page
 
 
 def test_a_paying_back_comparison_is_worded_alike_in_the_table_and_the_report():
@@ -59,5 +62,5 @@ def test_a_paying_back_comparison_is_worded_alike_in_the_table_and_the_report():
     h = comparison.cases[0].appraisal.headline()
     assert h["payback_month"] not in (None, 0)
     phrase = wording.payback(h["payback_month"], h["pays_back_in_parliament"])
-    assert f"payback {phrase}" in printed and f"<dd>{phrase}</dd>" in page
+    assert f"payback {phrase}" in printed and f">{phrase}</td>" in page
     assert wording.payback_sentence(h["payback_month"], h["pays_back_in_parliament"]) in page

@@ -11,7 +11,8 @@ line stay fast::
 __version__ = "0.1.0"
 
 _API = ("load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
-        "Option", "EnsembleResult", "SensitivityResult", "Calibration")
+        "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
+        "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn")
 __all__ = ["__version__", *_API]
 
 

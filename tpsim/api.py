@@ -16,7 +16,8 @@ from tpsim.config.scenario import Scenario, load_scenario
 from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
-           "Option", "EnsembleResult", "SensitivityResult", "Calibration"]
+           "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
+           "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn"]
 
 PathLike = str | os.PathLike
 
@@ -106,8 +107,15 @@ def run(scenario: Scenario | PathLike, vary: Mapping[str, Sequence[float]] | Non
 @dataclass
 class Option:
     """One scenario appraised against the counterfactual (the figures ``tpsim compare``
-    prints): fiscal ``npv`` over the horizon (£), ``bcr``, ``payback_month`` (None: not within
-    the horizon), per-agency rows, the pool and total rows, outcomes and who pays / who gains.
+    prints, docs/appraisal.md): ``npsv`` (net present social value over the horizon, £: the
+    headline), ``economic_npv`` (resource costs and savings, no transfers), ``fiscal_npv``
+    (cash, transfers included; ``npv`` is its alias) and ``fiscal_npv_by_agency``; ``bcr``
+    (fiscal), ``economic_bcr``, ``social_bcr``; ``payback_month`` (None: not within the
+    horizon); per-agency rows, the pool and total rows, outcomes, who pays / who gains by
+    investing agency (``attribution``) and by preventive service with Shapley values
+    (``attribution_by_service``);
+    ``switching_values`` (entries ``parameter``, ``central``, ``value``, ``case``,
+    ``none_in_range``), ``break_even`` and ``section_114`` (council -> month).
     :meth:`to_dict` is this scenario's entry of comparison.json."""
 
     name: str
@@ -124,6 +132,15 @@ class Option:
     outcomes: dict
     attribution: dict
     record: dict = field(repr=False)
+    npsv: float = 0.0
+    npsv_parliament: float = 0.0
+    fiscal_npv: float = 0.0
+    fiscal_npv_by_agency: dict = field(default_factory=dict)
+    social_bcr: float | None = None
+    switching_values: list = field(default_factory=list)
+    break_even: dict | None = None
+    section_114: dict = field(default_factory=dict)
+    attribution_by_service: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return self.record
@@ -136,6 +153,7 @@ class Comparison:
     counterfactual: str
     options: dict[str, Option]
     runs: object = field(repr=False)  # tpsim.analysis.comparison.ComparisonRuns
+    comparison: object = field(default=None, repr=False)  # tpsim.analysis.comparison.Comparison
 
     def __getitem__(self, name: str) -> Option:
         return self.options[name]
@@ -146,6 +164,16 @@ class Comparison:
     def to_dict(self) -> dict:
         """``{scenario name: its comparison.json entry}``."""
         return {name: o.to_dict() for name, o in self.options.items()}
+
+    def cashflow(self):
+        """The financial case as a ``pandas.DataFrame`` (cashflow.csv: one row per option,
+        agency / ``pool`` / ``total`` and April-March financial year; £ undiscounted)."""
+        import pandas as pd
+
+        from tpsim.analysis.cashflow import COLUMNS, comparison_cashflow
+
+        rows = comparison_cashflow(self.comparison)
+        return pd.DataFrame(rows, columns=list(COLUMNS)).replace("", None)
 
     def table(self):
         """A ``pandas.DataFrame``: one row per option and appraisal row (each agency, ``pool``,
@@ -178,8 +206,11 @@ def compare(scenarios, against, horizon: int | None = None, optimism_bias: float
         options[name] = Option(
             name, rec["npv"], rec["npv_parliament"], rec["economic_npv"], rec["bcr"],
             rec["economic_bcr"], rec["payback_month"], rec["pays_back_in_parliament"],
-            rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec)
-    return Comparison(cf.name, options, comparison.runs)
+            rec["agencies"], rec["pool"], rec["total"], rec["outcomes"], rec["attribution"], rec,
+            rec["npsv"], rec["npsv_parliament"], rec["fiscal_npv"], rec["fiscal_npv_by_agency"],
+            rec["social_bcr"], rec.get("switching_values", []), rec.get("break_even"),
+            rec.get("section_114", {}), rec.get("attribution_by_service", {}))
+    return Comparison(cf.name, options, comparison.runs, comparison)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,7 +368,7 @@ def sensitivity(scenario, against, method: str = "oat", swing: float = 0.05, n: 
                          f"(see docs/uncertainty.md)")
     evaluate = sa.model_evaluator(job, month)
     if method == "oat":
-        result = sa.one_at_a_time(evaluate, job.plan.d, swing)
+        result = sa.one_at_a_time(evaluate, job.plan.d, swing, sa.CENTRAL)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -368,14 +399,220 @@ class Calibration:
         return self.setup.scenario.replace(overrides=self.estimates)
 
 
-def calibrate(config, starts: int | None = None, seed=None) -> Calibration:
+def calibrate(config, starts: int | None = None, seed=None, method: str = "wls",
+              sampler: Mapping | None = None, data: PathLike | None = None):
     """Fit a calibration config (a path to its YAML or a loaded
     :class:`~tpsim.config.calibration.CalibrationConfig`) to its local data, as
-    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings."""
+    ``tpsim calibrate``: ``starts`` and ``seed`` replace the config's ``fit`` settings.
+
+    ``method="bayes"`` samples the posterior instead (``tpsim calibrate --method bayes``;
+    calibration/bayes.md) and returns a :class:`BayesCalibration`; ``sampler`` replaces keys
+    of the config's ``fit.bayes`` (``walkers``, ``steps``, ``burn_in``, ``chains``, ``draws``,
+    ...) and ``seed`` its seed. ``data`` replaces the config's ``data:`` file."""
     from tpsim.analysis.calibration import fit, prepare
     from tpsim.analysis.seeds import seed_entropy
     from tpsim.config.calibration import CalibrationConfig, load_config
 
+    if method not in ("wls", "bayes"):
+        raise TpsimError(f"method must be 'wls' or 'bayes', got {method!r}")
     cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data is not None:
+        import dataclasses
+        from pathlib import Path
+
+        cfg = dataclasses.replace(cfg, data_path=Path(data))
+    if method == "bayes":
+        from tpsim.analysis.learning import bayes_fit
+
+        cfg = _with_sampler(cfg, sampler)
+        cfg, prepared, _ = prepare(cfg)
+        return BayesCalibration(bayes_fit(cfg, prepared, seed=None if seed is None
+                                          else seed_entropy(seed)))
     cfg, prepared, problem = prepare(cfg, starts, None if seed is None else seed_entropy(seed))
     return Calibration(prepared, fit(problem, cfg.fit))
+
+
+def _with_sampler(cfg, sampler: Mapping | None):
+    """The config with ``sampler`` replacing keys of its ``fit.bayes`` (checked as the config
+    file's keys are)."""
+    import dataclasses
+
+    if not sampler:
+        return cfg
+    known = tuple(f.name for f in dataclasses.fields(cfg.bayes))
+    for key in sampler:
+        if key not in known:
+            raise TpsimError(f"sampler[{key!r}] is not a setting of fit.bayes (one of "
+                             f"{', '.join(known)})", file=cfg.file, key=f"fit.bayes.{key}")
+    settings = dataclasses.replace(cfg.bayes, **dict(sampler))
+    if settings.burn_in >= settings.steps:
+        raise TpsimError(f"burn_in {settings.burn_in} must be below steps {settings.steps}",
+                         file=cfg.file, key="fit.bayes.burn_in")
+    if settings.walkers < 2 * len(cfg.parameters):
+        raise TpsimError(f"walkers must be at least twice the number of parameters "
+                         f"({2 * len(cfg.parameters)})", file=cfg.file, key="fit.bayes.walkers")
+    return dataclasses.replace(cfg, bayes=settings)
+
+
+@dataclass
+class BayesCalibration:
+    """A Bayesian fit (:class:`tpsim.analysis.learning.BayesFit` as ``fit``), labelled:
+    :attr:`summary` (per parameter: mean, sd, median, 90% and 95% intervals, own units),
+    :attr:`diagnostics` (R-hat, acceptance, autocorrelation time, ESS), :attr:`decision`
+    (P(metric > 0), EVPI, EVPPI and the months until the decision is clear, when the config
+    names a ``decision``), :meth:`to_dataframe` / :meth:`to_xarray` (the draws) and
+    :meth:`write_draws` (a posterior.csv a scenario's ``uncertainty: posterior:`` reads)."""
+
+    fit: object = field(repr=False)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.fit.posterior.names)
+
+    @property
+    def summary(self) -> dict[str, dict]:
+        return self.fit.summary
+
+    @property
+    def diagnostics(self) -> dict:
+        return self.fit.posterior.diagnostics
+
+    @property
+    def decision(self) -> dict | None:
+        return self.fit.decision
+
+    @property
+    def mean(self) -> dict[str, float]:
+        return {k: v["mean"] for k, v in self.summary.items()}
+
+    def to_dataframe(self):
+        """``pandas.DataFrame``: a row per draw, a column per parameter path (own units),
+        and ``weight`` (summing to 1)."""
+        import pandas as pd
+
+        post = self.fit.posterior
+        frame = pd.DataFrame(post.draws, columns=self.names)
+        frame["weight"] = post.normalised_weights
+        frame.index.name = "draw"
+        return frame
+
+    def to_xarray(self):
+        """``xarray.Dataset`` with ``value`` (draw, parameter) and ``weight`` (draw)."""
+        import xarray as xr
+
+        post = self.fit.posterior
+        return xr.Dataset({"value": (("draw", "parameter"), post.draws),
+                           "weight": (("draw",), post.normalised_weights)},
+                          coords={"draw": np.arange(post.n), "parameter": self.names},
+                          attrs={"scenario": self.fit.setup.scenario.name,
+                                 "data": self.fit.setup.data.path})
+
+    def write_draws(self, path: PathLike) -> str:
+        """Write the draws as a posterior.csv (returns the path)."""
+        from tpsim.analysis.bayes import to_csv_text
+        from tpsim.output import atomic_write_text
+        from tpsim.present.bayes_documents import posterior_comments
+
+        atomic_write_text(path, to_csv_text(self.fit.posterior,
+                                            posterior_comments(self.fit, "tpsim.calibrate")))
+        return os.fspath(path)
+
+    def scenario(self) -> Scenario:
+        """The scenario with every fitted parameter at its posterior mean (validated)."""
+        return self.fit.setup.scenario.replace(overrides=self.mean)
+
+
+@dataclass
+class LearningResult:
+    """An update with new months (:class:`tpsim.analysis.learning.Learning` as ``learning``):
+    ``before`` and ``after`` (:class:`BayesCalibration`), ``moves`` (per parameter, the
+    summary before and after, the shift of the mean in sds before and the ratio of the 90%
+    interval widths) and ``update`` (re-weighting or re-run, importance ESS)."""
+
+    learning: object = field(repr=False)
+
+    @property
+    def before(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.before)
+
+    @property
+    def after(self) -> BayesCalibration:
+        return BayesCalibration(self.learning.after)
+
+    @property
+    def moves(self) -> dict[str, dict]:
+        return self.learning.moves
+
+    @property
+    def update(self) -> dict:
+        return self.learning.update
+
+
+def learn(config, posterior, data: PathLike, data_so_far: PathLike | None = None,
+          seed=None) -> LearningResult:
+    """Update a posterior with new months of data, as ``tpsim learn``: ``posterior`` is a
+    :class:`BayesCalibration` of ``config`` or a posterior.csv; ``data`` the new months;
+    ``data_so_far`` the data the posterior was fitted to (default: the config's ``data:``)."""
+    import dataclasses
+    from pathlib import Path
+
+    from tpsim.analysis import learning as ln
+    from tpsim.analysis.bayes import from_draws
+    from tpsim.analysis.calibration import series_names, setup
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.config.calibration import CalibrationConfig, load_config
+    from tpsim.config.localdata import read_local_data
+    from tpsim.config.posterior import read_posterior_draws
+
+    cfg = config if isinstance(config, CalibrationConfig) else load_config(config)
+    if data_so_far is not None:
+        cfg = dataclasses.replace(cfg, data_path=Path(data_so_far))
+    prepared = setup(cfg)
+    t = prepared.scenario.time
+    new = read_local_data(data, t.start, int(t.horizon), series_names(prepared.model),
+                          scenario_file=os.fspath(cfg.scenario_path))
+    post = (posterior.fit.posterior if isinstance(posterior, BayesCalibration)
+            else from_draws(read_posterior_draws(posterior)))
+    return LearningResult(ln.learn(cfg, prepared, post, new,
+                                   seed=None if seed is None else seed_entropy(seed)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Places (docs/place-profile.md)
+# ---------------------------------------------------------------------------------------------
+
+
+def initial_state(scenario: Scenario | PathLike, solve: str = "rates", totals=None):
+    """The balanced month 0 of a scenario (:func:`tpsim.place.initial_state.initial_state`):
+    ``solve="rates"`` keeps the stocks and solves escalation and inflows, ``"stocks"`` keeps
+    the rates and solves the stocks; ``.apply(budgets=True)`` gives the balanced scenario."""
+    from tpsim.place.initial_state import initial_state as solve_initial_state
+
+    return solve_initial_state(_scenario(scenario), solve=solve, totals=totals)
+
+
+def place_init(profile, template: Scenario | PathLike | None = None, reference=None,
+               keep_budgets: bool = True):
+    """A place's scenario from its profile, as ``tpsim place init``: a
+    :class:`tpsim.place.build.Place` whose ``scenario`` is solved and validated, ``origin``
+    names where each value came from and ``warnings`` lists problems (a budget below month-0
+    spend, reserves below zero in the first year). ``template`` defaults to the shipped
+    baseline, ``reference`` (the template's own profile) to its profile."""
+    from tpsim.place.api import init_place
+
+    return init_place(profile, template=template, reference=reference,
+                      keep_budgets=keep_budgets)
+
+
+def places_compare(table, scenario, against, reference=None, optimism_bias: float | None = None,
+                   uncertainty: int = 0, seed: int = 0, engine: str = "local",
+                   **options):
+    """``scenario`` against ``against`` in every place of ``table`` (a places CSV or a list of
+    profiles), in one batched kernel call, as ``tpsim places compare``: a
+    :class:`tpsim.place.compare.PlacesComparison` whose ``rows`` are places.csv's and whose
+    :meth:`table` is a ``pandas.DataFrame`` of them."""
+    from tpsim.place.api import places_compare as compare_places
+
+    return compare_places(table, scenario, against, reference=reference,
+                          optimism_bias=optimism_bias, uncertainty=uncertainty, seed=seed,
+                          engine=engine, **options)

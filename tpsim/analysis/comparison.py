@@ -298,6 +298,48 @@ def run_comparison(scenarios: list[Scenario], counterfactual: Scenario) -> Compa
     return ComparisonRuns(batch, 0, scenario_index, removals, models, cf_model, len(specs))
 
 
+def _param_path(model: Model, name: str) -> np.ndarray:
+    """Value of parameter ``name`` in force in each month of the model's own run."""
+    return model.param_path_over_time(model.param_index[name], model.theta0, model.ev_value0)
+
+
+def new_place_shares(scenario: Model, counterfactual: Model) -> dict[str, np.ndarray]:
+    """Per agency, the share of its own preventive spend in each month that is on places above
+    the counterfactual's planned places (the part optimism bias uplifts; protected existing
+    places are not uplifted).
+
+    ``share_a(m) = Σ_v uc_v max(0, places_v - places_v^cf) / Σ_v uc_v places_v`` over a's
+    preventive services v, at the parameters' unit costs (one agency's efficiency factor
+    scales every term alike), plus the same terms for the community places of services that
+    are not pooled (community places of pooled services are the pool's).
+    """
+    pool_on = _param_path(scenario, "pool.enabled") > 0.0
+    out: dict[str, np.ndarray] = {}
+    for a in scenario.agencies:
+        num = np.zeros(scenario.n_months)
+        den = np.zeros(scenario.n_months)
+        for v in scenario.preventive:
+            if scenario.service_agency[v] != a:
+                continue
+            uc = _param_path(scenario, f"services.{v}.unit_cost")
+            places = _param_path(scenario, f"services.{v}.places")
+            num += uc * np.maximum(places - _param_path(counterfactual, f"services.{v}.places"), 0.0)
+            den += uc * places
+            pooled = pool_on & (_param_path(scenario, f"pool.services.{v}") > 0.0)
+            cuc = _param_path(scenario, f"services.{v}.community.unit_cost")
+            comm = _param_path(scenario, f"services.{v}.community.places")
+            cf_comm = _param_path(counterfactual, f"services.{v}.community.places")
+            num += np.where(pooled, 0.0, cuc * np.maximum(comm - cf_comm, 0.0))
+            den += np.where(pooled, 0.0, cuc * comm)
+        out[a] = np.where(den > 0.0, num / np.where(den > 0.0, den, 1.0), 0.0)
+    return out
+
+
+def valued_series(settings) -> list[str]:
+    """The series whose change the scenario values (``appraisal.outcome_values``)."""
+    return [ov.series for ov in settings.outcome_values]
+
+
 @dataclass
 class Appraised:
     """One scenario of a comparison, appraised (the structures of :mod:`tpsim.analysis.appraisal`)."""
@@ -311,15 +353,16 @@ class Appraised:
 
 
 def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
-                        optimism_bias: float | None = None
+                        optimism_bias: float | None = None, runs: ComparisonRuns | None = None
                         ) -> tuple[ComparisonRuns, list[Appraised]]:
-    """:func:`run_comparison`, then each distinct scenario's appraisal and who-pays / who-gains
-    matrix (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the
-    report both show."""
+    """:func:`run_comparison` (or the given ``runs``, simulated already: many places share one
+    batch), then each distinct scenario's appraisal and who-pays / who-gains matrix
+    (``optimism_bias`` overrides the scenarios' own): what ``tpsim compare`` and the report
+    both show."""
     from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, appraise, monthly_flows,
                             who_pays_who_gains)
 
-    runs = run_comparison(scenarios, counterfactual)
+    runs = run_comparison(scenarios, counterfactual) if runs is None else runs
     cf_series = runs.batch.series(runs.counterfactual)
     out: list[Appraised] = []
     done: set[str] = set()
@@ -327,10 +370,13 @@ def appraise_comparison(scenarios: list[Scenario], counterfactual: Scenario,
         if sc.name in done:
             continue
         done.add(sc.name)
-        accounts = Accounts.from_model(runs.models[j])
+        accounts = Accounts.from_model(runs.models[j], sc.data)
         settings = AppraisalSettings.from_appraisal(sc.appraisal, optimism_bias)
-        flows = monthly_flows(runs.batch.series(runs.scenarios[j]), cf_series, accounts)
-        without = {a: monthly_flows(runs.batch.series(i), cf_series, accounts)
+        shares = new_place_shares(runs.models[j], runs.counterfactual_model)
+        flows = monthly_flows(runs.batch.series(runs.scenarios[j]), cf_series, accounts, shares,
+                              valued_series(settings))
+        without = {a: monthly_flows(runs.batch.series(i), cf_series, accounts, shares,
+                                    valued_series(settings))
                    for a, i in runs.removals[j].items()}
         out.append(Appraised(j, sc, settings, flows, appraise(flows, settings),
                              who_pays_who_gains(flows, without, settings)))
@@ -358,6 +404,10 @@ class Case:
     attribution: dict
     settings: object
     optimism_bias_from_caller: bool = False
+    switching: dict | None = None    # switching_values, break_even (tpsim.analysis.switching)
+    section_114: dict | None = None  # council -> month / counterfactual_month (analysis.cashflow)
+    batch_run: int | None = None     # its run in the comparison's batch: runs.batch.series(i)
+    by_service: dict | None = None   # who pays / who gains by service (analysis.service_attribution)
 
 
 @dataclass
@@ -430,23 +480,41 @@ class Comparison:
 
 def compare_scenarios(scenarios: list[Scenario], counterfactual: Scenario,
                       optimism_bias: float | None = None,
-                      context: list[Scenario] = ()) -> Comparison:
+                      context: list[Scenario] = (), runs: ComparisonRuns | None = None,
+                      switching: bool = True, service_attribution: bool = True) -> Comparison:
     """Simulate and appraise each scenario against ``counterfactual``
     (:func:`appraise_comparison`); ``optimism_bias`` (a fraction) overrides the scenarios'
     own. ``context`` scenarios are simulated alone, for the charts over time only. Time
-    settings are the scenarios' own (set them before with :meth:`Scenario.replace`)."""
+    settings are the scenarios' own (set them before with :meth:`Scenario.replace`).
+    ``runs``: already simulated (see :func:`appraise_comparison`). ``switching``: also find
+    each option's switching values and break-even horizon (:mod:`tpsim.analysis.switching`,
+    extra batched runs). ``service_attribution``: also attribute savings to each preventive
+    service (:func:`tpsim.analysis.service_attribution.by_service`, extra batched runs)."""
+    from tpsim.analysis.appraisal import Accounts
+    from tpsim.analysis.cashflow import councils, section_114_months
+    from tpsim.analysis.service_attribution import by_service
+    from tpsim.analysis.switching import switching_analysis
     from tpsim.models.runner import run
 
     scenarios = list(scenarios)
-    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias)
+    runs, appraised = appraise_comparison(scenarios, counterfactual, optimism_bias, runs)
     batch = runs.batch
+    found = switching_analysis(runs, appraised, counterfactual) if switching else {}
     cases: list[Case] = []
     done = set()
     for a in appraised:
         done.add(a.scenario.name)
         g, k = batch.where[runs.scenarios[a.index]]
+        s114 = section_114_months(batch.series(runs.scenarios[a.index]),
+                                  batch.series(runs.counterfactual), councils(a.scenario))
+        model = runs.models[a.index]
+        services = by_service(model, runs.counterfactual_model, a.scenario.data,
+                              batch.series(runs.counterfactual),
+                              Accounts.from_model(model, a.scenario.data), a.settings) \
+            if service_attribution else None
         cases.append(Case(a.scenario, batch.results[g], k, a.appraisal, a.flows, a.attribution,
-                          a.settings, optimism_bias is not None))
+                          a.settings, optimism_bias is not None, found.get(a.scenario.name),
+                          s114, runs.scenarios[a.index], services))
     g, k = batch.where[runs.counterfactual]
     done.add(counterfactual.name)
     extra = []

@@ -38,21 +38,21 @@ import numpy as np
 from numba import njit, prange
 
 from tpsim import __version__
-from tpsim.analysis.appraisal import (POOL_ROW, Accounts, AppraisalSettings, discount_factors,
-                        monthly_flows, uplift_costs)
+from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, discount_factors,
+                        monthly_flows, uplifted_costs)
 from tpsim.errors import TpsimError
 from tpsim.models.series import series_terms
 from tpsim.models.structure import Model
 from tpsim.models.simulate import Buffers, simulate
-from tpsim.analysis.sampling import BLOCK, UncertaintyPlan
+from tpsim.analysis.sampling import BLOCK, CENTRAL, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES",
     "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
     "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
-    "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "summarise",
-    "prepare",
+    "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "central_case",
+    "summarise", "prepare",
 ]
 
 #: Pilot range widening on each side, as a fraction of the pilot's range.
@@ -74,7 +74,7 @@ NEVER = -1  # payback month code for "not within the horizon"
 
 def _appraisal_names(accounts: Accounts) -> list[str]:
     """The series :func:`tpsim.analysis.appraisal.monthly_flows` reads for the fiscal figures."""
-    names = ["spend.total", "spend.transition", "pool.balance"]
+    names = ["spend.total", "spend.transition", "pool.balance", "pool.spend", "pool.reinvested"]
     for a in accounts.agencies:
         names += [f"spend.agency.{a}", f"overhead.agency.{a}", f"contribution.agency.{a}",
                   f"capture.agency.{a}"]
@@ -111,7 +111,8 @@ def payback_months(discounted_net: np.ndarray) -> np.ndarray:
 
 
 def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
-                   settings: AppraisalSettings) -> dict[str, np.ndarray]:
+                   settings: AppraisalSettings,
+                   new_place_share: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per-run fiscal NPV (horizon and Parliament), BCR and payback month of a scenario
     against its counterfactual, from named series shaped runs x months, computed with
     :mod:`tpsim.analysis.appraisal` itself (the reference for the fused kernel :func:`_fiscal`).
@@ -122,12 +123,11 @@ def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
     (:func:`tpsim.analysis.appraisal.discount_factors`). ``bcr`` is NaN where PV costs are <= £1e-6
     (undefined); ``payback`` uses ``NEVER`` for "not within the horizon".
     """
-    flows = monthly_flows(_Series(scenario), _Series(counterfactual), accounts)
+    flows = monthly_flows(_Series(scenario), _Series(counterfactual), accounts, new_place_share)
     n = flows.costs.shape[-1]
     parliament = min(settings.parliament_months, n)
     df = discount_factors(n, settings.discount_rate)
-    is_agency = np.array([r != POOL_ROW for r in flows.rows])
-    uplifted = uplift_costs(flows.costs, settings.optimism_bias, is_agency).sum(axis=0)
+    uplifted = uplifted_costs(flows, settings).sum(axis=0)
     cashable = flows.cashable.sum(axis=0)
     net = df * (cashable - uplifted)
     pv_costs = (df * uplifted).sum(axis=-1)
@@ -160,12 +160,12 @@ def _split(traj, i, m, acc, react):
     share = preventive / services if services > 0.0 else 0.0
     share = min(max(share, 0.0), 1.0)
     investment = preventive + transfers + overhead * share
-    return investment, spend - investment
+    return investment, spend - investment, preventive
 
 
 @njit(cache=True, parallel=True)
-def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, df,
-            optimism_bias, parliament, npv, npv_parliament, bcr, payback):
+def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, prog_s,
+            prog_c, share, df, optimism_bias, parliament, npv, npv_parliament, bcr, payback):
     """Fused per-run fiscal appraisal (the formulas of :func:`fiscal_metrics`, which the tests
     hold it to): no temporaries beyond one month vector per run."""
     n = traj_s.shape[0]
@@ -180,13 +180,18 @@ def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, p
             uplifted = 0.0
             cashable = 0.0
             for a in range(nag):
-                inv_s, rea_s = _split(traj_s, i, m, acc_s[a], react_s[react_ptr[a]:react_ptr[a + 1]])
-                inv_c, rea_c = _split(traj_c, i, m, acc_c[a], react_c[react_ptr[a]:react_ptr[a + 1]])
-                cost = inv_s - inv_c
-                uplifted += cost + optimism_bias * max(cost, 0.0)
+                inv_s, rea_s, pre_s = _split(traj_s, i, m, acc_s[a],
+                                             react_s[react_ptr[a]:react_ptr[a + 1]])
+                inv_c, rea_c, pre_c = _split(traj_c, i, m, acc_c[a],
+                                             react_c[react_ptr[a]:react_ptr[a + 1]])
+                base = min(max(pre_s - pre_c, 0.0), share[a, m] * pre_s)
+                uplifted += inv_s - inv_c + optimism_bias * max(base, 0.0)
                 cashable += -(rea_s - rea_c)
             retained = _flow(traj_s, i, m, pool_s) - _flow(traj_c, i, m, pool_c)
-            uplifted += -retained
+            # the pool's programme spending net of recycled captured savings (optimism-bias base)
+            programme = (_flow(traj_s, i, m, prog_s[0]) - _flow(traj_s, i, m, prog_s[1])
+                         - _flow(traj_c, i, m, prog_c[0]) + _flow(traj_c, i, m, prog_c[1]))
+            uplifted += -retained + optimism_bias * max(programme, 0.0)
             net[m] = df[m] * (cashable - uplifted)
             pv_costs += df[m] * uplifted
             pv_benefits += df[m] * cashable
@@ -257,6 +262,9 @@ class _FiscalMap:
     react_c: np.ndarray
     pool_s: int
     pool_c: int
+    prog_s: np.ndarray   # pool.spend, pool.reinvested
+    prog_c: np.ndarray
+    share: np.ndarray    # agencies x months: new-place share of own preventive spend
 
 
 @dataclass
@@ -343,6 +351,8 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
         record.append(np.array(index, dtype=np.int64))
         terms.append({name: (t.kind, np.array([pos[i] for i in t.index], dtype=np.int64),
                              np.array(t.coef) / t.scale) for name, t in found.items()})
+    from tpsim.analysis.comparison import new_place_shares
+    shares = [None] + [new_place_shares(models[k], models[0]) for k in range(1, len(models))]
     fiscal: list[_FiscalMap | None] = [None]
     for k in range(1, len(models)):
         def one(j: int, name: str) -> int:
@@ -356,7 +366,10 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
             np.array([[one(0, n) for n in row] for row in acc], dtype=np.int64),
             ptr.astype(np.int64), np.array([one(k, n) for n in react], dtype=np.int64),
             np.array([one(0, n) for n in react], dtype=np.int64),
-            one(k, "pool.balance"), one(0, "pool.balance")))
+            one(k, "pool.balance"), one(0, "pool.balance"),
+            np.array([one(k, "pool.spend"), one(k, "pool.reinvested")], dtype=np.int64),
+            np.array([one(0, "pool.spend"), one(0, "pool.reinvested")], dtype=np.int64),
+            np.array([shares[k][a] for a in accounts[k].agencies], dtype=float)))
     tracked = [(s, k, False) for s in series for k in range(len(models))]
     tracked += [(s, k, True) for s in series for k in range(1, len(models))]
     return EnsembleJob(list(names), list(models), [dict(d) for d in discount], plan, sampler,
@@ -443,7 +456,8 @@ def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockDa
         out = [np.empty(n) for _ in METRICS]
         pb = np.empty(n, dtype=np.int64)
         _fiscal(np.ascontiguousarray(traj[k]), np.ascontiguousarray(traj[0]), f.acc_s, f.acc_c,
-                f.react_ptr, f.react_s, f.react_c, f.pool_s, f.pool_c, df, st.optimism_bias,
+                f.react_ptr, f.react_s, f.react_c, f.pool_s, f.pool_c, f.prog_s, f.prog_c,
+                np.ascontiguousarray(f.share), df, st.optimism_bias,
                 parliament, out[0], out[1], out[2], pb)
         for j in range(len(METRICS)):
             metrics[:, s * len(METRICS) + j] = out[j]
@@ -829,6 +843,13 @@ class Summary:
     bin_widths: np.ndarray
 
 
+def central_case(job: EnsembleJob) -> BlockData:
+    """One run of every model with each uncertain factor at the scenario's own value
+    (:data:`tpsim.analysis.sampling.CENTRAL`): the deterministic central case, the same run
+    as ``tpsim compare``'s headline, reported beside the ensemble's mean and median."""
+    return evaluate(job, np.full((1, job.plan.d), CENTRAL))
+
+
 def summarise(job: EnsembleJob, partial: Partial,
               percentiles: Sequence[float] = PERCENTILES) -> Summary:
     """Percentiles, means and the metric distributions from a merged :class:`Partial`."""
@@ -843,6 +864,7 @@ def summarise(job: EnsembleJob, partial: Partial,
                                     partial.metric_min, partial.metric_max, percentiles)
     m_count, m_sum, m_sq = _block_totals(partial, 1)
     m_mean, m_sd = _mean_sd(m_count, m_sum, m_sq, metric_centre)
+    central = central_case(job)
     metrics: dict[str, dict] = {}
     labels = job.metric_labels
     M = job.n_months
@@ -854,6 +876,7 @@ def summarise(job: EnsembleJob, partial: Partial,
             n_def = int(m_count[i])
             out[m] = {
                 "runs": n_def,
+                "deterministic": None if np.isnan(central.metrics[0, i]) else float(central.metrics[0, i]),
                 "mean": float(m_mean[i]) if n_def else None,
                 "sd": float(m_sd[i]) if n_def > 1 else None,
                 "standard_error_of_mean": float(m_sd[i] / np.sqrt(n_def)) if n_def > 1 else None,
@@ -877,6 +900,7 @@ def summarise(job: EnsembleJob, partial: Partial,
             "probability_within_parliament": float(cum[min(job.settings[k].parliament_months, M)]
                                                    / partial.n_runs),
             "median_month": median,
+            "deterministic_month": None if central.payback[0, s] == NEVER else int(central.payback[0, s]),
         }
         out["probability_beats_counterfactual"] = float(partial.wins[s] / partial.n_runs)
         out["probability_best"] = float(partial.best[s + 1] / partial.n_runs)

@@ -30,7 +30,7 @@ from tpsim.errors import ScenarioError
 __all__ = [
     "BLOCK", "EPS", "DISTRIBUTIONS", "SAMPLERS", "Distribution", "distribution_from_spec",
     "block_seed", "unit_block", "unit_points", "correlate", "Factor", "Assignment",
-    "UncertaintyPlan", "build_plan", "effective_sections",
+    "UncertaintyPlan", "build_plan", "effective_sections", "with_posterior",
 ]
 
 #: Runs drawn together from one seed (a power of two, so a Sobol block is balanced).
@@ -101,6 +101,10 @@ def correlate(u: np.ndarray, correlation: np.ndarray | None) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+CENTRAL = float("nan")
+"""A unit-hypercube coordinate meaning "the scenario's own value" (not a draw)."""
+
+
 @dataclass(frozen=True)
 class Factor:
     """One coordinate of the unit hypercube: an uncertain path, shared by every scenario that
@@ -155,12 +159,17 @@ class UncertaintyPlan:
 
     def parameters(self, k: int, theta0: np.ndarray, ev_value0: np.ndarray,
                    u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``."""
+        """``theta`` (runs x nparam) and event values (runs x nevents) of model ``k``; a
+        factor at :data:`CENTRAL` (NaN) keeps the scenario's own value, so a run with every
+        factor there is the deterministic central case (the comparison's headline run)."""
         n = u.shape[0]
         theta = np.tile(theta0, (n, 1))
         ev = np.tile(ev_value0, (n, 1))
         for a in self.assignments[k]:
-            value = a.dist.ppf(u[:, a.factor])
+            ua = u[:, a.factor]
+            central = np.isnan(ua)
+            value = a.dist.ppf(np.where(central, 0.5, ua))
+            value = np.where(central, 1.0 if a.relative else theta0[a.column], value)
             if a.relative:
                 theta[:, a.column] *= value
                 for e in a.events:
@@ -207,6 +216,8 @@ def build_plan(names: Sequence[str], sections: Sequence[Mapping], models: Sequen
             events = tuple(int(e) for e in np.flatnonzero(np.asarray(model.ev_param) == column))
             rows.append(Assignment(index[factor], path, distribution_from_spec(spec),
                                    spec["relative"], column, events))
+        rows.extend(_posterior_assignments(section.get("posterior"), name, model, factors,
+                                           index))
         assignments.append(rows)
 
     # correlations: between factors of the same model context
@@ -245,6 +256,53 @@ def build_plan(names: Sequence[str], sections: Sequence[Mapping], models: Sequen
                                 f"has an absolute shared draw, which gives every scenario the "
                                 f"same value; use relative: true to keep the difference")
     return UncertaintyPlan(factors, correlation, list(names), assignments, warnings)
+
+
+def with_posterior(plan: UncertaintyPlan, models: Sequence[Any], draws: Any,
+                   label: str = "posterior") -> UncertaintyPlan:
+    """``plan`` with one more factor: the posterior ``draws``
+    (:class:`tpsim.config.posterior.PosteriorDraws`) set in every model ``models[k]`` (in the
+    plan's order), as an ``uncertainty: posterior:`` section would."""
+    factors, index = list(plan.factors), {f: i for i, f in enumerate(plan.factors)}
+    assignments = [list(rows) + _posterior_assignments({"file": label}, name, model, factors,
+                                                       index, draws)
+                   for name, model, rows in zip(plan.names, models, plan.assignments)]
+    correlation = None
+    if plan.correlation is not None:
+        correlation = np.eye(len(factors))
+        correlation[:plan.d, :plan.d] = plan.correlation
+    return UncertaintyPlan(factors, correlation, list(plan.names), assignments,
+                           list(plan.warnings))
+
+
+def _posterior_assignments(posterior: Mapping | None, name: str, model: Any,
+                           factors: list[Factor], index: dict[Factor, int],
+                           draws: Any = None) -> list[Assignment]:
+    """The assignments of a section's posterior draws file: ONE factor per file (shared by
+    every scenario that names it, so their runs take the same draw), one assignment per
+    column, each an absolute value (:class:`tpsim.config.posterior.PosteriorColumn`)."""
+    if not posterior:
+        return []
+    from tpsim.config.posterior import PosteriorColumn, read_posterior_draws
+
+    if draws is None:
+        draws = read_posterior_draws(posterior["file"])
+    factor = Factor(f"posterior:{posterior['file']}")
+    if factor not in index:
+        index[factor] = len(factors)
+        factors.append(factor)
+    rows = []
+    for j, path in enumerate(draws.names):
+        if path not in model.param_index:
+            raise ScenarioError(f"column {path} of the posterior draws is not a parameter of "
+                                f"scenario {name!r}", file=f"<{name}>",
+                                key="uncertainty.posterior")
+        column = model.param_index[path]
+        events = tuple(int(e) for e in np.flatnonzero(np.asarray(model.ev_param) == column))
+        rows.append(Assignment(index[factor], path, PosteriorColumn(
+            draws, j, {"source": f"posterior draws {posterior['file']}"}), False, column,
+            events))
+    return rows
 
 
 def effective_sections(scenarios: Sequence[Any], names: Sequence[str] | None = None) -> list[dict]:

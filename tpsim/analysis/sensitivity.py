@@ -6,9 +6,11 @@ and to any test function alike. Factors are the uncertain parameters of
 :mod:`tpsim.config.uncertainty` (one per shared path); a factor's value is its distribution's
 ``ppf(u)``.
 
-* :func:`one_at_a_time`: every factor at its median (u = 0.5), then each factor alone at
+* :func:`one_at_a_time`: every factor at its centre, then each factor alone at
   ``u = swing`` and ``u = 1 - swing`` (default the 5th and 95th percentiles): 1 + 2d runs.
-  Correlations are ignored (each factor moves alone).
+  On the model the centre is :data:`tpsim.analysis.sampling.CENTRAL`, the scenario's own
+  values, so the tornado's centre is the deterministic run the comparison's headline comes
+  from (not the distributions' medians). Correlations are ignored (each factor moves alone).
 * :func:`sobol`: first-order ``S1`` and total ``ST`` indices by ``scipy.stats.sobol_indices``
   (Saltelli 2010 estimators on a scrambled Sobol design, ``n (d + 2)`` runs, ``n`` a power of
   two), with bootstrap 95% confidence intervals. Sobol indices assume independent factors, so
@@ -23,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from tpsim.analysis.sampling import BLOCK
+from tpsim.analysis.sampling import BLOCK, CENTRAL
 
-__all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS", "ComparisonUncertainty",
-           "comparison_uncertainty"]
+__all__ = ["one_at_a_time", "sobol", "model_evaluator", "OUTPUTS", "CENTRAL",
+           "ComparisonUncertainty", "comparison_uncertainty"]
 
 Evaluator = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
@@ -35,15 +37,18 @@ Evaluator = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 OUTPUTS = ("npv", "reactive_spend")
 
 
-def one_at_a_time(evaluate: Evaluator, d: int, swing: float = 0.05) -> dict:
-    """Swings of each output as each factor moves alone from ``u = swing`` to ``1 - swing``.
+def one_at_a_time(evaluate: Evaluator, d: int, swing: float = 0.05,
+                  centre: float = 0.5) -> dict:
+    """Swings of each output as each factor moves alone from ``u = swing`` to ``1 - swing``,
+    the others at ``centre`` (a probability, or :data:`~tpsim.analysis.sampling.CENTRAL` for
+    the scenario's own values when ``evaluate`` is :func:`model_evaluator`'s).
 
     Returns ``{"base": {out: value}, "low": {out: array d}, "high": {out: array d},
     "swing": swing}``; ``low[out][j]`` is the output with factor j at ``u = swing``.
     """
     if not 0.0 <= swing < 0.5:
         raise ValueError("swing must be in [0, 0.5)")
-    u = np.full((1 + 2 * d, d), 0.5)
+    u = np.full((1 + 2 * d, d), centre)
     for j in range(d):
         u[1 + 2 * j, j] = swing
         u[2 + 2 * j, j] = 1.0 - swing
@@ -161,6 +166,6 @@ def comparison_uncertainty(scenarios: Sequence, counterfactual, runs: int, seed:
         if one.plan.d == 0:
             continue
         result = one_at_a_time(model_evaluator(one, min(PARLIAMENT_MONTHS, one.n_months)),
-                               one.plan.d, swing)
+                               one.plan.d, swing, CENTRAL)
         tornados[sc.name] = (list(one.plan.labels), result)
     return ComparisonUncertainty(job, summary, tornados, runs, seed, swing)

@@ -5,7 +5,8 @@ options with :mod:`tpsim.cli.options`, calls the library, hands the results to
 
 Any user error (a bad scenario, a broken data file) is a :class:`tpsim.errors.TpsimError`:
 it is printed as one line and the command exits with status 2, writing nothing. ``--debug``
-shows the traceback instead.
+shows the traceback instead. SIGINT (Ctrl-C) and SIGTERM stop a command cleanly: the output
+folder being built is removed, the previous outputs stay, and the exit status is 130 or 143.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ _COMMANDS = {
                 "Appraise each SCENARIO against the counterfactual"),
     "calibrate": ("tpsim.cli.calibrate:calibrate",
                   "Fit the parameters listed in CONFIG to local data"),
+    "learn": ("tpsim.cli.learn:learn",
+              "Update the posterior of CONFIG with new months of pilot data"),
     "ensemble": ("tpsim.cli.ensemble:ensemble",
                  "Run an ensemble of each SCENARIO against the counterfactual"),
     "sensitivity": ("tpsim.cli.sensitivity:sensitivity",
@@ -39,7 +42,13 @@ _COMMANDS = {
     "report": ("tpsim.cli.report:report",
                "Write the business-case report of each SCENARIO"),
     "demo": ("tpsim.cli.demo:demo",
-             "Compare the shipped scenarios; write the business-case report"),
+             "Compare the shipped scenarios, with an uncertainty analysis"),
+    "scenarios": ("tpsim.cli.scenarios:scenarios",
+                  "List the shipped scenarios, or copy them out for editing"),
+    "place": ("tpsim.cli.place:place",
+              "Build a scenario for your own place from a PROFILE"),
+    "places": ("tpsim.cli.places:places",
+               "Compare a scenario across many places in one run"),
 }
 
 
@@ -70,13 +79,20 @@ class _LazyGroup(click.Group):
             formatter.write_dl([(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context):
+        from tpsim.output import Interrupted, handle_signals
+
         try:
-            return super().invoke(ctx)
+            with handle_signals():
+                return super().invoke(ctx)
         except TpsimError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"error: {err}{_flag_hint(err)}", err=True)
             sys.exit(2)
+        except Interrupted as stop:
+            # a folder being built was removed on the way out, so the old outputs stand
+            click.echo(f"interrupted ({stop}); no partly written output was left", err=True)
+            sys.exit(stop.exit_status)
 
 
 @click.group(cls=_LazyGroup)

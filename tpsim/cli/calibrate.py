@@ -1,4 +1,5 @@
-"""``tpsim calibrate``: fit scenario parameters to local data; write a calibrated scenario.
+"""``tpsim calibrate``: fit scenario parameters to local data; write a calibrated scenario
+(``--method wls``, weighted least squares) or posterior draws (``--method bayes``).
 
 Everything is validated and fitted before anything is written, so a user error (a bad config,
 scenario or data file) exits with status 2 and leaves no output behind. Outputs (default
@@ -9,6 +10,11 @@ scenario or data file) exits with status 2 and leaves no output behind. Outputs 
   per-series MAPE, RMSE, R^2 and Theil proportions (before and after calibration);
 * ``fit_series.csv``: observed, initial and fitted values at every observation;
 * ``charts/<series>.png``: observed against simulated, per series.
+
+With ``--method bayes`` (calibration/bayes.md): ``posterior.csv`` (the draws, usable as a
+scenario's ``uncertainty: posterior:``), ``fit_report.json`` (priors, posterior summary,
+convergence diagnostics, the decision's value of information) and ``charts/`` (marginals,
+pairs, posterior predictive per series).
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ import click
 from tpsim.analysis.calibration import FitEvent, fit, fit_report, prepare
 from tpsim.errors import ScenarioError
 from tpsim.config.calibration import load_config
-from tpsim.output import atomic_write_text, json_text
+from tpsim.output import OutputFolder, json_text
 from tpsim.present.charts_calibration import write_fit_charts
 from tpsim.present.documents import calibrated_yaml, fit_series_csv
 from tpsim.present.text import calibration_text
@@ -72,19 +78,34 @@ class _Progress:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @out_option("outputs/calibration/<config name>/")
-@click.option("--starts", type=click.IntRange(min=1),
+@click.option("--starts", type=click.IntRange(1, 1000),
               help="Local least-squares fits (default: the config's fit.starts, else 4).")
 @seed_option("Seed of the Sobol start points (default: the config's fit.seed, else 0).",
              default=None)
 @click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option("--method", "fit_method", type=click.Choice(["wls", "bayes"]), default="wls",
+              show_default=True,
+              help="wls: weighted least squares; bayes: posterior sampling with emcee "
+                   "(settings in the config's fit.bayes).")
+@click.option("--rebudget/--keep-budgets", default=False, show_default=True,
+              help="Re-derive every agency's budget, reserves and spend-following budget "
+                   "growth from the calibrated month 0 (docs/place-profile.md), or keep the "
+                   "local budgets (wls only).")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
-              quiet: bool) -> None:
+              quiet: bool, fit_method: str, rebudget: bool) -> None:
     """Fit the parameters listed in CONFIG to local data by weighted least squares.
 
     Writes calibrated.yaml (runnable with `tpsim run`), fit_report.json, fit_series.csv and a
-    chart per series (default outputs/calibration/<config name>/).
+    chart per series (default outputs/calibration/<config name>/). With --method bayes:
+    posterior.csv, fit_report.json and charts of the posterior.
     """
     progress = _Progress(quiet)
+    if fit_method == "bayes":
+        if starts is not None:
+            raise click.UsageError("--starts sets the least-squares starts; with --method "
+                                   "bayes set the sampler in the config's fit.bayes")
+        _calibrate_bayes(config, out, seed, progress)
+        return
     cfg, prepared, problem = prepare(load_config(config), starts, seed)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
@@ -105,21 +126,78 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
                                          f"invalid ({err.key}: {err.message}); narrow the "
                                          f"bounds") from None
 
+    budgets = _budgets(scenario, estimates, rebudget, progress)
+
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     calibrated_path = folder / "calibrated.yaml"
     extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
-    yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config)
+    yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config, budgets=budgets)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
     series_csv = fit_series_csv(result, t.start)
 
     # everything is computed: write
-    atomic_write_text(calibrated_path, yaml_text)
-    atomic_write_text(folder / "fit_report.json", json_text(report))
-    atomic_write_text(folder / "fit_series.csv", series_csv)
-    charts = write_fit_charts(folder / "charts", result, scenario, data.path)
+    with OutputFolder(folder, "calibrate") as written:
+        written.write_text("calibrated.yaml", yaml_text)
+        written.write_text("fit_report.json", json_text(report))
+        written.write_text("fit_series.csv", series_csv)
+        charts = write_fit_charts(written.folder("charts"), result, scenario, data.path)
+        charts = [folder / "charts" / p.name for p in charts]
 
     click.echo(calibration_text(result, scenario.name, data.path, unused))
     click.echo(f"wrote {calibrated_path}, {folder / 'fit_report.json'}, "
                f"{folder / 'fit_series.csv'} and {len(charts)} chart(s) in {folder / 'charts'}")
     click.echo(f"run it with: tpsim run {calibrated_path}")
+
+
+def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _Progress) -> None:
+    """``--method bayes``: sample the posterior, then write posterior.csv, fit_report.json and
+    the charts."""
+    from tpsim.analysis.bayes import to_csv_text
+    from tpsim.analysis.learning import bayes_fit
+    from tpsim.present.bayes_documents import (bayes_fit_report, bayes_fit_text,
+                                               posterior_comments)
+    from tpsim.present.charts_bayes import write_bayes_charts
+
+    cfg, prepared, problem = prepare(load_config(config), None, seed)
+    settings = cfg.bayes
+    progress.message(f"sampling the posterior of {prepared.scenario.name}: "
+                     f"{problem.n_parameters} parameters, {problem.n_observations} observations "
+                     f"in {len(prepared.targets)} series; {settings.chains} chains of "
+                     f"{settings.walkers} walkers x {settings.steps} steps")
+
+    def step(done: int, total: int, seconds: float) -> None:
+        progress.message(f"  step {done}/{total} ({seconds:.1f} s)")
+
+    fit = bayes_fit(cfg, prepared, seed=seed, progress=None if progress.quiet else step)
+    folder = out_dir(out, f"calibration/{Path(config).stem}")
+    posterior_path = folder / "posterior.csv"
+    command = f"tpsim calibrate {config} --method bayes"
+    csv_text = to_csv_text(fit.posterior, posterior_comments(fit, command))
+    report = bayes_fit_report(fit, config_file=os.fspath(config),
+                              posterior_file=os.fspath(posterior_path))
+    with OutputFolder(folder, "calibrate") as written:
+        written.write_text("posterior.csv", csv_text)
+        written.write_text("fit_report.json", json_text(report))
+        charts = write_bayes_charts(written.folder("charts"), fit, prepared.scenario,
+                                    prepared.data.path)
+    click.echo(bayes_fit_text(fit))
+    click.echo(f"wrote {posterior_path}, {folder / 'fit_report.json'} and {len(charts)} "
+               f"chart(s) in {folder / 'charts'}")
+    click.echo(f"use the draws in a scenario's uncertainty section: posterior: {posterior_path}")
+
+
+def _budgets(scenario, estimates: dict, rebudget: bool, progress: _Progress):
+    """With ``--rebudget``, budgets re-derived from the calibrated month 0
+    (:func:`tpsim.place.build.rebudget`); with ``--keep-budgets``, None, and a warning for
+    each council whose reserves go below zero in the first year on its local budget."""
+    from tpsim.place.build import first_year_reserves
+    from tpsim.place.build import rebudget as rebudget_scenario
+
+    calibrated = scenario.replace(overrides=estimates)
+    if rebudget:
+        return rebudget_scenario(calibrated, original=scenario)
+    for warning in first_year_reserves(calibrated):
+        progress.message(f"warning: {warning.split(';')[0]}; --rebudget re-derives the budgets "
+                         f"from the calibrated month 0")
+    return None

@@ -13,7 +13,7 @@ import click
 
 from tpsim.analysis.comparison import compare_scenarios
 from tpsim.models import runner
-from tpsim.output import atomic_write_bytes
+from tpsim.output import OutputFolder
 from tpsim.present import charts
 from tpsim.present.report import make_charts, trajectory_charts
 from tpsim.cli.options import (against_option, horizon_option, load_timed, optimism_bias_option,
@@ -63,8 +63,8 @@ def chart(scenarios: tuple[str, ...], counterfactual: str | None, only: tuple[st
         for fmt in formats or ("png", "svg"):
             files[Path(f"{c.stem}.{fmt}")] = charts.figure_bytes(c.figure, fmt)
     folder = out_dir(out, "charts")
-    for relative, data in files.items():
-        atomic_write_bytes(folder / relative, data)
+    with OutputFolder(folder, "chart") as written:
+        written.write_files(files)
     for c in chart_list:
         click.echo(f"{c.stem}: {c.title}")
     click.echo(f"wrote {len(files)} files in {folder}")

@@ -1,7 +1,7 @@
 """``tpsim compare``: appraise scenarios against a counterfactual (Green Book), per agency.
 
 Everything is computed before anything is written: a user error (exit status 2) leaves no file.
-Files: ``comparison.json``, ``comparison.csv``, ``attribution.csv`` and each run's
+Files: ``comparison.json``, ``comparison.csv``, ``attribution.csv``, ``cashflow.csv`` and each run's
 ``<scenario>/timeseries.csv`` (the counterfactual's too), built by
 :func:`tpsim.present.documents.comparison_files`; docs/appraisal.md documents them.
 """
@@ -13,7 +13,7 @@ import click
 
 from tpsim.analysis.appraisal import RECOMMENDED_OPTIMISM_BIAS
 from tpsim.analysis.comparison import Comparison, compare_scenarios
-from tpsim.output import atomic_write_text
+from tpsim.output import OutputFolder
 from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.text import comparison_text
 from tpsim.cli.options import (against_option, dt_option, horizon_option, load_timed,
@@ -33,25 +33,28 @@ from tpsim.cli.options import (against_option, dt_option, horizon_option, load_t
 def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None,
             optimism_bias: float | None, method: str | None, dt: float | None,
             out: str | None) -> None:
-    """Appraise each SCENARIO against the counterfactual: costs and savings per agency, Green
-    Book NPV, BCR and payback, outcomes, and who pays / who gains; write comparison.json,
-    comparison.csv, attribution.csv and every run's timeseries.csv."""
+    """Appraise each SCENARIO against the counterfactual (Green Book): NPSV (the headline),
+    economic and fiscal NPV, BCR and payback, costs and savings per agency, outcomes, who pays /
+    who gains, switching values and break-even; write comparison.json, comparison.csv,
+    attribution.csv, cashflow.csv and every run's timeseries.csv."""
     cf = load_timed(counterfactual, horizon=horizon, dt=dt, method=method)
     scs = [load_timed(p, horizon=horizon, dt=dt, method=method) for p in scenarios]
     run_folders(scs, cf)  # two different scenarios of one name: refused before simulating
     comparison = compare_scenarios(scs, cf, optimism_bias)
-    write_comparison(comparison, out_dir(out, "compare"))
+    with OutputFolder(out_dir(out, "compare"), "compare") as written:
+        write_comparison(comparison, written)
 
 
-def write_comparison(comparison: Comparison, folder: Path) -> dict[Path, str]:
-    """Write the files of ``tpsim compare`` under ``folder`` and print the comparison's table
+def write_comparison(comparison: Comparison, written: OutputFolder) -> dict[Path, str]:
+    """Write the files of ``tpsim compare`` into ``written`` and print the comparison's table
     (shared with ``tpsim report``, which writes the same files)."""
     document = comparison_document(comparison)
     files = comparison_files(comparison, document)
-    for relative, content in files.items():
-        atomic_write_text(folder / relative, content)
+    written.write_files(files)
     click.echo(comparison_text(document))
+    folder = written.final()
     n_series = sum(1 for p in files if p.name == "timeseries.csv")
     click.echo(f"wrote {folder / 'comparison.json'}, {folder / 'comparison.csv'}, "
-               f"{folder / 'attribution.csv'} and {n_series} timeseries.csv files")
+               f"{folder / 'attribution.csv'}, {folder / 'cashflow.csv'} and {n_series} "
+               f"timeseries.csv files")
     return files

@@ -1,49 +1,66 @@
-"""``tpsim demo``: the main job in one command. Compares the shipped scenarios (pooled
-prevention and Pilots Plus against the siloed squeeze, with the baseline drawn for context) and
-writes the business-case report, its charts and the comparison files (default
-``outputs/demo/``).
+"""``tpsim demo``: the main job in one command. Compares the shipped scenarios (whole-place
+pooled prevention and Pilots Plus against the siloed squeeze, with the baseline drawn for
+context), runs the uncertainty analysis (``--runs``, default 1,000 Monte Carlo runs; 0 for
+none) and writes the business-case report, its charts and the comparison files (default
+``outputs/demo/``). It prints the options ranked by NPSV and, last, the report's path.
 
-The shipped scenarios are found in ``./scenarios/`` when run from the repository root, else
-next to the installed package (``<repository>/scenarios/``).
+The scenarios are the package's own (:mod:`tpsim.config.shipped`), so the demo works from any
+folder; ``--scenarios DIR`` takes the same files from a folder of edited copies
+(``tpsim scenarios copy DIR``).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from tpsim.config.shipped import shipped_folder
 from tpsim.errors import TpsimError
-from tpsim.cli.options import out_dir, out_option
+from tpsim.cli.options import out_dir, out_option, seed_option
 from tpsim.cli.report import produce_report
 
-SCENARIOS = ("pooled_prevention.yaml", "pilots_plus.yaml")
+#: The options of the demo. The pooled option is the file with an uncertainty section (the
+#: same scenario as pooled_prevention.yaml plus distributions); its section applies to Pilots
+#: Plus and the counterfactual too, with shared (paired) draws.
+SCENARIOS = ("pooled_prevention_uncertain.yaml", "pilots_plus.yaml")
 COUNTERFACTUAL = "siloed_squeeze.yaml"
 CONTEXT = ("baseline.yaml",)
+DEFAULT_RUNS = 1000
 
 
-def scenario_folder() -> Path:
-    """The folder of the shipped scenarios: ./scenarios if it has them, else the repository's."""
-    needed = SCENARIOS + (COUNTERFACTUAL,) + CONTEXT
-    candidates = [Path.cwd() / "scenarios", Path(__file__).resolve().parents[2] / "scenarios"]
-    for folder in candidates:
-        if all((folder / name).is_file() for name in needed):
-            return folder
-    tried = " and ".join(str(c) for c in candidates)
-    raise TpsimError(f"the shipped scenarios ({', '.join(needed)}) were not found; tried {tried}; "
-                     "run tpsim demo from the repository root")
+def scenario_folder(folder: str | None = None) -> Path:
+    """The folder the demo reads: ``folder`` if given, else the shipped scenarios. A
+    TpsimError names the first file it lacks."""
+    chosen = Path(folder) if folder else shipped_folder()
+    for name in SCENARIOS + (COUNTERFACTUAL,) + CONTEXT:
+        if not (chosen / name).is_file():
+            raise TpsimError(f"the demo needs {name} here (tpsim scenarios copy DIR writes the "
+                             "shipped files)", file=str(chosen))
+    return chosen
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when it is below it (shorter in the report)."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) \
+            else str(path)
+    except ValueError:
+        return str(path)
 
 
 @click.command()
+@click.option("--runs", type=click.IntRange(min=0), default=DEFAULT_RUNS, show_default=True,
+              help="Monte Carlo runs of the uncertainty analysis (0: none).")
+@seed_option("Seed of the uncertainty runs.")
+@click.option("--scenarios", "folder", type=click.Path(file_okay=False, exists=True),
+              help="Folder of the scenario files (default: the shipped ones).")
 @out_option("outputs/demo/")
-def demo(out: str | None) -> None:
-    """Compare the shipped scenarios; write the business-case report (report.html), its
-    charts (PNG and SVG) and the comparison files (default outputs/demo/)."""
-    folder = scenario_folder()
-    try:
-        shown = folder.relative_to(Path.cwd())
-    except ValueError:
-        shown = folder
-    target = out_dir(out, "demo")
-    html = produce_report([str(shown / s) for s in SCENARIOS], str(shown / COUNTERFACTUAL),
-                          [str(shown / s) for s in CONTEXT], target)
-    click.echo(f"open {html} in a browser: the whole report is in that one file")
+def demo(runs: int, seed: int, folder: str | None, out: str | None) -> None:
+    """Compare the shipped scenarios, with an uncertainty analysis; write the business-case
+    report (report.html), its charts (PNG and SVG) and the comparison files (default
+    outputs/demo/), and print the options ranked by NPSV."""
+    source = scenario_folder(folder)
+    produce_report([_shown(source / s) for s in SCENARIOS], _shown(source / COUNTERFACTUAL),
+                   [_shown(source / s) for s in CONTEXT], out_dir(out, "demo"),
+                   uncertainty_runs=runs, seed=seed, brief=True)

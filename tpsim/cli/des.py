@@ -19,11 +19,11 @@ import click
 from tpsim.models import runner
 from tpsim.analysis.crosscheck import check_individual, reference_run, summary_line
 from tpsim.models.individual import COVERAGE_MODES, run_individual
-from tpsim.output import write_csv, write_json
+from tpsim.output import OutputFolder
 from tpsim.present.documents import des_summary, des_timeseries_table
 from tpsim.present.charts_des import comparison_chart, save_figure, waiting_chart
-from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
-                               scenario_argument, seed_option)
+from tpsim.cli.options import (FiniteFloat, horizon_option, load_timed, out_dir,
+                               out_option, scenario_argument, seed_option)
 
 
 @click.command()
@@ -41,7 +41,8 @@ from tpsim.cli.options import (horizon_option, load_timed, out_dir, out_option,
 @click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="aggregate",
               show_default=True,
               help="Preventive coverage: the aggregate run's, or found from the simulated people.")
-@click.option("--service-time", type=float, default=1.0, show_default=True,
+@click.option("--service-time", type=FiniteFloat(min=0.0, min_open=True), default=1.0,
+              show_default=True,
               help="Months a server spends per event; sets the servers standing for a capacity.")
 @click.option("--unlimited-capacity", is_flag=True,
               help="Remove every capacity limit (both models): the cross-check of the dynamics.")
@@ -69,22 +70,23 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
     report = {"scenario": sc.name, "scenario_hash": sc.hash, **report}
 
     columns, rows = des_timeseries_table(results)
-    write_csv(folder / "des_timeseries.csv", columns, rows)
     wcols, wrows = results.waiting_table()
-    write_csv(folder / "waiting_times.csv", wcols, wrows)
     qcols, qrows = results.queue_table(aggregate)
-    write_csv(folder / "queues.csv", qcols, qrows)
-    write_json(folder / "crosscheck.json", report)
     summary = des_summary(sc, results, report, {
         **runner.settings(sc), "people": people, "replications": replications, "seed": seed,
         "workers": results.workers, "coverage": coverage, "service_time_months": service_time,
         "unlimited_capacity": unlimited_capacity, "draw_requests": draw_requests})
-    write_json(folder / "des_summary.json", summary)
     title = (f"{sc.name}: individual-level (DES, {replications} x {people:,} people) vs "
              "aggregate model")
-    save_figure(comparison_chart(results, aggregate, title), folder / "comparison.png")
-    if results.spend.queued_names:
-        save_figure(waiting_chart(results, wrows), folder / "waiting_times.png")
+    with OutputFolder(folder, "des") as written:
+        written.write_csv("des_timeseries.csv", columns, rows)
+        written.write_csv("waiting_times.csv", wcols, wrows)
+        written.write_csv("queues.csv", qcols, qrows)
+        written.write_json("crosscheck.json", report)
+        written.write_json("des_summary.json", summary)
+        save_figure(comparison_chart(results, aggregate, title), written.path("comparison.png"))
+        if results.spend.queued_names:
+            save_figure(waiting_chart(results, wrows), written.path("waiting_times.png"))
 
     click.echo(f"{sc.name} ({sc.hash}): {replications} replications x {people:,} people "
                f"(1 simulated person = {results.plan.weight:.2f} people), "

@@ -14,7 +14,7 @@ import click
 
 from tpsim.analysis import ensemble as en
 from tpsim.errors import TpsimError
-from tpsim.output import json_text, atomic_write_text
+from tpsim.output import OutputFolder, json_text
 from tpsim.present.documents import ensemble_document, quantiles_csv
 from tpsim.present.text import ensemble_text
 from tpsim.analysis.sampling import BLOCK, SAMPLERS
@@ -81,10 +81,10 @@ def ensemble(scenarios: tuple[str, ...], counterfactual: str, runs: int, seed: i
     from tpsim.present.charts_uncertainty import ensemble_figures
 
     figures = ensemble_figures(job, summary, partial, scs, cf) if charts else {}
-    for name, text in files.items():
-        atomic_write_text(folder / name, text)
-    for stem, fig in figures.items():
-        save_figure(fig, folder, stem, formats=("png",))
+    with OutputFolder(folder, "ensemble") as written:
+        written.write_files(files)
+        for stem, fig in figures.items():
+            save_figure(fig, written.folder(), stem, formats=("png",))
     click.echo(ensemble_text(document))
     click.echo(f"wrote {folder / 'ensemble.json'}, {folder / 'quantiles.csv'} and "
                f"{len(figures)} charts in {seconds:.1f} s ({runs / seconds:,.0f} runs/s)")

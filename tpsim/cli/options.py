@@ -2,6 +2,7 @@
 loading of scenarios with the time settings given on the command line."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -22,6 +23,20 @@ def load_timed(path: str, *, horizon: int | None = None, dt: float | None = None
                method: str | None = None) -> Scenario:
     """A scenario file with the command line's time settings (None keeps the scenario's)."""
     return load(path).replace(dt=dt, method=method, horizon=horizon)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be finite (click's FLOAT and FloatRange accept ``nan`` and
+    ``inf``, and ``nan`` passes every range check), optionally within a range. Every float
+    option of tpsim uses this type."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = click.types.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 _SCENARIO_PATH = click.Path(dir_okay=False)
@@ -51,7 +66,7 @@ def horizon_option(help: str = "Months to simulate (default: the scenarios')."):
 
 
 def dt_option(help: str = "Time step in months (default: the scenarios')."):
-    return click.option("--dt", type=float, help=help)
+    return click.option("--dt", type=FiniteFloat(min=0.0, min_open=True), help=help)
 
 
 def method_option(help: str = "Integration method (default: the scenarios')."):
@@ -66,7 +81,7 @@ def seed_option(help: str | None = None, default: int | None = 0):
 
 def optimism_bias_option(help: str = "Uplift on costs, a fraction (default: each scenario's "
                                      "appraisal.optimism_bias)."):
-    return click.option("--optimism-bias", type=click.FloatRange(min=0.0), help=help)
+    return click.option("--optimism-bias", type=FiniteFloat(min=0.0), help=help)
 
 
 def time_options(what: str = "the scenarios'"):

@@ -22,11 +22,11 @@ from typing import Sequence
 import click
 
 from tpsim.analysis.comparison import Comparison, compare_scenarios
-from tpsim.output import atomic_write_bytes
+from tpsim.output import OutputFolder
 from tpsim.present import charts
-from tpsim.present.documents import run_folders
+from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.report import Uncertainty, make_charts, render_html, uncertainty_section
-from tpsim.cli.compare import write_comparison
+from tpsim.present.text import comparison_text, report_summary_text
 from tpsim.cli.options import (against_option, load_timed, optimism_bias_option, out_dir,
                                out_option, scenarios_argument, seed_option, time_options)
 
@@ -46,12 +46,6 @@ def render_outputs(comparison: Comparison, command: str | None = None,
     return files
 
 
-def write_outputs(folder: Path, files: dict[Path, bytes]) -> None:
-    """Write each file atomically under ``folder``."""
-    for relative, data in files.items():
-        atomic_write_bytes(folder / relative, data)
-
-
 def command_line() -> str:
     """The command as typed (recorded in the report's settings)."""
     return "tpsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -60,9 +54,11 @@ def command_line() -> str:
 def produce_report(scenarios: Sequence[str], counterfactual: str, context: Sequence[str],
                    folder: Path, horizon: int | None = None,
                    optimism_bias: float | None = None, method: str | None = None,
-                   dt: float | None = None, uncertainty_runs: int = 0, seed: int = 0) -> Path:
+                   dt: float | None = None, uncertainty_runs: int = 0, seed: int = 0,
+                   brief: bool = False) -> Path:
     """Load, compare, render and write a report and the files of ``tpsim compare`` (shared
-    by ``report`` and ``demo``): one comparison feeds both."""
+    by ``report`` and ``demo``): one comparison feeds both. Prints the comparison's tables, or
+    with ``brief`` a few lines of summary (the ranking), and last the report's path."""
     from tpsim.analysis.sensitivity import comparison_uncertainty
 
     def prepare(path: str):
@@ -80,11 +76,19 @@ def produce_report(scenarios: Sequence[str], counterfactual: str, context: Seque
         result = comparison_uncertainty(scs, cf, uncertainty_runs, seed, optimism_bias)
         uncertainty = uncertainty_section(comparison, result)
     files = render_outputs(comparison, command_line(), uncertainty)
-    write_comparison(comparison, folder)
-    write_outputs(folder, files)
+    document = comparison_document(comparison)
+    data = comparison_files(comparison, document)
+    with OutputFolder(folder, "report") as written:
+        written.write_files({**data, **files})
     n_charts = sum(1 for p in files if p.parts[0] == "charts" and p.suffix == ".png")
-    click.echo(f"wrote {folder / 'report.html'} and {n_charts} charts (PNG and SVG) in "
-               f"{folder / 'charts'}")
+    if brief:
+        click.echo(report_summary_text(comparison, document, uncertainty))
+    else:
+        click.echo(comparison_text(document))
+    click.echo(f"wrote {len(data)} comparison files (comparison.json, comparison.csv, "
+               f"attribution.csv, cashflow.csv, each run's timeseries.csv) and {n_charts} charts "
+               f"(PNG and SVG, in {folder / 'charts'})")
+    click.echo(f"report: {folder / 'report.html'}")
     return folder / "report.html"
 
 

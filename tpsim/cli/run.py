@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from tpsim.models import runner
-from tpsim.output import write_csv, write_json
+from tpsim.output import OutputFolder
 from tpsim.present.text import run_summary_text
 from tpsim.cli.options import load_timed, out_dir, out_option, scenario_argument, time_options
 
@@ -18,10 +18,11 @@ def run(scenario: str, out: str | None, method: str | None, dt: float | None,
     """Simulate one SCENARIO; write timeseries.csv and summary.json (default outputs/<name>/)."""
     sc = load_timed(scenario, horizon=horizon, dt=dt, method=method)
     results = runner.run(sc)
-    folder = out_dir(out, sc.name)
     columns, rows = results.table(0)
     summary = runner.summary(sc, results)
-    write_csv(folder / "timeseries.csv", columns, rows)
-    write_json(folder / "summary.json", summary)
+    with OutputFolder(out_dir(out, sc.name), "run") as written:
+        written.write_csv("timeseries.csv", columns, rows)
+        written.write_json("summary.json", summary)
+    folder = written.final()
     click.echo(run_summary_text(summary, results))
     click.echo(f"wrote {folder / 'timeseries.csv'} and {folder / 'summary.json'}")

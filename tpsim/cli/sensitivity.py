@@ -15,12 +15,12 @@ import click
 from tpsim.analysis import ensemble as en
 from tpsim.analysis import sensitivity as sa
 from tpsim.errors import TpsimError
-from tpsim.output import atomic_write_text
+from tpsim.output import OutputFolder
 from tpsim.present.documents import sensitivity_files
 from tpsim.present.text import sensitivity_text
-from tpsim.cli.options import (against_option, dt_option, horizon_option, load_timed,
-                               optimism_bias_option, out_dir, out_option, scenario_argument,
-                               seed_option)
+from tpsim.cli.options import (FiniteFloat, against_option, dt_option, horizon_option,
+                               load_timed, optimism_bias_option, out_dir, out_option,
+                               scenario_argument, seed_option)
 
 
 @click.command()
@@ -28,7 +28,7 @@ from tpsim.cli.options import (against_option, dt_option, horizon_option, load_t
 @against_option("The counterfactual the NPV is measured against (paired draws).")
 @click.option("--method", type=click.Choice(["oat", "sobol"]), default="oat", show_default=True,
               help="oat: one-at-a-time swings (tornado); sobol: first-order and total indices.")
-@click.option("--swing", type=click.FloatRange(0.0, 0.5, max_open=True), default=0.05,
+@click.option("--swing", type=FiniteFloat(0.0, 0.5, max_open=True), default=0.05,
               show_default=True, help="oat: each parameter from this quantile to 1 - swing.")
 @click.option("--n", "n_base", type=click.IntRange(min=2), default=512, show_default=True,
               help="sobol: base sample, a power of two (runs = n x (factors + 2)).")
@@ -61,7 +61,7 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
                          f"(see docs/uncertainty.md)")
     evaluate = sa.model_evaluator(job, month)
     if method == "oat":
-        result = sa.one_at_a_time(evaluate, d, swing)
+        result = sa.one_at_a_time(evaluate, d, swing, sa.CENTRAL)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -74,9 +74,9 @@ def sensitivity(scenario: str, counterfactual: str, method: str, swing: float, n
 
     figures = sensitivity_figures(job, sc, cf, method, result, month=month, swing=swing)
     folder = out_dir(out, f"sensitivity/{sc.name}")
-    for name, text in files.items():
-        atomic_write_text(folder / name, text)
-    for stem, fig in figures.items():
-        save_figure(fig, folder, stem, formats=("png",))
+    with OutputFolder(folder, "sensitivity") as written:
+        written.write_files(files)
+        for stem, fig in figures.items():
+            save_figure(fig, written.folder(), stem, formats=("png",))
     click.echo(sensitivity_text(document))
     click.echo(f"wrote {', '.join(str(folder / n) for n in files)} and {len(figures)} charts")

@@ -21,10 +21,8 @@ from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
 
 __all__ = ["ConfigError", "ParameterSpec", "SeriesSpec", "FitSettings", "CalibrationConfig",
-           "load_config", "config_from_dict"]
-
-
-
+           "PriorSpec", "BayesSettings", "DecisionSpec", "PRIOR_KEYS", "load_config",
+           "config_from_dict"]
 
 class ConfigError(TpsimError):
     """A calibration config file is invalid (names the file, the key path and the line)."""
@@ -77,6 +75,9 @@ class CalibrationConfig:
     name: str | None = None
     title: str | None = None
     lines: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    priors: Mapping[str, "PriorSpec"] = field(default_factory=dict)   # Bayesian keys, below
+    bayes: "BayesSettings" = field(default_factory=lambda: BayesSettings())
+    decision: "DecisionSpec | None" = None
 
     def error(self, key: tuple | str, message: str) -> ConfigError:
         """A :class:`ConfigError` for ``key`` (a tuple of keys, or a dotted string)."""
@@ -87,11 +88,12 @@ class CalibrationConfig:
         return _key_text(key) in self.lines
 
 
-_CONFIG_KEYS = ("scenario", "data", "name", "title", "description", "parameters", "series", "fit")
-_PARAMETER_KEYS = ("lower", "upper", "initial")
+_CONFIG_KEYS = ("scenario", "data", "name", "title", "description", "parameters", "series", "fit",
+                "decision")
+_PARAMETER_KEYS = ("lower", "upper", "initial", "prior")
 _SERIES_KEYS = ("weight", "scale")
 _FIT_KEYS = ("starts", "candidates", "seed", "max_evaluations", "tolerance", "standard_errors",
-             "correlation_warning")
+             "correlation_warning", "bayes")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -185,7 +187,7 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
             if k not in _PARAMETER_KEYS:
                 raise err(key + (str(k),), "unknown key" + _suggest(str(k), _PARAMETER_KEYS))
         values = {}
-        for k in _PARAMETER_KEYS:
+        for k in ("lower", "upper", "initial"):
             if k not in spec:
                 if k == "initial":
                     values[k] = None
@@ -248,9 +250,17 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
         series = tuple(series)
 
     fit = _fit_settings(raw.get("fit"), err)
+    priors, bayes, decision = _bayesian_keys(raw, params_raw, parameters, base, err)
     return CalibrationConfig(file=file, scenario_path=scenario_path, data_path=data_path,
                              parameters=tuple(parameters), series=series, fit=fit, name=name,
-                             title=title, lines=lines)
+                             title=title, lines=lines, priors=priors, bayes=bayes,
+                             decision=decision)
+
+
+#: The whole-number fit settings and their ranges: enough for any real fit, and small enough
+#: that the arrays they size (candidates x parameters, starts x evaluations) fit in memory.
+_FIT_INTEGERS = {"starts": (1, 1_000), "candidates": (1, 1_000_000), "seed": (0, 2**63 - 1),
+                 "max_evaluations": (1, 1_000_000)}
 
 
 def _fit_settings(raw: Any, err) -> FitSettings:
@@ -261,14 +271,15 @@ def _fit_settings(raw: Any, err) -> FitSettings:
     for k in raw:
         if k not in _FIT_KEYS:
             raise err(("fit", str(k)), "unknown key" + _suggest(str(k), _FIT_KEYS))
+    raw = {k: v for k, v in raw.items() if k != "bayes"}   # read by _bayesian_keys
     defaults = FitSettings()
     values: dict[str, Any] = {}
-    for k in ("starts", "candidates", "seed", "max_evaluations"):
+    for k, (low, high) in _FIT_INTEGERS.items():
         if k in raw:
             x = _config_number(raw[k], ("fit", k), err)
-            low = 0 if k == "seed" else 1
-            if x != int(x) or x < low:
-                raise err(("fit", k), f"must be a whole number >= {low} (got {x:g})")
+            if x != int(x) or not low <= x <= high:
+                raise err(("fit", k), f"must be a whole number from {low} to {high:,} "
+                                      f"(got {x:g})")
             values[k] = int(x)
     if "tolerance" in raw:
         x = _config_number(raw["tolerance"], ("fit", "tolerance"), err)
@@ -294,3 +305,157 @@ def _fit_settings(raw: Any, err) -> FitSettings:
 
 def _config_number(value: Any, key: tuple, err) -> float:
     return check_number(value, _key_text(key), lambda _text, message: err(key, message))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bayesian calibration keys: parameters.<path>.prior, fit.bayes, decision
+# (calibration/config-format.md; used by tpsim.analysis.bayes and tpsim learn)
+# ---------------------------------------------------------------------------------------------
+
+#: Prior distributions and their required keys (every prior is truncated to [lower, upper]).
+PRIOR_KEYS = {"uniform": (), "normal": ("mean", "sd"), "truncnorm": ("mean", "sd"),
+              "lognormal": ("median", "sigma"), "beta": ("a", "b")}
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A parameter's prior: ``dist`` (a key of :data:`PRIOR_KEYS`) and its numbers, in the
+    parameter's own units (lognormal ``sigma`` is the sd of the log; beta is on [0, 1])."""
+
+    dist: str = "uniform"
+    values: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BayesSettings:
+    """How ``tpsim calibrate --method bayes`` and ``tpsim learn`` sample (config ``fit.bayes``)."""
+
+    walkers: int = 24            # emcee walkers per chain (>= 2 x parameters)
+    steps: int = 400             # steps per chain, burn-in included
+    burn_in: int = 150           # steps discarded at the start of each chain
+    thin: int = 1                # keep every thin-th step
+    chains: int = 2              # independent ensembles (R-hat compares their walkers)
+    seed: int = 0
+    init: str = "fit"            # fit: walkers start around a least-squares fit; prior: prior draws
+    ess_threshold: float = 0.5   # learn: re-run MCMC when ESS / draws falls below this
+    rerun_steps: int = 150       # learn: steps of the re-run (a third discarded as burn-in)
+    draws: int = 4000            # most posterior draws kept (evenly thinned to it)
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """The decision the learning informs: ``option`` against ``against`` (scenario files),
+    judged on ``metric`` (an ensemble metric of the option against the counterfactual, £)."""
+
+    option: Path
+    against: Path
+    metric: str = "npv"
+
+
+_DECISION_KEYS = ("option", "against", "metric")
+#: Money metrics of an option against its counterfactual the decision may be judged on
+#: (tpsim.analysis.ensemble.METRICS without the ratio).
+_DECISION_METRICS = ("npv", "npv_parliament")
+
+_BAYES_INTS = {"walkers": 4, "steps": 10, "burn_in": 0, "thin": 1, "chains": 1, "seed": 0,
+               "rerun_steps": 10, "draws": 100}
+
+
+def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[ParameterSpec],
+                   base: Path, err) -> tuple[dict, BayesSettings, DecisionSpec | None]:
+    """Validate the priors, ``fit.bayes`` and ``decision`` of a config dict."""
+    priors: dict[str, PriorSpec] = {}
+    for spec in parameters:
+        given = params_raw.get(spec.path)
+        prior_raw = given.get("prior") if isinstance(given, Mapping) else None
+        key = ("parameters", spec.path, "prior")
+        if prior_raw is None:
+            priors[spec.path] = PriorSpec()
+            continue
+        if prior_raw in ("uncertainty", "evidence"):
+            priors[spec.path] = PriorSpec(prior_raw)
+            continue
+        if not isinstance(prior_raw, Mapping) or "dist" not in prior_raw:
+            raise err(key, "expected uncertainty (the scenario's distribution of this path), "
+                           "evidence (the evidence library's range) or "
+                           "{dist: normal|lognormal|uniform|beta|truncnorm, ...}")
+        dist = prior_raw["dist"]
+        if dist not in PRIOR_KEYS:
+            raise err(key + ("dist",), f"unknown prior {_describe(dist)}"
+                      + _suggest(str(dist), PRIOR_KEYS))
+        allowed = ("dist",) + PRIOR_KEYS[dist]
+        values = {}
+        for k in prior_raw:
+            if k not in allowed:
+                raise err(key + (str(k),), "unknown key" + _suggest(str(k), allowed))
+        for k in PRIOR_KEYS[dist]:
+            if k not in prior_raw:
+                raise err(key + (k,), f"required key of a {dist} prior is missing (a number)")
+            values[k] = _config_number(prior_raw[k], key + (k,), err)
+            if k in ("sd", "sigma", "median", "a", "b") and values[k] <= 0:
+                raise err(key + (k,), f"must be > 0 (got {values[k]:g})")
+        if dist == "beta" and not (spec.lower >= 0 and spec.upper <= 1):
+            raise err(key, "a beta prior is on [0, 1]: the bounds must lie within it")
+        if dist == "lognormal" and spec.upper <= 0:
+            raise err(key, "a lognormal prior needs a positive upper bound")
+        priors[spec.path] = PriorSpec(dist, values)
+
+    fit_raw = raw.get("fit")
+    bayes_raw = fit_raw.get("bayes") if isinstance(fit_raw, Mapping) else None
+    bayes = BayesSettings()
+    if bayes_raw is not None:
+        if not isinstance(bayes_raw, Mapping):
+            raise err(("fit", "bayes"), f"expected a mapping of sampler settings, got "
+                                        f"{_describe(bayes_raw)}")
+        known = tuple(BayesSettings.__dataclass_fields__)
+        values: dict[str, Any] = {}
+        for k, v in bayes_raw.items():
+            key = ("fit", "bayes", str(k))
+            if k not in known:
+                raise err(key, "unknown key" + _suggest(str(k), known))
+            if k in _BAYES_INTS:
+                x = _config_number(v, key, err)
+                if x != int(x) or x < _BAYES_INTS[k]:
+                    raise err(key, f"must be a whole number >= {_BAYES_INTS[k]} (got {x:g})")
+                values[k] = int(x)
+            elif k == "init":
+                if v not in ("fit", "prior"):
+                    raise err(key, f"expected fit or prior, got {_describe(v)}")
+                values[k] = v
+            else:
+                x = _config_number(v, key, err)
+                if not 0 < x <= 1:
+                    raise err(key, f"must be in (0, 1] (got {x:g})")
+                values[k] = x
+        bayes = BayesSettings(**{**BayesSettings().__dict__, **values})
+        if bayes.burn_in >= bayes.steps:
+            raise err(("fit", "bayes", "burn_in"), f"must be below steps = {bayes.steps}")
+        if bayes.walkers < 2 * len(parameters):
+            raise err(("fit", "bayes", "walkers"), f"must be at least twice the number of "
+                                                    f"parameters ({2 * len(parameters)})")
+    elif BayesSettings().walkers < 2 * len(parameters):
+        bayes = BayesSettings(walkers=2 * len(parameters))
+
+    decision = None
+    if raw.get("decision") is not None:
+        d = raw["decision"]
+        if not isinstance(d, Mapping):
+            raise err(("decision",), "expected {option: scenario file, against: scenario file}")
+        for k in d:
+            if k not in _DECISION_KEYS:
+                raise err(("decision", str(k)), "unknown key" + _suggest(str(k), _DECISION_KEYS))
+        metric = d.get("metric", "npv")
+        if metric not in _DECISION_METRICS:
+            raise err(("decision", "metric"), f"expected one of {', '.join(_DECISION_METRICS)}, "
+                                              f"got {_describe(metric)}")
+        files = []
+        for k in ("option", "against"):
+            v = d.get(k)
+            if not isinstance(v, str) or not v.strip():
+                raise err(("decision", k), f"expected a scenario file path, got {_describe(v)}")
+            target = Path(v) if Path(v).is_absolute() else base / v
+            if not target.is_file():
+                raise err(("decision", k), f"scenario file not found: {os.fspath(target)}")
+            files.append(target)
+        decision = DecisionSpec(*files, metric=metric)
+    return priors, bayes, decision

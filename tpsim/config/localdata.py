@@ -34,6 +34,7 @@ from tpsim.errors import suggest as _suggest
 
 __all__ = [
     "ObservedSeries", "LocalData", "read_local_data", "month_number", "month_label",
+    "combine_local_data", "local_data_csv_text",
 ]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -154,6 +155,109 @@ def _number(text: str, column: str, fail) -> float:
     return x
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What every row of a local-data file is checked against: the scenario's first month
+    ``start``, its ``horizon`` (months), the model's output series and the wording of the
+    horizon error."""
+
+    start: str
+    horizon: int
+    known: frozenset
+    last_label: str
+    where: str
+
+
+#: A parsed row: (model month, YYYY-MM label, value, weight or None, se or None, line).
+_Row = tuple[int, str, float, "float | None", "float | None", int]
+
+
+def _check_header(cells: list[str], fail) -> tuple[list[str], str | None]:
+    """The header's column names (lower case) and its optional column (``weight``, ``se`` or
+    None); raises for an empty, unknown or repeated name, a missing required column, or both
+    optional columns."""
+    header = [c.lower() for c in cells]
+    allowed = _REQUIRED_COLUMNS + _OPTIONAL_COLUMNS
+    for name in header:
+        if name == "":
+            raise fail(None, "the header has an empty column name")
+        if name not in allowed:
+            raise fail(None, f"unknown column '{name}'" + _suggest(name, allowed))
+        if header.count(name) > 1:
+            raise fail(None, f"column '{name}' appears more than once in the header")
+    for name in _REQUIRED_COLUMNS:
+        if name not in header:
+            raise fail(None, f"the header has no '{name}' column (expected "
+                             f"month,series,value with optional weight or se)")
+    if "weight" in header and "se" in header:
+        raise fail(None, "give a 'weight' column or an 'se' (standard error) column, not both")
+    return header, "weight" if "weight" in header else "se" if "se" in header else None
+
+
+def _parse_row(row: dict[str, str], frame: _Frame, error_column: str | None,
+               fail) -> tuple[str, int, str, float, float | None, float | None]:
+    """A data row's series name, model month, month label, value, weight and se, each
+    checked: the month is YYYY-MM inside the horizon, the series a model output, the value a
+    finite number (>= 0 unless a money balance), the weight >= 0 and the se > 0."""
+    label = row["month"]
+    if _parse_month(label) is None:
+        raise fail("month", f"unparseable month {label!r}: expected YYYY-MM, e.g. {frame.start}")
+    m = month_number(label, frame.start)
+    if not 1 <= m <= frame.horizon:
+        raise fail("month", f"month {label} is outside the scenario's horizon "
+                            f"{frame.start} to {frame.last_label}{frame.where}")
+
+    name = row["series"]
+    if name == "":
+        raise fail("series", "series is empty: name a model output, e.g. activity.<service>")
+    if name not in frame.known:
+        raise fail("series", f"unknown series '{name}': not an output of the model"
+                             + _suggest(name, sorted(frame.known)))
+
+    value = _number(row["value"], "value", fail)
+    if value < 0 and not name.startswith(_SIGNED_PREFIXES):
+        raise fail("value", f"negative value {row['value']} for {name}: counts and spend "
+                            f"cannot be negative")
+
+    weight = se = None
+    if error_column == "weight":
+        weight = 1.0 if row["weight"] == "" else _number(row["weight"], "weight", fail)
+        if weight < 0:
+            raise fail("weight", f"weight must be >= 0 (got {row['weight']})")
+    elif error_column == "se":
+        se = _number(row["se"], "se", fail)
+        if se <= 0:
+            raise fail("se", f"se (standard error) must be > 0 (got {row['se']})")
+    return name, m, label, value, weight, se
+
+
+def _observed_series(name: str, items: list[_Row], start: str, error_column: str | None,
+                     display: str) -> ObservedSeries:
+    """One series' rows in month order as an :class:`ObservedSeries`; raises at the first
+    gap in its months."""
+    items = sorted(items, key=lambda item: item[0])
+    months = np.array([item[0] for item in items], dtype=np.int64)
+    jumps = np.flatnonzero(np.diff(months) != 1)
+    if jumps.size:
+        k = int(jumps[0])
+        missing = month_label(start, int(months[k]) + 1)
+        n_missing = int(months[k + 1] - months[k] - 1)
+        more = f" and {n_missing - 1} more month(s)" if n_missing > 1 else ""
+        raise DataError(
+            f"gap in series {name}: no row for {missing}{more} between {items[k][1]} and "
+            f"{items[k + 1][1]} (a series' months must be consecutive)",
+            file=display, key="month", line=items[k + 1][5])
+    return ObservedSeries(
+        name=name, months=months, labels=tuple(item[1] for item in items),
+        values=np.array([item[2] for item in items], dtype=float),
+        weights=(np.array([1.0 if item[3] is None else item[3] for item in items])
+                 if error_column != "se" else None),
+        standard_errors=(np.array([item[4] for item in items], dtype=float)
+                         if error_column == "se" else None),
+        lines=np.array([item[5] for item in items], dtype=np.int64),
+    )
+
+
 def read_local_data(path: str | os.PathLike, start: str, horizon: int,
                     known_series: Sequence[str], scenario_file: str | None = None) -> LocalData:
     """Read and validate the local-data CSV at ``path``.
@@ -170,15 +274,14 @@ def read_local_data(path: str | os.PathLike, start: str, horizon: int,
     display = os.fspath(path)
     if not path.is_file():
         raise DataError("local data file not found", file=display)
-    known = set(known_series)
-    last_label = month_label(start, horizon)
     where = f" ({scenario_file}: time.start {start}, horizon {horizon} months)" \
         if scenario_file else f" (time.start {start}, horizon {horizon} months)"
+    frame = _Frame(start, horizon, frozenset(known_series), month_label(start, horizon), where)
 
     header: list[str] | None = None
     header_line = 0
     comments: list[str] = []
-    rows: dict[str, list[tuple[int, str, float, float | None, float | None, int]]] = {}
+    rows: dict[str, list[_Row]] = {}
     seen: dict[tuple[str, int], int] = {}
     n_rows = 0
     error_column: str | None = None
@@ -198,66 +301,15 @@ def read_local_data(path: str | os.PathLike, start: str, horizon: int,
             cells = _split(text)
         except csv.Error as err:
             raise fail(None, f"not valid CSV: {err}") from None
-
         if header is None:
-            header, header_line = [c.lower() for c in cells], line
-            allowed = _REQUIRED_COLUMNS + _OPTIONAL_COLUMNS
-            for name in header:
-                if name == "":
-                    raise fail(None, "the header has an empty column name")
-                if name not in allowed:
-                    raise fail(None, f"unknown column '{name}'" + _suggest(name, allowed))
-                if header.count(name) > 1:
-                    raise fail(None, f"column '{name}' appears more than once in the header")
-            for name in _REQUIRED_COLUMNS:
-                if name not in header:
-                    raise fail(None, f"the header has no '{name}' column (expected "
-                                     f"month,series,value with optional weight or se)")
-            if "weight" in header and "se" in header:
-                raise fail(None, "give a 'weight' column or an 'se' (standard error) column, "
-                                 "not both")
-            error_column = "weight" if "weight" in header else "se" if "se" in header else None
+            (header, error_column), header_line = _check_header(cells, fail), line
             continue
-
         if len(cells) != len(header):
             raise fail(None, f"expected {len(header)} fields ({','.join(header)}), got "
                              f"{len(cells)}")
-        row = dict(zip(header, cells))
         n_rows += 1
-
-        # month: YYYY-MM inside the scenario's horizon
-        label = row["month"]
-        if _parse_month(label) is None:
-            raise fail("month", f"unparseable month {label!r}: expected YYYY-MM, e.g. {start}")
-        m = month_number(label, start)
-        if not 1 <= m <= horizon:
-            raise fail("month", f"month {label} is outside the scenario's horizon "
-                                f"{start} to {last_label}{where}")
-
-        # series: a model output
-        name = row["series"]
-        if name == "":
-            raise fail("series", "series is empty: name a model output, e.g. activity.<service>")
-        if name not in known:
-            raise fail("series", f"unknown series '{name}': not an output of the model"
-                                 + _suggest(name, sorted(known)))
-
-        # value: a finite number, >= 0 unless a money balance
-        value = _number(row["value"], "value", fail)
-        if value < 0 and not name.startswith(_SIGNED_PREFIXES):
-            raise fail("value", f"negative value {row['value']} for {name}: counts and spend "
-                                f"cannot be negative")
-
-        weight = se = None
-        if error_column == "weight":
-            weight = 1.0 if row["weight"] == "" else _number(row["weight"], "weight", fail)
-            if weight < 0:
-                raise fail("weight", f"weight must be >= 0 (got {row['weight']})")
-        elif error_column == "se":
-            se = _number(row["se"], "se", fail)
-            if se <= 0:
-                raise fail("se", f"se (standard error) must be > 0 (got {row['se']})")
-
+        name, m, label, value, weight, se = _parse_row(dict(zip(header, cells)), frame,
+                                                       error_column, fail)
         if (name, m) in seen:
             raise fail("month", f"duplicate row for {name} in {label} (first given on line "
                                 f"{seen[(name, m)]})")
@@ -269,28 +321,64 @@ def read_local_data(path: str | os.PathLike, start: str, horizon: int,
                         file=display, line=None)
     if n_rows == 0:
         raise DataError("no data rows after the header", file=display, line=header_line)
-
-    series: dict[str, ObservedSeries] = {}
-    for name, items in rows.items():
-        items.sort(key=lambda item: item[0])
-        months = np.array([item[0] for item in items], dtype=np.int64)
-        jumps = np.flatnonzero(np.diff(months) != 1)
-        if jumps.size:
-            k = int(jumps[0])
-            missing = month_label(start, int(months[k]) + 1)
-            n_missing = int(months[k + 1] - months[k] - 1)
-            more = f" and {n_missing - 1} more month(s)" if n_missing > 1 else ""
-            raise DataError(
-                f"gap in series {name}: no row for {missing}{more} between {items[k][1]} and "
-                f"{items[k + 1][1]} (a series' months must be consecutive)",
-                file=display, key="month", line=items[k + 1][5])
-        series[name] = ObservedSeries(
-            name=name, months=months, labels=tuple(item[1] for item in items),
-            values=np.array([item[2] for item in items], dtype=float),
-            weights=(np.array([1.0 if item[3] is None else item[3] for item in items])
-                     if error_column != "se" else None),
-            standard_errors=(np.array([item[4] for item in items], dtype=float)
-                             if error_column == "se" else None),
-            lines=np.array([item[5] for item in items], dtype=np.int64),
-        )
+    series = {name: _observed_series(name, items, start, error_column, display)
+              for name, items in rows.items()}
     return LocalData(display, series, tuple(header), n_rows, tuple(comments))
+
+
+def combine_local_data(old: LocalData, new: LocalData, start: str) -> LocalData:
+    """The observations of ``old`` followed by the new months of ``new`` (``tpsim learn``).
+
+    Raises :class:`DataError` naming the new file when it uses a different optional column
+    (weight / se) from the data so far, repeats a (series, month) already fitted, or leaves a
+    gap between a series' last fitted month and its first new one.
+    """
+    if old.uncertainty_column != new.uncertainty_column:
+        def describe(c):
+            return f"a {c} column" if c else "no weight or se column"
+        raise DataError(f"has {describe(new.uncertainty_column)} but the data so far ({old.path}) "
+                        f"have {describe(old.uncertainty_column)}: use the same columns",
+                        file=new.path, line=1)
+    series = dict(old.series)
+    for name, obs in new.series.items():
+        before = series.get(name)
+        if before is None:
+            series[name] = obs
+            continue
+        repeated = np.intersect1d(before.months, obs.months)
+        if repeated.size:
+            label = month_label(start, int(repeated[0]))
+            line = int(obs.lines[np.searchsorted(obs.months, repeated[0])])
+            raise DataError(f"{name} {label} is already in the data so far ({old.path}); give "
+                            f"only new months", file=new.path, line=line)
+        if int(obs.months[0]) != int(before.months[-1]) + 1:
+            raise DataError(f"{name} starts at {obs.labels[0]} but the data so far end at "
+                            f"{before.labels[-1]} ({old.path}): the months must follow on",
+                            file=new.path, line=int(obs.lines[0]))
+        series[name] = ObservedSeries(
+            name, np.concatenate([before.months, obs.months]), before.labels + obs.labels,
+            np.concatenate([before.values, obs.values]),
+            None if before.weights is None else np.concatenate([before.weights, obs.weights]),
+            None if before.standard_errors is None
+            else np.concatenate([before.standard_errors, obs.standard_errors]),
+            np.concatenate([before.lines, -obs.lines]))   # negative: a line of the new file
+    columns = tuple(c for c in ("month", "series", "value", old.uncertainty_column) if c)
+    return LocalData(f"{old.path} + {new.path}", series, columns, old.n_rows + new.n_rows,
+                     old.comments)
+
+
+def local_data_csv_text(data: LocalData, comments: Sequence[str] = ()) -> str:
+    """The observations of ``data`` as a local-data CSV (``month,series,value[,weight|se]``),
+    series in order, months ascending: what ``tpsim learn`` keeps as the data so far."""
+    extra = data.uncertainty_column
+    lines = [f"# {c}" for c in comments]
+    lines.append(",".join(["month", "series", "value"] + ([extra] if extra else [])))
+    for name, obs in data.series.items():
+        for i in range(obs.values.size):
+            row = [obs.labels[i], name, repr(float(obs.values[i]))]
+            if extra == "se":
+                row.append(repr(float(obs.standard_errors[i])))
+            elif extra == "weight":
+                row.append(repr(float(obs.weights[i])))
+            lines.append(",".join(row))
+    return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 One definition shared by the scenario validator (overrides, ``changes``) and the
 ``uncertainty`` section's validator: a parameter is a numeric leaf (``float``) or a switch
 (``bool``) of ``loops``, ``agencies``, ``cohorts``, ``services`` or ``pool``, except a cohort
-state's ``utility``; switches (``loops.*``, ``pool.enabled``) are overridden as 0 or 1.
+state's ``utility`` and a service's ``transfer`` marking; switches (``loops.*``, ``pool.enabled``) are overridden as 0 or 1.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def parameter_paths(data: Mapping) -> list[str]:
             here = f"{path}.{key}"
             if isinstance(value, dict):
                 walk(value, here)
-            elif isinstance(value, (bool, float)) and not _is_utility(here):
+            elif isinstance(value, (bool, float)) and not _is_utility(here) \
+                    and not (section == "services" and key == "transfer"):  # a marking, not a parameter
                 paths.append(here)
 
     for section in PARAMETER_SECTIONS:

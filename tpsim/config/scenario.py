@@ -44,6 +44,7 @@ import math
 import numbers
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -121,8 +122,12 @@ _AGENCY_NUMBERS = {
 }
 _AGENCY_KEYS = ("label", "type", *_AGENCY_NUMBERS)
 
-_COHORT_KEYS = ("label", "inflow_growth", "states")
-_COHORT_NUMBERS = {"inflow_growth": _Num(0.0, _GROWTH)}  # fraction per year
+_COHORT_KEYS = ("label", "inflow_growth", "employment_value", "transition", "states")
+_COHORT_NUMBERS = {
+    "inflow_growth": _Num(0.0, _GROWTH),  # fraction per year
+    "employment_value": _Num(0.0, _NONNEG),  # £ of tax and NI per person-month in work
+}
+_TRANSITION_KEYS = ("cohort", "states")
 _STATE_NUMBERS = {
     "initial": _Num(_REQUIRED, _NONNEG),  # people at month 0
     "inflow": _Num(0.0, _NONNEG),  # people per month
@@ -130,6 +135,9 @@ _STATE_NUMBERS = {
     "recovery": _Num(0.0, _NONNEG),  # per person-month, to the previous state
     "exit": _Num(0.0, _NONNEG),  # per person-month, out of the model
     "utility": _Num(None, _UTILITY, nullable=True),  # QALY weight of a person-year
+    "death_share": _Num(0.0, _FRACTION),  # share of exits that are deaths
+    "transition_share": _Num(0.0, _FRACTION),  # share of exits that move to another cohort
+    "employment": _Num(0.0, _FRACTION),  # share of the state's people in work
 }
 
 _SERVICE_KINDS = ("preventive", "reactive")
@@ -141,7 +149,14 @@ _PREVENTIVE_NUMBERS = {
     "uptake": _Num(1.0, _FRACTION),  # highest reachable coverage
     "effect": _Num(_REQUIRED, _FRACTION),  # fractional cut in escalation at full coverage
     "time_to_effect": _Num(6.0, _POSITIVE),  # months
+    "recovery_effect": _Num(0.0, _NONNEG),  # relative rise in recovery at full coverage
+    "short_run_effect": _Num(0.0, _NONNEG),  # relative rise in escalation while effect builds
+    "effect_decay": _Num(None, _POSITIVE, nullable=True),  # months the effect persists
+    "deadweight": _Num(0.0, _FRACTION),  # share of the outcome that would have happened anyway
+    "displacement": _Num(0.0, _FRACTION),  # share of the outcome moved elsewhere, not removed
+    "attribution": _Num(1.0, _FRACTION),  # share of the outcome credited to this service
 }
+_LINK_EFFECT = _Num(_REQUIRED, _FRACTION)  # utilisation cut / substituted share at full coverage
 _DELAY_ORDER_DEFAULT, _DELAY_ORDER_RANGE = 3, (1, 10)
 _COMMUNITY_NUMBERS = {
     "places": _Num(0.0, _NONNEG),  # target places
@@ -149,13 +164,16 @@ _COMMUNITY_NUMBERS = {
     "ramp_time": _Num(12.0, _POSITIVE),  # months
 }
 _PREVENTIVE_KEYS = ("states", "places", "uptake", "effect", "time_to_effect", "delay_order",
-                    "community")
+                    "community", "recovery_effect", "short_run_effect", "effect_decay",
+                    "utilisation_effects", "substitutes", "deadweight", "displacement",
+                    "attribution")
 _REACTIVE_NUMBERS = {
     "fixed_share": _Num(0.0, _FRACTION),  # share of unit cost that is fixed
     "decommission_delay": _Num(12.0, _POSITIVE),  # months
     "capacity": _Num(None, _POSITIVE, nullable=True),  # events per month; None = unlimited
     "queue_clear_time": _Num(1.0, _POSITIVE),  # months
     "deterioration": _Num(0.0, _NONNEG),  # relative rise in escalation while waiting
+    "cashable_share": _Num(1.0, _FRACTION),  # share of freed fixed capacity decommissioned
 }
 _UTILISATION = _Num(_REQUIRED, _NONNEG)  # events per person-month
 _REACTIVE_KEYS = ("utilisation", *_REACTIVE_NUMBERS)
@@ -186,10 +204,22 @@ _POOL_KEYS = ("enabled", *_POOL_NUMBERS_HEAD, "contributions", "services", *_POO
 _APPRAISAL_NUMBERS = {
     "discount_rate": _Num(0.035, _NONNEG),  # per year (Green Book STPR)
     "health_discount_rate": _Num(0.015, _NONNEG),  # per year
-    "optimism_bias": _Num(0.0, _NONNEG),  # uplift on costs, fraction
-    "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY (Green Book 2022)
+    "optimism_bias": _Num(None, _NONNEG, nullable=True),  # uplift on costs, fraction
+    "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY at qaly_price_year (Green Book 2022)
+    "qaly_uprating": _Num(1.0, _POSITIVE),  # factor from qaly_price_year to price_year
+    "benefit_haircut": _Num(0.0, _FRACTION),  # optimism bias on benefits: fractional cut
 }
-_APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys")
+_APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys", "qaly_price_year",
+                   "optimism_bias_category", "optimism_bias_reason", "benefit_delay_months",
+                   "outcome_values")
+# Green Book supplementary guidance on optimism bias: upper bounds by project category
+_OPTIMISM_BIAS_CATEGORIES = {
+    "standard_buildings": 0.24, "non_standard_buildings": 0.51,
+    "standard_civil_engineering": 0.44, "non_standard_civil_engineering": 0.66,
+    "equipment_development": 2.00, "outsourcing": 0.41,
+}
+_OUTCOME_VALUE_KEYS = ("value", "per", "discount", "source")
+_OUTCOME_MEASURES = ("escalations", "crisis_person_months", "exits")
 
 _CHANGE_KEYS = ("month", "set")
 
@@ -197,6 +227,12 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _DT_WHOLE_TOLERANCE = 1e-9  # |1/dt - round(1/dt)|
 _DT_RATE_TOLERANCE = 1e-12  # dt x rate <= 1 + this
+
+#: Longest horizon, months (100 years: beyond any appraisal period).
+MAX_HORIZON = 1200
+#: Most time steps a run may take (horizon / dt): about 2 s for the shipped baseline place, so
+#: an ensemble or a fit stays practical; dt = 1e-6 would take hours per run.
+MAX_STEPS = 200_000
 _SHARE_SUM_TOLERANCE = 1e-9
 
 # ---------------------------------------------------------------------------------------------
@@ -577,8 +613,10 @@ class _Validator:
         top = self.mapping(raw, "")
         self.check_keys(top, "", _TOP_KEYS)
         name = self.text(top, "name", "", default_name)
-        if not name.strip():
-            raise self.error("name", "must not be empty")
+        problem = name_problem(name)
+        if problem:
+            given = "" if "name" in top else " (the default name is the file name; set name:)"
+            raise self.error("name", problem + given)
         data: dict[str, Any] = {
             "name": name,
             "title": self.text(top, "title", "", name),
@@ -592,7 +630,7 @@ class _Validator:
         data["cohorts"] = self.cohorts(top)
         data["services"] = self.services(top, data["agencies"], data["cohorts"])
         data["pool"] = self.pool(top.get("pool"), data["agencies"], data["services"])
-        data["appraisal"] = self.appraisal(top.get("appraisal"))
+        data["appraisal"] = self.appraisal(top.get("appraisal"), data)
         data["changes"] = []
         self.check_time_step(data)
         data["changes"] = self.changes(top.get("changes"), data)
@@ -626,12 +664,18 @@ class _Validator:
         start = self.text(m, "start", "time", "2026-04")
         if not _START_MONTH.match(start):
             raise self.error("time.start", f"expected a month written YYYY-MM, got {start!r}")
-        horizon = self.integer(m, "horizon", "time", 60, 1, None)
+        horizon = self.integer(m, "horizon", "time", 60, 1, MAX_HORIZON)
         dt = self.number(m, "dt", "time", _Num(0.25, _POSITIVE))
         steps = 1.0 / dt
         if round(steps) < 1 or abs(steps - round(steps)) > _DT_WHOLE_TOLERANCE:
             raise self.error("time.dt", f"1/dt must be a whole number of steps per month "
                                         f"(got dt = {dt:g}, 1/dt = {steps:g})")
+        total = horizon * round(steps)
+        if total > MAX_STEPS:
+            raise self.error("time.dt", f"dt = {dt:g} months over time.horizon = {horizon} "
+                                        f"months is {total:,} steps a run, more than the "
+                                        f"{MAX_STEPS:,} allowed: use a larger dt or a shorter "
+                                        f"horizon")
         method = self.choice(m, "method", "time", _METHODS, "euler")
         return {"start": start, "horizon": horizon, "dt": dt, "method": method}
 
@@ -664,7 +708,50 @@ class _Validator:
                 **self.numbers(m, path, _COHORT_NUMBERS),
                 "states": self.states(m, path),
             }
+        for cohort_id, cohort in out.items():
+            m = top["cohorts"][cohort_id]
+            cohort["transition"] = self.transition(m.get("transition"),
+                                                   f"cohorts.{cohort_id}", cohort_id, out)
         return out
+
+    def transition(self, raw: Any, cohort_path: str, cohort_id: str,
+                   cohorts: Mapping) -> dict | None:
+        """Where people leaving the cohort by ``transition_share`` go: a cohort and, for every
+        state with a transition share above 0, the state they enter (None without one)."""
+        path = f"{cohort_path}.transition"
+        states = cohorts[cohort_id]["states"]
+        moving = [s for s, body in states.items() if body["transition_share"] > 0.0]
+        if raw is None:
+            if moving:
+                raise self.error(f"{cohort_path}.states.{moving[0]}.transition_share",
+                                 f"is above 0 but the cohort has no transition (add "
+                                 f"{path}: {{cohort: ..., states: {{{moving[0]}: ...}}}})")
+            return None
+        m = self.mapping(raw, path)
+        self.check_keys(m, path, _TRANSITION_KEYS)
+        target = self.reference(m, "cohort", path, cohorts, "cohort")
+        if target == cohort_id:
+            raise self.error(f"{path}.cohort", "must be another cohort (people move between "
+                                               "cohorts, not within one)")
+        target_states = list(cohorts[target]["states"])
+        mapping = self.mapping(m.get("states"), f"{path}.states")
+        out = {}
+        for state, to_state in mapping.items():
+            key_path = f"{path}.states.{state}"
+            if state not in states:
+                raise self.error(key_path, f"'{state}' is not a state of cohort '{cohort_id}'"
+                                           + _suggest(state, list(states)))
+            if not isinstance(to_state, str) or to_state not in target_states:
+                raise self.error(key_path, f"expected a state of cohort '{target}', got "
+                                           f"{_describe(to_state)}"
+                                           + (_suggest(to_state, target_states)
+                                              if isinstance(to_state, str) else ""))
+            out[state] = to_state
+        for state in moving:
+            if state not in out:
+                raise self.error(f"{path}.states", f"has no entry for '{state}', whose "
+                                                   f"transition_share is above 0")
+        return {"cohort": target, "states": out}
 
     def states(self, cohort: Mapping, cohort_path: str) -> dict[str, dict]:
         path = f"{cohort_path}.states"
@@ -682,6 +769,12 @@ class _Validator:
             m = self.mapping(body, state_path)
             self.check_keys(m, state_path, tuple(_STATE_NUMBERS))
             states[state_id] = self.numbers(m, state_path, _STATE_NUMBERS)
+        for state_id, state in states.items():
+            shares = state["death_share"] + state["transition_share"]
+            if shares > 1.0 + _SHARE_SUM_TOLERANCE:
+                raise self.error(f"{path}.{state_id}.transition_share",
+                                 f"death_share + transition_share must be at most 1, the "
+                                 f"whole exit (got {shares:g})")
         first, last = next(iter(states)), next(reversed(states))
         if states[last]["escalation"] != 0.0:
             raise self.error(f"{path}.{last}.escalation",
@@ -698,8 +791,14 @@ class _Validator:
         for service_id, body in self.entities(top, "services", "service").items():
             path = f"services.{service_id}"
             m = self.mapping(body, path)
-            self.check_keys(m, path, _SERVICE_KEYS)
+            self.check_keys(m, path, (*_SERVICE_KEYS, "transfer"))
             kind = self.choice(m, "kind", path, _SERVICE_KINDS, _REQUIRED)
+            # transfer: payments (benefits) that are cash to the agency but not a real resource
+            # cost; kept out of the economic case and the NPSV (docs/appraisal.md)
+            transfer = self.boolean(m, "transfer", path, False)
+            if transfer and kind != "reactive":
+                raise self.error(f"{path}.transfer", "only a reactive service can be a transfer "
+                                                     "(a payment such as a benefit)")
             other_kind, other_keys = (("reactive", _REACTIVE_KEYS) if kind == "preventive"
                                       else ("preventive", _PREVENTIVE_KEYS))
             for key in m:
@@ -719,7 +818,48 @@ class _Validator:
                 service.update(self.preventive(m, path, state_ids, cohort_id))
             else:
                 service.update(self.reactive(m, path, state_ids, cohort_id))
+            if transfer:  # stored only when set, so unmarked services resolve as before
+                service["transfer"] = True
             out[service_id] = service
+        for service_id, service in out.items():
+            if service["kind"] == "preventive":
+                m = top["services"][service_id]
+                path = f"services.{service_id}"
+                service["utilisation_effects"] = self.links(
+                    m, "utilisation_effects", path, service, out, cohorts, above=False)
+                service["substitutes"] = self.links(
+                    m, "substitutes", path, service, out, cohorts, above=True)
+        return out
+
+    def links(self, m: Mapping, key: str, path: str, service: Mapping, services: Mapping,
+              cohorts: Mapping, above: bool) -> dict[str, float]:
+        """A preventive service's effects on named reactive services (fractions at full
+        coverage): ``utilisation_effects`` act on use in the service's own states, so the
+        reactive service must be used in one of them; ``substitutes`` divert escalation into
+        a state where the reactive service is used, so it must be used in the state above one
+        of them."""
+        link_path = f"{path}.{key}"
+        raw = self.mapping(m.get(key), link_path)
+        state_ids = list(cohorts[service["cohort"]]["states"])
+        own = [state_ids.index(s) for s in service["states"]]
+        targets = {state_ids[i + 1] for i in own if i + 1 < len(state_ids)} if above else \
+            {state_ids[i] for i in own}
+        out = {}
+        for reactive_id in raw:
+            item_path = f"{link_path}.{reactive_id}"
+            if reactive_id not in services:
+                raise self.error(item_path, f"unknown service '{reactive_id}'"
+                                            + _suggest(reactive_id, services))
+            target = services[reactive_id]
+            if target["kind"] != "reactive":
+                raise self.error(item_path, f"'{reactive_id}' is a preventive service; "
+                                            f"{key} name reactive services")
+            if target["cohort"] != service["cohort"] or not targets & set(target["utilisation"]):
+                where = ("the state above one of its states" if above
+                         else "one of its eligible states")
+                raise self.error(item_path, f"'{reactive_id}' is not used in {where} "
+                                            f"({', '.join(sorted(targets)) or 'none'})")
+            out[reactive_id] = self.number(raw, reactive_id, link_path, _LINK_EFFECT)
         return out
 
     def preventive(self, m: Mapping, path: str, state_ids: list[str], cohort_id: str) -> dict:
@@ -736,6 +876,9 @@ class _Validator:
             "delay_order": self.integer(m, "delay_order", path, _DELAY_ORDER_DEFAULT,
                                         *_DELAY_ORDER_RANGE),
             "community": self.numbers(community, community_path, _COMMUNITY_NUMBERS),
+            **{key: numbers[key] for key in ("recovery_effect", "short_run_effect",
+                                             "effect_decay", "deadweight", "displacement",
+                                             "attribution")},
         }
 
     def eligible_states(self, m: Mapping, path: str, state_ids: list[str],
@@ -814,11 +957,65 @@ class _Validator:
             **self.numbers(m, "pool", _POOL_NUMBERS_TAIL),
         }
 
-    def appraisal(self, raw: Any) -> dict[str, Any]:
+    def appraisal(self, raw: Any, data: Mapping) -> dict[str, Any]:
+        """The appraisal section (docs/appraisal.md): rates, optimism bias by project category
+        (a stepped-down value needs a reason), the QALY value and its price year, optimism
+        bias on benefits, and declared outcome values (series -> £ per unit, with a source)."""
         m = self.mapping(raw, "appraisal")
         self.check_keys(m, "appraisal", _APPRAISAL_KEYS)
-        return {**self.numbers(m, "appraisal", _APPRAISAL_NUMBERS),
-                "value_qalys": self.boolean(m, "value_qalys", "appraisal", False)}
+        out = {**self.numbers(m, "appraisal", _APPRAISAL_NUMBERS),
+               "value_qalys": self.boolean(m, "value_qalys", "appraisal", True)}
+        category = m.get("optimism_bias_category")
+        if category is not None:
+            category = self.choice(m, "optimism_bias_category", "appraisal",
+                                   tuple(_OPTIMISM_BIAS_CATEGORIES), _REQUIRED)
+        reason = self.text(m, "optimism_bias_reason", "appraisal", "") or None
+        bound = _OPTIMISM_BIAS_CATEGORIES.get(category)
+        if out["optimism_bias"] is None:
+            out["optimism_bias"] = bound if bound is not None else 0.0
+        if bound is not None and out["optimism_bias"] > bound:
+            raise self.error("appraisal.optimism_bias",
+                             f"{out['optimism_bias']:g} is above the {category} upper bound "
+                             f"{bound:g}; state the project category that fits")
+        if bound is not None and out["optimism_bias"] < bound and reason is None:
+            raise self.error("appraisal.optimism_bias_reason",
+                             f"required key is missing: optimism_bias {out['optimism_bias']:g} "
+                             f"is stepped down from the {category} upper bound {bound:g}; say why")
+        price_year = m.get("qaly_price_year")
+        if price_year is not None:
+            price_year = self.text(m, "qaly_price_year", "appraisal", "")
+            if price_year != data["price_year"] and "qaly_uprating" not in m:
+                raise self.error("appraisal.qaly_uprating",
+                                 f"required key is missing: qaly_value is at {price_year} "
+                                 f"prices and the scenario at {data['price_year']}; give the "
+                                 f"deflator factor between them")
+        values = {}
+        ov_path = "appraisal.outcome_values"
+        for series, body in self.mapping(m.get("outcome_values"), ov_path).items():
+            path = f"{ov_path}.{series}"
+            head, _, rest = series.partition(".")
+            known = ((head in _OUTCOME_MEASURES and rest in data["cohorts"])
+                     or (head == "activity" and rest in data["services"]))
+            if not known:
+                raise self.error(path, "expected <escalations|crisis_person_months|exits>.<cohort> "
+                                       "or activity.<service>")
+            v = self.mapping(body, path)
+            self.check_keys(v, path, _OUTCOME_VALUE_KEYS)
+            source = self.text(v, "source", path, "")
+            if not source:
+                raise self.error(f"{path}.source", "required key is missing (where the value "
+                                                   "comes from)")
+            values[series] = {"value": self.number(v, "value", path, _Num(_REQUIRED, _NONNEG)),
+                              "per": self.choice(v, "per", path, ("avoided", "gained"), "avoided"),
+                              "discount": self.choice(v, "discount", path, ("standard", "health"),
+                                                      "standard"),
+                              "source": source}
+        out.update({"qaly_price_year": price_year, "optimism_bias_category": category,
+                    "optimism_bias_reason": reason,
+                    "benefit_delay_months": self.integer(m, "benefit_delay_months", "appraisal",
+                                                         0, 0, None),
+                    "outcome_values": values})
+        return out
 
     def changes(self, raw: Any, data: dict) -> list[dict]:
         """Time-keyed changes, checked by applying them cumulatively in month order."""
@@ -865,7 +1062,10 @@ class _Validator:
                 return err
             return None
 
-        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check)
+        where = self.locations.get("uncertainty.posterior")
+        base_dir = os.path.dirname(where[0]) if where else None
+        return resolve_section(self.mapping(raw, "uncertainty"), data, self.error, check,
+                               base_dir)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
         """Re-validate the scenario after each change, cumulatively, in month order."""
@@ -1010,8 +1210,15 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
     rates = []
     for cohort_id, cohort in data["cohorts"].items():
         for state_id, state in cohort["states"].items():
-            rates.append((f"cohorts.{cohort_id}.states.{state_id}", "escalation + recovery + exit",
-                          state["escalation"] + state["recovery"] + state["exit"]))
+            boost = 1.0
+            for service in data["services"].values():
+                if service["kind"] == "preventive" and service["cohort"] == cohort_id and \
+                        state_id in service["states"]:
+                    boost *= 1.0 + service["recovery_effect"] * _credit(service)
+            rates.append((f"cohorts.{cohort_id}.states.{state_id}",
+                          "escalation + recovery + exit" if boost == 1.0 else
+                          "escalation + recovery x (1 + recovery effects) + exit",
+                          state["escalation"] + state["recovery"] * boost + state["exit"]))
     for service_id, service in data["services"].items():
         path = f"services.{service_id}"
         if service["kind"] == "preventive":
@@ -1019,6 +1226,9 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
                           service["delay_order"] / service["time_to_effect"]))
             rates.append((f"{path}.community.ramp_time", "1 / ramp_time",
                           1.0 / service["community"]["ramp_time"]))
+            if service["effect_decay"] is not None:
+                rates.append((f"{path}.effect_decay", "1 / effect_decay",
+                              1.0 / service["effect_decay"]))
         else:
             rates.append((f"{path}.queue_clear_time", "1 / queue_clear_time",
                           1.0 / service["queue_clear_time"]))
@@ -1036,6 +1246,13 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
     return rates
 
 
+def _credit(service: Mapping) -> float:
+    """The share of a preventive service's effects credited to it (docs/model.md):
+    (1 - deadweight) x (1 - displacement) x attribution."""
+    return (1.0 - service["deadweight"]) * (1.0 - service["displacement"]) * \
+        service["attribution"]
+
+
 def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path: str,
                      error: Any = None) -> float | bool:
     """A parameter override: a number, or for a switch 0/1/true/false (returned as bool)."""
@@ -1051,6 +1268,33 @@ def _parameter_value(value: Any, path: str, switch: bool, source: str, key_path:
             return bool(value)
         raise fail(f"{path} is a switch: expected 0, 1, true or false, got {_describe(value)}")
     return check_number(value, key_path, lambda _path, message: fail(message))
+
+
+#: Longest scenario name (it names folders and files of the outputs).
+MAX_NAME_LENGTH = 100
+_NAME_FORBIDDEN = set('/\\:*?"<>|')
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a scenario name, or None. A scenario name is used as it is for
+    the folder of its run (``outputs/<name>/``, ``<out>/<name>/timeseries.csv``) and in chart
+    file names, so it must be a safe folder name on every system: 1 to 100 characters, none
+    of them a control character (newline, tab, ...) or one of / \\ : * ? " < > |; not starting
+    with a dot or a space, not ending with a space or a dot."""
+    if not name.strip():
+        return "must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters (got {len(name)}); use title"
+    bad = sorted({c for c in name if c in _NAME_FORBIDDEN
+                  or unicodedata.category(c).startswith("C")})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"{name!r} cannot name an output folder: it contains {shown}; use letters, "
+                f"digits, spaces, _ - . + ( ) (put free text in title)")
+    if name[0] in ". " or name[-1] in ". ":
+        return (f"{name!r} cannot name an output folder: it must not start with a dot or a "
+                f"space or end with one")
+    return None
 
 
 def _stem(path: Path) -> str:

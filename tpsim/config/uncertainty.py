@@ -66,7 +66,7 @@ __all__ = [
 EPS = 1e-12
 DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "beta", "choice")
 
-_SECTION_KEYS = ("parameters", "correlations")
+_SECTION_KEYS = ("parameters", "correlations", "posterior")
 _COMMON_KEYS = ("dist", "relative", "shared", "source")
 _DIST_KEYS = {
     "uniform": ("low", "high"),
@@ -188,7 +188,8 @@ ErrorFactory = Callable[[str, str], ScenarioError]
 
 
 def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
-                    check: Callable[[dict], ScenarioError | None]) -> dict:
+                    check: Callable[[dict], ScenarioError | None],
+                    base_dir: str | None = None) -> dict:
     """The resolved ``uncertainty`` section of the resolved scenario ``data``.
 
     ``raw`` is the section as written (a mapping; empty when absent); ``error(key path,
@@ -197,7 +198,10 @@ def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
     parameter is checked at both extremes of its draws (for a relative draw: the scenario's
     value, and the values its ``changes`` set, times the extreme multipliers), then all
     parameters together at their low extremes and at their high extremes. Returns ``{}`` for
-    an empty section, else ``{"parameters": {path: spec}, "correlations": [...]}``.
+    an empty section, else ``{"parameters": {path: spec}, "correlations": [...]}`` and, when
+    it names a posterior draws file (``posterior: FILE``, relative to ``base_dir``, the folder
+    of the file that wrote the key), ``"posterior": {"file", "sha256", "paths", "draws"}``:
+    every draw is checked at the draws holding each path's lowest and highest value.
     """
     if not raw:
         return {}
@@ -223,10 +227,61 @@ def resolve_section(raw: Mapping, data: dict, error: ErrorFactory,
         parameters[path] = _resolve_spec(spec_raw, where, error)
     correlations = _resolve_correlations(raw.get("correlations"), parameters, error)
     section = {"parameters": parameters, "correlations": correlations}
-    if not parameters:
+    posterior = None
+    if raw.get("posterior") is not None:
+        posterior = _resolve_posterior(raw["posterior"], parameters, paths, data, error, check,
+                                       base_dir)
+        section["posterior"] = posterior
+    if not parameters and posterior is None:
         return {}
-    _check_extremes(section, data, error, check)
+    if parameters:
+        _check_extremes(section, data, error, check)
     return section
+
+
+def _resolve_posterior(raw: Any, parameters: Mapping[str, dict], paths: Sequence[str],
+                       data: dict, error: ErrorFactory,
+                       check: Callable[[dict], ScenarioError | None],
+                       base_dir: str | None) -> dict:
+    """``posterior: FILE`` (or its resolved form ``{file: ...}``): read the draws, check their
+    columns are fittable parameter paths not also given a distribution, and check the scenario
+    at the draws that hold each path's extremes."""
+    import os
+
+    from tpsim.config.posterior import file_digest, read_posterior_draws
+    from tpsim.errors import DataError
+
+    where = "uncertainty.posterior"
+    given = raw.get("file") if isinstance(raw, Mapping) else raw
+    if not isinstance(given, str) or not given.strip():
+        raise error(where, f"expected the path of a posterior draws file (posterior.csv), got "
+                           f"{_describe(raw)}")
+    target = given if os.path.isabs(given) else os.path.join(base_dir or ".", given)
+    try:
+        draws = read_posterior_draws(target, known=paths, display=os.path.normpath(target))
+    except DataError as err:
+        raise error(where, f"{err}") from None
+    for name in draws.names:
+        if name in parameters:
+            raise error(where, f"{name} is both a column of the posterior draws and listed "
+                               f"under uncertainty.parameters; give it one distribution")
+        if _is_switch(name):
+            raise error(where, f"{name} is a switch: a posterior cannot draw it")
+    rows = set()
+    live = np.flatnonzero(draws.normalised_weights > 0)
+    for j in range(len(draws.names)):
+        column = draws.draws[live, j]
+        rows.update((int(live[np.argmin(column)]), int(live[np.argmax(column)])))
+    for i in sorted(rows):
+        trial = {k: copy.deepcopy(v) for k, v in data.items() if k != "uncertainty"}
+        for j, name in enumerate(draws.names):
+            _set_path(trial, name, float(draws.draws[i, j]))
+        err = check(trial)
+        if err is not None:
+            raise error(where, f"draw {i + 1} of {os.path.normpath(target)} makes the scenario "
+                               f"invalid ({err.key}: {err.message})")
+    return {"file": os.path.abspath(target), "sha256": file_digest(target),
+            "paths": list(draws.names), "draws": draws.n}
 
 
 def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:

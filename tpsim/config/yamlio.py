@@ -212,7 +212,12 @@ def check_number(value: Any, path: str, error: ErrorFactory, bound: Bound | None
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise error(path, f"expected a number, got {_describe(value)}{number_hint(value)}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        digits = len(str(abs(int(value))))
+        raise error(path, f"is too large: a {digits}-digit integer does not fit in a "
+                          f"floating-point number (at most about 1.8e308)") from None
     if not math.isfinite(x):
         raise error(path, f"must be a finite number (got {x})")
     if whole and x != int(x):

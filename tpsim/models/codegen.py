@@ -35,7 +35,7 @@ import numpy as np
 
 from tpsim.models import kernel as K
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 LANES = 8
 """Runs per block of the generated kernel: one AVX-512 register of float64."""
 MAX_POINTERS = 150
@@ -82,7 +82,8 @@ def _layout_of(model) -> list[int]:
     layout_fn = getattr(K._layout, "py_func", K._layout)
     return [int(v) for v in layout_fn(model.npop, len(model.cohorts), len(model.preventive),
                                       nstage, len(model.reactive), len(model.agencies),
-                                      int(s["react_pop"].shape[0]))]
+                                      int(s["react_pop"].shape[0]), int(s["ulink_prev"].shape[0]),
+                                      int(s["sub_prev"].shape[0]))]
 
 
 # ---- source generation ------------------------------------------------------------------------
@@ -156,8 +157,9 @@ class _Builder:
         """State row ``row`` advances by ``rate`` over the step (in place)."""
         self.f.writes.append(("x", row, f"{self.X(row)} + dt * ({rate})"))
 
-    EMITTERS = ("pool_switches", "agencies_budget", "preventive_coverage", "reactive",
-                "people_flows", "agencies_spend", "preventive_funding", "pool_balance")
+    EMITTERS = ("pool_switches", "agencies_budget", "preventive_coverage", "link_factors",
+                "reactive", "people_flows", "agencies_spend", "preventive_funding",
+                "pool_balance")
     """The step's emitters in the order their lines run: each ``_emit_<name>`` appends the
     fragments of one term of docs/model.md (a fragment per entity) and may read the local
     names the emitters before it define. A new mechanism is a new emitter placed where its
@@ -231,10 +233,44 @@ class _Builder:
             self.update(xv + K.XV_ACT, f"coverage_{v} * eligible_{v}")
             L(f"prev_spend_{a} += agency_cost_{v}")
             L(f"pool_community += pooled_{v} * community_cost_{v}")
-            L(f"prevention_{v} = 1.0 - {P(pv + K.PV_EFFECT)} * {X(s0 + order - 1)}")
+            # the effect persists after coverage falls (when effect_decay is set); the
+            # short-run effect acts while coverage runs ahead of the delayed effect
+            delayed, persist = X(s0 + order - 1), X(xv + K.XV_PERSIST)
+            L(f"effective_{v} = max({delayed}, {P(pv + K.PV_PERSIST_FLAG)} * {persist})")
+            self.update(xv + K.XV_PERSIST, f"({delayed} - {persist}) * {P(pv + K.PV_INV_DECAY)}")
+            L(f"building_{v} = max(0.0, coverage_{v} - {delayed})")
+            L(f"prevention_{v} = 1.0 - {P(pv + K.PV_EFFECT)} * effective_{v} + "
+              f"{P(pv + K.PV_SHORT_RUN)} * building_{v}")
+            L(f"recovery_{v} = 1.0 + {P(pv + K.PV_RECOVERY)} * effective_{v}")
             self.update(s0, f"(coverage_{v} - {X(s0)}) * {P(pv + K.PV_RATE)}")
             for k in range(1, order):
                 self.update(s0 + k, f"({X(s0 + k - 1)} - {X(s0 + k)}) * {P(pv + K.PV_RATE)}")
+
+    def _emit_link_factors(self) -> None:
+        """Factors of the utilisation-effect and substitution links, and the effective
+        utilisation rate of each (reactive service, population index) pair: its base rate
+        times the product of its links' factors."""
+        lo, s, P = self.lo, self.s, self.P
+        ulink_prev, sub_prev = s["ulink_prev"], s["sub_prev"]
+        for k in range(int(ulink_prev.shape[0])):
+            self.new()
+            self.line(f"ulink_{k} = 1.0 - {P(lo[K.LO_PUL] + k)} * effective_{int(ulink_prev[k])}")
+        for k in range(int(sub_prev.shape[0])):
+            self.new()
+            self.line(f"sub_{k} = 1.0 - {P(lo[K.LO_PSUB] + k)} * effective_{int(sub_prev[k])}")
+        ptr, links = s["util_link_ptr"], s["util_link"]
+        for k in range(int(ptr.shape[0]) - 1):
+            factors = [f"ulink_{int(j)}" for j in links[ptr[k]:ptr[k + 1]]]
+            if factors:
+                self.new()
+                self.line(f"util_{k} = {P(lo[K.LO_PU] + k)} * ({' * '.join(factors)})")
+
+    def util(self, k: int) -> str:
+        """The effective utilisation rate of pair ``k`` (its parameter row when no link
+        scales it)."""
+        s = self.s
+        linked = s["util_link_ptr"][k + 1] > s["util_link_ptr"][k]
+        return f"util_{k}" if linked else self.P(self.lo[K.LO_PU] + k)
 
     def _emit_reactive(self) -> None:
         """Reactive services."""
@@ -249,7 +285,7 @@ class _Builder:
                 L(f"n_{r}_{k} = max({X(lo[K.LO_XP] + int(react_pop[k]) * K.NXP + K.XP_PEOPLE)},"
                   f" 0.0)")
             served = " + ".join(f"n_{r}_{k}" for k in ks) or "0.0"
-            demand = " + ".join(f"{P(lo[K.LO_PU] + k)} * n_{r}_{k}" for k in ks) or "0.0"
+            demand = " + ".join(f"{self.util(k)} * n_{r}_{k}" for k in ks) or "0.0"
             a = int(react_agency[r])
             pr = lo[K.LO_PR] + r * K.NPR
             xr = lo[K.LO_XR] + r * K.NXR
@@ -262,7 +298,10 @@ class _Builder:
             L(f"cash_{r} = r_unit_cost_{r} * ({P(pr + K.PR_VARIABLE_SHARE)} * activity_{r} + "
               f"{P(pr + K.PR_FIXED_SHARE)} * max(activity_{r}, {X(xr + K.XR_CAPBASE)}))")
             self.update(xr + K.XR_WAITING, f"demand_{r} - activity_{r}")
-            self.update(xr + K.XR_CAPBASE, f"(activity_{r} - {X(xr + K.XR_CAPBASE)}) * "
+            # only the cashable share of capacity freed since month 0 is decommissioned
+            L(f"capacity_kept_{r} = activity_{r} + {P(pr + K.PR_RETAINED)} * "
+              f"max(0.0, {X(xr + K.XR_CAPINIT)} - activity_{r})")
+            self.update(xr + K.XR_CAPBASE, f"(capacity_kept_{r} - {X(xr + K.XR_CAPBASE)}) * "
                         f"{P(pr + K.PR_INV_DECOMMISSION)}")
             self.update(xr + K.XR_ACT, f"activity_{r}")
             self.update(xr + K.XR_SPEND, f"cash_{r}")
@@ -272,37 +311,60 @@ class _Builder:
               f"{K._TINY!r} else 0.0")
             L(f"waiting_factor_{r} = 1.0 + {P(pr + K.PR_WAIT_COEF)} * share_waiting_{r}")
 
+    COHORT_FLOWS = (("inflow", K.XC_INFLOW), ("exit", K.XC_EXIT), ("esc", K.XC_ESC),
+                    ("rec", K.XC_REC), ("death", K.XC_DEATH), ("trans_out", K.XC_TRANS_OUT),
+                    ("trans_in", K.XC_TRANS_IN), ("employed", K.XC_EMPLOYED),
+                    ("employ_value", K.XC_EMPLOY_VALUE))
+    """The cumulative flows of a cohort: local name ``c_<name>_<cohort>`` and state field."""
+
     def _emit_people_flows(self) -> None:
-        """People: escalation multiplier, outflows (scaled to the stock), flows of the cohort."""
+        """People: escalation multiplier, recovery multiplier, substituted escalation (moving
+        down instead of up), outflows (scaled to the stock), exits split into leaving, deaths
+        and transitions to another cohort, employment, flows of the cohort."""
         lo, s, P, X, G = self.lo, self.s, self.P, self.X, self.G
         nco, npop = self.nco, self.npop
         pop_cohort, pop_first, pop_last = s["pop_cohort"], s["pop_first"], s["pop_last"]
         self.new()
         self.line("qaly = 0.0")
         for c in range(nco):
-            self.line(f"c_inflow_{c} = 0.0")
-            self.line(f"c_exit_{c} = 0.0")
-            self.line(f"c_esc_{c} = 0.0")
+            for name, _ in self.COHORT_FLOWS:
+                self.line(f"c_{name}_{c} = 0.0")
         for i in range(npop):
             self.new()
             L = self.line
-            factors = [f"prevention_{int(v)}" for v in
-                       s["pop_prev"][s["pop_prev_ptr"][i]:s["pop_prev_ptr"][i + 1]]]
+            prev = [int(v) for v in s["pop_prev"][s["pop_prev_ptr"][i]:s["pop_prev_ptr"][i + 1]]]
+            factors = [f"prevention_{v}" for v in prev]
             factors += [f"waiting_factor_{int(r)}" for r in
                         s["pop_react"][s["pop_react_ptr"][i]:s["pop_react_ptr"][i + 1]]]
             factors += [f"erosion_{int(a)}" for a in
                         s["pop_ag"][s["pop_ag_ptr"][i]:s["pop_ag_ptr"][i + 1]]]
+            subs = [f"sub_{int(k)}" for k in
+                    s["pop_sub"][s["pop_sub_ptr"][i]:s["pop_sub_ptr"][i + 1]]]
             c = int(pop_cohort[i])
             pp = lo[K.LO_PP] + i * K.NPP
             xp = lo[K.LO_XP] + i * K.NXP
             top, bottom = bool(pop_last[i]), bool(pop_first[i])
             L(f"people_{i} = max({X(xp + K.XP_PEOPLE)}, 0.0)")
+            # flows in the generic kernel's order: escalation, substituted escalation,
+            # recovery, exit (a structurally zero flow is left out: adding 0 is exact)
             flows = []
             if not top:
-                L(f"esc_{i} = {P(pp + K.PP_ESC)} * ({' * '.join(factors) or '1.0'}) * people_{i}")
-                flows.append(f"esc_{i}")
+                mult = " * ".join(factors) or "1.0"
+                if subs:
+                    L(f"esc_all_{i} = {P(pp + K.PP_ESC)} * ({mult}) * people_{i}")
+                    L(f"kept_{i} = {' * '.join(subs)}")
+                    L(f"esc_{i} = esc_all_{i} * kept_{i}")
+                    flows.append(f"esc_{i}")
+                    if not bottom:
+                        L(f"div_{i} = esc_all_{i} * (1.0 - kept_{i})")
+                        flows.append(f"div_{i}")
+                else:
+                    L(f"esc_{i} = {P(pp + K.PP_ESC)} * ({mult}) * people_{i}")
+                    flows.append(f"esc_{i}")
             if not bottom:
-                L(f"rec_{i} = {P(pp + K.PP_REC)} * people_{i}")
+                rmult = " * ".join(f"recovery_{v}" for v in prev)
+                rmult = f" * ({rmult})" if rmult else ""
+                L(f"rec_{i} = {P(pp + K.PP_REC)}{rmult} * people_{i}")
                 flows.append(f"rec_{i}")
             L(f"ext_{i} = {P(pp + K.PP_EXIT)} * people_{i}")
             flows.append(f"ext_{i}")
@@ -310,27 +372,47 @@ class _Builder:
             L(f"scale_{i} = people_{i} / out_dt_{i} if out_dt_{i} > people_{i} else 1.0")
             for fl in flows:
                 L(f"{fl} = {fl} * scale_{i}")
+            # the flow to the state below: recovery plus substituted escalation
+            down = [fl for fl in (f"rec_{i}", f"div_{i}") if fl in flows]
+            if down:
+                L(f"down_{i} = {' + '.join(down)}")
             L(f"inflow_{i} = {P(pp + K.PP_INFLOW)} * {G(c)}")
             L(f"net_{i} = inflow_{i}" + "".join(f" - {fl}" for fl in flows))
+            L(f"move_{i} = ext_{i} * {P(pp + K.PP_TRANS_SHARE)}")
+            L(f"employed_{i} = {P(pp + K.PP_EMPLOY)} * people_{i}")
             self.update(xp + K.XP_PERSON_MONTHS, f"people_{i}")
             L(f"c_inflow_{c} += inflow_{i}")
-            L(f"c_exit_{c} += ext_{i}")
+            L(f"c_exit_{c} += ext_{i} * {P(pp + K.PP_LEAVE_SHARE)}")
             if not top:
                 L(f"c_esc_{c} += esc_{i}")
+            if down:
+                L(f"c_rec_{c} += down_{i}")
+            L(f"c_death_{c} += ext_{i} * {P(pp + K.PP_DEATH_SHARE)}")
+            L(f"c_trans_out_{c} += move_{i}")
+            L(f"c_employed_{c} += employed_{i}")
+            L(f"c_employ_value_{c} += employed_{i} * {P(pp + K.PP_EMPLOY_VALUE)}")
             if self.utility[i] != 0.0:
                 L(f"qaly += {float(self.utility[i])!r} * people_{i} / 12.0 * disc_h")
+        # stocks: escalation in from the state below, own net flow, flow down from the one
+        # above, then arrivals from other cohorts
         for i in range(npop):
             self.new()
             xp = lo[K.LO_XP] + i * K.NXP
             below = f"esc_{i - 1}" if not pop_first[i] else "0.0"
-            above = f"rec_{i + 1}" if not pop_last[i] else "0.0"
-            self.update(xp + K.XP_PEOPLE, f"({below} + net_{i}) + {above}")
+            above = f"down_{i + 1}" if not pop_last[i] else "0.0"
+            rate = f"({below} + net_{i}) + {above}"
+            arrivals = [f"move_{int(j)}" for j in
+                        s["trans_in"][s["trans_in_ptr"][i]:s["trans_in_ptr"][i + 1]]]
+            if arrivals:
+                self.line(f"arrivals_{i} = {' + '.join(arrivals)}")
+                self.line(f"c_trans_in_{int(pop_cohort[i])} += arrivals_{i}")
+                rate = f"({rate}) + arrivals_{i}"
+            self.update(xp + K.XP_PEOPLE, rate)
         for c in range(nco):
             self.new()
             xc = lo[K.LO_XC] + c * K.NXC
-            self.update(xc + K.XC_INFLOW, f"c_inflow_{c}")
-            self.update(xc + K.XC_EXIT, f"c_exit_{c}")
-            self.update(xc + K.XC_ESC, f"c_esc_{c}")
+            for name, field in self.COHORT_FLOWS:
+                self.update(xc + field, f"c_{name}_{c}")
 
     def _emit_agencies_spend(self) -> None:
         """Agencies: overhead, pool contributions, captured savings, budgets, policy."""
@@ -550,6 +632,9 @@ def generate_source(model) -> str:
            arr("POP_LAST", s["pop_last"], "bool_"),
            arr("PREV_ORDER", s["prev_order"], "int64"),
            arr("PREV_STAGE0", s["prev_stage0"], "int64"),
+           arr("POP_COHORT", s["pop_cohort"], "int64"),
+           arr("ULINK_PREV", s["ulink_prev"], "int64"),
+           arr("SUB_PREV", s["sub_prev"], "int64"),
            "",
            ""]
 
@@ -594,7 +679,7 @@ def _block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
         for l in range(L):
             th[j, l] = theta[run0 + min(l, nrun - 1), j]
     _load_params(th, par2, LO, PO, POP_FIRST.shape[0], NPREV, NREACT, NAG, NUTIL,
-                 POP_FIRST, POP_LAST, PREV_ORDER)
+                 POP_FIRST, POP_LAST, PREV_ORDER, POP_COHORT, ULINK_PREV, SUB_PREV)
     for j in range(x.shape[0]):
         x[j] = 0.0
     for j in range(growth.shape[0]):
@@ -610,9 +695,9 @@ def _block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
     for a in range(NAG):
         for l in range(L):
             x[(%(XA)d + a * %(NXA)d + %(XA_RESERVES)d) * L + l] = th[%(P_AG_RESERVES)d + a, l]
-    # first pass: coverage and activity at month 0 set the delay stages (services already
-    # running are in steady state) and the capacity cost base; the passes step a copy of the
-    # state (accumulators 0) by dt = 1, so its accumulators hold the flows
+    # first pass: coverage at month 0 sets the delay stages and the persisting effect
+    # (services already running are in steady state); the passes step a copy of the state
+    # (accumulators 0) by dt = 1, so its accumulators hold the flows
     for j in range(x.shape[0]):
         f[j] = x[j]
     euler_step(0.0, 1.0, 1.0, 1.0, 1.0, L, f, par, growth, ones, s, ref, aux)
@@ -620,14 +705,19 @@ def _block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
         for k in range(PREV_ORDER[v]):
             for l in range(L):
                 x[(%(XS)d + PREV_STAGE0[v] + k) * L + l] = aux[v * L + l]
-    for r in range(NREACT):
         for l in range(L):
-            x[(%(XR)d + r * %(NXR)d + %(XR_CAPBASE)d) * L + l] = \
-                f[(%(XR)d + r * %(NXR)d + %(XR_ACT)d) * L + l]
-    # second pass: perceived spend starts at actual spend; savings baseline at month 0
+            x[(%(XV)d + v * %(NXV)d + %(XV_PERSIST)d) * L + l] = aux[v * L + l]
+    # second pass: activity at month 0 (with the effects in place) sets the capacity cost
+    # base and the capacity in place at month 0; perceived spend starts at actual spend;
+    # savings baseline at month 0
     for j in range(x.shape[0]):
         f[j] = x[j]
     euler_step(0.0, 1.0, 1.0, 1.0, 1.0, L, f, par, growth, ones, s, ref, aux)
+    for r in range(NREACT):
+        for l in range(L):
+            activity = f[(%(XR)d + r * %(NXR)d + %(XR_ACT)d) * L + l]
+            x[(%(XR)d + r * %(NXR)d + %(XR_CAPBASE)d) * L + l] = activity
+            x[(%(XR)d + r * %(NXR)d + %(XR_CAPINIT)d) * L + l] = activity
     for a in range(NAG):
         for l in range(L):
             x[(%(XA)d + a * %(NXA)d + %(XA_PERCEIVED)d) * L + l] = \
@@ -651,7 +741,8 @@ def _block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
         if changed:
             _growth_steps(th, PO, %(NCO)d, NAG, dt, step_full2, step_half2)
             _load_params(th, par2, LO, PO, POP_FIRST.shape[0], NPREV, NREACT,
-                         NAG, NUTIL, POP_FIRST, POP_LAST, PREV_ORDER)
+                         NAG, NUTIL, POP_FIRST, POP_LAST, PREV_ORDER, POP_COHORT, ULINK_PREV,
+                         SUB_PREV)
         month = step // steps_per_month
         euler_step(t, dt, inv_dt, disc_month[month], disc_health_month[month], L, x, par,
                    growth, step_full, s, ref, aux)
@@ -704,6 +795,7 @@ def _driver_text(model, lo: list[int]) -> str:
         NCO=len(model.cohorts), XP=lo[K.LO_XP], XV=lo[K.LO_XV], XS=lo[K.LO_XS], XR=lo[K.LO_XR],
         XA=lo[K.LO_XA], NXP=K.NXP, NXV=K.NXV, NXR=K.NXR, NXA=K.NXA, XV_FUNDING=K.XV_FUNDING,
         XA_RESERVES=K.XA_RESERVES, XR_CAPBASE=K.XR_CAPBASE, XR_ACT=K.XR_ACT,
+        XV_PERSIST=K.XV_PERSIST, XR_CAPINIT=K.XR_CAPINIT,
         XA_PERCEIVED=K.XA_PERCEIVED, XA_SPEND=K.XA_SPEND)
 
 

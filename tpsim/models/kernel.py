@@ -91,6 +91,10 @@ from tpsim.models.layout import (
     A_SPEND_REACT, A_VALUE_REACT, A_AG_SPEND, A_AG_OVERHEAD, A_AG_CONTRIB, A_AG_CAPTURE,
     A_BUDGET, A_POOL_IN, A_REINVESTED, A_POOL_SPEND, A_SETUP, A_DOUBLE_RUNNING, A_DISC_AG,
     A_DISC_TOTAL, A_DISC_QALY, A_TOTAL,
+    P_DEATH_SHARE, P_TRANS_SHARE, P_EMPLOYMENT, P_EMPLOY_VALUE, P_PV_RECOVERY, P_PV_SHORT_RUN,
+    P_PV_DECAY, P_PV_DEADWEIGHT, P_PV_DISPLACEMENT, P_PV_ATTRIBUTION, P_RV_CASHABLE,
+    P_UTIL_EFFECT, P_SUBSTITUTION,
+    X_PERSIST, X_CAPINIT, A_REC, A_DEATH, A_TRANS_OUT, A_TRANS_IN, A_EMPLOYED, A_EMPLOY_VALUE,
 )
 
 LANES = 64
@@ -127,17 +131,25 @@ GATHER = 4
 """Terms per lane loop in the padded sums and products (the lane loops spell out four)."""
 
 # ---- parameter records (``par``), rebuilt from theta per block and after each change ---------
-# per population index; escalation is 0 in a cohort's top state, recovery 0 in its bottom one
-PP_INFLOW, PP_ESC, PP_REC, PP_EXIT = range(4)
-NPP = 4
-# per preventive service; RATE = delay_order / time_to_effect, POOL_FLAG = (pool share > 0)
+# per population index; escalation is 0 in a cohort's top state, recovery 0 in its bottom one;
+# LEAVE_SHARE = 1 - death_share - transition_share, EMPLOY_VALUE = the cohort's value per
+# person-month in work
+(PP_INFLOW, PP_ESC, PP_REC, PP_EXIT, PP_DEATH_SHARE, PP_TRANS_SHARE, PP_LEAVE_SHARE,
+ PP_EMPLOY, PP_EMPLOY_VALUE) = range(9)
+NPP = 9
+# per preventive service; RATE = delay_order / time_to_effect, POOL_FLAG = (pool share > 0);
+# the effects (EFFECT, SHORT_RUN, RECOVERY) are credited: multiplied by
+# (1 - deadweight) x (1 - displacement) x attribution; INV_DECAY = 1 / effect_decay (0 when
+# unset) and PERSIST_FLAG = 1 when effect_decay is set
 (PV_UNIT_COST, PV_PLACES, PV_UPTAKE, PV_EFFECT, PV_RATE, PV_COMM_PLACES, PV_COMM_UNIT_COST,
- PV_INV_COMM_RAMP, PV_POOL_SHARE, PV_POOL_FLAG) = range(10)
-NPV = 10
-# per reactive service; WAIT_COEF = loops.waiting_deterioration x deterioration
+ PV_INV_COMM_RAMP, PV_POOL_SHARE, PV_POOL_FLAG, PV_SHORT_RUN, PV_RECOVERY, PV_INV_DECAY,
+ PV_PERSIST_FLAG) = range(14)
+NPV = 14
+# per reactive service; WAIT_COEF = loops.waiting_deterioration x deterioration,
+# RETAINED = 1 - cashable_share
 (PR_UNIT_COST, PR_VARIABLE_SHARE, PR_FIXED_SHARE, PR_INV_DECOMMISSION, PR_CAPACITY,
- PR_INV_QUEUE_CLEAR, PR_WAIT_COEF) = range(7)
-NPR = 7
+ PR_INV_QUEUE_CLEAR, PR_WAIT_COEF, PR_RETAINED) = range(8)
+NPR = 8
 # per agency; EROSION_COEF = loops.quality_erosion x quality_erosion,
 # PARTICIPATES = (pool contribution > 0)
 (PA_BUDGET, PA_OVERHEAD, PA_INV_PERCEPTION, PA_CUT_RATE, PA_RESTORE_RATE, PA_FLOOR,
@@ -148,33 +160,39 @@ NPA = 9
  PG_INV_ADJUST, PG_INV_SPEND_DOWN, PG_SETUP_RATE, PG_SETUP_END, PG_DR_COST, PG_DR_END,
  PG_OH_REDUCTION, PG_INV_OH_RAMP) = range(14)
 NPG = 14
-# then one utilisation row per (reactive service, population index) pair, then a row of 0s
+# then one utilisation row per (reactive service, population index) pair, then a row of 0s,
+# then the credited effect of each utilisation-effect link and each substitution link, then
+# the effective utilisation of each pair (scratch rows, rewritten by every derivative)
 
 # ---- state records (``x``); the stages of the delays are one block, ``nstage`` rows ------------
 XP_PEOPLE, XP_PERSON_MONTHS = range(2)
 NXP = 2
-XV_FUNDING, XV_POOL_PLACES, XV_COMMUNITY, XV_ACT, XV_SPEND = range(5)
-NXV = 5
-XR_WAITING, XR_CAPBASE, XR_ACT, XR_SPEND, XR_VALUE = range(5)
-NXR = 5
+XV_FUNDING, XV_POOL_PLACES, XV_COMMUNITY, XV_ACT, XV_SPEND, XV_PERSIST = range(6)
+NXV = 6
+XR_WAITING, XR_CAPBASE, XR_ACT, XR_SPEND, XR_VALUE, XR_CAPINIT = range(6)
+NXR = 6
 (XA_RESERVES, XA_PERCEIVED, XA_CAPTURED, XA_SPEND, XA_OVERHEAD, XA_CONTRIB, XA_CAPTURE,
  XA_BUDGET, XA_DISC) = range(9)
 NXA = 9
-XC_INFLOW, XC_EXIT, XC_ESC = range(3)
-NXC = 3
+(XC_INFLOW, XC_EXIT, XC_ESC, XC_REC, XC_DEATH, XC_TRANS_OUT, XC_TRANS_IN, XC_EMPLOYED,
+ XC_EMPLOY_VALUE) = range(9)
+NXC = 9
 # XG_ZERO is never written: the padding row of the people gathers
 (XG_POOL, XG_POOL_IN, XG_REINVESTED, XG_POOL_SPEND, XG_SETUP, XG_DR, XG_DISC_TOTAL,
  XG_DISC_QALY, XG_TOTAL, XG_ZERO) = range(10)
 NXG = 10
 
 # ---- scratch records, one array per entity type, written during a derivative evaluation -----
-# ``sp`` per population index: scaled escalation and recovery, net flow of the stock itself,
-# escalation multiplier; one extra zero row at the end (the neighbour of a cohort's end states)
-SP_ESC, SP_REC, SP_NET, SP_MULT = range(4)
-NSP = 4
-# ``sv`` per preventive service (ELIG only for services with more than GATHER states)
-SV_ELIG, SV_COV, SV_UNIT_COST, SV_POOLED = range(4)
-NSV = 4
+# ``sp`` per population index: scaled escalation and flow down (recovery plus substituted
+# escalation), net flow of the stock itself, escalation multiplier, recovery multiplier, share
+# of escalation not substituted, flow to another cohort; one extra zero row at the end (the
+# neighbour of a cohort's end states)
+SP_ESC, SP_REC, SP_NET, SP_MULT, SP_RMULT, SP_KEEP, SP_MOVE = range(7)
+NSP = 7
+# ``sv`` per preventive service (ELIG only for services with more than GATHER states);
+# EFFECTIVE = the effect coverage after the delay and the persistence of the effect
+SV_ELIG, SV_COV, SV_UNIT_COST, SV_POOLED, SV_EFFECTIVE = range(5)
+NSV = 5
 # ``sr`` per reactive service, partial sums (only for more than GATHER utilisation pairs)
 SR_SERVED, SR_DEMAND = range(2)
 NSR = 2
@@ -184,26 +202,29 @@ NSR = 2
 SA_PREV_SPEND, SA_REACT_CASH, SA_BUDGET, SA_REF_NORM = range(4)
 NSA = 4
 # ``sc`` per cohort
-SC_INFLOW, SC_EXIT, SC_ESC = range(3)
-NSC = 3
+(SC_INFLOW, SC_EXIT, SC_ESC, SC_REC, SC_DEATH, SC_TRANS_OUT, SC_TRANS_IN, SC_EMPLOYED,
+ SC_EMPLOY_VALUE) = range(9)
+NSC = 9
 # ``sg`` global
 # ZERO and ONE are constant rows (never written): the start of sums and products
 (SG_ACTIVE, SG_RAMP, SG_SETUP, SG_DR, SG_POOL_COMMUNITY, SG_AVAILABLE, SG_PLACES_COST,
  SG_POOL_IN, SG_REINVESTED, SG_TOTAL, SG_QALY, SG_ZERO, SG_ONE) = range(13)
 NSG = 13
 # ``fac``: the factors of the escalation multipliers, one row per preventive service
-# (prevention), reactive service (waiting list) and agency (quality erosion), then a row of 1s
-# (the padding of the products)
+# (prevention), reactive service (waiting list) and agency (quality erosion), then the
+# recovery factor of each preventive service, the factor of each utilisation-effect link and
+# of each substitution link, then a row of 1s (the padding of the products)
 
 # ---- record bases (``lo``), from _layout ------------------------------------------------------
 (LO_PP, LO_PV, LO_PR, LO_PA, LO_PG, LO_PU, LO_PZERO, LO_NPAR,
- LO_XP, LO_XV, LO_XS, LO_XR, LO_XA, LO_XC, LO_XG, LO_NX) = range(16)
-N_LO = 16
+ LO_XP, LO_XV, LO_XS, LO_XR, LO_XA, LO_XC, LO_XG, LO_NX, LO_PUL, LO_PSUB, LO_PUE) = range(19)
+N_LO = 19
 
 
 @njit(**_JIT)
-def _layout(npop, nco, nprev, nstage, nreact, nag, nutil):
-    """Record bases of the parameter and state arrays of a block."""
+def _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub):
+    """Record bases of the parameter and state arrays of a block (``nulink`` utilisation-effect
+    links, ``nsub`` substitution links)."""
     lo = np.zeros(N_LO, dtype=np.int64)
     lo[LO_PP] = 0
     lo[LO_PV] = lo[LO_PP] + npop * NPP
@@ -212,7 +233,10 @@ def _layout(npop, nco, nprev, nstage, nreact, nag, nutil):
     lo[LO_PG] = lo[LO_PA] + nag * NPA
     lo[LO_PU] = lo[LO_PG] + NPG
     lo[LO_PZERO] = lo[LO_PU] + nutil
-    lo[LO_NPAR] = lo[LO_PZERO] + 1
+    lo[LO_PUL] = lo[LO_PZERO] + 1
+    lo[LO_PSUB] = lo[LO_PUL] + nulink
+    lo[LO_PUE] = lo[LO_PSUB] + nsub
+    lo[LO_NPAR] = lo[LO_PUE] + nutil
     lo[LO_XP] = 0
     lo[LO_XV] = lo[LO_XP] + npop * NXP
     lo[LO_XS] = lo[LO_XV] + nprev * NXV
@@ -240,6 +264,7 @@ def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
         xrow[xo[X_COMMUNITY] + v] = base + XV_COMMUNITY
         xrow[xo[A_ACT_PREV] + v] = base + XV_ACT
         xrow[xo[A_SPEND_PREV] + v] = base + XV_SPEND
+        xrow[xo[X_PERSIST] + v] = base + XV_PERSIST
     for r in range(nreact):
         base = lo[LO_XR] + r * NXR
         xrow[xo[X_WAITING] + r] = base + XR_WAITING
@@ -247,6 +272,7 @@ def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
         xrow[xo[A_ACT_REACT] + r] = base + XR_ACT
         xrow[xo[A_SPEND_REACT] + r] = base + XR_SPEND
         xrow[xo[A_VALUE_REACT] + r] = base + XR_VALUE
+        xrow[xo[X_CAPINIT] + r] = base + XR_CAPINIT
     for a in range(nag):
         base = lo[LO_XA] + a * NXA
         xrow[xo[X_RESERVES] + a] = base + XA_RESERVES
@@ -263,6 +289,12 @@ def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
         xrow[xo[A_INFLOW] + c] = base + XC_INFLOW
         xrow[xo[A_EXIT] + c] = base + XC_EXIT
         xrow[xo[A_ESC] + c] = base + XC_ESC
+        xrow[xo[A_REC] + c] = base + XC_REC
+        xrow[xo[A_DEATH] + c] = base + XC_DEATH
+        xrow[xo[A_TRANS_OUT] + c] = base + XC_TRANS_OUT
+        xrow[xo[A_TRANS_IN] + c] = base + XC_TRANS_IN
+        xrow[xo[A_EMPLOYED] + c] = base + XC_EMPLOYED
+        xrow[xo[A_EMPLOY_VALUE] + c] = base + XC_EMPLOY_VALUE
     g = lo[LO_XG]
     xrow[xo[X_POOL]] = g + XG_POOL
     xrow[xo[A_POOL_IN]] = g + XG_POOL_IN
@@ -304,8 +336,15 @@ def _gather_chunks(ptr, rows, pad_row):
 
 
 @njit(**_JIT_NO_NRT)
+def _credit(th, po, v, l):
+    """Share of preventive service v's effects credited to it, in lane l."""
+    return (1.0 - th[po[P_PV_DEADWEIGHT] + v, l]) * (1.0 - th[po[P_PV_DISPLACEMENT] + v, l]) * \
+        th[po[P_PV_ATTRIBUTION] + v, l]
+
+
+@njit(**_JIT_NO_NRT)
 def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order):
+                 prev_order, pop_cohort, ulink_prev, sub_prev):
     """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
     L = th.shape[1]
     g = po[P_GLOBAL]
@@ -313,19 +352,34 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
         dst = lo[LO_PP] + i * NPP
         has_esc = not pop_last[i]
         has_rec = not pop_first[i]
+        c = pop_cohort[i]
         for l in range(L):
             par[dst + PP_INFLOW, l] = th[po[P_INFLOW] + i, l]
             par[dst + PP_ESC, l] = th[po[P_ESC] + i, l] if has_esc else 0.0
             par[dst + PP_REC, l] = th[po[P_REC] + i, l] if has_rec else 0.0
             par[dst + PP_EXIT, l] = th[po[P_EXIT] + i, l]
+            death = th[po[P_DEATH_SHARE] + i, l]
+            move = th[po[P_TRANS_SHARE] + i, l]
+            par[dst + PP_DEATH_SHARE, l] = death
+            par[dst + PP_TRANS_SHARE, l] = move
+            par[dst + PP_LEAVE_SHARE, l] = 1.0 - death - move
+            par[dst + PP_EMPLOY, l] = th[po[P_EMPLOYMENT] + i, l]
+            par[dst + PP_EMPLOY_VALUE, l] = th[po[P_EMPLOY_VALUE] + c, l]
     for v in range(nprev):
         dst = lo[LO_PV] + v * NPV
         order = prev_order[v]
         for l in range(L):
+            credit = _credit(th, po, v, l)
+            decay = th[po[P_PV_DECAY] + v, l]
+            persists = decay < np.inf
             par[dst + PV_UNIT_COST, l] = th[po[P_PV_UNIT_COST] + v, l]
             par[dst + PV_PLACES, l] = th[po[P_PV_PLACES] + v, l]
             par[dst + PV_UPTAKE, l] = th[po[P_PV_UPTAKE] + v, l]
-            par[dst + PV_EFFECT, l] = th[po[P_PV_EFFECT] + v, l]
+            par[dst + PV_EFFECT, l] = th[po[P_PV_EFFECT] + v, l] * credit
+            par[dst + PV_SHORT_RUN, l] = th[po[P_PV_SHORT_RUN] + v, l] * credit
+            par[dst + PV_RECOVERY, l] = th[po[P_PV_RECOVERY] + v, l] * credit
+            par[dst + PV_INV_DECAY, l] = 1.0 / decay if persists else 0.0
+            par[dst + PV_PERSIST_FLAG, l] = 1.0 if persists else 0.0
             par[dst + PV_RATE, l] = order / th[po[P_PV_TIME_TO_EFFECT] + v, l]
             par[dst + PV_COMM_PLACES, l] = th[po[P_PV_COMM_PLACES] + v, l]
             par[dst + PV_COMM_UNIT_COST, l] = th[po[P_PV_COMM_UNIT_COST] + v, l]
@@ -345,6 +399,7 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             par[dst + PR_INV_QUEUE_CLEAR, l] = 1.0 / th[po[P_RV_QUEUE_CLEAR] + r, l]
             par[dst + PR_WAIT_COEF, l] = th[g + G_LOOP_WAITING, l] * \
                 th[po[P_RV_DETERIORATION] + r, l]
+            par[dst + PR_RETAINED, l] = 1.0 - th[po[P_RV_CASHABLE] + r, l]
     for a in range(nag):
         dst = lo[LO_PA] + a * NPA
         for l in range(L):
@@ -384,6 +439,19 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             par[dst, l] = th[src, l]
     for l in range(L):
         par[lo[LO_PZERO], l] = 0.0
+    # credited effects of the links
+    for k in range(ulink_prev.shape[0]):
+        src = po[P_UTIL_EFFECT] + k
+        dst = lo[LO_PUL] + k
+        v = ulink_prev[k]
+        for l in range(L):
+            par[dst, l] = th[src, l] * _credit(th, po, v, l)
+    for k in range(sub_prev.shape[0]):
+        src = po[P_SUBSTITUTION] + k
+        dst = lo[LO_PSUB] + k
+        v = sub_prev[k]
+        for l in range(L):
+            par[dst, l] = th[src, l] * _credit(th, po, v, l)
 
 
 @intrinsic
@@ -420,7 +488,12 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
     nco, npop, nprev, nreact, nag = sizes
     (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
      prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac) = topo
+     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+     pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+     ulink_prev, sub_prev, util_link_ptr, util_link) = topo
+    nulink = ulink_prev.shape[0]
+    nsub = sub_prev.shape[0]
+    nutil = util_link_ptr.shape[0] - 1
     L = x.shape[1]
     x = _lane_rows(x)
     out = _lane_rows(out)
@@ -442,6 +515,9 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
     one = sg[SG_ONE]
     f_waiting = nprev  # first rows of the waiting and erosion factors in ``fac``
     f_erosion = nprev + nreact
+    f_recovery = nprev + nreact + nag  # then the recovery factors and the link factors
+    f_ulink = f_recovery + nprev
+    f_sub = f_ulink + nulink
 
     # ---- time-dependent switches of the pool, and zeroed sums ----------------------------
     for l in range(L):
@@ -510,6 +586,7 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         efficiency = growth[nco + nag + a]
         prev_spend = sa[a * NSA + SA_PREV_SPEND]
         prevention = fac[v]
+        recovery = fac[f_recovery + v]
         for l in range(L):
             eligible = so_far[l] + max(x0[l], 0.0) + max(x1[l], 0.0) + max(x2[l], 0.0) + \
                 max(x3[l], 0.0)
@@ -536,8 +613,18 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sv_v[SV_POOLED, l] = pooled
             prev_spend[l] += agency_cost
             pool_community[l] += pooled * community_cost
-            # prevention factor of the escalation of the people eligible
-            prevention[l] = 1.0 - pv[PV_EFFECT, l] * last_stage[l]
+            # the effect persists after coverage falls (when effect_decay is set): the larger
+            # of the delayed coverage and its slower-decaying memory
+            delayed = last_stage[l]
+            persist = xv[XV_PERSIST, l]
+            effective = max(delayed, pv[PV_PERSIST_FLAG, l] * persist)
+            outv[XV_PERSIST, l] = keep * persist + h * ((delayed - persist) * pv[PV_INV_DECAY, l])
+            sv_v[SV_EFFECTIVE, l] = effective
+            building = max(0.0, coverage - delayed)
+            # prevention factor of the escalation of the people eligible (the short-run
+            # effect acts while coverage runs ahead of the effect), and of their recovery
+            prevention[l] = 1.0 - pv[PV_EFFECT, l] * effective + pv[PV_SHORT_RUN, l] * building
+            recovery[l] = 1.0 + pv[PV_RECOVERY, l] * effective
         # the n-th order delay of coverage to effect
         x_stage = x[s0]
         out_stage = out[s0]
@@ -553,6 +640,34 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             outk = outs[k]
             for l in range(L):
                 outk[l] = keep * xk[l] + h * ((xprev[l] - xk[l]) * pv[PV_RATE, l])
+
+    # ---- factors of the utilisation-effect and substitution links, and the effective
+    # ---- utilisation of each pair (base rate x the product of its links' factors) ---------
+    for k in range(nulink):
+        v = ulink_prev[k]
+        factor = fac[f_ulink + k]
+        effect = par[lo[LO_PUL] + k]
+        effective = sv[v * NSV + SV_EFFECTIVE]
+        for l in range(L):
+            factor[l] = 1.0 - effect[l] * effective[l]
+    for k in range(nsub):
+        v = sub_prev[k]
+        factor = fac[f_sub + k]
+        share = par[lo[LO_PSUB] + k]
+        effective = sv[v * NSV + SV_EFFECTIVE]
+        for l in range(L):
+            factor[l] = 1.0 - share[l] * effective[l]
+    for k in range(nutil):
+        rate = par[lo[LO_PUE] + k]
+        for l in range(L):
+            rate[l] = 1.0
+        for j in range(util_link_ptr[k], util_link_ptr[k + 1]):
+            factor = fac[f_ulink + util_link[j]]
+            for l in range(L):
+                rate[l] *= factor[l]
+        base = par[lo[LO_PU] + k]
+        for l in range(L):
+            rate[l] = base[l] * rate[l]
 
     # ---- reactive services ----------------------------------------------------------------
     for r in range(nreact):
@@ -611,12 +726,16 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             waiting = max(xr[XR_WAITING, l], 0.0)
             activity = min(pr[PR_CAPACITY, l], demand + waiting * pr[PR_INV_QUEUE_CLEAR, l])
             capbase = xr[XR_CAPBASE, l]
+            capinit = xr[XR_CAPINIT, l]
             unit_cost = pr[PR_UNIT_COST, l] * efficiency[l]
             cash = unit_cost * (pr[PR_VARIABLE_SHARE, l] * activity +
                                 pr[PR_FIXED_SHARE, l] * max(activity, capbase))
+            # only the cashable share of capacity freed since month 0 is decommissioned
+            capacity_kept = activity + pr[PR_RETAINED, l] * max(0.0, capinit - activity)
             outr[XR_WAITING, l] = keep * xr[XR_WAITING, l] + h * (demand - activity)
             outr[XR_CAPBASE, l] = keep * capbase + \
-                h * ((activity - capbase) * pr[PR_INV_DECOMMISSION, l])
+                h * ((capacity_kept - capbase) * pr[PR_INV_DECOMMISSION, l])
+            outr[XR_CAPINIT, l] = keep * capinit
             outr[XR_ACT, l] = keep * xr[XR_ACT, l] + h * activity
             outr[XR_SPEND, l] = keep * xr[XR_SPEND, l] + h * cash
             outr[XR_VALUE, l] = keep * xr[XR_VALUE, l] + h * (unit_cost * activity)
@@ -647,6 +766,22 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         f1 = fac[mult_chunk_fac[c_last, 1]]
         f2 = fac[mult_chunk_fac[c_last, 2]]
         f3 = fac[mult_chunk_fac[c_last, 3]]
+        # recovery multiplier and the share of escalation not substituted (products in list
+        # order, from 1)
+        rmult = sp_i[SP_RMULT]
+        kept = sp_i[SP_KEEP]
+        for l in range(L):
+            rmult[l] = 1.0
+            kept[l] = 1.0
+        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
+            factor = fac[f_recovery + pop_prev[k]]
+            for l in range(L):
+                rmult[l] *= factor[l]
+        for k in range(pop_sub_ptr[i], pop_sub_ptr[i + 1]):
+            factor = fac[f_sub + pop_sub[k]]
+            for l in range(L):
+                kept[l] *= factor[l]
+        not_first = 0.0 if pop_first[i] else 1.0
         c = pop_cohort[i]
         b = lo[LO_PP] + i * NPP
         pp = par[b:b + NPP]
@@ -659,27 +794,39 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         for l in range(L):
             mult = so_far[l] * f0[l] * f1[l] * f2[l] * f3[l]
             people = max(xp[XP_PEOPLE, l], 0.0)
-            # escalation is 0 in the top state, recovery 0 in the bottom one (par rows are 0)
-            esc = pp[PP_ESC, l] * mult * people
-            rec = pp[PP_REC, l] * people
+            # escalation is 0 in the top state, recovery 0 in the bottom one (par rows are 0);
+            # substituted escalation moves down instead of up (not out of a first state)
+            esc_all = pp[PP_ESC, l] * mult * people
+            esc = esc_all * kept[l]
+            div = esc_all * (1.0 - kept[l]) * not_first
+            rec = pp[PP_REC, l] * rmult[l] * people
             ext = pp[PP_EXIT, l] * people
-            out_dt = (esc + rec + ext) * dt
+            out_dt = (esc + div + rec + ext) * dt
             scale = people / out_dt if out_dt > people else 1.0  # 1.0 (exact) unless limited
             esc *= scale
+            div *= scale
             rec *= scale
             ext *= scale
             inflow = pp[PP_INFLOW, l] * inflow_growth[l]
+            move = ext * pp[PP_TRANS_SHARE, l]
+            employed = pp[PP_EMPLOY, l] * people
             sp_i[SP_ESC, l] = esc
-            sp_i[SP_REC, l] = rec
-            sp_i[SP_NET, l] = inflow - esc - rec - ext
+            sp_i[SP_REC, l] = rec + div
+            sp_i[SP_NET, l] = inflow - esc - div - rec - ext
+            sp_i[SP_MOVE, l] = move
             outp[XP_PERSON_MONTHS, l] = keep * xp[XP_PERSON_MONTHS, l] + h * people
             sc_c[SC_INFLOW, l] += inflow
-            sc_c[SC_EXIT, l] += ext
+            sc_c[SC_EXIT, l] += ext * pp[PP_LEAVE_SHARE, l]
             sc_c[SC_ESC, l] += esc
+            sc_c[SC_REC, l] += rec + div
+            sc_c[SC_DEATH, l] += ext * pp[PP_DEATH_SHARE, l]
+            sc_c[SC_TRANS_OUT, l] += move
+            sc_c[SC_EMPLOYED, l] += employed
+            sc_c[SC_EMPLOY_VALUE, l] += employed * pp[PP_EMPLOY_VALUE, l]
             qaly[l] += utility * people / 12.0 * disc_h
-    # stocks: escalation in from the state below, own net flow, recovery in from the one above
+    # stocks: escalation in from the state below, own net flow, flow down from the one above
     # (the zero row of ``sp`` stands in at a cohort's ends; same additions, same order, as
-    # adding flow by flow)
+    # adding flow by flow), then arrivals from other cohorts
     for i in range(npop):
         row = lo[LO_XP] + i * NXP + XP_PEOPLE
         xp = x[row]
@@ -687,8 +834,17 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         net = sp[i * NSP + SP_NET]
         esc_below = sp[pop_esc_below[i]]
         rec_above = sp[pop_rec_above[i]]
+        arrivals = sp[i * NSP + SP_KEEP]  # free after the loop above: reused for arrivals
         for l in range(L):
-            outp[l] = keep * xp[l] + h * ((esc_below[l] + net[l]) + rec_above[l])
+            arrivals[l] = 0.0
+        for k in range(trans_in_ptr[i], trans_in_ptr[i + 1]):
+            moved = sp[trans_in[k] * NSP + SP_MOVE]
+            for l in range(L):
+                arrivals[l] += moved[l]
+        arrived = sc[pop_cohort[i] * NSC + SC_TRANS_IN]
+        for l in range(L):
+            outp[l] = keep * xp[l] + h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l])
+            arrived[l] += arrivals[l]
     for c in range(nco):
         b = lo[LO_XC] + c * NXC
         xc = x[b:b + NXC]
@@ -698,6 +854,13 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             outc[XC_INFLOW, l] = keep * xc[XC_INFLOW, l] + h * sc_c[SC_INFLOW, l]
             outc[XC_EXIT, l] = keep * xc[XC_EXIT, l] + h * sc_c[SC_EXIT, l]
             outc[XC_ESC, l] = keep * xc[XC_ESC, l] + h * sc_c[SC_ESC, l]
+            outc[XC_REC, l] = keep * xc[XC_REC, l] + h * sc_c[SC_REC, l]
+            outc[XC_DEATH, l] = keep * xc[XC_DEATH, l] + h * sc_c[SC_DEATH, l]
+            outc[XC_TRANS_OUT, l] = keep * xc[XC_TRANS_OUT, l] + h * sc_c[SC_TRANS_OUT, l]
+            outc[XC_TRANS_IN, l] = keep * xc[XC_TRANS_IN, l] + h * sc_c[SC_TRANS_IN, l]
+            outc[XC_EMPLOYED, l] = keep * xc[XC_EMPLOYED, l] + h * sc_c[SC_EMPLOYED, l]
+            outc[XC_EMPLOY_VALUE, l] = keep * xc[XC_EMPLOY_VALUE, l] + \
+                h * sc_c[SC_EMPLOY_VALUE, l]
 
     # ---- agencies: overhead, pool contributions, captured savings, budgets, policy --------
     for a in range(nag):
@@ -834,8 +997,11 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
     (``simulate_batch`` allocates them so).
     """
     nco, npop, nprev, nreact, nag = sizes
+    pop_cohort = topo[0]
     prev_order = topo[5]
     prev_stage0 = topo[6]
+    ulink_prev = topo[22]
+    sub_prev = topo[23]
     L = th.shape[1]
     nparam = theta.shape[1]
     nx = x.shape[0]
@@ -848,7 +1014,7 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         for l in range(L):
             th[j, l] = theta[run0 + min(l, nrun - 1), j]
     _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order)
+                 prev_order, pop_cohort, ulink_prev, sub_prev)
 
     # initial state
     for j in range(nx):
@@ -873,8 +1039,8 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         for l in range(L):
             x[dst, l] = th[src, l]
             sa[ref_norm, l] = 0.0
-    # first pass: coverage and activity at month 0 set the delay stages (services already
-    # running are in steady state) and the capacity cost base
+    # first pass: coverage at month 0 sets the delay stages and the persisting effect
+    # (services already running are in steady state)
     _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
                 lo, sizes, topo)
     for v in range(nprev):
@@ -883,13 +1049,19 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         for k in range(prev_order[v]):
             for l in range(L):
                 x[s0 + k, l] = sv[cov, l]
+        xv = lo[LO_XV] + v * NXV
+        for l in range(L):
+            x[xv + XV_PERSIST, l] = sv[cov, l]
+    # second pass: activity at month 0 (with the effects in place) sets the capacity cost
+    # base; perceived spend starts at actual spend (the spend at K = activity is the spend at
+    # K = 0); savings baseline at month 0
+    _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
+                lo, sizes, topo)
     for r in range(nreact):
         xr = lo[LO_XR] + r * NXR
         for l in range(L):
             x[xr + XR_CAPBASE, l] = k1[xr + XR_ACT, l]
-    # second pass: perceived spend starts at actual spend; savings baseline at month 0
-    _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
-                lo, sizes, topo)
+            x[xr + XR_CAPINIT, l] = k1[xr + XR_ACT, l]
     for a in range(nag):
         xa = lo[LO_XA] + a * NXA
         for l in range(L):
@@ -920,7 +1092,7 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         if changed:
             _growth_steps(th, po, nco, nag, dt, step_full, step_half)
             _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                         prev_order)
+                         prev_order, pop_cohort, ulink_prev, sub_prev)
         month = step // steps_per_month
         disc = disc_month[month]
         disc_h = disc_health_month[month]
@@ -987,30 +1159,25 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
 
 
 @njit(parallel=True, **_JIT)
-def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_traj, model,
-                   n_threads):
+def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_months, rk4,
+                   disc_month, disc_health_month, record_idx, out_final, out_traj,
+                   po, xo, nco, npop, nprev, nreact, nag, naux, ngrowth,
+                   pop_cohort, pop_first, pop_last, pop_utility,
+                   prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
+                   react_agency, react_ptr, react_pop,
+                   pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
+                   mechanisms, n_threads):
     """Simulate every row of ``theta`` (runs x parameters); write ``out_final`` (runs x state)
     and, for the state entries in ``record_idx``, ``out_traj`` (runs x months+1 x records).
 
-    ``events`` = (ev_month, ev_param, ev_value): time-keyed changes (month, theta column, value
-    per run). ``timing`` = (dt, steps_per_month, n_months, rk4). ``discount`` = (per-month
-    factors of money, of health). ``model`` = (po, xo, sizes, people, services), made by
-    :func:`tpsim.models.simulate.kernel_model`: the layout offsets, the entity counts (nco,
-    npop, nprev, nreact, nag), the people arrays (pop_cohort, pop_first, pop_last,
-    pop_utility, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag) and
-    the service arrays (prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop,
-    react_agency, react_ptr, react_pop). ``n_threads`` sets the number of chunks of blocks
-    (8 per thread); numba's thread count is set with ``numba.set_num_threads``."""
-    ev_month, ev_param, ev_value = events
-    dt, steps_per_month, n_months, rk4 = timing
-    disc_month, disc_health_month = discount
-    po, xo, sizes, people, services = model
-    nco, npop, nprev, nreact, nag = sizes
-    (pop_cohort, pop_first, pop_last, pop_utility, pop_prev_ptr, pop_prev, pop_react_ptr,
-     pop_react, pop_ag_ptr, pop_ag) = people
-    (prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
-     react_pop) = services
-    ngrowth = nco + 2 * nag + 1
+    ``mechanisms`` = (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev,
+    util_link_ptr, util_link): the structure arrays of the substitution links, cohort
+    transitions and utilisation-effect links (:func:`tpsim.models.structure.compile_scenario`).
+    ``naux`` is accepted for compatibility and ignored: the kernel sizes its own scratch."""
+    (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev, util_link_ptr,
+     util_link) = mechanisms
+    nulink = ulink_prev.shape[0]
+    nsub = sub_prev.shape[0]
     nruns = theta.shape[0]
     nparam = theta.shape[1]
     nblocks = (nruns + LANES - 1) // LANES
@@ -1021,7 +1188,7 @@ def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_t
     nutil = react_pop.shape[0]
 
     # record layout and the padded gather lists (shared, read-only)
-    lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil)
+    lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub)
     xrow = _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag)
     record_rows = np.empty(record_idx.shape[0], dtype=np.int64)  # record rows of the snapshots
     for j in range(record_idx.shape[0]):
@@ -1031,7 +1198,7 @@ def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_t
     react_util = np.empty(nutil, dtype=np.int64)
     for k in range(nutil):
         react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
-        react_util[k] = lo[LO_PU] + k
+        react_util[k] = lo[LO_PUE] + k  # the effective utilisation (scratch rows of par)
     react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
     _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
     prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
@@ -1039,7 +1206,7 @@ def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_t
         prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
     prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
     # factors of each escalation multipliers (rows of ``fac``): prevention, waiting, erosion
-    nfac = nprev + nreact + nag + 1
+    nfac = 2 * nprev + nreact + nag + nulink + nsub + 1
     mult_ptr = np.zeros(npop + 1, dtype=np.int64)
     for i in range(npop):
         mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
@@ -1067,7 +1234,9 @@ def simulate_batch(theta, events, timing, discount, record_idx, out_final, out_t
     sizes = (nco, npop, nprev, nreact, nag)
     topo = (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
             prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac)
+            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+            pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+            ulink_prev, sub_prev, util_link_ptr, util_link)
     npar = lo[LO_NPAR]
     nx = lo[LO_NX]
 

@@ -34,7 +34,17 @@ P_UTIL = 21
  P_AG_RESTORE_RATE, P_AG_FLOOR, P_AG_EFFICIENCY, P_AG_EROSION, P_AG_CONTRIBUTION) = range(22, 33)
 # scalars
 P_GLOBAL = 33
-N_PBLOCKS = 34
+# prevention mechanisms, exit split, employment and cashability (docs/model.md): per
+# population index, per cohort, per preventive service, per reactive service, then one per
+# (preventive, reactive) utilisation-effect link and one per substitution link
+P_DEATH_SHARE, P_TRANS_SHARE, P_EMPLOYMENT = 34, 35, 36
+P_EMPLOY_VALUE = 37
+(P_PV_RECOVERY, P_PV_SHORT_RUN, P_PV_DECAY, P_PV_DEADWEIGHT, P_PV_DISPLACEMENT,
+ P_PV_ATTRIBUTION) = range(38, 44)
+P_RV_CASHABLE = 44
+P_UTIL_EFFECT = 45
+P_SUBSTITUTION = 46
+N_PBLOCKS = 47
 
 # offsets within the P_GLOBAL block
 (G_LOOP_DOOM, G_LOOP_REINVEST, G_LOOP_WAITING, G_LOOP_EROSION, G_POOL_ON, G_POOL_START,
@@ -50,16 +60,25 @@ N_GLOBAL = 17
  A_SPEND_REACT, A_VALUE_REACT, A_AG_SPEND, A_AG_OVERHEAD, A_AG_CONTRIB, A_AG_CAPTURE,
  A_BUDGET, A_POOL_IN, A_REINVESTED, A_POOL_SPEND, A_SETUP, A_DOUBLE_RUNNING, A_DISC_AG,
  A_DISC_TOTAL, A_DISC_QALY, A_TOTAL) = range(11, 34)
-N_XBLOCKS = 34
+# stocks of the mechanisms: the persisting effect of each preventive service and the
+# capacity in place at month 0 of each reactive service (constant)
+X_PERSIST, X_CAPINIT = 34, 35
+# cumulative flows per cohort: recoveries (including substituted escalations), deaths,
+# transitions out of and into the cohort, person-months in work, tax and NI of people in work
+A_REC, A_DEATH, A_TRANS_OUT, A_TRANS_IN, A_EMPLOYED, A_EMPLOY_VALUE = range(36, 42)
+N_XBLOCKS = 42
 FIRST_ACCUMULATOR = A_INFLOW
 
 # growth factors tracked per lane: inflow per cohort, budget per agency, unit-cost efficiency
 # per agency, and the pool's savings baseline: ngrowth = nco + 2 * nag + 1
 
 
-def param_sizes(npop: int, nco: int, nprev: int, nreact: int, nutil: int, nag: int) -> list[int]:
-    """Size of each parameter block, in block order."""
+def param_sizes(npop: int, nco: int, nprev: int, nreact: int, nutil: int, nag: int,
+                nulink: int = 0, nsub: int = 0) -> list[int]:
+    """Size of each parameter block, in block order (``nulink`` utilisation-effect links,
+    ``nsub`` substitution links)."""
     sizes = [npop] * 5 + [nco] + [nprev] * 9 + [nreact] * 6 + [nutil] + [nag] * 11 + [N_GLOBAL]
+    sizes += [npop] * 3 + [nco] + [nprev] * 6 + [nreact] + [nulink] + [nsub]
     assert len(sizes) == N_PBLOCKS
     return sizes
 
@@ -68,7 +87,8 @@ def state_sizes(npop: int, nco: int, nstage: int, nprev: int, nreact: int, nag: 
     """Size of each state block, in block order."""
     sizes = [npop, nstage, nprev, nprev, nprev, nreact, nreact, nag, nag, nag, 1,
              nco, nco, nco, npop, nprev, nreact, nprev, nreact, nreact,
-             nag, nag, nag, nag, nag, 1, 1, 1, 1, 1, nag, 1, 1, 1]
+             nag, nag, nag, nag, nag, 1, 1, 1, 1, 1, nag, 1, 1, 1,
+             nprev, nreact, nco, nco, nco, nco, nco, nco]
     assert len(sizes) == N_XBLOCKS
     return sizes
 

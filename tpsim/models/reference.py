@@ -91,6 +91,20 @@ class _Structure:
         ag_by_pop = np.array(sorted(ag_pairs), dtype=np.int64).reshape(-1, 2)
         self.mult = _GroupedProduct(npop, [prev_by_pop, react_by_pop, ag_by_pop])
 
+        # prevention mechanisms: recovery factors per state, utilisation-effect links per
+        # utilisation pair, substitution links per state (docs/model.md)
+        self.recovery_mult = _GroupedProduct(npop, [prev_by_pop])
+        self.ulink_prev = np.asarray(s["ulink_prev"], dtype=np.int64)
+        self.util_mult = _GroupedProduct(len(self.util_pop),
+                                         [_pairs(s["util_link_ptr"], s["util_link"])])
+        self.sub_prev = np.asarray(s["sub_prev"], dtype=np.int64)
+        self.sub_keep = _GroupedProduct(npop, [_pairs(s["pop_sub_ptr"], s["pop_sub"])])
+        # transitions between cohorts: column j of ``moves_to`` is where state j's movers go
+        trans = np.asarray(s["pop_trans"], dtype=np.int64)
+        self.moves_to = np.zeros((npop, npop))
+        moving = np.flatnonzero(trans >= 0)
+        self.moves_to[trans[moving], moving] = 1.0
+
     def _check_util_names(self, model: Model) -> None:
         """The utilisation parameters must be in the order of the structure's pairs."""
         names = model.param_names[model.po[lo.P_UTIL]:model.po[lo.P_UTIL + 1]]
@@ -216,7 +230,16 @@ class _Model:
         upstream[1:] = stages[:-1]
         upstream[s.stage_first] = coverage
         D[lo.X_STAGE][:] = (upstream - stages) * rate
-        effective = stages[s.stage_last]                                # [prev, run]
+        delayed = stages[s.stage_last]                                  # [prev, run]
+        # the effect persists after coverage falls: the larger of the delayed coverage and
+        # its slower-decaying memory (only when effect_decay is set)
+        persist = X[lo.X_PERSIST]
+        decay_time = p[lo.P_PV_DECAY]
+        D[lo.X_PERSIST][:] = (delayed - persist) / decay_time
+        effective = np.where(np.isfinite(decay_time), np.maximum(delayed, persist), delayed)
+        credit = (1.0 - p[lo.P_PV_DEADWEIGHT]) * (1.0 - p[lo.P_PV_DISPLACEMENT]) * \
+            p[lo.P_PV_ATTRIBUTION]
+        building = np.maximum(0.0, coverage - delayed)   # covered, effect not yet arrived
         D[lo.X_COMMUNITY][:] = (p[lo.P_PV_COMM_PLACES] - community) / p[lo.P_PV_COMM_RAMP]
 
         pooled = pool_active * (p[lo.P_PV_POOL_SHARE] > 0.0)            # [prev, run]
@@ -228,13 +251,19 @@ class _Model:
         D[lo.A_SPEND_PREV][:] = prev_agency_cost + prev_pool_cost
 
         # ---- reactive services ------------------------------------------------------------
-        demand = s.react_of_util @ (p[lo.P_UTIL] * people[s.util_pop])  # [react, run]
+        ulink_v = s.ulink_prev
+        ulink_factor = 1.0 - (p[lo.P_UTIL_EFFECT] * credit[ulink_v]) * effective[ulink_v]
+        util_rate = p[lo.P_UTIL] * s.util_mult([ulink_factor], self.n_runs)
+        demand = s.react_of_util @ (util_rate * people[s.util_pop])      # [react, run]
         waiting = X[lo.X_WAITING]
         waiting_pos = np.maximum(waiting, 0.0)
         activity = np.minimum(p[lo.P_RV_CAPACITY], demand + waiting_pos / p[lo.P_RV_QUEUE_CLEAR])
         D[lo.X_WAITING][:] = demand - activity
         capbase = X[lo.X_CAPBASE]
-        D[lo.X_CAPBASE][:] = (activity - capbase) / p[lo.P_RV_DECOMMISSION]
+        # only the cashable share of capacity freed since month 0 is decommissioned
+        capacity_kept = activity + (1.0 - p[lo.P_RV_CASHABLE]) * \
+            np.maximum(0.0, X[lo.X_CAPINIT] - activity)
+        D[lo.X_CAPBASE][:] = (capacity_kept - capbase) / p[lo.P_RV_DECOMMISSION]
         react_unit_cost = p[lo.P_RV_UNIT_COST] * efficiency[s.react_agency]
         fixed = p[lo.P_RV_FIXED_SHARE]
         cash = react_unit_cost * ((1.0 - fixed) * activity + fixed * np.maximum(activity, capbase))
@@ -246,27 +275,46 @@ class _Model:
         served = s.react_of_util @ people[s.util_pop]                   # [react, run]
         with np.errstate(divide="ignore", invalid="ignore"):
             share_waiting = np.where(served > 0.0, np.minimum(1.0, waiting_pos / served), 0.0)
-        prev_factor = 1.0 - p[lo.P_PV_EFFECT] * effective
+        prev_factor = 1.0 - (p[lo.P_PV_EFFECT] * credit) * effective + \
+            (p[lo.P_PV_SHORT_RUN] * credit) * building
         react_factor = 1.0 + g[lo.G_LOOP_WAITING] * p[lo.P_RV_DETERIORATION] * share_waiting
         agency_factor = 1.0 + g[lo.G_LOOP_EROSION] * p[lo.P_AG_EROSION] * (1.0 - efficiency)
         mult = s.mult([prev_factor, react_factor, agency_factor], self.n_runs)
 
         # ---- people -----------------------------------------------------------------------
-        esc = p[lo.P_ESC] * mult * people * s.not_last[:, None]
-        rec = p[lo.P_REC] * people * s.not_first[:, None]
+        recovery_factor = 1.0 + (p[lo.P_PV_RECOVERY] * credit) * effective
+        rec_mult = s.recovery_mult([recovery_factor], self.n_runs)
+        sub_v = s.sub_prev
+        sub_factor = 1.0 - (p[lo.P_SUBSTITUTION] * credit[sub_v]) * effective[sub_v]
+        keep = s.sub_keep([sub_factor], self.n_runs)   # share of escalation not substituted
+        esc_all = p[lo.P_ESC] * mult * people * s.not_last[:, None]
+        esc = esc_all * keep
+        div = esc_all * (1.0 - keep) * s.not_first[:, None]     # substituted: moved down
+        rec = p[lo.P_REC] * rec_mult * people * s.not_first[:, None]
         ext = p[lo.P_EXIT] * people
-        out = (esc + rec + ext) * self.dt
+        out = (esc + div + rec + ext) * self.dt
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(out > people, people / out, 1.0)
-        esc, rec, ext = esc * scale, rec * scale, ext * scale
+        esc, div, rec, ext = esc * scale, div * scale, rec * scale, ext * scale
+        deaths = ext * p[lo.P_DEATH_SHARE]
+        moves = ext * p[lo.P_TRANS_SHARE]
+        leaves = ext * (1.0 - p[lo.P_DEATH_SHARE] - p[lo.P_TRANS_SHARE])
+        arrivals = s.moves_to @ moves
         inflow = p[lo.P_INFLOW] * G["inflow"][s.pop_cohort]
         dpop = D[lo.X_POP]
-        dpop[:] = inflow - esc - rec - ext
+        dpop[:] = inflow - esc - div - rec - ext + arrivals
         dpop[1:] += esc[:-1]       # escalation to the next state (0 from a cohort's last state)
-        dpop[:-1] += rec[1:]       # recovery to the previous state (0 from a first state)
+        dpop[:-1] += rec[1:] + div[1:]   # recovery and substitution to the previous state
         D[lo.A_INFLOW][:] = s.cohort_of_pop @ inflow
-        D[lo.A_EXIT][:] = s.cohort_of_pop @ ext
+        D[lo.A_EXIT][:] = s.cohort_of_pop @ leaves
         D[lo.A_ESC][:] = s.cohort_of_pop @ esc
+        D[lo.A_REC][:] = s.cohort_of_pop @ (rec + div)
+        D[lo.A_DEATH][:] = s.cohort_of_pop @ deaths
+        D[lo.A_TRANS_OUT][:] = s.cohort_of_pop @ moves
+        D[lo.A_TRANS_IN][:] = s.cohort_of_pop @ arrivals
+        employed = p[lo.P_EMPLOYMENT] * people
+        D[lo.A_EMPLOYED][:] = s.cohort_of_pop @ employed
+        D[lo.A_EMPLOY_VALUE][:] = s.cohort_of_pop @ (employed * p[lo.P_EMPLOY_VALUE][s.pop_cohort])
         D[lo.A_PERSON_MONTHS][:] = people
         D[lo.A_DISC_QALY][:] = (self.m.pop_utility @ people)[None, :] / 12.0 * disc_h
 
@@ -374,13 +422,16 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
     X[lo.X_RESERVES][:] = f.p[lo.P_AG_RESERVES]
     dx = np.zeros_like(x)
     G0 = growth.at(0.0)
-    # services already running are in steady state: delay stages at month-0 coverage and the
-    # capacity cost base at month-0 activity (neither depends on those stocks)
+    # services already running are in steady state: delay stages at month-0 coverage (which
+    # does not depend on them), then the capacity cost base at month-0 activity (which does,
+    # through utilisation effects; the spend at K = activity is the spend at K = 0)
     at0 = f.rhs(0.0, x, G0, 1.0, 1.0, dx)
     X[lo.X_STAGE][:] = at0["coverage"][s.stage_service]
-    X[lo.X_CAPBASE][:] = at0["activity"]
+    X[lo.X_PERSIST][:] = at0["coverage"]
     # perceived spend starts at spend, and the savings baseline at reactive cash spend
     at0 = f.rhs(0.0, x, G0, 1.0, 1.0, dx)
+    X[lo.X_CAPBASE][:] = at0["activity"]
+    X[lo.X_CAPINIT][:] = at0["activity"]
     X[lo.X_PERCEIVED][:] = at0["spend"]
     f.ref[:] = at0["react_cash"] / G0["baseline"]
 

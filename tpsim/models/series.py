@@ -213,8 +213,26 @@ FAMILIES: tuple[Family, ...] = (
       ("A_INFLOW",), _cohort_block(lo.A_INFLOW)),
     F("escalations", "cohort", "flow", "people per month", "moves to a higher need state",
       ("A_ESC",), _cohort_block(lo.A_ESC)),
-    F("exits", "cohort", "flow", "people per month", "deaths and moves away",
-      ("A_EXIT",), _cohort_block(lo.A_EXIT)),
+    F("exits", "cohort", "flow", "people per month",
+      "exits other than deaths and transitions (moving away, custody); all exits of a state "
+      "without death_share / transition_share", ("A_EXIT",), _cohort_block(lo.A_EXIT)),
+    F("recoveries", "cohort", "flow", "people per month",
+      "moves to a lower need state, including escalations substituted by a preventive service",
+      ("A_REC",), _cohort_block(lo.A_REC)),
+    F("deaths", "cohort", "flow", "people per month", "deaths (death_share of exits)",
+      ("A_DEATH",), _cohort_block(lo.A_DEATH)),
+    F("transitions_out", "cohort", "flow", "people per month",
+      "moves into another cohort (transition_share of exits, e.g. turning 18)",
+      ("A_TRANS_OUT",), _cohort_block(lo.A_TRANS_OUT)),
+    F("transitions_in", "cohort", "flow", "people per month",
+      "arrivals from another cohort's transitions", ("A_TRANS_IN",),
+      _cohort_block(lo.A_TRANS_IN)),
+    F("employed", "cohort", "flow", "person-months per month",
+      "people in work (the states' employment shares x people)", ("A_EMPLOYED",),
+      _cohort_block(lo.A_EMPLOYED)),
+    F("employment_value", "cohort", "flow", MONEY,
+      "tax and National Insurance paid by people in work (to HMRC): a fiscal transfer, not "
+      "an economic benefit", ("A_EMPLOY_VALUE",), _cohort_block(lo.A_EMPLOY_VALUE)),
     F("crisis_person_months", "cohort", "flow", "person-months per month",
       "time spent in the cohort's highest need state", ("A_PERSON_MONTHS",), _crisis),
     F("qalys", "cohort", "flow", "QALYs per month",
@@ -235,6 +253,8 @@ COLUMN_GROUPS: tuple[tuple[str, ...], ...] = (
     ("prevention_funding", "funding_level", "coverage"),
     ("pool.balance",), ("pool.reinvested",), ("pool.contributions",), ("pool.spend",),
     ("inflow", "escalations", "exits", "crisis_person_months", "qalys"),
+    ("recoveries", "deaths", "transitions_out", "transitions_in", "employed",
+     "employment_value"),
 )
 assert sorted(n for g in COLUMN_GROUPS for n in g) == sorted(_BY_NAME)
 

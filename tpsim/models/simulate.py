@@ -117,26 +117,28 @@ def _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_fina
                           module.XROW, out_final, out_traj, 8 * numba.get_num_threads())
 
 
-def kernel_model(model: Model) -> tuple:
-    """The ``model`` argument of :func:`tpsim.models.kernel.simulate_batch`: layout offsets,
-    entity counts, people arrays and service arrays."""
-    s = model.structure
-    sizes = (len(model.cohorts), model.npop, len(model.preventive), len(model.reactive),
-             len(model.agencies))
-    people = (s["pop_cohort"], s["pop_first"], s["pop_last"], model.pop_utility,
-              s["pop_prev_ptr"], s["pop_prev"], s["pop_react_ptr"], s["pop_react"],
-              s["pop_ag_ptr"], s["pop_ag"])
-    services = (s["prev_agency"], s["prev_order"], s["prev_stage0"], s["prev_ptr"],
-                s["prev_pop"], s["react_agency"], s["react_ptr"], s["react_pop"])
-    return (model.po, model.xo, sizes, people, services)
-
-
 def _run_generic(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj):
     if kernel.jit_cache_warm() is False:
         _log.info("compiling the simulation kernel: first use after installing, about "
                   "half a minute; later runs load it from numba's cache")
+    s = model.structure
+    nco, nag = len(model.cohorts), len(model.agencies)
+    nprev, nreact = len(model.preventive), len(model.reactive)
+    naux = model.npop + 2 * nprev + nreact + 3 * nag + 2
+    ngrowth = nco + 2 * nag + 1
     kernel.simulate_batch(
-        theta, (model.ev_month, model.ev_param, ev_values),
-        (model.dt, model.steps_per_month, model.n_months, model.method == "rk4"),
-        (disc, disc_h), record_index, out_final, out_traj, kernel_model(model),
-        numba.get_num_threads())
+        theta, model.ev_month, model.ev_param, ev_values, model.dt, model.steps_per_month,
+        model.n_months, model.method == "rk4", disc, disc_h, record_index, out_final,
+        out_traj, model.po, model.xo, nco, model.npop, nprev, nreact, nag, naux, ngrowth,
+        s["pop_cohort"], s["pop_first"], s["pop_last"], model.pop_utility,
+        s["prev_agency"], s["prev_order"], s["prev_stage0"], s["prev_ptr"], s["prev_pop"],
+        s["react_agency"], s["react_ptr"], s["react_pop"], s["pop_prev_ptr"], s["pop_prev"],
+        s["pop_react_ptr"], s["pop_react"], s["pop_ag_ptr"], s["pop_ag"],
+        mechanism_arrays(model), numba.get_num_threads())
+
+
+def mechanism_arrays(model: Model) -> tuple:
+    """The ``mechanisms`` argument of :func:`tpsim.models.kernel.simulate_batch`."""
+    s = model.structure
+    return (s["pop_sub_ptr"], s["pop_sub"], s["trans_in_ptr"], s["trans_in"], s["ulink_prev"],
+            s["sub_prev"], s["util_link_ptr"], s["util_link"])

@@ -128,6 +128,19 @@ PARAMETER_TABLE: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (lo.P_AG_EROSION, "agency", ("quality_erosion",)),
     (lo.P_AG_CONTRIBUTION, "pool_contribution", ()),
     (lo.P_GLOBAL, "global", ()),
+    (lo.P_DEATH_SHARE, "state", ("death_share",)),
+    (lo.P_TRANS_SHARE, "state", ("transition_share",)),
+    (lo.P_EMPLOYMENT, "state", ("employment",)),
+    (lo.P_EMPLOY_VALUE, "cohort", ("employment_value",)),
+    (lo.P_PV_RECOVERY, "preventive", ("recovery_effect",)),
+    (lo.P_PV_SHORT_RUN, "preventive", ("short_run_effect",)),
+    (lo.P_PV_DECAY, "preventive", ("effect_decay",)),
+    (lo.P_PV_DEADWEIGHT, "preventive", ("deadweight",)),
+    (lo.P_PV_DISPLACEMENT, "preventive", ("displacement",)),
+    (lo.P_PV_ATTRIBUTION, "preventive", ("attribution",)),
+    (lo.P_RV_CASHABLE, "reactive", ("cashable_share",)),
+    (lo.P_UTIL_EFFECT, "utilisation_link", ()),
+    (lo.P_SUBSTITUTION, "substitution_link", ()),
 )
 
 # The scalar block's items, in ``G_*`` order (the "global" entity).
@@ -145,9 +158,19 @@ GLOBAL_PATHS: tuple[tuple[str, ...], ...] = (
 _ABSENT_IS_ZERO = frozenset({"pool_share", "pool_contribution"})
 
 
+def links(d: dict, preventive: list[str], key: str) -> list[tuple[str, str]]:
+    """(preventive service, reactive service) pairs of ``key`` (``utilisation_effects`` or
+    ``substitutes``), in service order then document order."""
+    return [(v, r) for v in preventive for r in d["services"][v].get(key, {})]
+
+
 def _entities(d: dict, pop_labels, preventive, reactive, util_pairs) -> dict[str, list[tuple]]:
     """The scenario path of each member of each entity, in item order."""
     return {
+        "utilisation_link": [("services", v, "utilisation_effects", r)
+                             for v, r in links(d, preventive, "utilisation_effects")],
+        "substitution_link": [("services", v, "substitutes", r)
+                              for v, r in links(d, preventive, "substitutes")],
         "state": [("cohorts", c, "states", s) for c, s in pop_labels],
         "cohort": [("cohorts", c) for c in d["cohorts"]],
         "preventive": [("services", v) for v in preventive],
@@ -239,6 +262,50 @@ def _structure_arrays(d: dict, agencies, cohorts, states, pop_labels, preventive
     out["pop_react_ptr"], out["pop_react"] = _csr([[r for r in range(nreact) if i in react_lists[r]]
                                                    for i in range(npop)])
     out["pop_ag_ptr"], out["pop_ag"] = _csr([sorted(s) for s in serving])
+    out.update(_mechanism_arrays(d, cohorts, states, pop_labels, preventive, reactive,
+                                 util_pairs, prev_lists, react_lists))
+    return out
+
+
+def _mechanism_arrays(d: dict, cohorts, states, pop_labels, preventive, reactive, util_pairs,
+                      prev_lists, react_lists) -> dict[str, np.ndarray]:
+    """Structure of the prevention mechanisms and cohort transitions (docs/model.md):
+
+    * ``ulink_prev`` / ``ulink_react``: the services of each utilisation-effect link;
+      ``util_link_ptr`` / ``util_link``: for each utilisation pair, the links that scale it;
+    * ``sub_prev`` / ``sub_react``: the services of each substitution link;
+      ``pop_sub_ptr`` / ``pop_sub``: for each population index, the substitution links that
+      divert its escalation (the state above it is used by the substituted service);
+    * ``pop_trans``: the population index people leaving by transition enter (-1: none);
+      ``trans_in_ptr`` / ``trans_in``: for each population index, the ones that feed it.
+    """
+    pop_of = {lab: i for i, lab in enumerate(pop_labels)}
+    npop = len(pop_labels)
+    out = {}
+    ulinks = links(d, preventive, "utilisation_effects")
+    out["ulink_prev"] = np.array([preventive.index(v) for v, _ in ulinks], dtype=np.int64)
+    out["ulink_react"] = np.array([reactive.index(r) for _, r in ulinks], dtype=np.int64)
+    out["util_link_ptr"], out["util_link"] = _csr(
+        [[k for k, (v, rr) in enumerate(ulinks)
+          if reactive.index(rr) == r and i in prev_lists[preventive.index(v)]]
+         for r, i in [(reactive.index(r), i) for r, i in util_pairs]])
+    subs = links(d, preventive, "substitutes")
+    out["sub_prev"] = np.array([preventive.index(v) for v, _ in subs], dtype=np.int64)
+    out["sub_react"] = np.array([reactive.index(r) for _, r in subs], dtype=np.int64)
+    last = {i for c in cohorts for i in [pop_of[(c, states[c][-1])]]}
+    out["pop_sub_ptr"], out["pop_sub"] = _csr(
+        [[k for k, (v, r) in enumerate(subs)
+          if i not in last and i in prev_lists[preventive.index(v)]
+          and i + 1 in react_lists[reactive.index(r)]] for i in range(npop)])
+    trans = np.full(npop, -1, dtype=np.int64)
+    for c in cohorts:
+        t = d["cohorts"][c].get("transition")
+        if t:
+            for s_from, s_to in t["states"].items():
+                trans[pop_of[(c, s_from)]] = pop_of[(t["cohort"], s_to)]
+    out["pop_trans"] = trans
+    out["trans_in_ptr"], out["trans_in"] = _csr([[j for j in range(npop) if trans[j] == i]
+                                                 for i in range(npop)])
     return out
 
 
@@ -260,7 +327,9 @@ def compile_scenario(scenario) -> Model:
     po, theta0, param_names = parameter_layout(d, pop_labels, preventive, reactive, util_pairs)
     assert np.array_equal(po, lo.offsets(lo.param_sizes(
         len(pop_labels), len(cohorts), len(preventive), len(reactive), len(util_pairs),
-        len(agencies)))), "the parameter table must match the kernel's layout"
+        len(agencies), len(links(d, preventive, "utilisation_effects")),
+        len(links(d, preventive, "substitutes"))))), \
+        "the parameter table must match the kernel's layout"
     param_index = {n: i for i, n in enumerate(param_names)}
     nstage = int(sum(int(d["services"][v]["delay_order"]) for v in preventive))
     xo = lo.offsets(lo.state_sizes(len(pop_labels), len(cohorts), nstage, len(preventive),

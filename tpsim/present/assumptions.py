@@ -7,34 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tpsim.present import charts
+from tpsim.present.labels import parameter_label  # noqa: F401 (re-exported)
 from tpsim.config.scenario import Scenario
-
-
-def parameter_label(scenario: Scenario, path: str) -> str:
-    """A dotted parameter path in words: ``services.early_help.unit_cost`` ->
-    ``"Early help and family support: unit cost"`` (the path itself when it is not one)."""
-    parts = path.split(".")
-    def words(key: str) -> str:
-        return key.replace("_", " ")
-
-    try:
-        if parts[0] in ("services", "agencies", "cohorts") and len(parts) >= 3:
-            entity = getattr(scenario, parts[0])[parts[1]]
-            label = charts.short_label(entity.get("label") or parts[1], 50)
-            if parts[0] == "cohorts" and len(parts) >= 5 and parts[2] == "states":
-                return f"{label}, {words(parts[3])}: {words('.'.join(parts[4:]))}"
-            return f"{label}: {words(' '.join(parts[2:]))}"
-        if parts[0] == "pool" and len(parts) >= 2:
-            rest = parts[1:]
-            if rest[0] in ("contributions", "services") and len(rest) == 2:
-                group = scenario.agencies if rest[0] == "contributions" else scenario.services
-                who = charts.short_label(group.get(rest[1], {}).get("label") or rest[1], 50)
-                return f"Pool {words(rest[0][:-1])}: {who}"
-            return "Pool: " + words(" ".join(rest))
-    except (KeyError, TypeError, AttributeError):
-        pass
-    return path
 
 
 _COMMENT = re.compile(r"\s#\s?(.*)$")

@@ -41,6 +41,7 @@ import numpy as np
 from tpsim import __version__
 from tpsim.present import style as st
 from tpsim.present import wording
+from tpsim.present.labels import scenario_label, short_label
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
@@ -73,13 +74,6 @@ _DIVERGING = LinearSegmentedColormap.from_list(
 # ---------------------------------------------------------------------------------------------
 # Labels and the source line
 # ---------------------------------------------------------------------------------------------
-
-
-def short_label(label: str, width: int = 60) -> str:
-    """A label without a trailing parenthesis, cut at ``width`` characters:
-    ``"Police (PCC and force)" -> "Police"``."""
-    text = re.sub(r"\s*\([^()]*\)\s*$", "", label.strip()) or label.strip()
-    return textwrap.shorten(text, width=width, placeholder="…")
 
 
 def wrap(text: str, width: int = 26, max_lines: int = 3) -> str:
@@ -170,7 +164,7 @@ def series_title(name: str, scenario=None) -> str:
 
 
 def _scenario_title(scenario) -> str:
-    return scenario.name.replace("_", " ")
+    return scenario_label(scenario)
 
 
 def source_line(scenarios: Sequence, counterfactual=None, note: str | None = None) -> str:
@@ -607,7 +601,7 @@ def net_benefit_curve(months: Sequence[float], curves: Mapping[str, Sequence[flo
                 raise ValueError(f"curve {name!r} needs one value per month")
             x, yy = (np.concatenate([[0.0], months]), np.concatenate([[0.0], y])) \
                 if months.size and months[0] > 0 else (months, y)
-            ax.plot(x, yy, label=name.replace("_", " "), **styles[name])
+            ax.plot(x, yy, label=scenario_label(name), **styles[name])
             pb = payback_months.get(name)
             if pb is not None and np.isfinite(pb):
                 py = float(np.interp(pb, x, yy))
@@ -621,12 +615,12 @@ def net_benefit_curve(months: Sequence[float], curves: Mapping[str, Sequence[flo
         _mark_parliament(ax, n_months, parliament_months)
         ax.set_ylabel("Net benefit to date, £m")
         ax.yaxis.set_major_formatter(st.pounds_m_formatter())
-        handles = [Line2D([], [], label=name.replace("_", " "), **styles[name]) for name in curves]
+        handles = [Line2D([], [], label=scenario_label(name), **styles[name]) for name in curves]
         if any(payback_months.get(n) is not None for n in curves):
             handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="white",
                                   markeredgecolor=st.TEXT_COLOUR, markeredgewidth=1.5,
                                   label="Payback: the month it has paid for itself"))
-        not_paid = [n.replace("_", " ") for n in curves if payback_months.get(n) is None]
+        not_paid = [scenario_label(n) for n in curves if payback_months.get(n) is None]
         _legend(fig, handles, min(3, len(handles)))
         if not_paid:
             ax.set_title("No payback within the horizon: " + ", ".join(not_paid), loc="right",
@@ -641,17 +635,23 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
                         xlabel: str = "Agency whose spending falls (saving received)",
                         ylabel: str = "Investment paid for by",
                         value_label: str = "£m, discounted present value",
+                        invested: Sequence[float | None] | None = None,
+                        invested_label: str = "Invested\n(PV)",
+                        row_label_lines: int = 2,
                         source: str | None = None) -> Figure:
     """Annotated heat map: cell (i, j) is the saving (£, shown in £m; negative = extra cost)
     that ``gainers[j]`` receives because of what ``payers[i]`` spends. Rows and columns are
     agency (or investment) ids; ``labels`` maps ids to display names. Blue is a saving,
-    orange a cost; each cell carries its value."""
+    orange a cost; each cell carries its value. ``invested`` (£ per payer row, None for a row
+    without one) adds a column of what each payer invested, set apart from the matrix, so a
+    row's savings can be read against its cost."""
     m = np.asarray(matrix, dtype=float) / 1e6
     payers, gainers = list(payers), list(gainers)
     if m.shape != (len(payers), len(gainers)):
         raise ValueError(f"matrix is {m.shape}, expected {len(payers)} x {len(gainers)}")
     labels = dict(labels or {})
-    ylabels = [wrap(short_label(labels.get(p, state_label(p))), 28, 2) for p in payers]
+    ylabels = [wrap(short_label(labels.get(p, state_label(p))), 28, row_label_lines)
+               for p in payers]
     xlabels = [short_label(labels.get(g, state_label(g))) for g in gainers]
     fig, axes = _new_figure(2.3 + 0.36 * len(payers))
     ax = axes[0][0]
@@ -675,6 +675,15 @@ def wrong_pocket_matrix(matrix, payers: Sequence[str], gainers: Sequence[str], *
                 dark = abs(v) > 0.55 * vmax
                 ax.text(j, i, _cell_text(v), ha="center", va="center", fontsize=7,
                         color="white" if dark else st.TEXT_COLOUR)
+        if invested is not None:
+            x_inv = len(gainers) - 0.5 + 0.75
+            ax.text(x_inv, -0.5, invested_label, ha="center", va="bottom", fontsize=6.8,
+                    fontweight="bold", color=st.TEXT_COLOUR, clip_on=False)
+            for i, v in enumerate(list(invested)[:len(payers)]):
+                if v is not None:
+                    ax.text(x_inv, i, st.pounds_m(v / 1e6, 1), ha="center", va="center",
+                            fontsize=7, color=st.TEXT_COLOUR, clip_on=False, gid="invested")
+            ax.set_xlim(-0.5, len(gainers) - 0.5 + 1.5)
         bar = fig.colorbar(image, ax=ax, shrink=0.85, pad=0.01)
         bar.set_label(value_label + "\n(blue = saving, orange = extra cost)", fontsize=7)
         bar.ax.yaxis.set_major_formatter(st.pounds_m_formatter())
@@ -769,7 +778,7 @@ def tornado_chart(labels: Sequence[str], low_values: Sequence[float], high_value
     if max_bars is not None:
         order = order[:max_bars]
     order = order[::-1]  # widest at the top
-    fig, axes = _new_figure(1.3 + 0.3 * len(order))
+    fig, axes = _new_figure(max(2.6, 1.5 + 0.3 * len(order)))
     ax = axes[0][0]
     fmt = st.pounds_m_formatter() if value_format == "pounds_m" else st.thousands_formatter()
     with st.style_context():

@@ -1,6 +1,7 @@
 """The content of the comparison and ensemble files, built in one place each (no I/O):
 
-* :func:`comparison_files`: ``comparison.json``, ``comparison.csv``, ``attribution.csv`` and
+* :func:`comparison_files`: ``comparison.json``, ``comparison.csv``, ``attribution.csv``,
+  ``cashflow.csv`` and
   each run's ``<scenario>/timeseries.csv`` of a ready
   :class:`~tpsim.analysis.comparison.Comparison` (``tpsim compare`` and ``tpsim report`` write
   these same texts); :func:`scenario_entry` is one scenario's block of ``comparison.json``,
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tpsim import __version__
+from tpsim.analysis import cashflow
 from tpsim.analysis.appraisal import PARLIAMENT_MONTHS, POOL_ROW, ROW_METRICS, TOTAL_ROW
 from tpsim.errors import TpsimError
 from tpsim.output import csv_text, json_text
@@ -87,13 +89,25 @@ def scenario_entry(case, folder: str | None = None) -> dict:
         "optimism_bias_source": "command line" if case.optimism_bias_from_caller else "scenario",
         "qaly_value": settings.qaly_value,
         "value_qalys": settings.value_qalys,
+        "qaly_price_year": settings.qaly_price_year or sc.price_year,
+        "qaly_uprating": settings.qaly_uprating,
+        "qaly_value_used": settings.qaly_value_used,
+        "optimism_bias_detail": settings.optimism_bias_block(
+            "command line" if case.optimism_bias_from_caller else "scenario"),
+        "transfers": sorted(v for v, sv in sc.services.items() if sv.get("transfer")),
         **appraisal.headline(),
         "agencies": {a: appraisal.rows[a] for a in flows.agencies},
         "pool": pool,
         "total": appraisal.rows[TOTAL_ROW],
         "outcomes": appraisal.outcomes,
         "attribution": case.attribution,
+        **({} if case.by_service is None else {"attribution_by_service": {
+            k: case.by_service[k] for k in ("cashable", "economic")}}),
         "reconciliation": appraisal.reconciliation,
+        **({} if case.switching is None else {
+            "switching_values": case.switching["switching_values"],
+            "break_even": case.switching["break_even"]}),
+        **({} if case.section_114 is None else {"section_114": case.section_114}),
     }
 
 
@@ -116,7 +130,14 @@ def comparison_document(comparison) -> dict:
             "people": "people (escalations, exits) and person-months (crisis)",
             "qalys": "QALYs (quality-adjusted life years)",
         },
-        "runs": {"runs": comparison.n_runs, "kernel_calls": comparison.kernel_calls},
+        "runs": {"runs": comparison.n_runs, "kernel_calls": comparison.kernel_calls,
+                 "attribution_by_service_runs": sum(c.by_service["cashable"]["runs"]
+                                                    for c in comparison.cases if c.by_service),
+                 "switching_runs": sum(c.switching["runs"] + 2 for c in comparison.cases
+                                       if c.switching),
+                 "switching_kernel_calls": sum(
+                     c.switching["kernel_calls"] + c.switching["break_even"]["kernel_calls"]
+                     for c in comparison.cases if c.switching)},
         "scenarios": {c.scenario.name: scenario_entry(c, folders[c.scenario.name])
                       for c in comparison.cases},
     }
@@ -133,10 +154,16 @@ def comparison_files(comparison, document: dict | None = None) -> dict[Path, str
     agencies = list(comparison.runs.counterfactual_model.agencies)
     files = {Path("comparison.json"): json_text(document),
              Path("comparison.csv"): comparison_csv(report, cf.name),
-             Path("attribution.csv"): attribution_csv(report, agencies)}
+             Path("attribution.csv"): attribution_csv(report, agencies),
+             Path("cashflow.csv"): cashflow_csv(comparison)}
     for sc, columns, rows in comparison.timeseries_tables():
         files[Path(sc.name) / "timeseries.csv"] = csv_text(columns, rows)
     return files
+
+
+def cashflow_csv(comparison) -> str:
+    """``cashflow.csv``: the financial case of every scenario (:mod:`tpsim.analysis.cashflow`)."""
+    return csv_text(cashflow.COLUMNS, cashflow.comparison_cashflow(comparison))
 
 
 def _cell(value):
@@ -394,10 +421,12 @@ def des_summary(scenario, results, crosscheck: dict, settings: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> str:
+def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str,
+                    budgets=None) -> str:
     """``calibrated.yaml`` of ``tpsim calibrate``: a scenario that ``extends`` the original
     (a path relative to the output folder) and sets the fitted values, each commented with its
-    standard error and 95% interval."""
+    standard error and 95% interval; and, with ``budgets`` (a
+    :class:`tpsim.place.build.Rebudget`), the re-derived budgets with their notes."""
     from tpsim.analysis.calibration import calibrated_scenario_yaml
     from tpsim.config.localdata import month_label
 
@@ -418,13 +447,20 @@ def calibrated_yaml(cfg, scenario, data, result, extends: str, config: str) -> s
         "Estimates, standard errors, 95% intervals, correlations and fit statistics:",
         "fit_report.json next to this file.",
     ]
+    values = dict(result.estimates)
+    if budgets is not None:
+        values.update(budgets.overrides)
+        comments.update(budgets.notes)
+        header += ["Budgets and reserves are re-derived from the calibrated month 0 (tpsim "
+                   "calibrate --rebudget),", "so runs differ from fit_series.csv, which used "
+                   "the original budgets."]
     if st["warnings"]:
         header += ["", "Warnings from the fit:"] + [f"- {w}" for w in st["warnings"]]
     title = cfg.title or f"{scenario.title or scenario.name} (calibrated)"
     note = (f"Fitted by tpsim calibrate to local data {data.path} ({first} to {last}); "
             f"see fit_report.json")
     return calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends,
-                                    result.estimates, comments, header, title=title,
+                                    values, comments, header, title=title,
                                     source_note=note)
 
 

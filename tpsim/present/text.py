@@ -61,14 +61,24 @@ def comparison_text(document: dict) -> str:
                      f"Parliament figures cover months 1-{horizon}")
     for name, sc in document["scenarios"].items():
         t = sc["total"]
+        ob = sc["optimism_bias_detail"]
+        transfers = ", ".join(sc["transfers"]) or "none marked"
         lines += [
             "",
             f"{name} against {cf}: {horizon} months from {st['start']}, {st['price_year']} prices, "
             f"£m; discount {sc['discount_rate']:.1%} a year (health {sc['health_discount_rate']:.1%}), "
-            f"optimism bias {sc['optimism_bias']:.0%} on costs ({sc['optimism_bias_source']})",
-            f"  fiscal NPV {money(sc['npv'])} over the horizon ({money(sc['npv_parliament'])} "
-            f"over the Parliament); economic NPV {money(sc['economic_npv'])}; BCR {bcr(sc['bcr'])}; "
-            f"payback {payback(sc['payback_month'], sc['pays_back_in_parliament'])}",
+            f"optimism bias {sc['optimism_bias']:.0%} ({sc['optimism_bias_source']}"
+            + (f", {ob['category']} upper bound {ob['upper_bound']:.0%}" if ob["category"] else "")
+            + (f", stepped down: {ob['reason']}" if ob["stepped_down"] else "") + ")",
+            f"  NPSV {money(sc['npsv'])} over the horizon (headline; {money(sc['npsv_parliament'])} "
+            f"over the Parliament); economic NPV {money(sc['economic_npv'])}; fiscal NPV "
+            f"{money(sc['fiscal_npv'])} ({money(sc['npv_parliament'])} over the Parliament); "
+            f"BCR {bcr(sc['bcr'])}; payback "
+            f"{payback(sc['payback_month'], sc['pays_back_in_parliament'])}",
+            f"  NPSV = economic NPV + QALYs at £{sc['qaly_value_used']:,.0f} ({st['price_year']} "
+            f"prices) + declared outcome values; economic NPV excludes transfers ({transfers})",
+            "  optimism bias uplifted: " + "; ".join(ob["applied_to"])
+            + f" (PV £{sc['total']['pv_optimism_bias_horizon'] / 1e6:,.1f}m)",
         ]
         if sc["optimism_bias"] == 0.0:
             lines.append(f"  note: no optimism bias; the recommended uplift for a commissioned "
@@ -82,7 +92,8 @@ def comparison_text(document: dict) -> str:
         blocks = [*sc["agencies"].items(), ("pool (balance)", sc["pool"]), ("total", t)]
         for row, r in blocks:
             pb = r["payback_month"]
-            pb_text = "" if row.startswith("pool") else payback_cell(pb, horizon)
+            pb_text = ("" if row.startswith("pool") else
+                       payback_cell(pb, horizon, r["pv_uplifted_costs_horizon"] > 500.0))
             lines.append(
                 f"  {row:<26}{_m(r['costs_parliament'])}{_m(r['cashable_savings_parliament'])}"
                 f"{_m(r['non_cashable_savings_parliament'])}|{_m(r['costs_horizon'])}"
@@ -90,16 +101,86 @@ def comparison_text(document: dict) -> str:
                 f"{_m(r['pv_uplifted_costs_horizon'])}{_m(r['pv_cashable_savings_horizon'])}"
                 f"{_m(r['npv_horizon'], 11)}  {pb_text}")
         o = sc["outcomes"]["total"]
-        valued = "in the economic NPV" if sc["value_qalys"] else "not in the NPVs"
+        valued = "in the NPSV" if sc["value_qalys"] else "not valued"
         lines.append("  " + payback_legend(horizon))
         lines.append(
             f"  outcomes over the horizon: escalations avoided {o['escalations_avoided_horizon']:,.0f}; "
             f"crisis person-months avoided {o['crisis_person_months_avoided_horizon']:,.0f}; "
             f"exits avoided {o['exits_avoided_horizon']:,.1f}; QALYs gained "
             f"{o['qalys_gained_horizon']:,.1f} (PV {o['pv_qalys_gained_horizon']:,.1f}, "
-            f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value']:,.0f}, {valued})")
+            f"£{o['pv_qaly_value_horizon'] / 1e6:,.1f}m at £{sc['qaly_value_used']:,.0f}, {valued})")
         lines += _attribution_lines(sc["attribution"]["cashable"])
+        if "attribution_by_service" in sc:
+            lines += _service_lines(sc["attribution_by_service"]["cashable"])
+        lines += _switching_lines(sc)
+        s114 = [f"{a} month {m['month'] or '-'} (counterfactual {m['counterfactual_month'] or '-'})"
+                for a, m in sc.get("section_114", {}).items()
+                if m["month"] is not None or m["counterfactual_month"] is not None]
+        if s114:
+            lines.append("  section 114 (council reserves below zero; cashflow.csv has the "
+                         "financial years): " + "; ".join(s114))
     return "\n".join(lines).lstrip("\n")
+
+
+def _service_lines(block: dict) -> list[str]:
+    """Who pays / who gains by preventive service: Shapley rows, the part not attributed."""
+    if not block["services"]:
+        return ["  by service: no preventive service's investment differs from the counterfactual"]
+    agencies = list(block["total"])
+    width = 11
+    heads = [_wrap(a, width - 1) for a in agencies]
+    depth = max(len(h) for h in heads)
+    se = block["shapley_standard_error"]
+    lines = [f"  by service (Shapley values, {block['method']}; interactions shared out): PV of "
+             "cashable savings over the horizon, £m (rows: preventive service and who funds it)"]
+    for k in range(depth):
+        lines.append(f"  {'':<26}" + "".join(
+            f"{(h[k - depth + len(h)] if k >= depth - len(h) else ''):>{width}}" for h in heads)
+            + (f"{'total':>{width}}" + ("  ± s.e." if se else "") + "  funded by"
+               if k == depth - 1 else ""))
+    for v in block["services"]:
+        row = block["shapley"][v]
+        error = f"  ±{sum(se[v].values()) / 1e6:.1f}" if se else ""
+        lines.append(f"  {v[:26]:<26}" + "".join(_m(row[b], width) for b in agencies)
+                     + _m(block["row_totals"][v], width) + error + f"  {block['funded_by'][v]}")
+    for label, key in (("not service investment", "not_attributed"), ("total", "total")):
+        values = block[key]
+        lines.append(f"  {label:<26}" + "".join(_m(values[b], width) for b in agencies)
+                     + _m(sum(values.values()), width))
+    return lines
+
+
+def _switching_lines(sc: dict) -> list[str]:
+    """Switching values (NPSV and fiscal NPV) and the break-even horizon."""
+    if "switching_values" not in sc:
+        return []
+    be = sc["break_even"]
+
+    def month(m):
+        return (f"not within {be['months_searched']} months" if m is None
+                else "immediate" if m == 0 else f"month {m}")
+
+    lines = [f"  break-even (cumulative discounted NPSV turns non-negative, up to "
+             f"{be['months_searched']} months): {month(be['npsv_month'])}; fiscal NPV: "
+             f"{month(be['fiscal_npv_month'])}",
+             "  switching values (the value at which the case is zero; model parameters set in "
+             "the option and the counterfactual):",
+             f"  {'parameter':<44}{'central':>12}{'NPSV = 0':>14}{'fiscal = 0':>14}"]
+    by_parameter: dict[str, dict] = {}
+    for e in sc["switching_values"]:
+        by_parameter.setdefault(e["parameter"], {"central": e["central"]})[e["case"]] = e
+
+    def cell(e) -> str:
+        if e is None:
+            return f"{'n/a':>14}"
+        if e["none_in_range"]:
+            return f"{'none in range':>14}"
+        return f"{e['value']:>14,.6g}"
+
+    for name, row in by_parameter.items():
+        lines.append(f"  {name:<44}{row['central']:>12,.6g}{cell(row.get('npsv'))}"
+                     f"{cell(row.get('fiscal_npv'))}")
+    return lines
 
 
 def _attribution_lines(block: dict) -> list[str]:
@@ -141,7 +222,9 @@ def ensemble_text(document: dict) -> str:
     for name, r in document["results"].items():
         npv = r["npv"]
         p = npv["percentiles"]
-        lines.append(f"  {name}: NPV median {money(p['p50'])} (90% range {money(p['p5'])} "
+        central = "n/a" if npv.get("deterministic") is None else money(npv["deterministic"])
+        lines.append(f"  {name}: NPV deterministic {central}, mean {money(npv['mean'])}, median "
+                     f"{money(p['p50'])} (90% range {money(p['p5'])} "
                      f"to {money(p['p95'])}); P(NPV > 0) = "
                      f"{r['probability_beats_counterfactual']:.3f}; payback within the "
                      f"Parliament {r['payback']['probability_within_parliament']:.3f}")
@@ -191,3 +274,30 @@ def calibration_text(result, scenario_name: str, data_path: str, unused) -> str:
         out.append("warnings:")
         out += [f"  - {w}" for w in st["warnings"]]
     return "\n".join(out)
+
+
+def report_summary_text(comparison, document: dict, uncertainty=None) -> str:
+    """A few lines for the terminal after a report: the options ranked by NPSV, each with its
+    fiscal NPV, cash payback and (with an uncertainty analysis) the share of runs with a
+    positive fiscal NPV."""
+    from tpsim.present.labels import scenario_label
+    from tpsim.present.summary import options
+    from tpsim.present.wording import month_words
+
+    st = document["settings"]
+    metrics = uncertainty.metrics if uncertainty is not None else None
+    runs = uncertainty.runs if uncertainty is not None else None
+    opts = options(comparison, document["scenarios"], metrics, runs)
+    lines = [f"{len(opts)} option{'s' if len(opts) != 1 else ''} against "
+             f"{scenario_label(comparison.counterfactual)}: {st['horizon_months']} months from "
+             f"{month_words(st['start'])}, {st['price_year']} prices; ranked by NPSV"]
+    for o in opts:
+        def signed(v: float) -> str:
+            return ("+" if v > 0 else "") + money(v)
+        pb = payback(o.payback_month, o.pays_back_in_parliament)
+        line = (f"  {o.rank}. {o.label}: NPSV {signed(o.npsv)}; fiscal NPV {signed(o.fiscal_npv)}; "
+                f"cash payback {pb}")
+        if o.probability_positive is not None:
+            line += f"; fiscal NPV positive in {o.probability_positive:.0%} of {o.runs:,} runs"
+        lines.append(line)
+    return "\n".join(lines)

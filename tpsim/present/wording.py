@@ -34,6 +34,14 @@ def payback(month: int | None, in_parliament: bool | None = None) -> str:
     return f"month {month}" + (" (within the Parliament)" if in_parliament else "")
 
 
+def agency_payback(month: int | None, invests: bool) -> str:
+    """An agency's payback in a table: as :func:`payback`, but ``"no investment"`` for an agency
+    that bears no extra cost (it cannot be in deficit on an investment it never made)."""
+    if not invests:
+        return "no investment"
+    return payback(month)
+
+
 def payback_sentence(month: int | None, in_parliament: bool | None) -> str:
     """The payback month as a sentence of the report's headline."""
     if month is None:
@@ -44,16 +52,18 @@ def payback_sentence(month: int | None, in_parliament: bool | None) -> str:
         ", within the Parliament." if in_parliament else ", after the Parliament.")
 
 
-def payback_cell(month: int | None, horizon: int) -> str:
-    """A payback month in a narrow table column: the month, or ``>horizon`` when it does not
-    pay back within the horizon."""
+def payback_cell(month: int | None, horizon: int, invests: bool = True) -> str:
+    """A payback month in a narrow table column: the month, ``>horizon`` when it does not
+    pay back within the horizon, ``-`` for an agency that invests nothing."""
+    if not invests:
+        return "-"
     return f">{horizon}" if month is None else str(month)
 
 
 def payback_legend(horizon: int) -> str:
     """What the payback column of the printed table means."""
     return (f"payback: month the cumulative discounted fiscal net benefit turns non-negative; "
-            f"0 = never a net outlay; >{horizon} = {NOT_WITHIN_HORIZON}")
+            f"0 = never a net outlay; >{horizon} = {NOT_WITHIN_HORIZON}; - = no investment")
 
 
 def bcr(value: float | None) -> str:
