@@ -121,6 +121,43 @@ def bench_paired(model, n: int, rounds: int) -> dict:
     return res
 
 
+def bench_slicing(model, n: int, rounds: int) -> dict:
+    """Runs in slices of about ``SLICE_SECONDS`` (B, what ``simulate`` does so Ctrl-C is
+    seen between kernel calls) against one kernel call for the whole batch (A), rounds of A,
+    B, A: the median per-round cost B/A and the A/A noise."""
+    from tpsim.models import simulate as sim
+
+    theta = perturbed_theta(model, n)
+    sliced = sim._slices
+
+    def one_call(n_runs, unit):
+        yield 0, n_runs
+
+    def run(whole: bool):
+        sim._slices = one_call if whole else sliced
+        try:
+            return simulate(model, theta, record=False)
+        finally:
+            sim._slices = sliced
+
+    np.testing.assert_array_equal(run(True).final, run(False).final)
+    times = {"A1": [], "B": [], "A2": []}
+    for _ in range(rounds):
+        for key, whole in (("A1", True), ("B", False), ("A2", True)):
+            t0 = time.perf_counter()
+            run(whole)
+            times[key].append(time.perf_counter() - t0)
+    cost = statistics.median(2 * b_ / (a1 + a2) for a1, b_, a2
+                             in zip(times["A1"], times["B"], times["A2"]))
+    noise = statistics.median(a2 / a1 for a1, a2 in zip(times["A1"], times["A2"]))
+    res = {"runs": n, "rounds": rounds, "slice_seconds": sim.SLICE_SECONDS,
+           "one_call": spread(times["A1"] + times["A2"]), "sliced": spread(times["B"]),
+           "sliced_over_one_call": cost, "a_a": noise}
+    print(f"  slicing on {n:,} runs, {rounds} rounds A/B/A: sliced / one call {cost:.3f} "
+          f"(A/A {noise:.3f}), slices of ~{sim.SLICE_SECONDS} s")
+    return res
+
+
 def bench_ratio(model, n: int, rounds: int) -> dict:
     """numba vs the plain-numpy reference on the same batch, measured in this process."""
     from tpsim.models.reference import simulate_reference
@@ -214,6 +251,8 @@ def main(argv=None) -> int:
     results["batches"] = bench_batches(model, sizes, 3 if args.quick else 5)
     results["generated_vs_generic"] = bench_paired(model, 20_000 if args.quick else 100_000,
                                                    3 if args.quick else 5)
+    results["slicing"] = bench_slicing(model, 20_000 if args.quick else 100_000,
+                                       3 if args.quick else 5)
     results["numba_vs_numpy"] = bench_ratio(model, 2_000 if args.quick else 10_000,
                                             3 if args.quick else 5)
     if not args.quick:

@@ -35,7 +35,7 @@ import numpy as np
 
 from tpsim.models import kernel as K
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 LANES = 8
 """Runs per block of the generated kernel: one AVX-512 register of float64."""
 MAX_POINTERS = 150
@@ -153,9 +153,11 @@ class _Builder:
     def line(self, text: str) -> None:
         self.f.add(text)
 
-    def update(self, row: int, rate: str) -> None:
-        """State row ``row`` advances by ``rate`` over the step (in place)."""
-        self.f.writes.append(("x", row, f"{self.X(row)} + dt * ({rate})"))
+    def update(self, row: int, rate: str, nonnegative: bool = False) -> None:
+        """State row ``row`` advances by ``rate`` over the step (in place); a ``nonnegative``
+        stock emptied within the step ends at 0, not a rounding error below it."""
+        value = f"{self.X(row)} + dt * ({rate})"
+        self.f.writes.append(("x", row, f"max({value}, 0.0)" if nonnegative else value))
 
     EMITTERS = ("pool_switches", "agencies_budget", "preventive_coverage", "link_factors",
                 "reactive", "people_flows", "agencies_spend", "preventive_funding",
@@ -297,7 +299,7 @@ class _Builder:
             L(f"r_unit_cost_{r} = {P(pr + K.PR_UNIT_COST)} * {G(nco + nag + a)}")
             L(f"cash_{r} = r_unit_cost_{r} * ({P(pr + K.PR_VARIABLE_SHARE)} * activity_{r} + "
               f"{P(pr + K.PR_FIXED_SHARE)} * max(activity_{r}, {X(xr + K.XR_CAPBASE)}))")
-            self.update(xr + K.XR_WAITING, f"demand_{r} - activity_{r}")
+            self.update(xr + K.XR_WAITING, f"demand_{r} - activity_{r}", nonnegative=True)
             # only the cashable share of capacity freed since month 0 is decommissioned
             L(f"capacity_kept_{r} = activity_{r} + {P(pr + K.PR_RETAINED)} * "
               f"max(0.0, {X(xr + K.XR_CAPINIT)} - activity_{r})")
@@ -407,7 +409,7 @@ class _Builder:
                 self.line(f"arrivals_{i} = {' + '.join(arrivals)}")
                 self.line(f"c_trans_in_{int(pop_cohort[i])} += arrivals_{i}")
                 rate = f"({rate}) + arrivals_{i}"
-            self.update(xp + K.XP_PEOPLE, rate)
+            self.update(xp + K.XP_PEOPLE, rate, nonnegative=True)
         for c in range(nco):
             self.new()
             xc = lo[K.LO_XC] + c * K.NXC

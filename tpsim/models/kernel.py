@@ -508,6 +508,9 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
     fac = _lane_rows(fac)
     growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
     inv_dt = 1.0 / dt
+    # an Euler step (keep = 1) leaves an emptied people or waiting stock at 0, not a rounding
+    # error below it; a plain derivative (keep = 0) is not bounded
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
     xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
     og = out[lo[LO_XG]:lo[LO_XG] + NXG]
@@ -732,7 +735,8 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                                 pr[PR_FIXED_SHARE, l] * max(activity, capbase))
             # only the cashable share of capacity freed since month 0 is decommissioned
             capacity_kept = activity + pr[PR_RETAINED, l] * max(0.0, capinit - activity)
-            outr[XR_WAITING, l] = keep * xr[XR_WAITING, l] + h * (demand - activity)
+            outr[XR_WAITING, l] = max(keep * xr[XR_WAITING, l] + h * (demand - activity),
+                                      stock_floor)
             outr[XR_CAPBASE, l] = keep * capbase + \
                 h * ((capacity_kept - capbase) * pr[PR_INV_DECOMMISSION, l])
             outr[XR_CAPINIT, l] = keep * capinit
@@ -843,7 +847,9 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                 arrivals[l] += moved[l]
         arrived = sc[pop_cohort[i] * NSC + SC_TRANS_IN]
         for l in range(L):
-            outp[l] = keep * xp[l] + h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l])
+            outp[l] = max(keep * xp[l] +
+                          h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l]),
+                          stock_floor)
             arrived[l] += arrivals[l]
     for c in range(nco):
         b = lo[LO_XC] + c * NXC
@@ -1146,6 +1152,15 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             for j in range(nx):
                 for l in range(L):
                     x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
+            # a stock emptied within the step ends at 0, not a rounding error below it
+            for i in range(npop):
+                row = lo[LO_XP] + i * NXP + XP_PEOPLE
+                for l in range(L):
+                    x[row, l] = max(x[row, l], 0.0)
+            for r in range(nreact):
+                row = lo[LO_XR] + r * NXR + XR_WAITING
+                for l in range(L):
+                    x[row, l] = max(x[row, l], 0.0)
         if (step + 1) % steps_per_month == 0 and nrec > 0:
             m = (step + 1) // steps_per_month
             for l in range(nrun):

@@ -470,6 +470,9 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
             np.add(x, dt * k[2], out=xt)
             f.rhs(t + dt, xt, Gf, disc, disc_h, k[3])
             x += dt / 6.0 * (k[0] + 2.0 * k[1] + 2.0 * k[2] + k[3])
+        # a stock emptied within the step ends at 0, not a rounding error below it
+        np.maximum(X[lo.X_POP], 0.0, out=X[lo.X_POP])
+        np.maximum(X[lo.X_WAITING], 0.0, out=X[lo.X_WAITING])
         growth.advance(dt)
         if (step + 1) % spm == 0:
             traj[:, (step + 1) // spm] = x.T

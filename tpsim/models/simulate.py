@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 
 import numba
@@ -99,11 +100,34 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     out_traj = out.take("trajectory", traj_shape)
     disc = monthly_factors(model.n_months, discount_rate)
     disc_h = monthly_factors(model.n_months, health_discount_rate)
-    if n_runs and kernel_for(model, kernel_choice) == "generated":
-        _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj)
-    elif n_runs:
-        _run_generic(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj)
+    generated = kernel_for(model, kernel_choice) == "generated"
+    run = _run_generated if generated else _run_generic
+    unit = (codegen.LANES if generated else kernel.LANES) * 8 * numba.get_num_threads()
+    for r0, r1 in _slices(n_runs, unit):
+        run(model, theta[r0:r1], ev_values[r0:r1], disc, disc_h, record_index, out_final[r0:r1],
+            out_traj[r0:r1])
     return RawRun(out_final, out_traj, record_index, theta, ev_values)
+
+
+SLICE_SECONDS = 0.5
+"""Target duration of one kernel call: the runs are simulated in slices of about this long, so
+a SIGINT or SIGTERM (whose Python handler runs only between kernel calls) takes effect within
+about this time plus one slice's spread."""
+
+
+def _slices(n_runs: int, unit: int):
+    """Run ranges ``(r0, r1)`` covering ``0 .. n_runs``: the first slice is ``unit`` runs (one
+    block per chunk of the kernel), the next ones are sized from the time the previous took so
+    each lasts about :data:`SLICE_SECONDS`, in whole multiples of ``unit``. The runs are
+    independent, so slicing changes no result."""
+    r0, size = 0, unit
+    while r0 < n_runs:
+        r1 = min(n_runs, r0 + size)
+        start = time.perf_counter()
+        yield r0, r1
+        per_run = (time.perf_counter() - start) / (r1 - r0)
+        r0 = r1
+        size = unit * max(1, int(SLICE_SECONDS / (per_run * unit))) if per_run > 0 else 64 * unit
 
 
 def _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj):
