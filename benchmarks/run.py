@@ -130,7 +130,7 @@ def bench_slicing(model, n: int, rounds: int) -> dict:
     theta = perturbed_theta(model, n)
     sliced = sim._slices
 
-    def one_call(n_runs, unit):
+    def one_call(n_runs, unit, cost_key=()):
         yield 0, n_runs
 
     def run(whole: bool):

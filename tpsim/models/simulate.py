@@ -103,7 +103,8 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     generated = kernel_for(model, kernel_choice) == "generated"
     run = _run_generated if generated else _run_generic
     unit = (codegen.LANES if generated else kernel.LANES) * 8 * numba.get_num_threads()
-    for r0, r1 in _slices(n_runs, unit):
+    cost_key = (generated, model.npop, model.nstate, model.n_months * model.steps_per_month)
+    for r0, r1 in _slices(n_runs, unit, cost_key):
         run(model, theta[r0:r1], ev_values[r0:r1], disc, disc_h, record_index, out_final[r0:r1],
             out_traj[r0:r1])
     return RawRun(out_final, out_traj, record_index, theta, ev_values)
@@ -115,19 +116,29 @@ a SIGINT or SIGTERM (whose Python handler runs only between kernel calls) takes 
 about this time plus one slice's spread."""
 
 
-def _slices(n_runs: int, unit: int):
-    """Run ranges ``(r0, r1)`` covering ``0 .. n_runs``: the first slice is ``unit`` runs (one
-    block per chunk of the kernel), the next ones are sized from the time the previous took so
-    each lasts about :data:`SLICE_SECONDS`, in whole multiples of ``unit``. The runs are
-    independent, so slicing changes no result."""
-    r0, size = 0, unit
+_seconds_per_run: dict[tuple, float] = {}
+"""The last measured kernel time per run, by (kernel, model size, steps): sizes the first
+slice of the next call (an ensemble calls simulate for a few hundred runs at a time)."""
+
+
+def _slices(n_runs: int, unit: int, cost_key: tuple = ()):
+    """Run ranges ``(r0, r1)`` covering ``0 .. n_runs``, each sized so it lasts about
+    :data:`SLICE_SECONDS`, in whole multiples of ``unit`` (one block per chunk of the
+    kernel), from the time per run the previous slice (or call, by ``cost_key``) took; one
+    ``unit`` first when nothing is known. The runs are independent, so slicing changes no
+    result."""
+    r0 = 0
+    per_run = _seconds_per_run.get(cost_key)
     while r0 < n_runs:
+        size = unit * max(1, int(SLICE_SECONDS / (per_run * unit))) if per_run else unit
         r1 = min(n_runs, r0 + size)
         start = time.perf_counter()
         yield r0, r1
-        per_run = (time.perf_counter() - start) / (r1 - r0)
+        elapsed = time.perf_counter() - start
+        if r1 - r0 >= unit or per_run is None:
+            per_run = max(elapsed / (r1 - r0), 1e-9)
+            _seconds_per_run[cost_key] = per_run
         r0 = r1
-        size = unit * max(1, int(SLICE_SECONDS / (per_run * unit))) if per_run > 0 else 64 * unit
 
 
 def _run_generated(model, theta, ev_values, disc, disc_h, record_index, out_final, out_traj):
