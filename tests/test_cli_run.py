@@ -249,4 +249,4 @@ def test_shared_options_mean_the_same_in_every_command():
     for flag, by_command in seen.items():
         kinds = {d[:3] for d in by_command.values()}
         assert len(kinds) == 1, (flag, by_command)
-    assert seen["--horizon"]["run"][1] == (1, None)
+    assert seen["--horizon"]["run"][1] == (1, 1200)

@@ -17,7 +17,8 @@ from tpsim.errors import ScenarioError, TpsimError
 
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
            "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
-           "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn"]
+           "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn",
+           "discover", "DiscoveryResult", "optimise", "OptimisationResult"]
 
 PathLike = str | os.PathLike
 
@@ -616,3 +617,221 @@ def places_compare(table, scenario, against, reference=None, optimism_bias: floa
     return compare_places(table, scenario, against, reference=reference,
                           optimism_bias=optimism_bias, uncertainty=uncertainty, seed=seed,
                           engine=engine, **options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario discovery and the best mix of levers (docs/discovery.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DiscoveryResult:
+    """Scenario discovery of one condition over an ensemble of one scenario against its
+    counterfactual: ``discovery`` (:class:`tpsim.analysis.discovery.Discovery`: the PRIM
+    trajectory, the chosen pasted box, quasi-p-values, CART leaves), the sampled inputs ``x``
+    (runs x inputs), the outcome columns and ``interest`` (bool per run). :meth:`to_dict` is
+    discovery.json; :meth:`box` the chosen box in words."""
+
+    discovery: object = field(repr=False)
+    x: np.ndarray = field(repr=False)
+    outcomes: dict = field(repr=False)
+    interest: np.ndarray = field(repr=False)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        return self.discovery.box.coverage
+
+    @property
+    def density(self) -> float:
+        return self.discovery.box.density
+
+    def box(self) -> list[str]:
+        from tpsim.present.discovery import box_words
+
+        return box_words(self.discovery)
+
+    def to_dict(self) -> dict:
+        from tpsim.present.discovery import discovery_document
+
+        return discovery_document(self.discovery, self.settings)
+
+    def runs(self):
+        """The runs as a ``pandas.DataFrame``: inputs, outcomes and ``of_interest``."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.x, columns=self.discovery.labels)
+        for name, values in self.outcomes.items():
+            frame[name] = values
+        frame["of_interest"] = self.interest
+        return frame
+
+
+WITHIN = ("horizon", "parliament")
+
+
+def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:
+    """The names a ``where`` condition may use: every outcome column; with
+    ``within="parliament"`` a money figure (``npv``, ``npsv``, ...) is its value over the
+    Parliament (its ``*_parliament`` column), and ``payback`` stays the payback month."""
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    columns = dict(outcomes)
+    if within == "parliament":
+        for name in list(columns):
+            if f"{name}_parliament" in columns:
+                columns[name] = columns[f"{name}_parliament"]
+    return columns
+
+
+def discover(scenario, against, where: str = "npv > 0", runs: int = 4096, seed=0,
+             sampler: str = "random", within: str = "horizon", box: int | None = None,
+             threshold: float | None = None, peel_alpha: float | None = None,
+             mass_min: float | None = None, cart_depth: int = 3,
+             optimism_bias: float | None = None, horizon: int | None = None,
+             dt: float | None = None, method: str | None = None,
+             progress=None) -> DiscoveryResult:
+    """Which sampled futures make ``where`` true, as ``tpsim discover``: ``runs`` runs of the
+    scenario and ``against`` under the scenario's uncertainty section (the ensemble's runs for
+    the same seed and sampler), then PRIM (the box ``box`` on the peeling trajectory, or the
+    default choice of :func:`tpsim.analysis.discovery.choose_box`) and a CART tree.
+
+    ``where``: ``NAME OP NUMBER`` joined by ``and``/``or`` over the outcome columns
+    (:mod:`tpsim.analysis.runs`: ``npv``, ``npv_parliament``, ``bcr``, ``payback``,
+    ``section_114``...); ``within="parliament"`` reads money figures over the Parliament."""
+    from tpsim.analysis import discovery as ds
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis.runs import (RunsCollector, outcome_names, reserve_series,
+                                     shared_councils, stream_runs)
+    from tpsim.analysis.seeds import seed_entropy
+    from tpsim.analysis.where import parse_where
+
+    if within not in WITHIN:
+        raise TpsimError(f"within must be one of {', '.join(WITHIN)} (got {within!r})",
+                         key="within")
+    cf = _scenario(against, method, dt, horizon)
+    sc = _scenario(scenario, method, dt, horizon)
+    councils = shared_councils([sc], cf)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=runs, seed=entropy, sampler=sampler,
+                     series=reserve_series(councils), optimism_bias=optimism_bias)
+    if job.plan.d == 0:
+        raise TpsimError(f"{sc.name}: no uncertainty section: nothing to discover "
+                         f"(see docs/uncertainty.md)")
+    names = outcome_names(job, councils)
+    condition = parse_where(where, list(where_columns({n: None for n in names}, within)))
+    collector = RunsCollector(job, 0, councils)
+    stream_runs(job, collector, progress)
+    interest = condition.evaluate(where_columns(collector.y, within))
+    found = ds.analyse(
+        collector.x, interest, [c.label for c in collector.inputs],
+        [c.relative for c in collector.inputs], box=box,
+        threshold=ds.DENSITY_THRESHOLD if threshold is None else threshold,
+        peel_alpha=peel_alpha or ds.PEEL_ALPHA, mass_min=mass_min or ds.MASS_MIN,
+        cart_depth=cart_depth)
+    settings = {"scenario": sc.name, "counterfactual": cf.name, "where": condition.text,
+                "within": within, "runs": runs, "seed": seed if isinstance(seed, int) else None,
+                "sampler": sampler}
+    return DiscoveryResult(found, collector.x, collector.y, interest, settings)
+
+
+@dataclass
+class OptimisationResult:
+    """The best mix of levers found by :func:`optimise`: ``levers`` (paths, bounds, today's
+    values), ``optimum`` (:class:`tpsim.analysis.optimise.Optimum`), ``best``/``today`` the
+    comparison.json entries of the scenario with the best mix and with today's mix (NPSV,
+    fiscal NPV, payback...), ``frontier`` the candidates no other beats on both NPV and
+    payback month, ``robust`` (with futures) each candidate's expected NPV, 10th percentile and
+    maximum regret with the pick by ``criterion``. :meth:`to_dict` is optimisation.json."""
+
+    levers: list = field(repr=False)
+    optimum: object = field(repr=False)
+    best: dict = field(repr=False)
+    today: dict = field(repr=False)
+    frontier: list = field(default_factory=list, repr=False)
+    evaluated: list = field(default_factory=list, repr=False)
+    robust: dict = field(default_factory=dict, repr=False)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def mix(self) -> dict[str, float]:
+        return {lv.path: float(v) for lv, v in zip(self.levers, self.optimum.x)}
+
+    @property
+    def today_mix(self) -> dict[str, float]:
+        return {lv.path: lv.today for lv in self.levers}
+
+    def to_dict(self) -> dict:
+        from tpsim.present.optimisation import optimisation_document
+
+        return optimisation_document(self)
+
+
+def optimise(scenario, against, levers: Sequence[str], budget: float | None = None,
+             objective: str = "npsv", futures: int = 0, seed=0, sampler: str = "random",
+             generations: int = 40, popsize: int = 10, allow_section_114: bool = False,
+             criterion: str = "expected", optimism_bias: float | None = None,
+             horizon: int | None = None, dt: float | None = None,
+             method: str | None = None) -> OptimisationResult:
+    """The mix of ``levers`` (``"services.falls_prevention.places=0:2000"``, ...) that
+    maximises ``objective`` for ``scenario`` against ``against``, as ``tpsim optimise``:
+    differential evolution with each generation one batched simulation, under the pool
+    budget (``budget``: £ a month for the places levers; default today's cost) and no earlier
+    section 114 than today's mix (unless ``allow_section_114``). ``futures`` > 0 evaluates
+    every candidate over that many futures of the uncertainty section (plus the central case)
+    and adds the robust table (:func:`tpsim.analysis.optimise.robust_table`)."""
+    from tpsim.analysis import ensemble as en
+    from tpsim.analysis import optimise as op
+    from tpsim.analysis.runs import reserve_series, shared_councils
+    from tpsim.analysis.seeds import seed_entropy
+
+    cf = _scenario(against, method, dt, horizon)
+    sc = _scenario(scenario, method, dt, horizon)
+    councils = shared_councils([sc], cf)
+    entropy = seed_entropy(seed)
+    job = en.prepare([sc], cf, runs=max(futures, 1), seed=entropy, sampler=sampler,
+                     series=reserve_series(councils), optimism_bias=optimism_bias)
+    specs = [op.parse_lever(t) for t in levers]
+    lever_list = op.make_levers(sc, job.models[1], specs)
+    pool_shares = (sc.data.get("pool") or {}).get("services") or {}
+    named = {lv.path.split(".")[2] for lv in lever_list if lv.kind == "share"}
+    other = float(sum(v for s, v in pool_shares.items() if s not in named))
+    problem = op.MixProblem(job, lever_list, op.central_and_futures(job, futures), objective,
+                            budget, other, councils, allow_section_114,
+                            scenario_data=sc.data)
+    optimum = op.optimise(problem, seed=seed if isinstance(seed, int) else 0,
+                          generations=generations, popsize=popsize)
+    evaluated = problem.history
+    npv = np.array([h[1] for h in evaluated])
+    payback = np.array([h[2] for h in evaluated])
+    feasible = np.array([h[3] for h in evaluated])
+    ids = np.flatnonzero(feasible)
+    front = ids[op.frontier(npv[ids], payback[ids], job.n_months)] if ids.size else ids
+    money = "npv" if objective == "payback" else objective
+    frontier = [{"mix": {lv.path: float(v) for lv, v in zip(lever_list, evaluated[i][0])},
+                 money: float(npv[i]),
+                 "payback_month": None if payback[i] < 0 else int(payback[i])}
+                for i in front]
+    robust: dict = {}
+    if futures > 0:
+        candidates = {"today": problem.today, "best": optimum.x}
+        step = max(1, len(front) // 6)
+        for n, i in enumerate(front[::step]):
+            candidates[f"frontier_{n}"] = evaluated[i][0]
+        metric = objective if objective in en.METRICS else "npv"
+        table = op.robust_table(problem, candidates, metric)
+        robust = {"criterion": criterion, "metric": metric, "pick": op.pick(table, criterion),
+                  "candidates": table, "futures": futures}
+    # the figures tpsim compare reports for today's mix and for the best mix
+    best_sc = sc.replace(overrides={lv.path: float(v) for lv, v in zip(lever_list, optimum.x)})
+    today_entry = compare(sc, cf, optimism_bias=optimism_bias)[sc.name].to_dict()
+    best_entry = compare(best_sc, cf, optimism_bias=optimism_bias)[best_sc.name].to_dict()
+    settings = {"scenario": sc.name, "counterfactual": cf.name, "objective": objective,
+                "budget": problem.budget, "futures": futures, "generations": generations,
+                "popsize": popsize, "allow_section_114": allow_section_114,
+                "frontier_figure": money, "horizon_months": job.n_months,
+                "seed": seed if isinstance(seed, int) else None}
+    return OptimisationResult(lever_list, optimum, best_entry, today_entry, frontier,
+                              [(h[0].tolist(), h[1], h[2], h[3]) for h in evaluated], robust,
+                              settings)

@@ -82,11 +82,27 @@ def signals_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED)
+    # Python-level handlers that only note the signal: blocking it with pthread_sigmask in
+    # the main thread is not enough, since the kernel then delivers a process-wide signal to
+    # another thread (numba's, Dask's) and Python still runs the handler in the main thread
+    pending: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+                for s in _HANDLED}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if pending:
+            _deliver(pending[0], previous[pending[0]])
+
+
+def _deliver(signum: int, handler) -> None:
+    """Act on a signal held back by :func:`signals_held` as ``handler`` would have."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 def _os_error(target: Path, exc: OSError) -> TpsimError:

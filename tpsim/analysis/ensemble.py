@@ -642,8 +642,11 @@ def merge(a: Partial, b: Partial) -> Partial:
 
 
 def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
-              progress: Callable[[int], None] | None = None) -> Partial:
-    """Simulate and reduce blocks ``first_block .. stop_block - 1`` (one Dask task)."""
+              progress: Callable[[int], None] | None = None,
+              observe: Callable[[int, np.ndarray, BlockData], None] | None = None) -> Partial:
+    """Simulate and reduce blocks ``first_block .. stop_block - 1`` (one Dask task).
+    ``observe(first run, unit points, BlockData)``, if given, sees each slice of runs before
+    it is reduced (the per-run table of :mod:`tpsim.analysis.runs`)."""
     partial = Partial.empty(job)
     buffers = [Buffers() for _ in job.models]  # reused by every slice
     for block in range(first_block, stop_block):
@@ -655,9 +658,10 @@ def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
         size = SLICE_PER_THREAD * numba.get_num_threads()
         for s0 in range(0, stop - start, size):
             part = slice(s0, s0 + size)
-            partial.add(job, block, evaluate(job, u[part],
-                                             [(th[part], ev[part]) for th, ev in params],
-                                             buffers))
+            data = evaluate(job, u[part], [(th[part], ev[part]) for th, ev in params], buffers)
+            if observe is not None:
+                observe(start + s0, u[part], data)
+            partial.add(job, block, data)
         if progress is not None:
             progress(stop - start)
     return partial
@@ -726,11 +730,13 @@ def _chunks(job: EnsembleJob, chunk_runs: int) -> list[tuple[int, int]]:
 
 
 def run_local(job: EnsembleJob, chunk_runs: int = 4 * BLOCK,
-              progress: Callable[[int], None] | None = None) -> Partial:
-    """Run every chunk in this process (numba threads parallelise over runs)."""
+              progress: Callable[[int], None] | None = None,
+              observe: Callable[[int, np.ndarray, BlockData], None] | None = None) -> Partial:
+    """Run every chunk in this process (numba threads parallelise over runs), in run order;
+    ``observe`` as in :func:`run_chunk`."""
     total = Partial.empty(job)
     for b0, b1 in _chunks(job, chunk_runs):
-        total = merge(total, run_chunk(job, b0, b1, progress))
+        total = merge(total, run_chunk(job, b0, b1, progress, observe))
     return total
 
 
@@ -797,12 +803,17 @@ def run_dask(job: EnsembleJob, chunk_runs: int = 4 * BLOCK, scheduler: str | Non
 
 
 def run_ensemble(job: EnsembleJob, engine: str = "local", chunk_runs: int = 4 * BLOCK,
-                 progress: Callable[[int], None] | None = None, **dask_options) -> Partial:
-    """Pilot (histogram edges from block 0), then every chunk on ``engine``."""
+                 progress: Callable[[int], None] | None = None,
+                 observe: Callable[[int, np.ndarray, BlockData], None] | None = None,
+                 **dask_options) -> Partial:
+    """Pilot (histogram edges from block 0), then every chunk on ``engine``; ``observe``
+    (local engine only) as in :func:`run_chunk`."""
     if job.edges is None:
         job.edges = pilot_edges(job)
+    if observe is not None and engine != "local":
+        raise TpsimError("per-run outputs need the local engine", key="engine")
     if engine == "local":
-        return run_local(job, chunk_runs, progress)
+        return run_local(job, chunk_runs, progress, observe)
     if engine == "dask":
         return run_dask(job, chunk_runs, progress=progress, **dask_options)
     raise TpsimError(f"unknown engine {engine!r}; expected local or dask")

@@ -49,6 +49,12 @@ _COMMANDS = {
               "Build a scenario for your own place from a PROFILE"),
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
+    "discover": ("tpsim.cli.discover:discover",
+                 "Find the futures in which SCENARIO meets a condition"),
+    "optimise": ("tpsim.cli.optimise:optimise",
+                 "Find the mix of preventive levers that maximises an objective"),
+    "explore": ("tpsim.cli.explore:explore",
+                "Explore each SCENARIO against the counterfactual with sliders"),
 }
 
 

@@ -17,7 +17,7 @@ import click
 
 from tpsim.config.shipped import shipped_folder
 from tpsim.errors import TpsimError
-from tpsim.cli.options import out_dir, out_option, seed_option
+from tpsim.cli.options import out_dir, out_option, runs_option, seed_option
 from tpsim.cli.report import produce_report
 
 #: The options of the demo. The pooled option is the file with an uncertainty section (the
@@ -50,8 +50,8 @@ def _shown(path: Path) -> str:
 
 
 @click.command()
-@click.option("--runs", type=click.IntRange(min=0), default=DEFAULT_RUNS, show_default=True,
-              help="Monte Carlo runs of the uncertainty analysis (0: none).")
+@runs_option(default=DEFAULT_RUNS, minimum=0,
+             help="Monte Carlo runs of the uncertainty analysis (0: none).")
 @seed_option("Seed of the uncertainty runs.")
 @click.option("--scenarios", "folder", type=click.Path(file_okay=False, exists=True),
               help="Folder of the scenario files (default: the shipped ones).")

@@ -22,26 +22,27 @@ from tpsim.models.individual import COVERAGE_MODES, run_individual
 from tpsim.output import OutputFolder
 from tpsim.present.documents import des_summary, des_timeseries_table
 from tpsim.present.charts_des import comparison_chart, save_figure, waiting_chart
-from tpsim.cli.options import (FiniteFloat, horizon_option, load_timed, out_dir,
-                               out_option, scenario_argument, seed_option)
+from tpsim.cli.options import (DES_BYTES_PER_PERSON, MAX_PEOPLE, MAX_REPLICATIONS, FiniteFloat,
+                               check_memory, horizon_option, load_timed, out_dir, out_option,
+                               scenario_argument, seed_option, workers_option)
+from tpsim.config.scenario import MAX_HORIZON
 
 
 @click.command()
 @scenario_argument
-@click.option("--people", type=click.IntRange(min=1), default=20_000, show_default=True,
+@click.option("--people", type=click.IntRange(1, MAX_PEOPLE), default=20_000, show_default=True,
               help="Simulated people at month 0 (scaled to the place's population).")
-@click.option("--replications", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--replications", type=click.IntRange(1, MAX_REPLICATIONS), default=20, show_default=True,
               help="Independent replications (at least 2 for confidence intervals).")
 @seed_option("Seed of numpy.random.SeedSequence; replication k uses its k-th child.")
 @out_option("outputs/<name>/des/")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes for replications (default: min(2, replications, CPUs); "
+@workers_option("Worker processes for replications (default: min(2, replications, CPUs); "
                    "1 for small jobs).")
 @horizon_option("Months to simulate (default: the scenario's).")
 @click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="aggregate",
               show_default=True,
               help="Preventive coverage: the aggregate run's, or found from the simulated people.")
-@click.option("--service-time", type=FiniteFloat(min=0.0, min_open=True), default=1.0,
+@click.option("--service-time", type=FiniteFloat(0.0, MAX_HORIZON, min_open=True), default=1.0,
               show_default=True,
               help="Months a server spends per event; sets the servers standing for a capacity.")
 @click.option("--unlimited-capacity", is_flag=True,
@@ -56,6 +57,8 @@ def des(scenario: str, people: int, replications: int, seed: int, out: str | Non
     aggregate model (default output folder outputs/<name>/des/)."""
     if not service_time > 0:
         raise click.BadParameter("must be > 0 months", param_hint="--service-time")
+    check_memory(people * DES_BYTES_PER_PERSON * min(workers or 2, replications),
+                 f"{people:,} simulated people per replication", "--people or --workers")
     sc = load_timed(scenario, horizon=horizon)
     if unlimited_capacity:
         sc = sc.replace(capacity_limits=False)

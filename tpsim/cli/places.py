@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from tpsim.cli.options import optimism_bias_option, out_dir, out_option, seed_option
+from tpsim.cli.options import optimism_bias_option, out_dir, out_option, runs_option, seed_option
 
 
 @click.group()
@@ -28,8 +28,8 @@ def places() -> None:
 @click.option("--reference", type=click.Path(dir_okay=False), default=None,
               help="The counterfactual's own profile (default scenarios/places/baseline.yaml).")
 @optimism_bias_option()
-@click.option("--uncertainty", "runs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Ensemble runs per place (0: none), through the ensemble engine.")
+@runs_option("--uncertainty", default=0, minimum=0, dest="runs",
+             help="Ensemble runs per place (0: none), through the ensemble engine.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
               show_default=True, help="Where the ensembles run (as tpsim ensemble).")
 @seed_option("Seed of the ensembles.")

@@ -27,8 +27,9 @@ from tpsim.present import charts
 from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.report import Uncertainty, make_charts, render_html, uncertainty_section
 from tpsim.present.text import comparison_text, report_summary_text
-from tpsim.cli.options import (against_option, load_timed, optimism_bias_option, out_dir,
-                               out_option, scenarios_argument, seed_option, time_options)
+from tpsim.cli.options import (MAX_RUNS, against_option, load_timed, optimism_bias_option,
+                               out_dir, out_option, scenarios_argument, seed_option,
+                               time_options)
 
 
 def render_outputs(comparison: Comparison, command: str | None = None,
@@ -100,7 +101,7 @@ def produce_report(scenarios: Sequence[str], counterfactual: str, context: Seque
                    "(repeatable), e.g. the baseline.")
 @time_options()
 @optimism_bias_option()
-@click.option("--uncertainty", "uncertainty_runs", type=click.IntRange(min=0), default=0,
+@click.option("--uncertainty", "uncertainty_runs", type=click.IntRange(0, MAX_RUNS), default=0,
               help="Monte Carlo runs for the uncertainty section (fan charts, NPV range, tornado) "
                    "under the scenarios' uncertainty sections (default 0: none).")
 @seed_option("Seed of the uncertainty runs.")

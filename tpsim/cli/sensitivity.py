@@ -18,9 +18,10 @@ from tpsim.errors import TpsimError
 from tpsim.output import OutputFolder
 from tpsim.present.documents import sensitivity_files
 from tpsim.present.text import sensitivity_text
-from tpsim.cli.options import (FiniteFloat, against_option, dt_option, horizon_option,
-                               load_timed, optimism_bias_option, out_dir, out_option,
-                               scenario_argument, seed_option)
+from tpsim.cli.options import (MAX_SOBOL_N, FiniteFloat, against_option, dt_option,
+                               horizon_option, load_timed, optimism_bias_option, out_dir,
+                               out_option, scenario_argument, seed_option)
+from tpsim.config.scenario import MAX_HORIZON
 
 
 @click.command()
@@ -30,10 +31,10 @@ from tpsim.cli.options import (FiniteFloat, against_option, dt_option, horizon_o
               help="oat: one-at-a-time swings (tornado); sobol: first-order and total indices.")
 @click.option("--swing", type=FiniteFloat(0.0, 0.5, max_open=True), default=0.05,
               show_default=True, help="oat: each parameter from this quantile to 1 - swing.")
-@click.option("--n", "n_base", type=click.IntRange(min=2), default=512, show_default=True,
+@click.option("--n", "n_base", type=click.IntRange(2, MAX_SOBOL_N), default=512, show_default=True,
               help="sobol: base sample, a power of two (runs = n x (factors + 2)).")
 @seed_option()
-@click.option("--month", type=click.IntRange(min=1), default=60, show_default=True,
+@click.option("--month", type=click.IntRange(1, MAX_HORIZON), default=60, show_default=True,
               help="Month of the reactive-spend output.")
 @optimism_bias_option("Uplift on costs (default: the scenario's appraisal.optimism_bias).")
 @horizon_option()

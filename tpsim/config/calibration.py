@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tpsim.config.yamlio import Location, check_number, locate, read_yaml
+from tpsim.config.yamlio import Location, check_number, file_problem, locate, read_yaml
 from tpsim.errors import TpsimError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
@@ -119,8 +119,9 @@ def load_config(path: str | os.PathLike) -> CalibrationConfig:
     """
     path = Path(path)
     display = os.fspath(path)
-    if not path.is_file():
-        raise ConfigError("calibration config file not found", file=display)
+    problem = file_problem(path, "calibration config file")
+    if problem:
+        raise ConfigError(problem, file=display)
     document = read_yaml(path, display, ConfigError)
     return config_from_dict(document.data, display, path.parent, document.locations)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tpsim.config.yamlio import file_problem
 from tpsim.errors import DataError
 from tpsim.errors import suggest as _suggest
 
@@ -137,7 +138,8 @@ def _physical_lines(path: Path, display: str) -> Iterable[tuple[int, str]]:
 
 
 def _split(text: str) -> list[str]:
-    return [cell.strip() for cell in next(csv.reader([text]))]
+    # strict: an unclosed quote is an error, not a cell silently ending at the line's end
+    return [cell.strip() for cell in next(csv.reader([text], strict=True))]
 
 
 def _number(text: str, column: str, fail) -> float:
@@ -272,8 +274,9 @@ def read_local_data(path: str | os.PathLike, start: str, horizon: int,
     """
     path = Path(path)
     display = os.fspath(path)
-    if not path.is_file():
-        raise DataError("local data file not found", file=display)
+    problem = file_problem(path, "local data file")
+    if problem:
+        raise DataError(problem, file=display)
     where = f" ({scenario_file}: time.start {start}, horizon {horizon} months)" \
         if scenario_file else f" (time.start {start}, horizon {horizon} months)"
     frame = _Frame(start, horizon, frozenset(known_series), month_label(start, horizon), where)

@@ -57,7 +57,8 @@ from tpsim.config.parameters import parameter_paths as _parameter_paths
 from tpsim.config.parameters import set_path as _set_path
 from tpsim.config.parameters import unknown_parameter as _unknown_parameter
 from tpsim.config.uncertainty import resolve_section
-from tpsim.config.yamlio import Bound, Location, check_number, join as _join, locate, read_yaml
+from tpsim.config.yamlio import (MAX_MAGNITUDE, Bound, Location, check_number, file_problem,
+                                 join as _join, locate, read_yaml)
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
@@ -82,7 +83,7 @@ _NONNEG = Bound(0.0)
 _POSITIVE = Bound(0.0, low_closed=False)
 _FRACTION = Bound(0.0, True, 1.0, True)
 _FRACTION_BELOW_1 = Bound(0.0, True, 1.0, False)
-_GROWTH = Bound(-1.0, low_closed=False)  # fraction per year, > -1
+_GROWTH = Bound(-1.0, False, 10.0, True)  # fraction per year, > -1 and at most +1000%
 _UTILITY = Bound(-1.0, True, 1.0, True)
 
 
@@ -234,6 +235,8 @@ MAX_HORIZON = 1200
 #: an ensemble or a fit stays practical; dt = 1e-6 would take hours per run.
 MAX_STEPS = 200_000
 _SHARE_SUM_TOLERANCE = 1e-9
+#: Longest chain of ``extends`` (a file extending a file ...); real chains have two or three.
+MAX_EXTENDS_DEPTH = 32
 
 # ---------------------------------------------------------------------------------------------
 # Scenario
@@ -468,8 +471,9 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Load, merge (``extends``) and validate the scenario file at ``path``."""
     path = Path(path)
     display = os.fspath(path)
-    if not path.is_file():
-        raise ScenarioError("scenario file not found", file=display)
+    problem = file_problem(path, "scenario file")
+    if problem:
+        raise ScenarioError(problem, file=display)
     raw, locations = _load_merged(path, display, chain=())
     resolved = _Validator(display, locations).resolve(raw, _stem(path))
     return Scenario(resolved["name"], path, resolved, locations)
@@ -509,7 +513,8 @@ def _read_yaml(path: Path, display: str) -> tuple[dict, dict[str, Location]]:
     document = read_yaml(path, display, ScenarioError)
     data = document.data
     if data is None:
-        return {}, {}
+        raise ScenarioError("the file is empty (a scenario needs at least price_year, agencies, "
+                            "cohorts and services, or extends: another scenario)", file=display)
     if not isinstance(data, dict):
         raise ScenarioError(f"a scenario must be a mapping of keys, got {_describe(data)}",
                             file=display, line=1)
@@ -547,9 +552,20 @@ def _follow_extends(raw: dict, locations: dict[str, Location], display: str, bas
         if seen == resolved:
             cycle = " -> ".join([d for _, d in chain[index:]] + [target_display])
             raise fail(f"extends cycle: {cycle}")
-    if not target.is_file():
-        raise fail(f"extended file not found: {target_display}")
-    parent, parent_locations = _load_merged(target, target_display, chain)
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise fail(f"the chain of extends is more than {MAX_EXTENDS_DEPTH} files deep (from "
+                   f"{chain[0][1]}); merge some of the files")
+    problem = file_problem(target, "scenario file")
+    if problem:
+        raise fail(f"extended file not found: {target_display}" if problem.endswith("not found")
+                   else f"the extended {target_display} {problem}")
+    try:
+        parent, parent_locations = _load_merged(target, target_display, chain)
+    except ScenarioError as err:
+        if err.file != target_display or err.key is not None:
+            raise  # a problem with a key of the parent, located there
+        # the parent cannot be read at all (not text, not YAML, not a mapping): say who asked
+        raise fail(f"cannot extend {err}") from None
     for key in _NOT_INHERITED:
         parent.pop(key, None)
     return _merge(parent, parent_locations, raw, locations)
@@ -1045,6 +1061,11 @@ class _Validator:
                 key_path = f"{path}.set.{key}"
                 if key not in known:
                     raise self.error(key_path, _unknown_parameter(key, paths, data))
+                if _is_initial_stock(key):
+                    raise self.error(key_path, "an initial stock (people at month 0) cannot "
+                                               "change later in the run; set it under cohorts, "
+                                               "or use the cohort's inflow or rates to move "
+                                               "people from this month")
                 values[key] = float(_parameter_value(value, key, _is_switch(key),
                                                      self.source, key_path, self.error))
             changes.append({"month": month, "set": values})
@@ -1094,8 +1115,17 @@ class _Validator:
         steps = math.ceil(rate / (1.0 + _DT_RATE_TOLERANCE))
         raise self.error("time.dt",
                          f"dt = {dt:g} months is too large for the fastest rate, {path} "
-                         f"({what} = {rate:g} per month): dt x rate must be at most 1, so the "
-                         f"largest allowed dt is 1/{steps} = {1.0 / steps:.6g}")
+                         f"({what} = {rate:g} per month{self.set_in(path, 'time.dt')}): dt x "
+                         f"rate must be at most 1, so the largest allowed dt is 1/{steps} = "
+                         f"{1.0 / steps:.6g}")
+
+    def set_in(self, path: str, near: str) -> str:
+        """``, set in FILE:LINE`` when ``path`` was written in another file than ``near`` (a
+        parent's dt meeting a child's rate), else ''."""
+        here, there = locate(self.locations, path), locate(self.locations, near)
+        if here is None or (there is not None and here[0] == there[0]):
+            return ""
+        return f", set in {here[0]}:{here[1]}"
 
     # -- building blocks ----------------------------------------------------------------------
 
@@ -1155,7 +1185,7 @@ class _Validator:
         value = m[key]
         if value is None and spec.nullable:
             return None
-        return check_number(value, key_path, self.error, spec.bound)
+        return check_number(value, key_path, self.error, spec.bound, magnitude=MAX_MAGNITUDE)
 
     def integer(self, m: Mapping, key: str, path: str, default: int, low: int,
                 high: int | None) -> int:
@@ -1215,10 +1245,13 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
                 if service["kind"] == "preventive" and service["cohort"] == cohort_id and \
                         state_id in service["states"]:
                     boost *= 1.0 + service["recovery_effect"] * _credit(service)
-            rates.append((f"cohorts.{cohort_id}.states.{state_id}",
-                          "escalation + recovery + exit" if boost == 1.0 else
-                          "escalation + recovery x (1 + recovery effects) + exit",
-                          state["escalation"] + state["recovery"] * boost + state["exit"]))
+            rise = _escalation_rise(data, cohort_id, state_id)
+            what = ["escalation"]
+            if rise != 1.0:
+                what.append("x (waiting and erosion multipliers at their highest)")
+            what.append("+ recovery" if boost == 1.0 else "+ recovery x (1 + recovery effects)")
+            rates.append((f"cohorts.{cohort_id}.states.{state_id}", " ".join(what) + " + exit",
+                          state["escalation"] * rise + state["recovery"] * boost + state["exit"]))
     for service_id, service in data["services"].items():
         path = f"services.{service_id}"
         if service["kind"] == "preventive":
@@ -1244,6 +1277,43 @@ def _rates(data: dict) -> list[tuple[str, str, float]]:
         for key in ("reinvestment_delay", "adjust_time", "spend_down_time"):
             rates.append((f"pool.{key}", f"1 / {key}", 1.0 / pool[key]))
     return rates
+
+
+def _escalation_rise(data: dict, cohort_id: str, state_id: str) -> float:
+    """The largest factor the feedback loops can raise state ``state_id``'s escalation rate by
+    (docs/model.md, "Validation of dt"): ``1 + deterioration`` for each capacity-limited
+    reactive service serving it (the waiting share ``min(1, W/Served)`` is at most 1) and
+    ``1 + quality_erosion x (1 - E_min)`` for each agency serving it, where ``E_min =
+    (1 - efficiency_target)^(horizon/12)`` is the lowest unit-cost efficiency the run reaches.
+    Preventive effects only lower escalation, so they are left at 1."""
+    loops = data["loops"]
+    horizon = data["time"]["horizon"]
+    rise = 1.0
+    serving: set[str] = set()
+    for service in data["services"].values():
+        if service["cohort"] != cohort_id:
+            continue
+        if service["kind"] == "reactive":
+            if state_id not in service["utilisation"]:
+                continue
+            if loops["waiting_deterioration"] and service["capacity"] is not None:
+                rise *= 1.0 + service["deterioration"]
+        elif state_id not in service["states"]:
+            continue
+        serving.add(service["agency"])
+    if loops["quality_erosion"]:
+        for agency_id in serving:
+            agency = data["agencies"][agency_id]
+            shortfall = 1.0 - (1.0 - agency["efficiency_target"]) ** (horizon / 12.0)
+            rise *= 1.0 + agency["quality_erosion"] * shortfall
+    return rise
+
+
+def _is_initial_stock(path: str) -> bool:
+    """Whether ``path`` is ``cohorts.<c>.states.<s>.initial``, read only at month 0."""
+    parts = path.split(".")
+    return len(parts) == 5 and parts[0] == "cohorts" and parts[2] == "states" \
+        and parts[4] == "initial"
 
 
 def _credit(service: Mapping) -> float:

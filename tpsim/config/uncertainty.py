@@ -52,7 +52,7 @@ from tpsim.config.parameters import is_switch as _is_switch
 from tpsim.config.parameters import parameter_paths as _parameter_paths
 from tpsim.config.parameters import set_path as _set_path
 from tpsim.config.parameters import unknown_parameter as _unknown_parameter
-from tpsim.config.yamlio import check_number
+from tpsim.config.yamlio import MAX_MAGNITUDE, check_number
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
@@ -99,7 +99,13 @@ class Distribution:
         object.__setattr__(self, "_frozen", _frozen(self.dist, self.spec))
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Values at probabilities ``u`` (clipped to [EPS, 1 - EPS])."""
+        """Values at probabilities ``u`` (clipped to [EPS, 1 - EPS]). A spread too wide for
+        floats gives ``inf`` or ``nan`` quietly (no warning): the section's check of the
+        extremes refuses such a distribution with one sentence."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            return self._ppf(u)
+
+    def _ppf(self, u: np.ndarray) -> np.ndarray:
         u = np.clip(np.asarray(u, dtype=float), EPS, 1.0 - EPS)
         s = self.spec
         if self.dist == "uniform":
@@ -306,7 +312,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
                 raise error(f"{where}.{key}", f"required key is missing for a {dist} "
                                               f"distribution")
             return None
-        return check_number(raw[key], f"{where}.{key}", error)
+        return check_number(raw[key], f"{where}.{key}", error, magnitude=MAX_MAGNITUDE)
 
     def flag(key: str, default: bool) -> bool:
         value = raw.get(key, default)
@@ -395,7 +401,7 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
 
 
 def _list_number(value: Any, where: str, error: ErrorFactory) -> float:
-    return check_number(value, where, error)
+    return check_number(value, where, error, magnitude=MAX_MAGNITUDE)
 
 
 def _resolve_correlations(raw: Any, parameters: Mapping[str, dict],

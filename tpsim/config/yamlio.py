@@ -37,8 +37,8 @@ import yaml
 from tpsim.errors import TpsimError
 from tpsim.errors import describe as _describe
 
-__all__ = ["Location", "YamlDocument", "MAX_NODES", "Bound", "read_yaml", "parse_yaml",
-           "locate", "check_number", "number_hint", "join"]
+__all__ = ["Location", "YamlDocument", "MAX_NODES", "MAX_MAGNITUDE", "Bound", "read_yaml", "parse_yaml",
+           "file_problem", "locate", "check_number", "number_hint", "join"]
 
 #: A key's location: (file as shown to the user, 1-based line).
 Location = tuple[str, int]
@@ -46,6 +46,12 @@ Location = tuple[str, int]
 #: Most nodes a document may expand to, counting every alias expansion. The shipped scenarios
 #: have a few hundred; an alias bomb of 9 levels x 9 aliases has 9^9.
 MAX_NODES = 200_000
+
+#: Largest magnitude of a number in a scenario or its uncertainty section (money, people,
+#: rates, times): a thousand times the largest public budget in £ a month, and small enough
+#: that products of a few such numbers over 1,200 months stay far from the float range
+#: (1.8e308), so no output overflows.
+MAX_MAGNITUDE = 1e12
 
 #: Builds the caller's error: ``error(key path, message)``.
 ErrorFactory = Callable[[str, str], TpsimError]
@@ -78,6 +84,9 @@ def read_yaml(path: str | os.PathLike[str], display: str | None = None,
     (default: the path as given) and, for a syntax error, the line."""
     path = Path(path)
     display = os.fspath(path) if display is None else display
+    problem = file_problem(path)
+    if problem:
+        raise error(problem, file=display)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -85,6 +94,26 @@ def read_yaml(path: str | os.PathLike[str], display: str | None = None,
     except OSError as exc:
         raise error(f"cannot read the file ({exc.strerror})", file=display) from None
     return parse_yaml(text, display, error)
+
+
+def file_problem(path: str | os.PathLike[str], what: str = "file") -> str | None:
+    """Why ``path`` cannot be read as a ``what`` (missing, a folder, a device or pipe), or None.
+
+    Checked with ``stat`` before opening, so a FIFO is refused instead of blocking the read.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"{what} not found"
+    except OSError as exc:
+        return f"cannot read the {what} ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return f"is a folder, not a {what}"
+    if not stat.S_ISREG(mode):
+        return f"is not a regular file (a device, pipe or socket), so it cannot be a {what}"
+    return None
 
 
 def parse_yaml(text: str, display: str, error: type[TpsimError] = TpsimError) -> YamlDocument:
@@ -204,8 +233,9 @@ class Bound:
 
 
 def check_number(value: Any, path: str, error: ErrorFactory, bound: Bound | None = None,
-                 whole: bool = False) -> float:
-    """``value`` as a finite float (within ``bound``; a whole number if ``whole``).
+                 whole: bool = False, magnitude: float | None = None) -> float:
+    """``value`` as a finite float (within ``bound``; a whole number if ``whole``; at most
+    ``magnitude`` in absolute value when given).
 
     Booleans, text (even text that looks like a number, with a hint to drop the quotes) and
     null are refused; the error is ``error(path, message)``, one sentence.
@@ -220,6 +250,9 @@ def check_number(value: Any, path: str, error: ErrorFactory, bound: Bound | None
                           f"floating-point number (at most about 1.8e308)") from None
     if not math.isfinite(x):
         raise error(path, f"must be a finite number (got {x})")
+    if magnitude is not None and abs(x) > magnitude:
+        raise error(path, f"is too large: numbers here are at most {magnitude:g} in magnitude "
+                          f"(got {x:g})")
     if whole and x != int(x):
         raise error(path, f"expected a whole number, got {x:g}")
     if bound is not None and x not in bound:

@@ -134,8 +134,10 @@ def _pressure(r: "_Reader", a: str) -> np.ndarray:
     a_i = _ag(r.model, a)
     budget = r.flow(lo.A_BUDGET, a_i)
     perceived = r.stock(lo.X_PERCEIVED, a_i)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(budget > 0, perceived / np.where(budget > 0, budget, 1.0), np.inf)
+    # as the doom loop reads it (kernel.py): 10^6 when there is no budget, so the series stays
+    # finite and says "far above 1"
+    funded = budget > 1e-12
+    return np.where(funded, perceived / np.where(funded, budget, 1.0), 1e6)
 
 
 def _prevention_funding(r: "_Reader", v: str) -> np.ndarray:
