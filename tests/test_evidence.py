@@ -173,12 +173,46 @@ def test_corrections_recompute_from_the_shipped_deflator(evidence):
             expected = evidence.uprate(c["base"] * c["multiplier"], c["from_year"])
             assert correction.value == pytest.approx(expected, rel=1e-3, abs=0.5), correction.id
             checked += 1
-    assert checked >= 8
-    assert evidence.corrections["qaly_value"].value == evidence.qaly_value["uprated"]["value"]
-    older = evidence.corrections["emergency_admissions_older"]
-    assert older.value > older.current  # the all-age average understated older people's stays
-    police = evidence.corrections["police_incident"]
-    assert police.value < 621.3 * evidence.uprate(1.0, "2010-11")  # below the uprated plain mean
+    assert checked >= 6
+
+
+def test_applied_corrections_are_in_the_baseline_and_gone_from_the_table(evidence):
+    """The corrections of issue 14 that do not rest on a deflator gap are applied: the 65+
+    emergency-admission cost (bed-day weighted), the volume-weighted police cost, the QALY
+    value at 2024-25 prices and the EQ-5D norm; each left the corrections table."""
+    baseline = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())
+    services = baseline["services"]
+    lb_2015 = 1.2691   # 'deflator LB' for 2010-11..2017-18: the 2018-19 factor
+    assert services["emergency_admissions_older"]["unit_cost"] == pytest.approx(
+        2362 * lb_2015 * 0.50 / 0.40, abs=0.5)
+    assert services["emergency_admissions_adults"]["unit_cost"] == pytest.approx(
+        2362 * lb_2015 * 0.50 / 0.60, abs=0.5)
+    weighted = (140 * 420 + 683 * 250 + 1041 * 76) / 746
+    assert weighted == pytest.approx(413.76, abs=0.01)
+    for s in ("police_incidents_adults", "police_incidents_families"):
+        assert services[s]["unit_cost"] == pytest.approx(weighted * lb_2015, abs=0.05)
+    appraisal = baseline["appraisal"]
+    assert appraisal["qaly_price_year"] == "2020-21" and appraisal["qaly_uprating"] == 1.0953
+    assert baseline["cohorts"]["older_people"]["states"]["independent"]["utility"] == 0.78
+    for cid in ("emergency_admissions_older", "emergency_admissions_adults", "police_incident",
+                "qaly_value", "utility_independent_older"):
+        assert cid not in evidence.corrections
+    for correction in evidence.corrections.values():
+        assert correction.id and "not applied" in \
+            evidence_raw()["corrections"][correction.id]["status"]
+
+
+def evidence_raw() -> dict:
+    return yaml.safe_load((ROOT / "scenarios" / "evidence.yaml").read_text(encoding="utf-8"))
+
+
+def test_fracture_costs_follow_the_phe_social_care_share():
+    """PHE: social care bears about 25% of fragility-fracture costs (phe_falls)."""
+    services = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text())["services"]
+    asc = services["hip_fracture_social_care"]["unit_cost"]
+    nhs = services["hip_fracture_nhs"]["unit_cost"]
+    assert asc / (asc + nhs) == pytest.approx(0.25, abs=0.001)
+    assert asc + nhs == pytest.approx(12700 * 1.4961, abs=1.0)
 
 
 def test_corrections_name_real_scenario_keys(evidence):
@@ -230,9 +264,12 @@ def test_service_returns_are_the_appraised_ratios_of_one_batched_call():
     for r in returns:
         assert r.pv_cost_horizon > 0
         assert r.fiscal_horizon == pytest.approx(r.pv_cashable_savings_horizon / r.pv_cost_horizon)
+        # social benefits: resource savings (transfers such as tax and benefits out) + QALYs
         assert r.economic_horizon == pytest.approx(
             (r.pv_cashable_savings_horizon + r.pv_non_cashable_savings_horizon
-             + r.pv_qaly_value_horizon) / r.pv_cost_horizon)
+             - r.pv_transfer_savings_horizon + r.pv_qaly_value_horizon) / r.pv_cost_horizon)
+        assert r.pv_social_benefits_horizon == pytest.approx(r.economic_horizon
+                                                             * r.pv_cost_horizon)
         assert set(r.removed.values()) == {0.0}
     rows = compare_with_library(returns)
     assert all(row.within_range in (True, False) for row in rows)

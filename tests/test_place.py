@@ -65,8 +65,11 @@ def test_solver_returns_the_shipped_baseline_initial_state(baseline):
         assert esc == pytest.approx(st["escalation"], rel=5e-4, abs=1e-12), (c, s)
         assert state.inflow[(c, s)] == pytest.approx(st["inflow"], rel=5e-4, abs=1e-12), (c, s)
     # the month-0 multipliers scenarios/README.md reports
-    assert state.multiplier[("older_people", "crisis")] == pytest.approx(0.93773, abs=1e-5)
-    assert state.multiplier[("adults_complex", "dependent")] == pytest.approx(0.67107, abs=1e-5)
+    # reablement acts by substitution (effect 0), so crisis escalation has no multiplier
+    assert state.multiplier[("older_people", "crisis")] == pytest.approx(1.0, abs=1e-12)
+    # drug treatment: 1 - 0.6 x credit (0.9 x 0.8) x coverage 1535/2800
+    assert state.multiplier[("adults_complex", "dependent")] == pytest.approx(
+        1 - 0.6 * 0.72 * 1535 / 2800, abs=1e-12)
     # budgets = month-0 spend x 1.05, as the shipped file states to the pound
     for a, ag in baseline.agencies.items():
         assert state.budgets[a] == pytest.approx(ag["budget"], abs=1.0)

@@ -23,11 +23,11 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "be7a63ad0e634e572aa7816473f79d6548e5737cd3f51bb86c15b823ee5868de",
-    "pilots_plus": "33e85007aeedf8b1a8bb58faa0842c899cb81166635f5b1073563cfcad6837fa",
-    "pooled_prevention": "782e02415fb420cc47ecb546247fffe5fc14f84c92ffae1fc29b55d4dcb1e882",
-    "pooled_prevention_uncertain": "5320ca6e770a9c5283904c4484ccc46422c69ec2fed1b7b3cb2b1c9e3b84ec14",
-    "siloed_squeeze": "2334e6dd6c7dc1f7285b525bc32c51b0aa71296525bc518689c8516019c6e882",
+    "baseline": "9fb10984a9bc7fcfe019d7a0e840d0a74b6af3dd4ccf88d4080fc48a4cdb52d2",
+    "pilots_plus": "6d26a681b83407bd7960561ebb75a8f6852518d90884fbcb31e909e3a1850af7",
+    "pooled_prevention": "b1817798e55e4bd5c0b61587da3e8bb273011aae7fb1a098424ed21d5ad2e9d3",
+    "pooled_prevention_uncertain": "aa5359a4fa678b62b59b80f0b4427d389671599e209bfce9a647bf8e0e833676",
+    "siloed_squeeze": "779a9bd5daa336126f6f8474bbb974191b2d2a243c0cdd4b21c43acee35198f8",
     "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
 }
 

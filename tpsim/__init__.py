@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _API = ("load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
         "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
         "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn",
-        "discover", "DiscoveryResult", "optimise", "OptimisationResult")
+        "evidence", "discover", "DiscoveryResult", "optimise", "OptimisationResult")
 __all__ = ["__version__", *_API]
 
 

@@ -18,7 +18,7 @@ from tpsim.errors import ScenarioError, TpsimError
 __all__ = ["load", "run", "compare", "ensemble", "sensitivity", "calibrate", "Comparison",
            "Option", "EnsembleResult", "SensitivityResult", "Calibration", "place_init",
            "places_compare", "initial_state", "BayesCalibration", "LearningResult", "learn",
-           "discover", "DiscoveryResult", "optimise", "OptimisationResult"]
+           "evidence", "discover", "DiscoveryResult", "optimise", "OptimisationResult"]
 
 PathLike = str | os.PathLike
 
@@ -592,17 +592,44 @@ def initial_state(scenario: Scenario | PathLike, solve: str = "rates", totals=No
     return solve_initial_state(_scenario(scenario), solve=solve, totals=totals)
 
 
+def evidence(scenario: Scenario | PathLike, against: Scenario | PathLike | None = None,
+             library: PathLike | None = None, services: Sequence[str] | None = None,
+             horizon: int | None = None, method: str | None = None, dt: float | None = None):
+    """Each preventive service's return per £1 in the model beside the published range of the
+    evidence library, as ``tpsim evidence`` (docs/sources.md): a ``pandas.DataFrame`` with a
+    row per service and the columns of evidence.csv
+    (:data:`tpsim.analysis.evidence.EVIDENCE_COLUMNS`) then the Parliament returns, the
+    present values behind them (£) and the library's reason for a return outside its range.
+
+    Without ``against`` each service is taken out of ``scenario`` (places to zero); with it,
+    set to the counterfactual's provision. All services are simulated in one batched kernel
+    call. ``library`` defaults to the shipped scenarios/evidence.yaml."""
+    import pandas as pd
+
+    from tpsim.analysis.evidence import (EVIDENCE_COLUMNS, EVIDENCE_DETAIL_COLUMNS,
+                                         compare_with_library, service_returns)
+    from tpsim.config.evidence import load_evidence
+
+    sc = _scenario(scenario, method, dt, horizon)
+    cf = None if against is None else _scenario(against, method, dt, horizon)
+    rows = compare_with_library(service_returns(sc, cf, services=services),
+                                load_evidence(library))
+    return pd.DataFrame([row.as_dict() for row in rows],
+                        columns=list(EVIDENCE_COLUMNS + EVIDENCE_DETAIL_COLUMNS))
+
+
 def place_init(profile, template: Scenario | PathLike | None = None, reference=None,
-               keep_budgets: bool = True):
+               keep_budgets: bool = True, bands: bool = True):
     """A place's scenario from its profile, as ``tpsim place init``: a
     :class:`tpsim.place.build.Place` whose ``scenario`` is solved and validated, ``origin``
     names where each value came from and ``warnings`` lists problems (a budget below month-0
     spend, reserves below zero in the first year). ``template`` defaults to the shipped
-    baseline, ``reference`` (the template's own profile) to its profile."""
+    baseline, ``reference`` (the template's own profile) to its profile; ``bands`` splits
+    cohorts and services by the profile's deprivation bands when it gives them."""
     from tpsim.place.api import init_place
 
     return init_place(profile, template=template, reference=reference,
-                      keep_budgets=keep_budgets)
+                      keep_budgets=keep_budgets, bands=bands)
 
 
 def places_compare(table, scenario, against, reference=None, optimism_bias: float | None = None,

@@ -6,16 +6,19 @@ with ``s`` taken out (run k): its funded places, its community places and its po
 to zero, or, with a counterfactual, set to the counterfactual's values (so the return is that
 of what the scenario adds to the counterfactual's provision of ``s``). The difference between
 run 0 and run k is appraised with :func:`tpsim.analysis.appraisal.appraise` as ``tpsim
-compare`` appraises a scenario, with two settings fixed so that the figure is comparable with
-published evaluations: no optimism bias, and QALYs valued (economic return only).
+compare`` appraises a scenario, with settings fixed so that the figure is comparable with
+published evaluations: no optimism bias (on costs, nor the benefit delay and haircut), and
+QALYs valued (economic return only).
 
 Returns per £1 (dimensionless; money is £ at the scenario's price year, discounted with the
 Green Book schedule of the scenario's ``appraisal`` section):
 
 * fiscal = PV of cashable savings to every agency / PV of the extra cost borne
   (:func:`tpsim.analysis.appraisal.benefit_cost_ratio` of the total row);
-* economic = (PV cashable + PV non-cashable savings + PV of QALYs gained x qaly_value) / PV of
-  the extra cost.
+* economic = PV of the social benefits / PV of the extra cost, where the social benefits are
+  the appraisal's NPSV plus the cost (resource savings, cashable and non-cashable, less the
+  savings on transfers such as benefits and tax, which move money between people and the state
+  and are no economic benefit; plus QALYs gained x qaly_value and any valued outcomes).
 
 Both over the Parliament (the first ``parliament_months``) and over the horizon. A service whose
 removal changes no cost (no places to remove, or the same provision as the counterfactual) has
@@ -35,15 +38,22 @@ from tpsim.config.scenario import Scenario
 from tpsim.errors import TpsimError
 
 __all__ = ["ServiceReturn", "EvidenceRow", "removal_overrides", "service_returns",
-           "compare_with_library", "EVIDENCE_COLUMNS"]
+           "compare_with_library", "EVIDENCE_COLUMNS", "EVIDENCE_DETAIL_COLUMNS"]
 
-#: evidence.csv columns, in order (the first seven are the ones issue 14 names).
+#: evidence.csv columns, in order: the return per £1 of each service over the horizon beside
+#: the published range of the measure the library names (fiscal or economic).
 EVIDENCE_COLUMNS = (
     "service", "fiscal_return_per_pound", "economic_return_per_pound", "published_low",
     "published_high", "source", "within_range",
+)
+#: The further figures of each row (evidence.json and :func:`tpsim.evidence`): the measure the
+#: range is of, the returns over the Parliament, the present values (£) behind the horizon
+#: returns and the library's reason for a return outside the range.
+EVIDENCE_DETAIL_COLUMNS = (
     "published_measure", "fiscal_return_per_pound_parliament",
     "economic_return_per_pound_parliament", "pv_cost_horizon", "pv_cashable_savings_horizon",
-    "pv_non_cashable_savings_horizon", "pv_qaly_value_horizon", "reason",
+    "pv_non_cashable_savings_horizon", "pv_transfer_savings_horizon", "pv_qaly_value_horizon",
+    "pv_social_benefits_horizon", "reason",
 )
 
 
@@ -52,7 +62,8 @@ class ServiceReturn:
     """The model's return per £1 of one preventive service (None: no cost to divide by).
 
     ``pv_*`` are £ present values over the horizon of the difference "with the service minus
-    without it"; ``removed`` gives the parameter values of the run without it."""
+    without it" (``pv_social_benefits_horizon``: the numerator of the economic return);
+    ``removed`` gives the parameter values of the run without it."""
 
     service: str
     fiscal_parliament: float | None
@@ -64,6 +75,8 @@ class ServiceReturn:
     pv_non_cashable_savings_horizon: float
     pv_qaly_value_horizon: float
     removed: dict
+    pv_transfer_savings_horizon: float = 0.0
+    pv_social_benefits_horizon: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,12 +92,19 @@ class EvidenceRow:
     reason: str
 
     def as_row(self) -> list:
+        """The :data:`EVIDENCE_COLUMNS` values, in order (None: not available)."""
         m = self.model
         return [m.service, m.fiscal_horizon, m.economic_horizon, self.published_low,
-                self.published_high, self.source, self.within_range, self.published_measure,
-                m.fiscal_parliament, m.economic_parliament, m.pv_cost_horizon,
-                m.pv_cashable_savings_horizon, m.pv_non_cashable_savings_horizon,
-                m.pv_qaly_value_horizon, self.reason]
+                self.published_high, self.source, self.within_range]
+
+    def as_dict(self) -> dict:
+        """Every column, :data:`EVIDENCE_COLUMNS` then :data:`EVIDENCE_DETAIL_COLUMNS`."""
+        m = self.model
+        detail = [self.published_measure, m.fiscal_parliament, m.economic_parliament,
+                  m.pv_cost_horizon, m.pv_cashable_savings_horizon,
+                  m.pv_non_cashable_savings_horizon, m.pv_transfer_savings_horizon,
+                  m.pv_qaly_value_horizon, m.pv_social_benefits_horizon, self.reason]
+        return dict(zip(EVIDENCE_COLUMNS + EVIDENCE_DETAIL_COLUMNS, self.as_row() + detail))
 
 
 def _provision_paths(scenario: Scenario, service: str) -> list[str]:
@@ -101,7 +121,12 @@ def _provision_paths(scenario: Scenario, service: str) -> list[str]:
 def removal_overrides(scenario: Scenario, service: str,
                       counterfactual: Scenario | None = None) -> dict[str, float]:
     """The values that take ``service`` out of ``scenario``: every path that funds it at zero,
-    or at the counterfactual's value (zero where the counterfactual has no such path)."""
+    or at the counterfactual's value (zero where the counterfactual has no such path).
+
+    A pooled service's share of the pool goes with it: the pool's contributions, set-up and
+    double-running costs shrink by ``(share - counterfactual share) / sum of shares``, so the
+    other pooled services keep their money (the pool spends a balance it does not allocate
+    on the services it does, which would otherwise hand a removed service's money to them)."""
     out = {}
     for path in _provision_paths(scenario, service):
         value = 0.0
@@ -113,6 +138,17 @@ def removal_overrides(scenario: Scenario, service: str,
             if path.startswith("pool.") and not counterfactual.pool.get("enabled"):
                 value = 0.0
         out[path] = value
+    pool_path = f"pool.services.{service}"
+    if pool_path in out:
+        pool = scenario.pool
+        shares = sum(float(v) for v in (pool.get("services") or {}).values())
+        removed = float(pool["services"][service]) - out[pool_path]
+        if shares > 0.0 and removed != 0.0:
+            keep = 1.0 - removed / shares
+            for agency, share in (pool.get("contributions") or {}).items():
+                out[f"pool.contributions.{agency}"] = float(share) * keep
+            out["pool.setup_cost"] = float(pool["setup_cost"]) * keep
+            out["pool.double_running.cost"] = float(pool["double_running"]["cost"]) * keep
     return out
 
 
@@ -142,21 +178,23 @@ def service_returns(scenario: Scenario, counterfactual: Scenario | None = None,
     current = {p: float(scenario.get(p)) for p in paths}
     vary = {p: [current[p]] + [r.get(p, current[p]) for r in removals] for p in paths}
     results = run(scenario, vary=vary)
-    accounts = Accounts.from_model(results.model)
+    accounts = Accounts.from_model(results.model, scenario.data)   # transfers marked
     names = results.columns
 
     def series(i: int) -> dict[str, np.ndarray]:
         return {n: results[n][i] for n in names}
 
     with_all = series(0)
+    # no optimism bias on costs or benefits, QALYs valued: comparable with published returns
     settings = replace(AppraisalSettings.from_appraisal(scenario.appraisal, 0.0),
-                       value_qalys=True)
+                       value_qalys=True, benefit_delay_months=0, benefit_haircut=0.0)
     out = []
     for k, s in enumerate(chosen, start=1):
         flows = monthly_flows(with_all, series(k), accounts)
         t = appraise(flows, settings).total
-        economic = {p: t[f"pv_cashable_savings_{p}"] + t[f"pv_non_cashable_savings_{p}"]
-                    + t[f"pv_qaly_value_{p}"] for p in ("parliament", "horizon")}
+        # social benefits = NPSV + the (un-uplifted: no optimism bias here) cost
+        economic = {p: t[f"npsv_{p}"] + t[f"pv_uplifted_costs_{p}"]
+                    for p in ("parliament", "horizon")}
         out.append(ServiceReturn(
             service=s,
             fiscal_parliament=_ratio(t["pv_cashable_savings_parliament"],
@@ -171,7 +209,9 @@ def service_returns(scenario: Scenario, counterfactual: Scenario | None = None,
             pv_cashable_savings_horizon=t["pv_cashable_savings_horizon"],
             pv_non_cashable_savings_horizon=t["pv_non_cashable_savings_horizon"],
             pv_qaly_value_horizon=t["pv_qaly_value_horizon"],
-            removed=removals[k - 1]))
+            removed=removals[k - 1],
+            pv_transfer_savings_horizon=t["pv_transfer_savings_horizon"],
+            pv_social_benefits_horizon=economic["horizon"]))
     return out
 
 

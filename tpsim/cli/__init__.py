@@ -49,6 +49,8 @@ _COMMANDS = {
               "Build a scenario for your own place from a PROFILE"),
     "places": ("tpsim.cli.places:places",
                "Compare a scenario across many places in one run"),
+    "evidence": ("tpsim.cli.evidence:evidence",
+                 "Return per £1 of each preventive service vs the evidence"),
     "discover": ("tpsim.cli.discover:discover",
                  "Find the futures in which SCENARIO meets a condition"),
     "optimise": ("tpsim.cli.optimise:optimise",

@@ -22,12 +22,75 @@ from tpsim.errors import ScenarioError
 
 __all__ = [
     "DEFAULT_PATH", "Deflator", "UnitCost", "PublishedReturn", "ServiceEvidence", "Correction",
-    "Evidence", "load_evidence",
+    "Evidence", "load_evidence", "DEFLATOR_CSV", "DeflatorSeries", "read_deflator_csv",
 ]
 
 #: The shipped evidence table.
 # package data (tpsim/scenarios links to the repository's scenarios/ in a checkout)
 DEFAULT_PATH = (Path(__file__).resolve().parents[1] / "scenarios").resolve() / "evidence.yaml"
+
+#: The one GDP-deflator series of the repository (HM Treasury, March 2026; gaps left empty).
+DEFLATOR_CSV = DEFAULT_PATH.parent / "data" / "gdp_deflator.csv"
+
+
+@dataclass(frozen=True)
+class DeflatorSeries:
+    """``scenarios/data/gdp_deflator.csv``: the factor to 2024-25 prices of each financial year
+    (None: a gap, not available offline) and the source lines of the file's header."""
+
+    factors: dict[str, float | None]
+    header: tuple[str, ...]
+    path: Path
+
+    def factor(self, year: str) -> float:
+        """The year's own factor; a gap or an unknown year is an error (never another year's)."""
+        value = self.factors.get(year)
+        if value is None:
+            raise ScenarioError(f"no GDP deflator factor for {year!r} (a gap in the shipped "
+                                f"series; see its header)", file=str(self.path))
+        return value
+
+    def lower_bound_factor(self, year: str) -> float:
+        """The documented gap convention ("deflator LB" in the scenarios): the factor of the
+        year itself if it has one, else of the next later year that has one (a lower bound on
+        the uprated price, since the deflator rises)."""
+        if year not in self.factors:
+            raise ScenarioError(f"{year!r} is outside the shipped GDP deflator series",
+                                file=str(self.path))
+        for later in sorted(y for y in self.factors if y >= year):
+            if self.factors[later] is not None:
+                return self.factors[later]
+        raise ScenarioError(f"no sourced GDP deflator year at or after {year!r}",
+                            file=str(self.path))
+
+
+def read_deflator_csv(path: str | Path | None = None) -> DeflatorSeries:
+    """Read the shipped deflator CSV (``#`` lines are its header: source, date, conventions)."""
+    import csv
+
+    path = Path(path) if path is not None else DEFLATOR_CSV
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the GDP deflator series: {exc.strerror}",
+                            file=str(path)) from None
+    header = tuple(line[1:].strip() for line in lines if line.startswith("#"))
+    rows = list(csv.DictReader(line for line in lines if line and not line.startswith("#")))
+    factors: dict[str, float | None] = {}
+    for number, row in enumerate(rows, 1):
+        year = row.get("financial_year") or ""
+        _check_year(year, f"row {number}.financial_year", str(path))
+        text = (row.get("factor_to_2024_25") or "").strip()
+        try:
+            factors[year] = float(text) if text else None
+        except ValueError:
+            raise ScenarioError(f"row {number} ({year}): factor_to_2024_25 {text!r} is not a "
+                                f"number", file=str(path)) from None
+        if factors[year] is not None and not factors[year] > 0.0:
+            raise ScenarioError(f"row {number} ({year}): the factor must be positive",
+                                file=str(path))
+    return DeflatorSeries(factors, header, path)
+
 
 _FINANCIAL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 _SECTIONS = ("version", "price_year", "deflator", "unit_costs", "services", "other_evidence",

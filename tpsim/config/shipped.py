@@ -17,9 +17,9 @@ from pathlib import Path
 from tpsim.errors import TpsimError
 
 #: The files a copy of the shipped scenarios contains, besides every ``*.yaml``: the README and
-#: the place profiles of ``tpsim place`` (``places/``).
+#: the place profiles of ``tpsim place`` (``places/``) and the GDP-deflator series (``data/``).
 EXTRA_FILES = ("README.md",)
-EXTRA_FOLDERS = ("places",)
+EXTRA_FOLDERS = ("places", "data")
 
 _TOP_KEY = re.compile(r"^(name|title|extends):\s*(.*?)\s*(#.*)?$")
 

@@ -51,6 +51,9 @@ code { font-size: .84em; background: var(--band); padding: 0 .2em; overflow-wrap
   h3, h4, caption { break-after: avoid; page-break-after: avoid; }
   h2 + p, h3 + p { break-before: avoid; }
   table { font-size: 8pt; }
+  /* header cells start on one line on paper, so a PDF's text (what a reader copies or a
+     screen reader reads) gives a table's headers in order before its rows */
+  thead th { vertical-align: top; }
   thead { display: table-header-group; }
   tr, figure, img { break-inside: avoid; page-break-inside: avoid; }
   /* charts a little under the text width, so a chart and its caption fit the space left on a
