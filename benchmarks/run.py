@@ -7,7 +7,9 @@ Every benchmark warms up, repeats rounds, reports the median and the spread (min
 asserts the answer it produced is right (people conserved, no negative stock), not only its
 speed. Machines here are shared and noisy, so the figure that gates CI is a *ratio* measured
 in the same process: the numba kernel's runs per second over the plain-numpy reference
-implementation's (tpsim/models/reference.py) on the same batch.
+implementation's (tpsim/models/reference.py) on the same batch. The generated kernel
+(tpsim/models/codegen.py, what ``simulate`` runs for Euler) is also measured against the generic
+kernel in paired rounds A/B/A: the ratio B/A and the A/A pair (the noise) come from one process.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +93,71 @@ def bench_batches(model, sizes: list[int], rounds: int) -> dict:
     return out
 
 
+def bench_paired(model, n: int, rounds: int) -> dict:
+    """Generated (B) against generic (A) kernel on the same batch, rounds of A, B, A: the
+    median of the per-round ratios B/A and A/A (the second A against the first: the noise)."""
+    theta = perturbed_theta(model, n)
+    runs = {k: (lambda k=k: simulate(model, theta, record=False, kernel_choice=k))
+            for k in ("generic", "generated")}
+    a = runs["generic"]().final.copy()
+    b = runs["generated"]().final
+    np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-6)
+    times = {"A1": [], "B": [], "A2": []}
+    for _ in range(rounds):
+        for key, kind in (("A1", "generic"), ("B", "generated"), ("A2", "generic")):
+            t0 = time.perf_counter()
+            runs[kind]()
+            times[key].append(time.perf_counter() - t0)
+    ratio_ba = statistics.median(2 * b_ / (a1 + a2) for a1, b_, a2
+                                 in zip(times["A1"], times["B"], times["A2"]))
+    ratio_aa = statistics.median(a2 / a1 for a1, a2 in zip(times["A1"], times["A2"]))
+    res = {"runs": n, "rounds": rounds, "generic": spread(times["A1"] + times["A2"]),
+           "generated": spread(times["B"]), "speedup": 1.0 / ratio_ba, "a_a": ratio_aa}
+    res["generic_runs_per_s"] = n / res["generic"]["median_s"]
+    res["generated_runs_per_s"] = n / res["generated"]["median_s"]
+    print(f"  paired on {n:,} runs, {rounds} rounds A/B/A: generated "
+          f"{res['generated_runs_per_s']:,.0f} runs/s, generic {res['generic_runs_per_s']:,.0f} "
+          f"runs/s (medians); speedup {res['speedup']:.2f}x, A/A {ratio_aa:.3f}")
+    return res
+
+
+def bench_slicing(model, n: int, rounds: int) -> dict:
+    """Runs in slices of about ``SLICE_SECONDS`` (B, what ``simulate`` does so Ctrl-C is
+    seen between kernel calls) against one kernel call for the whole batch (A), rounds of A,
+    B, A: the median per-round cost B/A and the A/A noise."""
+    from tpsim.models import simulate as sim
+
+    theta = perturbed_theta(model, n)
+    sliced = sim._slices
+
+    def one_call(n_runs, unit, cost_key=()):
+        yield 0, n_runs
+
+    def run(whole: bool):
+        sim._slices = one_call if whole else sliced
+        try:
+            return simulate(model, theta, record=False)
+        finally:
+            sim._slices = sliced
+
+    np.testing.assert_array_equal(run(True).final, run(False).final)
+    times = {"A1": [], "B": [], "A2": []}
+    for _ in range(rounds):
+        for key, whole in (("A1", True), ("B", False), ("A2", True)):
+            t0 = time.perf_counter()
+            run(whole)
+            times[key].append(time.perf_counter() - t0)
+    cost = statistics.median(2 * b_ / (a1 + a2) for a1, b_, a2
+                             in zip(times["A1"], times["B"], times["A2"]))
+    noise = statistics.median(a2 / a1 for a1, a2 in zip(times["A1"], times["A2"]))
+    res = {"runs": n, "rounds": rounds, "slice_seconds": sim.SLICE_SECONDS,
+           "one_call": spread(times["A1"] + times["A2"]), "sliced": spread(times["B"]),
+           "sliced_over_one_call": cost, "a_a": noise}
+    print(f"  slicing on {n:,} runs, {rounds} rounds A/B/A: sliced / one call {cost:.3f} "
+          f"(A/A {noise:.3f}), slices of ~{sim.SLICE_SECONDS} s")
+    return res
+
+
 def bench_ratio(model, n: int, rounds: int) -> dict:
     """numba vs the plain-numpy reference on the same batch, measured in this process."""
     from tpsim.models.reference import simulate_reference
@@ -130,7 +198,7 @@ def bench_jit(rounds: int) -> dict:
             f"m = compile_scenario(load_scenario({str(BASELINE)!r})); simulate(m, m.theta(1))")
     out = {}
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, TPSIM_CACHE_DIR=cache)
         out["cold_s"] = _subprocess_seconds(code, env)
         warm = [_subprocess_seconds(code, env) for _ in range(rounds)]
         out["warm_median_s"] = statistics.median(warm)
@@ -161,23 +229,30 @@ def main(argv=None) -> int:
     parser.add_argument("--min-ratio", type=float, default=None,
                         help="fail if numba/numpy throughput ratio falls below this")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "bench"))
+    parser.add_argument("--threads", type=int, default=2,
+                        help="numba threads (the targets are stated for 2 cores)")
     args = parser.parse_args(argv)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
     # the throughput target is stated for the baseline over one Parliament (60 months)
     scenario = load_scenario(BASELINE).replace(horizon=60)
     model = compile_scenario(scenario)
     print(f"tpsim core benchmarks: {BASELINE.name} ({model.npop} need states, "
           f"{len(model.services)} services, {len(model.agencies)} agencies), dt={model.dt}, "
-          f"{model.n_months} months, {model.method}")
+          f"{model.n_months} months, {model.method}, {numba.get_num_threads()} threads")
     simulate(model, model.theta(1))  # compile (or load from cache) before timing
     results = {"machine": machine(), "scenario": scenario.name, "scenario_hash": scenario.hash,
                "dt": model.dt, "months": model.n_months, "method": model.method,
-               "quick": args.quick}
+               "quick": args.quick, "threads": numba.get_num_threads()}
     single = timed(lambda: simulate(model, model.theta(1), record=True), 5 if args.quick else 20)
     print(f"  single run (all series recorded): median {single['median_s'] * 1e3:.2f} ms")
     results["single_run"] = single
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     results["batches"] = bench_batches(model, sizes, 3 if args.quick else 5)
+    results["generated_vs_generic"] = bench_paired(model, 20_000 if args.quick else 100_000,
+                                                   3 if args.quick else 5)
+    results["slicing"] = bench_slicing(model, 20_000 if args.quick else 100_000,
+                                       3 if args.quick else 5)
     results["numba_vs_numpy"] = bench_ratio(model, 2_000 if args.quick else 10_000,
                                             3 if args.quick else 5)
     if not args.quick:

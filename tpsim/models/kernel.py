@@ -1,4 +1,9 @@
-"""The numba kernel: simulate many parameter sets of one compiled model in one call.
+"""The generic numba kernel: simulate many parameter sets of one compiled model in one call.
+
+It reads the model's structure from index arrays at run time, so one compiled kernel serves
+every model. :mod:`tpsim.models.codegen` generates a faster Euler kernel per model structure,
+which :func:`tpsim.models.simulate.simulate` runs for Euler; this kernel runs RK4 and is the
+reference the generated one is tested against.
 
 Design (see docs/model.md for every equation):
 
@@ -11,7 +16,7 @@ Design (see docs/model.md for every equation):
   preallocated outputs: the final state per run (all cumulative accumulators, i.e. totals) and,
   optionally, month-end snapshots of chosen state entries.
 
-How the hot code is kept vectorised and cheap (each point measured, see the notes in the code):
+How the hot code is kept vectorised and cheap (benchmarks/README.md has the measurements):
 
 * **Records.** Inside a block the kernel does not use the ``po``/``xo`` block layout of
   :mod:`tpsim.models.layout` (where the fields of one service are ``nreact`` rows apart).
@@ -50,15 +55,9 @@ How the hot code is kept vectorised and cheap (each point measured, see the note
   compiled without the NRT: otherwise each call increfs/decrefs every array argument with
   atomic operations on cache lines that both threads share.
 
-What limits it now: one Euler step streams every parameter and state row of a block through
-the cache (about 8 KB per run for the shipped baseline: ~520 KB per block at LANES = 64, more
-than L1, within the 1 MB L2 of the machines measured), and each entity's lane loop has a fixed
-start-up cost. Wider blocks amortise that cost: LANES = 64 measured 5-13% faster than 32 in
-paired runs (one thread, same process; 48 was within noise). The cost is in small batches:
-every block computes 64 lanes, so one run took 4-6 ms instead of 3.5 ms and a batch of 33-64
-runs is one block on one thread (a calibration fit: 0.26-0.31 s instead of 0.21-0.27 s). On
-a CPU with a small L2 (256 KB) a narrower block may be faster; LANES is the one constant to
-change.
+Block width: every block computes ``LANES`` lanes, so wider blocks amortise each lane loop's
+start-up cost at the price of small batches (one run costs a whole block) and of the cache a
+block's rows occupy; ``LANES`` is the one constant to change.
 
 Floating-point order: every quantity is computed with the same operations as the plain
 formulas of docs/model.md except (a) a division by a parameter-only delay is a multiplication
@@ -509,6 +508,9 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
     fac = _lane_rows(fac)
     growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
     inv_dt = 1.0 / dt
+    # an Euler step (keep = 1) leaves an emptied people or waiting stock at 0, not a rounding
+    # error below it; a plain derivative (keep = 0) is not bounded
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
     xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
     og = out[lo[LO_XG]:lo[LO_XG] + NXG]
@@ -733,7 +735,8 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                                 pr[PR_FIXED_SHARE, l] * max(activity, capbase))
             # only the cashable share of capacity freed since month 0 is decommissioned
             capacity_kept = activity + pr[PR_RETAINED, l] * max(0.0, capinit - activity)
-            outr[XR_WAITING, l] = keep * xr[XR_WAITING, l] + h * (demand - activity)
+            outr[XR_WAITING, l] = max(keep * xr[XR_WAITING, l] + h * (demand - activity),
+                                      stock_floor)
             outr[XR_CAPBASE, l] = keep * capbase + \
                 h * ((capacity_kept - capbase) * pr[PR_INV_DECOMMISSION, l])
             outr[XR_CAPINIT, l] = keep * capinit
@@ -844,7 +847,9 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                 arrivals[l] += moved[l]
         arrived = sc[pop_cohort[i] * NSC + SC_TRANS_IN]
         for l in range(L):
-            outp[l] = keep * xp[l] + h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l])
+            outp[l] = max(keep * xp[l] +
+                          h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l]),
+                          stock_floor)
             arrived[l] += arrivals[l]
     for c in range(nco):
         b = lo[LO_XC] + c * NXC
@@ -1147,6 +1152,15 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             for j in range(nx):
                 for l in range(L):
                     x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
+            # a stock emptied within the step ends at 0, not a rounding error below it
+            for i in range(npop):
+                row = lo[LO_XP] + i * NXP + XP_PEOPLE
+                for l in range(L):
+                    x[row, l] = max(x[row, l], 0.0)
+            for r in range(nreact):
+                row = lo[LO_XR] + r * NXR + XR_WAITING
+                for l in range(L):
+                    x[row, l] = max(x[row, l], 0.0)
         if (step + 1) % steps_per_month == 0 and nrec > 0:
             m = (step + 1) // steps_per_month
             for l in range(nrun):

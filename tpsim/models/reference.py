@@ -29,6 +29,8 @@ Resolved ambiguities (docs/model.md is silent; the choices follow the kernel):
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from tpsim.analysis.discounting import monthly_factors
@@ -204,19 +206,33 @@ class _Model:
 
     def rhs(self, t: float, x: np.ndarray, G: dict[str, np.ndarray], disc: float,
             disc_h: float, dx: np.ndarray) -> dict[str, np.ndarray]:
-        """Write dx/dt into ``dx``; return intermediate quantities (coverage, activity, ...)."""
-        s, p, g = self.s, self.p, self.pool
+        """Write dx/dt into ``dx``; return intermediate quantities (coverage, activity, ...).
+
+        One method per term of docs/model.md, in this order (each reads the intermediate
+        values the ones before it put in ``q``)."""
         X = self.blocks(x)
         D = self.blocks(dx)
         dx[:] = 0.0
-        pool_active = g[lo.G_POOL_ON] * (t >= g[lo.G_POOL_START])      # [run], 0 or 1
-        efficiency = G["efficiency"]                                    # [agency, run]
+        g = self.pool
+        q = SimpleNamespace(
+            pool_active=g[lo.G_POOL_ON] * (t >= g[lo.G_POOL_START]),      # [run], 0 or 1
+            efficiency=G["efficiency"],                                   # [agency, run]
+            people=np.maximum(X[lo.X_POP], 0.0))                          # [pop, run]
+        self._preventive(X, D, q)
+        self._reactive(X, D, q)
+        self._escalation_multiplier(q)
+        self._people(D, G, disc_h, q)
+        self._agencies(t, X, D, G, disc, q)
+        self._siloed_cuts(X, D, q)
+        self._pool(t, X, D, disc, q)
+        return {"coverage": q.coverage, "activity": q.activity, "spend": q.spend,
+                "react_cash": q.react_cash}
 
-        # ---- people eligible / served -----------------------------------------------------
-        people = np.maximum(X[lo.X_POP], 0.0)                           # [pop, run]
-
-        # ---- preventive services ----------------------------------------------------------
-        elig = s.eligible @ people                                      # [prev, run]
+    def _preventive(self, X, D, q) -> None:
+        """Preventive services: coverage, the delay of coverage to effect, the persisting
+        effect, community places, activity and spend."""
+        s, p = self.s, self.p
+        elig = s.eligible @ q.people                                    # [prev, run]
         funding, pool_places, community = X[lo.X_FUNDING], X[lo.X_POOL_PLACES], X[lo.X_COMMUNITY]
         agency_places = funding * p[lo.P_PV_PLACES]
         places = agency_places + pool_places + community
@@ -236,58 +252,72 @@ class _Model:
         persist = X[lo.X_PERSIST]
         decay_time = p[lo.P_PV_DECAY]
         D[lo.X_PERSIST][:] = (delayed - persist) / decay_time
-        effective = np.where(np.isfinite(decay_time), np.maximum(delayed, persist), delayed)
-        credit = (1.0 - p[lo.P_PV_DEADWEIGHT]) * (1.0 - p[lo.P_PV_DISPLACEMENT]) * \
+        q.effective = np.where(np.isfinite(decay_time), np.maximum(delayed, persist), delayed)
+        q.credit = (1.0 - p[lo.P_PV_DEADWEIGHT]) * (1.0 - p[lo.P_PV_DISPLACEMENT]) * \
             p[lo.P_PV_ATTRIBUTION]
-        building = np.maximum(0.0, coverage - delayed)   # covered, effect not yet arrived
+        q.building = np.maximum(0.0, coverage - delayed)   # covered, effect not yet arrived
         D[lo.X_COMMUNITY][:] = (p[lo.P_PV_COMM_PLACES] - community) / p[lo.P_PV_COMM_RAMP]
 
-        pooled = pool_active * (p[lo.P_PV_POOL_SHARE] > 0.0)            # [prev, run]
-        prev_unit_cost = p[lo.P_PV_UNIT_COST] * efficiency[s.prev_agency]
-        community_cost = p[lo.P_PV_COMM_UNIT_COST] * community
-        prev_agency_cost = prev_unit_cost * agency_places + (1.0 - pooled) * community_cost
-        prev_pool_cost = prev_unit_cost * pool_places + pooled * community_cost
+        q.pooled = q.pool_active * (p[lo.P_PV_POOL_SHARE] > 0.0)        # [prev, run]
+        q.prev_unit_cost = p[lo.P_PV_UNIT_COST] * q.efficiency[s.prev_agency]
+        q.community_cost = p[lo.P_PV_COMM_UNIT_COST] * community
+        q.prev_agency_cost = q.prev_unit_cost * agency_places + (1.0 - q.pooled) * q.community_cost
+        prev_pool_cost = q.prev_unit_cost * pool_places + q.pooled * q.community_cost
         D[lo.A_ACT_PREV][:] = coverage * elig
-        D[lo.A_SPEND_PREV][:] = prev_agency_cost + prev_pool_cost
+        D[lo.A_SPEND_PREV][:] = q.prev_agency_cost + prev_pool_cost
+        q.coverage, q.funding, q.pool_places = coverage, funding, pool_places
 
-        # ---- reactive services ------------------------------------------------------------
+    def _reactive(self, X, D, q) -> None:
+        """Reactive services: utilisation (scaled by the utilisation-effect links), demand,
+        waiting lists, activity, the capacity cost base and cash spend."""
+        s, p = self.s, self.p
         ulink_v = s.ulink_prev
-        ulink_factor = 1.0 - (p[lo.P_UTIL_EFFECT] * credit[ulink_v]) * effective[ulink_v]
+        ulink_factor = 1.0 - (p[lo.P_UTIL_EFFECT] * q.credit[ulink_v]) * q.effective[ulink_v]
         util_rate = p[lo.P_UTIL] * s.util_mult([ulink_factor], self.n_runs)
-        demand = s.react_of_util @ (util_rate * people[s.util_pop])      # [react, run]
+        demand = s.react_of_util @ (util_rate * q.people[s.util_pop])   # [react, run]
         waiting = X[lo.X_WAITING]
-        waiting_pos = np.maximum(waiting, 0.0)
-        activity = np.minimum(p[lo.P_RV_CAPACITY], demand + waiting_pos / p[lo.P_RV_QUEUE_CLEAR])
+        q.waiting_pos = np.maximum(waiting, 0.0)
+        activity = np.minimum(p[lo.P_RV_CAPACITY], demand + q.waiting_pos / p[lo.P_RV_QUEUE_CLEAR])
         D[lo.X_WAITING][:] = demand - activity
         capbase = X[lo.X_CAPBASE]
         # only the cashable share of capacity freed since month 0 is decommissioned
         capacity_kept = activity + (1.0 - p[lo.P_RV_CASHABLE]) * \
             np.maximum(0.0, X[lo.X_CAPINIT] - activity)
         D[lo.X_CAPBASE][:] = (capacity_kept - capbase) / p[lo.P_RV_DECOMMISSION]
-        react_unit_cost = p[lo.P_RV_UNIT_COST] * efficiency[s.react_agency]
+        react_unit_cost = p[lo.P_RV_UNIT_COST] * q.efficiency[s.react_agency]
         fixed = p[lo.P_RV_FIXED_SHARE]
-        cash = react_unit_cost * ((1.0 - fixed) * activity + fixed * np.maximum(activity, capbase))
+        q.cash = react_unit_cost * ((1.0 - fixed) * activity +
+                                    fixed * np.maximum(activity, capbase))
         D[lo.A_ACT_REACT][:] = activity
-        D[lo.A_SPEND_REACT][:] = cash
+        D[lo.A_SPEND_REACT][:] = q.cash
         D[lo.A_VALUE_REACT][:] = react_unit_cost * activity
+        q.activity = activity
 
-        # ---- escalation multiplier --------------------------------------------------------
-        served = s.react_of_util @ people[s.util_pop]                   # [react, run]
+    def _escalation_multiplier(self, q) -> None:
+        """The escalation multiplier of each population index: prevention x waiting-list
+        deterioration x quality erosion factors."""
+        s, p, g = self.s, self.p, self.pool
+        served = s.react_of_util @ q.people[s.util_pop]                 # [react, run]
         with np.errstate(divide="ignore", invalid="ignore"):
-            share_waiting = np.where(served > 0.0, np.minimum(1.0, waiting_pos / served), 0.0)
-        prev_factor = 1.0 - (p[lo.P_PV_EFFECT] * credit) * effective + \
-            (p[lo.P_PV_SHORT_RUN] * credit) * building
+            share_waiting = np.where(served > 0.0, np.minimum(1.0, q.waiting_pos / served), 0.0)
+        prev_factor = 1.0 - (p[lo.P_PV_EFFECT] * q.credit) * q.effective + \
+            (p[lo.P_PV_SHORT_RUN] * q.credit) * q.building
         react_factor = 1.0 + g[lo.G_LOOP_WAITING] * p[lo.P_RV_DETERIORATION] * share_waiting
-        agency_factor = 1.0 + g[lo.G_LOOP_EROSION] * p[lo.P_AG_EROSION] * (1.0 - efficiency)
-        mult = s.mult([prev_factor, react_factor, agency_factor], self.n_runs)
+        agency_factor = 1.0 + g[lo.G_LOOP_EROSION] * p[lo.P_AG_EROSION] * (1.0 - q.efficiency)
+        q.mult = s.mult([prev_factor, react_factor, agency_factor], self.n_runs)
 
-        # ---- people -----------------------------------------------------------------------
+    def _people(self, D, G, disc_h, q) -> None:
+        """People: escalation (less the substituted share, which moves down), recovery, exits
+        split into leaving, deaths and transitions, scaled so they never exceed the stock in a
+        step; inflow, arrivals, employment, person-months and QALYs."""
+        s, p = self.s, self.p
+        people, credit, effective = q.people, q.credit, q.effective
         recovery_factor = 1.0 + (p[lo.P_PV_RECOVERY] * credit) * effective
         rec_mult = s.recovery_mult([recovery_factor], self.n_runs)
         sub_v = s.sub_prev
         sub_factor = 1.0 - (p[lo.P_SUBSTITUTION] * credit[sub_v]) * effective[sub_v]
         keep = s.sub_keep([sub_factor], self.n_runs)   # share of escalation not substituted
-        esc_all = p[lo.P_ESC] * mult * people * s.not_last[:, None]
+        esc_all = p[lo.P_ESC] * q.mult * people * s.not_last[:, None]
         esc = esc_all * keep
         div = esc_all * (1.0 - keep) * s.not_first[:, None]     # substituted: moved down
         rec = p[lo.P_REC] * rec_mult * people * s.not_first[:, None]
@@ -318,73 +348,80 @@ class _Model:
         D[lo.A_PERSON_MONTHS][:] = people
         D[lo.A_DISC_QALY][:] = (self.m.pop_utility @ people)[None, :] / 12.0 * disc_h
 
-        # ---- agencies ---------------------------------------------------------------------
-        react_cash = s.agency_of_react @ cash                           # [agency, run]
-        service_spend = s.agency_of_prev @ prev_agency_cost + react_cash
+    def _agencies(self, t, X, D, G, disc, q) -> None:
+        """Agencies: overhead, pool contributions, captured savings, budgets and spend."""
+        s, p, g = self.s, self.p, self.pool
+        pool_active = q.pool_active
+        q.react_cash = s.agency_of_react @ q.cash                       # [agency, run]
+        q.service_spend = s.agency_of_prev @ q.prev_agency_cost + q.react_cash
         participates = p[lo.P_AG_CONTRIBUTION] > 0.0
         ramp = np.clip((t - g[lo.G_POOL_START]) / g[lo.G_OH_RAMP], 0.0, 1.0)
-        overhead = p[lo.P_AG_OVERHEAD] * service_spend * (
+        q.overhead = p[lo.P_AG_OVERHEAD] * q.service_spend * (
             1.0 - pool_active * participates * g[lo.G_OH_REDUCTION] * ramp)
-        budget = p[lo.P_AG_BUDGET] * G["budget"]
-        contribution = pool_active * p[lo.P_AG_CONTRIBUTION] * budget
+        q.budget = p[lo.P_AG_BUDGET] * G["budget"]
+        q.contribution = pool_active * p[lo.P_AG_CONTRIBUTION] * q.budget
         reinvest_on = g[lo.G_LOOP_REINVEST] * pool_active
         captured = X[lo.X_CAPTURED]
-        capture_paid = reinvest_on * captured / g[lo.G_REINVEST_DELAY]
+        q.capture_paid = reinvest_on * captured / g[lo.G_REINVEST_DELAY]
         # the baseline is in volume terms, priced at today's (efficiency-adjusted) unit costs
-        savings = np.maximum(0.0, self.ref * G["baseline"] * G["efficiency"] - react_cash)
+        savings = np.maximum(0.0, self.ref * G["baseline"] * G["efficiency"] - q.react_cash)
         capturing = reinvest_on * (t > g[lo.G_POOL_START])
-        D[lo.X_CAPTURED][:] = capturing * participates * g[lo.G_CAPTURE] * savings - capture_paid
-        spend = service_spend + overhead + contribution + capture_paid
-        D[lo.X_RESERVES][:] = budget - spend
-        D[lo.X_PERCEIVED][:] = (spend - X[lo.X_PERCEIVED]) / p[lo.P_AG_PERCEPTION]
-        D[lo.A_AG_SPEND][:] = spend
-        D[lo.A_AG_OVERHEAD][:] = overhead
-        D[lo.A_AG_CONTRIB][:] = contribution
-        D[lo.A_AG_CAPTURE][:] = capture_paid
-        D[lo.A_BUDGET][:] = budget
-        D[lo.A_DISC_AG][:] = spend * disc
+        D[lo.X_CAPTURED][:] = capturing * participates * g[lo.G_CAPTURE] * savings - \
+            q.capture_paid
+        q.spend = q.service_spend + q.overhead + q.contribution + q.capture_paid
+        D[lo.X_RESERVES][:] = q.budget - q.spend
+        D[lo.X_PERCEIVED][:] = (q.spend - X[lo.X_PERCEIVED]) / p[lo.P_AG_PERCEPTION]
+        D[lo.A_AG_SPEND][:] = q.spend
+        D[lo.A_AG_OVERHEAD][:] = q.overhead
+        D[lo.A_AG_CONTRIB][:] = q.contribution
+        D[lo.A_AG_CAPTURE][:] = q.capture_paid
+        D[lo.A_BUDGET][:] = q.budget
+        D[lo.A_DISC_AG][:] = q.spend * disc
 
-        # ---- siloed cuts and restoration (R1) ---------------------------------------------
+    def _siloed_cuts(self, X, D, q) -> None:
+        """Siloed cuts and restoration of preventive funding (R1, the doom loop)."""
+        s, p, g = self.s, self.p, self.pool
         with np.errstate(divide="ignore", invalid="ignore"):
-            pressure = np.where(budget > 0.0, X[lo.X_PERCEIVED] / budget, NO_BUDGET_PRESSURE)
+            pressure = np.where(q.budget > 0.0, X[lo.X_PERCEIVED] / q.budget, NO_BUDGET_PRESSURE)
         pr = pressure[s.prev_agency]                                    # [prev, run]
         ag = s.prev_agency
+        funding = q.funding
         restore = p[lo.P_AG_RESTORE_RATE][ag] * np.maximum(0.0, 1.0 - funding) * (pr < 1.0)
         cut = np.minimum(p[lo.P_AG_CUT_RATE][ag] * np.maximum(0.0, pr - 1.0), 1.0 / self.dt) * \
             np.maximum(0.0, funding - p[lo.P_AG_FLOOR][ag])
-        D[lo.X_FUNDING][:] = g[lo.G_LOOP_DOOM] * (1.0 - pooled) * (restore - cut)
+        D[lo.X_FUNDING][:] = g[lo.G_LOOP_DOOM] * (1.0 - q.pooled) * (restore - cut)
 
-        # ---- the pool (R2) ----------------------------------------------------------------
+    def _pool(self, t, X, D, disc, q) -> None:
+        """The pool (R2): set-up and double running, places it commissions, its balance, and
+        the place's totals."""
+        p, g = self.p, self.pool
+        pool_active = q.pool_active
         start = g[lo.G_POOL_START]
         active = pool_active > 0.0
         setup = np.where(active & (t < start + g[lo.G_SETUP_MONTHS]),
                          g[lo.G_SETUP_COST] / g[lo.G_SETUP_MONTHS], 0.0)
         double_running = np.where(active & (t < start + g[lo.G_DR_MONTHS]), g[lo.G_DR_COST], 0.0)
-        income = (contribution + capture_paid).sum(axis=0)
-        pooled_community = (pooled * community_cost).sum(axis=0)
+        income = (q.contribution + q.capture_paid).sum(axis=0)
+        pooled_community = (q.pooled * q.community_cost).sum(axis=0)
         balance = X[lo.X_POOL][0]
         available = np.maximum(0.0, income + balance / g[lo.G_SPEND_DOWN] - setup
                                - double_running - pooled_community)
         with np.errstate(divide="ignore", invalid="ignore"):
-            target = np.where(prev_unit_cost > 0.0,
-                              pool_active * p[lo.P_PV_POOL_SHARE] * available / prev_unit_cost,
+            target = np.where(q.prev_unit_cost > 0.0,
+                              pool_active * p[lo.P_PV_POOL_SHARE] * available / q.prev_unit_cost,
                               0.0)
-        D[lo.X_POOL_PLACES][:] = (target - pool_places) / g[lo.G_ADJUST_TIME]
-        pool_spend = (prev_unit_cost * pool_places).sum(axis=0) + setup + double_running + \
+        D[lo.X_POOL_PLACES][:] = (target - q.pool_places) / g[lo.G_ADJUST_TIME]
+        pool_spend = (q.prev_unit_cost * q.pool_places).sum(axis=0) + setup + double_running + \
             pooled_community
         D[lo.X_POOL][0] = income - pool_spend
         D[lo.A_POOL_IN][0] = income
-        D[lo.A_REINVESTED][0] = capture_paid.sum(axis=0)
+        D[lo.A_REINVESTED][0] = q.capture_paid.sum(axis=0)
         D[lo.A_POOL_SPEND][0] = pool_spend
         D[lo.A_SETUP][0] = setup
         D[lo.A_DOUBLE_RUNNING][0] = double_running
-
-        # ---- totals -----------------------------------------------------------------------
-        total = (service_spend + overhead).sum(axis=0) + pool_spend
+        total = (q.service_spend + q.overhead).sum(axis=0) + pool_spend
         D[lo.A_TOTAL][0] = total
         D[lo.A_DISC_TOTAL][0] = total * disc
-        return {"coverage": coverage, "activity": activity, "spend": spend,
-                "react_cash": react_cash}
 
 
 def simulate_reference(model: Model, theta: np.ndarray | None = None,
@@ -470,6 +507,9 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
             np.add(x, dt * k[2], out=xt)
             f.rhs(t + dt, xt, Gf, disc, disc_h, k[3])
             x += dt / 6.0 * (k[0] + 2.0 * k[1] + 2.0 * k[2] + k[3])
+        # a stock emptied within the step ends at 0, not a rounding error below it
+        np.maximum(X[lo.X_POP], 0.0, out=X[lo.X_POP])
+        np.maximum(X[lo.X_WAITING], 0.0, out=X[lo.X_WAITING])
         growth.advance(dt)
         if (step + 1) % spm == 0:
             traj[:, (step + 1) // spm] = x.T
