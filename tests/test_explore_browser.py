@@ -8,32 +8,20 @@ Chromium, so CI runs it.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
 import tpsim
+from browser import ARGS, CHROMIUM, NEEDS_CHROMIUM, playwright_sync_api
 from tpsim.config.scenario import load_scenario
 from tpsim.explore.engine import Explorer
 from tpsim.explore.server import make_server
 from tpsim.present import wording
 
-CHROMIUM = os.environ.get("TPSIM_CHROMIUM") or next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
-     if p), None)
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install "
-                                                "chromium; .ci/run does)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="Playwright for Python is not installed (pip install "
-                                      "'.[browser]')")
-
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = [NEEDS_CHROMIUM]
+sync_api = playwright_sync_api()
 SC = Path(__file__).resolve().parents[1] / "scenarios"
 OPTION = "pooled_prevention_uncertain"
 

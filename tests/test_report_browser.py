@@ -15,7 +15,6 @@ here; ``.ci/run`` installs Chromium and poppler-utils, so CI runs them.
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import subprocess
@@ -24,22 +23,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from browser import ARGS, CHROMIUM, NEEDS_CHROMIUM, playwright_sync_api
 from tpsim.cli import main
 
-CHROMIUM = os.environ.get("TPSIM_CHROMIUM") or next(
-    (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome"))
-     if p), None)
-pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install "
-                                                "chromium; .ci/run does)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="Playwright for Python is not installed (pip install "
-                                      "'.[browser]')")
-
-#: The flags the machine needs for a headless Chromium with no network of its own.
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = [NEEDS_CHROMIUM]
+sync_api = playwright_sync_api()
 
 SCREEN = {"width": 1280, "height": 800}
 #: A4 portrait (210 mm) less the report's 13 mm side margins, in CSS px (96 a inch).
