@@ -51,7 +51,8 @@ def timed(fn, rounds: int, warmup: int = 1) -> dict:
 
 
 def check_conservation(model, raw) -> None:
-    """People conserved in every run: final population - initial = inflow - exits."""
+    """People conserved in every run: final population - initial = inflow + transitions in
+    - exits - deaths - transitions out (docs/model.md, people)."""
     xo = model.xo
     nco = len(model.cohorts)
     pop = raw.final[:, xo[lo.X_POP]:xo[lo.X_POP] + model.npop]
@@ -59,7 +60,10 @@ def check_conservation(model, raw) -> None:
     for c in range(nco):
         members = [i for i, (cc, _) in enumerate(model.pop_labels) if cc == model.cohorts[c]]
         change = pop[:, members].sum(axis=1) - initial[:, members].sum(axis=1)
-        net = raw.final[:, xo[lo.A_INFLOW] + c] - raw.final[:, xo[lo.A_EXIT] + c]
+        acc = {a: raw.final[:, xo[a] + c] for a in (lo.A_INFLOW, lo.A_TRANS_IN, lo.A_EXIT,
+                                                   lo.A_DEATH, lo.A_TRANS_OUT)}
+        net = (acc[lo.A_INFLOW] + acc[lo.A_TRANS_IN] - acc[lo.A_EXIT] - acc[lo.A_DEATH]
+               - acc[lo.A_TRANS_OUT])
         np.testing.assert_allclose(change, net, rtol=1e-8, atol=1e-6 * max(1.0, np.abs(net).max()))
     assert np.isfinite(raw.final).all(), "non-finite values in the state"
     assert (pop >= -1e-9).all(), "negative population"
