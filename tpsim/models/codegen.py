@@ -65,7 +65,7 @@ def structure_key(model, source: str | None = None) -> str:
 
     from tpsim.models import layout
     h = hashlib.sha256(numba.__version__.encode())
-    for fn in (K._load_params, K._growth_steps):
+    for fn in (K._apply_changes, K._load_params, K._growth_steps):
         h.update(inspect.getsource(getattr(fn, "py_func", fn)).encode())
     for mod in (K, layout):
         consts = sorted((k, v) for k, v in vars(mod).items()
@@ -616,7 +616,7 @@ def generate_source(model) -> str:
            'Do not edit: tpsim regenerates it when the structure or the generator changes."""',
            "import numpy as np",
            "from numba import njit, prange",
-           "from tpsim.models.kernel import _load_params, _growth_steps",
+           "from tpsim.models.kernel import _apply_changes, _load_params, _growth_steps",
            "",
            f"LANES = {LANES}",
            f"NSLOT = {nslot}",
@@ -733,14 +733,9 @@ def _block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
     n_steps = n_months * steps_per_month
     for step in range(n_steps):
         t = step * dt
-        changed = False
-        while ev < nev and ev_month[ev] <= t + 1e-9:
-            col = ev_param[ev]
-            for l in range(L):
-                th[col, l] = ev_value[run0 + min(l, nrun - 1), ev]
-            ev += 1
-            changed = True
-        if changed:
+        due = _apply_changes(th, t, ev, nev, ev_month, ev_param, ev_value, run0, nrun, L)
+        if due != ev:
+            ev = due
             _growth_steps(th, PO, %(NCO)d, NAG, dt, step_full2, step_half2)
             _load_params(th, par2, LO, PO, POP_FIRST.shape[0], NPREV, NREACT,
                          NAG, NUTIL, POP_FIRST, POP_LAST, PREV_ORDER, POP_COHORT, ULINK_PREV,

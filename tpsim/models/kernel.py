@@ -968,6 +968,18 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
 
 
 @njit(**_JIT_NO_NRT)
+def _apply_changes(th, t, ev, nev, ev_month, ev_param, ev_value, run0, nrun, L):
+    """Write into ``th`` every time-keyed change due at time ``t`` (months) from event ``ev``
+    on (a change takes effect at the first step at or after its month); the next event."""
+    while ev < nev and ev_month[ev] <= t + 1e-9:
+        col = ev_param[ev]
+        for l in range(L):
+            th[col, l] = ev_value[run0 + min(l, nrun - 1), ev]
+        ev += 1
+    return ev
+
+
+@njit(**_JIT_NO_NRT)
 def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
     """Per-lane growth factors over one step and half a step (exact compound growth)."""
     L = th.shape[1]
@@ -1087,15 +1099,9 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
     n_steps = n_months * steps_per_month
     for step in range(n_steps):
         t = step * dt
-        # time-keyed changes take effect at the first step at or after their month
-        changed = False
-        while ev < nev and ev_month[ev] <= t + 1e-9:
-            col = ev_param[ev]
-            for l in range(L):
-                th[col, l] = ev_value[run0 + min(l, nrun - 1), ev]
-            ev += 1
-            changed = True
-        if changed:
+        due = _apply_changes(th, t, ev, nev, ev_month, ev_param, ev_value, run0, nrun, L)
+        if due != ev:
+            ev = due
             _growth_steps(th, po, nco, nag, dt, step_full, step_half)
             _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
                          prev_order, pop_cohort, ulink_prev, sub_prev)
