@@ -27,6 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FMA_RTOL = 1e-11
 
 
+@pytest.fixture(autouse=True)
+def default_kernel(monkeypatch):
+    """The kernel choice users get (conftest sets the generic one for the rest of the suite)."""
+    monkeypatch.delenv("TPSIM_KERNEL", raising=False)
+
+
 def perturbed(model, n: int, seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     theta = model.theta(n)
@@ -108,6 +114,16 @@ def test_rk4_stays_on_the_generic_kernel(rich_scenario):
     d = rich_scenario()
     d["time"]["method"] = "rk4"
     assert kernel_for(compile_scenario(scenario_from_dict(d))) == "generic"
+
+
+def test_a_model_past_the_size_limit_runs_on_the_generic_kernel(tiny_scenario_dict,
+                                                                 monkeypatch):
+    import tpsim.models.simulate as sim
+    model = compile_scenario(scenario_from_dict(tiny_scenario_dict))
+    assert kernel_for(model) == "generated"
+    monkeypatch.setattr(sim, "GENERATED_MAX_STATES", model.nstate - 1)
+    assert kernel_for(model) == "generic"
+    assert kernel_for(model, "generated") == "generated"   # an explicit choice still holds
 
 
 def test_cache_is_keyed_by_structure_and_lives_outside_the_package(tiny_scenario_dict,

@@ -52,14 +52,25 @@ class Buffers:
 
 KERNELS = ("generated", "generic")
 
+GENERATED_MAX_STATES = 400
+"""Largest model (state entries) the generated kernel is used for. Its source grows with the
+model and numba's compile time faster than that: the shipped baseline (283 entries, 2,600
+lines) compiles in about 20 s cold, a place split into two deprivation bands (485 entries) in
+about 60 s and into five (1,091 entries, 10,700 lines) in about 240 s; past this size the
+generic kernel, compiled once for every model, runs instead. The choice depends on the model
+alone, so a model's results never depend on the cache or the batch size."""
+
 
 def kernel_for(model: Model, choice: str | None = None) -> str:
-    """Which kernel runs ``model``: the generated one (:mod:`tpsim.models.codegen`) for Euler,
-    the generic one for RK4. ``choice`` (or ``$TPSIM_KERNEL``) = "generic" forces the generic
-    kernel (benchmarks and tests compare the two)."""
-    choice = choice or os.environ.get("TPSIM_KERNEL") or "generated"
-    if choice not in KERNELS:
+    """Which kernel runs ``model``: the generated one (:mod:`tpsim.models.codegen`) for Euler
+    models of at most :data:`GENERATED_MAX_STATES` state entries, else the generic one.
+    ``choice`` (or ``$TPSIM_KERNEL``) "generic" forces the generic kernel and "generated" the
+    generated one for any Euler model (benchmarks and tests compare the two)."""
+    choice = choice or os.environ.get("TPSIM_KERNEL")
+    if choice is not None and choice not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, not {choice!r}")
+    if choice is None:
+        choice = "generated" if model.nstate <= GENERATED_MAX_STATES else "generic"
     return "generated" if choice == "generated" and model.method == "euler" else "generic"
 
 
