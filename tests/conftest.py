@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The suite runs the generic kernel, compiled once for every model: the generated kernel
+# compiles anew for each model structure (15-60 s each on 2 cores, dozens of structures in the
+# tests). tests/test_codegen.py holds the generated kernel equal to the generic one on every
+# shipped and mechanism scenario, and tests/test_golden.py runs the shipped scenarios on the
+# generated kernel, as users do.
+os.environ.setdefault("TPSIM_KERNEL", "generic")
 
 
 def make_tiny_scenario_dict() -> dict:

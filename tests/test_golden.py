@@ -12,7 +12,9 @@ from golden_outputs import GOLDEN, GOLDEN_FILES, compare_file, produce
 
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory):
-    return produce(tmp_path_factory.mktemp("golden"))
+    with pytest.MonkeyPatch.context() as mp:   # the kernel users run (conftest picks generic)
+        mp.delenv("TPSIM_KERNEL", raising=False)
+        return produce(tmp_path_factory.mktemp("golden"))
 
 
 @pytest.mark.parametrize("name", GOLDEN_FILES)
