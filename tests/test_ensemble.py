@@ -77,14 +77,19 @@ def local_result(job):
 # ---- series and appraisal ----------------------------------------------------------------------
 
 
+def reference_metrics(job, traj):
+    """The option's (scenario 1's) metrics against the counterfactual by the run-by-run
+    reference, :func:`en.fiscal_metrics`."""
+    return en.fiscal_metrics(en.named_series(job, 1, traj[1]), en.named_series(job, 0, traj[0]),
+                             job.accounts[1], job.settings[1],
+                             dict(zip(job.accounts[1].agencies, job.fiscal[1].share)))
+
+
 def test_fused_appraisal_equals_the_appraisal_module(job):
     u = job.plan.unit("lhs", 3, 0, 40)
     traj = en.trajectories(job, u)
     data = en.reduce_trajectories(job, traj)
-    reference = en.fiscal_metrics(en.named_series(job, 1, traj[1]),
-                                  en.named_series(job, 0, traj[0]), job.accounts[1],
-                                  job.settings[1], dict(zip(job.accounts[1].agencies,
-                                                            job.fiscal[1].share)))
+    reference = reference_metrics(job, traj)
     for j, metric in enumerate(en.METRICS):
         assert np.allclose(data.metrics[:, j], reference[metric], rtol=1e-12, atol=1e-6,
                            equal_nan=True)
@@ -152,10 +157,7 @@ def test_fused_npsv_and_economic_npv_equal_the_appraisal_module(rich_job):
     assert job.settings[1].parliament_months < job.n_months
     traj = en.trajectories(job, u)
     data = en.reduce_trajectories(job, traj)
-    reference = en.fiscal_metrics(en.named_series(job, 1, traj[1]),
-                                  en.named_series(job, 0, traj[0]), job.accounts[1],
-                                  job.settings[1], dict(zip(job.accounts[1].agencies,
-                                                            job.fiscal[1].share)))
+    reference = reference_metrics(job, traj)
     for j, metric in enumerate(en.METRICS):
         assert np.allclose(data.metrics[:, j], reference[metric], rtol=1e-10, atol=1e-4,
                            equal_nan=True), metric
