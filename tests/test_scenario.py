@@ -624,6 +624,31 @@ def test_change_that_breaks_the_time_step(tmp_path, tiny_scenario_dict):
                 "after this change, time.dt: dt = 0.25 months is too large")
 
 
+def test_changes_are_checked_cumulatively(tmp_path, tiny_scenario_dict):
+    # Each change is valid alone; the second breaks the time step only on top of the first.
+    state = "cohorts.older_people.states.at_risk"
+    err, path, text = invalid(tmp_path, tiny_scenario_dict, lambda d: d.update(changes=[
+        {"month": 1, "set": {f"{state}.escalation": 2.5}},
+        {"month": 3, "set": {f"{state}.recovery": 2.0}}]))
+    check_error(err, path, "changes.1", contains="after this change, time.dt")
+    tiny_scenario_dict["changes"] = [{"month": 3, "set": {f"{state}.recovery": 2.0}}]
+    scenario_from_dict(tiny_scenario_dict)
+
+
+def test_validation_leaves_its_input_unchanged():
+    # check_changes_apply shares all but the changed paths between trials, which is only
+    # sound while resolving never writes into the mapping it reads.
+    from tpsim.config.scenario import _Validator
+    for path in sorted(Path(__file__).parent.parent.glob("scenarios/*.yaml")):
+        if path.name == "evidence.yaml":
+            continue
+        data = copy.deepcopy(load_scenario(path).data)
+        data.pop("uncertainty")
+        before = pickle.dumps(data)
+        _Validator(str(path), {}).resolve(data, data["name"])
+        assert pickle.dumps(data) == before, path.name
+
+
 def test_changes_needs_a_list_and_set(tmp_path, tiny_scenario_dict):
     err, path, _ = invalid(tmp_path, tiny_scenario_dict,
                            lambda d: d.update(changes={"month": 1}))

@@ -13,7 +13,7 @@ from typing import Any
 from tpsim.errors import suggest as _suggest
 
 __all__ = ["PARAMETER_SECTIONS", "parameter_paths", "is_switch", "unknown_parameter",
-           "get_path", "set_path"]
+           "get_path", "set_path", "with_path"]
 
 #: Sections whose numeric leaves (and switches) are addressable parameters.
 PARAMETER_SECTIONS = ("loops", "agencies", "cohorts", "services", "pool")
@@ -78,3 +78,12 @@ def set_path(data: dict, path: str, value: Any) -> None:
     for part in parents:
         node = node[part]
     node[last] = value
+
+
+def with_path(data: Mapping, path: str, value: Any) -> dict:
+    """A copy of ``data`` with ``value`` at a dotted key path: only the mappings along the path
+    are copied, so the rest is shared with ``data`` (which is left unchanged)."""
+    head, _, rest = path.partition(".")
+    out = dict(data)
+    out[head] = with_path(data[head], rest, value) if rest else value
+    return out

@@ -55,6 +55,7 @@ from typing import Any, NamedTuple
 from tpsim.config.parameters import is_switch as _is_switch
 from tpsim.config.parameters import parameter_paths as _parameter_paths
 from tpsim.config.parameters import set_path as _set_path
+from tpsim.config.parameters import with_path as _with_path
 from tpsim.config.parameters import unknown_parameter as _unknown_parameter
 from tpsim.config.uncertainty import resolve_section
 from tpsim.config.yamlio import (MAX_MAGNITUDE, Bound, Location, check_number, file_problem,
@@ -1096,12 +1097,13 @@ class _Validator:
                                base_dir)
 
     def check_changes_apply(self, data: dict, changes: list[dict], order: list[int]) -> None:
-        """Re-validate the scenario after each change, cumulatively, in month order."""
-        trial = copy.deepcopy(data)
+        """Re-validate the scenario after each change, cumulatively, in month order. Each trial
+        copies only the mappings along the changed paths (validation never mutates its input)."""
+        trial = data
         for index in order:
             settings = changes[index]["set"]
             for key, value in settings.items():
-                _set_path(trial, key, bool(value) if _is_switch(key) else value)
+                trial = _with_path(trial, key, bool(value) if _is_switch(key) else value)
             try:
                 _Validator(self.source, {}).resolve(trial, data["name"])
             except ScenarioError as err:
