@@ -23,11 +23,11 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "9fb10984a9bc7fcfe019d7a0e840d0a74b6af3dd4ccf88d4080fc48a4cdb52d2",
-    "pilots_plus": "6d26a681b83407bd7960561ebb75a8f6852518d90884fbcb31e909e3a1850af7",
-    "pooled_prevention": "b1817798e55e4bd5c0b61587da3e8bb273011aae7fb1a098424ed21d5ad2e9d3",
-    "pooled_prevention_uncertain": "aa5359a4fa678b62b59b80f0b4427d389671599e209bfce9a647bf8e0e833676",
-    "siloed_squeeze": "779a9bd5daa336126f6f8474bbb974191b2d2a243c0cdd4b21c43acee35198f8",
+    "baseline": "137d92ea4a624530eff8d17bab9b604f76f384c00a6d7760d97c42866bed3846",
+    "pilots_plus": "28968386a8d91d53609192042f017e14cb2c3538ca454f470a47d16503e21d20",
+    "pooled_prevention": "72aae45342a3837455bd228d363263645bd7e37a223b3c7c700cd68e3cb741c0",
+    "pooled_prevention_uncertain": "3c9f6a471bde6c3ceaafbbe6e40587818f5f937e9b7552d8b9bddbb0c873f401",
+    "siloed_squeeze": "5b97a5c45bf7390de79fac7f58a0a1d6b6aeb5ea5a3da58e57f3638ddc80e7e3",
     "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
 }
 
