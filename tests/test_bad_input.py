@@ -297,6 +297,96 @@ def test_budget_zero_pressure_is_finite_and_as_documented(tmp_path):
     assert np.all(series["pressure.agency.council_asc"][1:] == 1e6)
 
 
+
+def _overflowing(monkeypatch):
+    """Make every simulated trajectory of an ensemble overflow to infinity, as a scenario whose
+    outputs exceed the largest float would (the validation bounds on growth rates and
+    magnitudes keep the shipped format below that, so the overflow is injected here)."""
+    from tpsim.analysis import ensemble as en
+
+    simulate = en.trajectories
+
+    def overflow(job, u, params=None, buffers=None):
+        return [t * np.inf for t in simulate(job, u, params, buffers)]
+
+    monkeypatch.setattr(en, "trajectories", overflow)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("command", [
+    ["ensemble", UNCERTAIN, "--against", BASELINE, "--runs", "10"],
+    ["report", UNCERTAIN, "--against", BASELINE, "--uncertainty", "10"],
+], ids=["ensemble", "report"])
+def test_every_run_non_finite_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch,
+                                                                     command):
+    """An ensemble whose every run is non-finite names the cause (it used to write
+    ensemble.json and quantiles.csv, then fail in the summary text with a TypeError)."""
+    _overflowing(monkeypatch)
+    status, _, err, crash = invoke([*command, "--out", "out/here"], tmp_path)
+    assert crash is None, f"traceback: {crash!r}\n{err}"
+    assert status == 2, err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "non-finite NPV" in lines[0], err
+    assert "pooled_prevention_uncertain" in lines[0], err
+    assert _snapshot(tmp_path) == set(), "something was written"
+
+
+def _read_only_error(monkeypatch):
+    """The OS refusing the new folder as on a read-only file system (EROFS)."""
+    import errno
+
+    from tpsim import output
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(output.tempfile, "mkdtemp", refuse)
+
+
+def test_read_only_file_system_names_out_and_leaves_nothing(tmp_path, monkeypatch):
+    """A read-only --out: one line naming --out, exit 2, and the parent folders the write made
+    (out/deep/) are removed again."""
+    _read_only_error(monkeypatch)
+    status, _, err, crash = invoke(["run", BASELINE, "--out", "out/deep/here"], tmp_path)
+    assert crash is None and status == 2, err
+    assert "--out" in err and "read-only" in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+    assert _snapshot(tmp_path) == set(), "something was left behind"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="running as root: chmod cannot make a folder "
+                                              "read-only (the EROFS test above covers it)")
+@pytest.mark.parametrize("out", ["ro/here", "ro/deeper/here"])
+def test_read_only_parent_of_out_names_out_and_leaves_nothing(tmp_path, out):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        status, _, err, crash = invoke(["run", BASELINE, "--out", out], tmp_path)
+        assert crash is None and status == 2, err
+        assert "--out" in err and "permission denied" in err, err
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_a_failed_write_removes_the_parent_folders_it_made(tmp_path):
+    """An error while the outputs are being written (here, a TpsimError from the command)
+    leaves neither the new folder nor the parents made for it; existing parents stay."""
+    from tpsim.errors import TpsimError
+    from tpsim.output import OutputFolder
+
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(TpsimError):
+        with OutputFolder(tmp_path / "kept" / "a" / "b" / "out", "test") as out:
+            out.write_text("x.txt", "x")
+            assert (tmp_path / "kept" / "a" / "b").is_dir()
+            raise TpsimError("stop")
+    assert _snapshot(tmp_path) == {"kept"}
+    with OutputFolder(tmp_path / "kept" / "a" / "out", "test") as out:
+        out.write_text("x.txt", "x")
+    assert (tmp_path / "kept" / "a" / "out" / "x.txt").read_text() == "x"
+
 # ---------------------------------------------------------------------------------------------
 # Fuzzer: scenarios and options
 # ---------------------------------------------------------------------------------------------

@@ -184,7 +184,9 @@ def write_case(directory: Path, months: int = 12, noise: float = 0.02, seed: int
            "series": {s: 1 for s in SERIES},
            "fit": {"bayes": dict(FAST)}}
     if decide:
-        raw["decision"] = {"option": "tiny.yaml", "against": "without.yaml"}
+        # judged on the fiscal NPV: the close call below is a close call of the cash case
+        raw["decision"] = {"option": "tiny.yaml", "against": "without.yaml",
+                           "metric": "fiscal_npv"}
     raw.update(extra or {})
     path = directory / "fit.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
@@ -277,7 +279,7 @@ def test_calibrate_bayes_then_ensemble_with_the_posterior_then_learn(tmp_path):
     doc = json.loads((tmp_path / "learn" / "learning.json").read_text())
     assert doc["update"]["months_after"] == 24
     page = (tmp_path / "learn" / "learnt.md").read_text()
-    assert "How each effect moved" in page and "P(npv > 0)" in page
+    assert "How each effect moved" in page and "P(fiscal NPV > 0)" in page
     so_far = read_local_data(tmp_path / "learn" / "data_so_far.csv", "2026-04", 24,
                              list(SERIES))
     assert len(so_far.series["activity.residential_care"]) == 24

@@ -283,7 +283,8 @@ def cli_setup(tmp_path: Path, noise: float = 0.0) -> tuple[Path, Path]:
 
 def test_command_writes_a_runnable_calibrated_scenario(tmp_path):
     config, out = cli_setup(tmp_path)
-    result = CliRunner().invoke(main, ["calibrate", str(config), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(main, ["calibrate", str(config), "--out", str(out), "--quiet",
+                                       "--keep-budgets"])
     assert result.exit_code == 0, result.output
     assert "95% interval" in result.output and "U^M" in result.output
     for name in ("calibrated.yaml", "fit_report.json", "fit_series.csv"):
@@ -374,3 +375,28 @@ def test_shipped_example_is_valid_and_labelled_synthetic():
     with open(EXAMPLE / "local_data.csv", encoding="utf-8") as fh:
         body = [line for line in fh if not line.startswith("#")]
     assert all("SYNTHETIC" in line for line in body[1:])
+
+
+def test_command_rebudgets_by_default_and_says_how_far_the_fit_moves(tmp_path):
+    """The default --rebudget writes budgets consistent with the calibrated month 0 and says
+    how far they move the fitted series (the fit ran on the original budgets)."""
+    import re
+
+    config, out = cli_setup(tmp_path)
+    result = CliRunner().invoke(main, ["calibrate", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    text = (out / "calibrated.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    assert "agencies" in raw and "re-derived after the fit" in text
+    found = re.search(r"move the fitted series by at most ([0-9.]+)%", result.output)
+    assert found, result.output
+    drift = float(found.group(1)) / 100.0
+    results = run(load_scenario(out / "calibrated.yaml"))
+    with open(out / "fit_series.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    worst = 0.0
+    for row in rows:
+        m = int(row["month"][:4]) * 12 + int(row["month"][5:]) - (2026 * 12 + 4)
+        fitted = float(row["simulated_fitted"])
+        worst = max(worst, abs(results[row["series"]][0, m] - fitted) / abs(fitted))
+    assert worst <= drift + 5e-7   # the message rounds to 4 decimals of a percent

@@ -112,6 +112,66 @@ def test_fused_appraisal_equals_the_appraisal_module(job):
         assert data.payback[run, 0] == expected
 
 
+def rich_dicts() -> tuple[dict, dict]:
+    """The ensemble scenario with every part of the NPSV switched on: a transfer service (a
+    benefit), people in work with their output valued, QALYs and a declared outcome value
+    valued, and optimism bias on benefits (a delay and a haircut)."""
+    sc, cf = scenario_dicts()
+    for d in (sc, cf):
+        d["time"]["horizon"] = 72  # beyond the 60-month Parliament
+        d["services"]["attendance_allowance"] = {
+            "label": "Attendance allowance", "agency": "council_asc", "cohort": "older_people",
+            "kind": "reactive", "transfer": True, "unit_cost": 400.0,
+            "utilisation": {"high_need": 1.0, "at_risk": 0.2}, "fixed_share": 0.0}
+        d["cohorts"]["older_people"]["employment_value"] = 300.0
+        d["cohorts"]["older_people"]["states"]["independent"]["employment"] = 0.3
+        d["cohorts"]["older_people"]["states"]["at_risk"]["employment"] = 0.1
+    sc["appraisal"] = {"optimism_bias": 0.2, "value_qalys": True, "benefit_delay_months": 2,
+                       "benefit_haircut": 0.1, "employment_output_value": 2500.0,
+                       "employment_output_source": "assumption: test value",
+                       "outcome_values": {"escalations.older_people": {
+                           "value": 800.0, "per": "avoided", "discount": "health",
+                           "source": "assumption: test value"}}}
+    return sc, cf
+
+
+@pytest.fixture(scope="module")
+def rich_job():
+    sc, cf = rich_dicts()
+    return en.prepare([scenario_from_dict(sc)], scenario_from_dict(cf), runs=BLOCK, seed=5,
+                      sampler="lhs")
+
+
+def test_fused_npsv_and_economic_npv_equal_the_appraisal_module(rich_job):
+    """Per run, the fused kernel's NPSV, economic NPV, fiscal NPV (total and per agency and
+    the pool) and payback equal tpsim.analysis.appraisal.appraise of the same run, with
+    transfers, employment output, QALYs, a declared value and benefit delay all present."""
+    job = rich_job
+    assert job.accounts[1].transfers == {"council_asc": ("attendance_allowance",)}
+    u = job.plan.unit("lhs", 5, 0, 24)
+    assert job.settings[1].parliament_months < job.n_months
+    traj = en.trajectories(job, u)
+    data = en.reduce_trajectories(job, traj)
+    reference = en.fiscal_metrics(en.named_series(job, 1, traj[1]),
+                                  en.named_series(job, 0, traj[0]), job.accounts[1],
+                                  job.settings[1], dict(zip(job.accounts[1].agencies,
+                                                            job.fiscal[1].share)))
+    for j, metric in enumerate(en.METRICS):
+        assert np.allclose(data.metrics[:, j], reference[metric], rtol=1e-10, atol=1e-4,
+                           equal_nan=True), metric
+    assert np.allclose(data.by_agency[0], reference["by_agency"], rtol=1e-10, atol=1e-4)
+    assert np.array_equal(data.payback[:, 0], reference["payback"])
+    # every part moved the social and economic cases away from the fiscal one
+    npv, economic, npsv = (data.metrics[:, en.METRICS.index(m)] for m in ("npv", "economic_npv", "npsv"))
+    assert np.all(np.abs(economic - npv) > 1.0) and np.all(np.abs(npsv - economic) > 1.0)
+    # the fiscal rows add up to the total; run_outcomes hands the same arrays out by name
+    assert np.allclose(data.by_agency[0].sum(axis=1), npv, rtol=1e-12, atol=1e-6)
+    outcomes = en.run_outcomes(job, data)["more_prevention"]
+    assert np.array_equal(outcomes["npsv"], npsv)
+    assert np.array_equal(outcomes["fiscal_npv_by_agency"]["council_asc"], data.by_agency[0][:, 0])
+    assert np.array_equal(outcomes["payback_month"], data.payback[:, 0])
+
+
 def test_payback_months_match_the_definition():
     from tpsim.analysis.appraisal import payback_month
     rng = np.random.default_rng(1)

@@ -273,7 +273,8 @@ def test_demo_runs_a_folder_of_scenarios_with_an_uncertainty_analysis(tmp_path):
     text = (out / "report.html").read_text(encoding="utf-8")
     assert_self_contained(text)
     assert scenario_label("pooled_prevention_uncertain") in text and scenario_label("pilots_plus") in text
-    assert "32 runs" in text and "Runs with a positive fiscal NPV" in text
+    assert "32 runs" in text and "Runs with a positive NPSV" in text
+    assert "Runs with a positive fiscal NPV" in text
     assert (out / "comparison.json").is_file()
     assert (out / "charts" / "tornado_npv_pooled_prevention_uncertain.png").is_file()
     # a short summary: the ranking, then the report's path on the last line
@@ -322,6 +323,11 @@ def test_uncertainty_section_has_fan_and_tornado_charts():
     png = {c.stem: charts.figure_bytes(c.figure, "png") for c in result.charts}
     text = render_html(comparison, result.charts, png, uncertainty=result)
     assert_self_contained(text)
-    assert "Fiscal NPV, 5th percentile" in text and "64 runs" in text
-    p5 = result.metrics["more_uncertain"]["npv"]["percentiles"]["p5"]
-    assert style.pounds_m(p5 / 1e6) in text
+    assert "Fiscal NPV, 10th percentile" in text and "64 runs" in text
+    assert "NPSV, 90th percentile" in text and "Runs with a positive NPSV" in text
+    # the NPSV's sampled range, not only the fiscal NPV's
+    metrics = result.metrics["more_uncertain"]
+    for case in ("npv", "npsv"):
+        for p in ("p10", "p90"):
+            assert style.pounds_m(metrics[case]["percentiles"][p] / 1e6) in text
+    assert metrics["npsv"]["percentiles"]["p10"] != metrics["npv"]["percentiles"]["p10"]

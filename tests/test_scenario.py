@@ -148,7 +148,9 @@ def test_fixture_is_valid_and_resolves_every_default(tiny_scenario_dict):
                                  "qaly_uprating": 1.0, "benefit_haircut": 0.0,
                                  "value_qalys": True, "qaly_price_year": None,
                                  "optimism_bias_category": None, "optimism_bias_reason": None,
-                                 "benefit_delay_months": 0, "outcome_values": {}}
+                                 "benefit_delay_months": 0, "outcome_values": {},
+                                 "employment_output_value": 0.0,
+                                 "employment_output_source": None}
     assert data["changes"] == []
 
 

@@ -23,12 +23,12 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "137d92ea4a624530eff8d17bab9b604f76f384c00a6d7760d97c42866bed3846",
-    "pilots_plus": "28968386a8d91d53609192042f017e14cb2c3538ca454f470a47d16503e21d20",
-    "pooled_prevention": "72aae45342a3837455bd228d363263645bd7e37a223b3c7c700cd68e3cb741c0",
-    "pooled_prevention_uncertain": "3c9f6a471bde6c3ceaafbbe6e40587818f5f937e9b7552d8b9bddbb0c873f401",
-    "siloed_squeeze": "5b97a5c45bf7390de79fac7f58a0a1d6b6aeb5ea5a3da58e57f3638ddc80e7e3",
-    "tiny": "2ed05a7ad87ac8e62d2dbe6d3d7b39870dc7e200d681d6be4ed3642f0a725ca7",
+    "baseline": "4630af21dd9a7986f91c7b843c5db6bf5841a353c69109f8593fa2b1febc750f",
+    "pilots_plus": "4a44b6ad2f0c7a5da7b34f214e75961bafb78602a64791f90599300474022dd3",
+    "pooled_prevention": "25d5e3597cc7346bc6e63d3c416acc9be50ba7b699aa5c10a160cc92dd4ab532",
+    "pooled_prevention_uncertain": "60d989bebfb283032e8baef9adcb8913750cafa4f06f675499d47f2d802e0ce8",
+    "siloed_squeeze": "c0cd979dbd4ae34174518fe2e104d3671fed97634e5b7117ead4d3620effe2bc",
+    "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 
 

@@ -73,14 +73,18 @@ def test_sentences_state_the_ranking_section_114_and_the_uncertainty():
             "council_childrens": {"month": None, "counterfactual_month": 90}}
     entries = {"a_option": _entry(10e6, -4e6, s114=s114), "b_option": _entry(-2e6, -9e6)}
     metrics = {"a_option": {"probability_beats_counterfactual": 0.25,
-                            "npv": {"percentiles": {"p5": -9e6, "p95": 1e6}}}}
+                            "probability_npsv_positive": 0.75,
+                            "npsv": {"mean": 6e6, "percentiles": {"p10": -2e6, "p90": 14e6}},
+                            "npv": {"percentiles": {"p10": -9e6, "p90": 1e6}}}}
     opts = sm.options(_comparison(["a_option", "b_option"]), entries, metrics, runs=500)
     cf = _scenario("siloed_squeeze")
     said = sm.sentences(opts, cf, 120, {o.name: _scenario(o.name) for o in opts})
     assert said[0].startswith("On net present social value (NPSV, the Green Book's headline "
                               "measure), A option ranks first: +£10.0m over 120 months against "
                               "Siloed squeeze (the counterfactual), ahead of B option (−£2.0m).")
-    assert "fiscal NPV is positive for A option in 25% of them (90% range −£9.0m to +£1.0m)" in said[1]
+    assert ("the NPSV is positive for A option in 75% of them (mean +£6.0m; 10th to 90th "
+            "percentile −£2.0m to +£14.0m). The fiscal NPV is positive in 25% of the runs for "
+            "A option.") in said[1]
     a = next(s for s in said if s.startswith("A option:"))
     assert "the public purse is £4.0m worse off" in a
     assert "NHS acute trusts bears the largest net cost (−£5.0m)" in a

@@ -619,16 +619,17 @@ def evidence(scenario: Scenario | PathLike, against: Scenario | PathLike | None 
 
 
 def place_init(profile, template: Scenario | PathLike | None = None, reference=None,
-               keep_budgets: bool = True):
+               keep_budgets: bool = True, bands: bool = True):
     """A place's scenario from its profile, as ``tpsim place init``: a
     :class:`tpsim.place.build.Place` whose ``scenario`` is solved and validated, ``origin``
     names where each value came from and ``warnings`` lists problems (a budget below month-0
     spend, reserves below zero in the first year). ``template`` defaults to the shipped
-    baseline, ``reference`` (the template's own profile) to its profile."""
+    baseline, ``reference`` (the template's own profile) to its profile; ``bands`` splits
+    cohorts and services by the profile's deprivation bands when it gives them."""
     from tpsim.place.api import init_place
 
     return init_place(profile, template=template, reference=reference,
-                      keep_budgets=keep_budgets)
+                      keep_budgets=keep_budgets, bands=bands)
 
 
 def places_compare(table, scenario, against, reference=None, optimism_bias: float | None = None,
@@ -696,6 +697,11 @@ class DiscoveryResult:
 WITHIN = ("horizon", "parliament")
 
 
+#: Per-run money figures the ensemble gives over the horizon only (no ``*_parliament`` column):
+#: a ``--within parliament`` condition cannot name them.
+_HORIZON_ONLY = ("npsv", "economic_npv", "fiscal_npv")
+
+
 def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:
     """The names a ``where`` condition may use: every outcome column; with
     ``within="parliament"`` a money figure (``npv``, ``npsv``, ...) is its value over the
@@ -708,6 +714,8 @@ def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -
         for name in list(columns):
             if f"{name}_parliament" in columns:
                 columns[name] = columns[f"{name}_parliament"]
+            elif name.split(".", 1)[0] in _HORIZON_ONLY:
+                del columns[name]  # a money figure the ensemble has over the horizon only
     return columns
 
 

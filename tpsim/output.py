@@ -105,13 +105,19 @@ def _deliver(signum: int, handler) -> None:
         signal.raise_signal(signum)
 
 
-def _os_error(target: Path, exc: OSError) -> TpsimError:
+def _os_error(target: Path, exc: OSError, option: str) -> TpsimError:
+    """One line for an OS error on the output folder, naming the option that chooses it."""
     reason = exc.strerror or str(exc)
     if exc.errno == errno.ENOSPC:
         reason = "no space left on the device"
     elif exc.errno in (errno.EEXIST, errno.ENOTDIR):
         reason = "a file stands where a folder is needed"
-    return TpsimError(f"cannot write the output folder ({reason})", file=os.fspath(target))
+    elif exc.errno == errno.EROFS:
+        reason = "the file system is read-only"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    return TpsimError(f"cannot write the output folder ({reason}); choose another with "
+                      f"{option}", file=os.fspath(target))
 
 
 def _relative(relative: str | os.PathLike) -> PurePosixPath:
@@ -141,11 +147,13 @@ class OutputFolder:
     outputs write the same name.
     """
 
-    def __init__(self, target: str | os.PathLike, command: str) -> None:
+    def __init__(self, target: str | os.PathLike, command: str, option: str = "--out") -> None:
         self.target = Path(target)
         self.command = command
+        self.option = option  # the command-line option that chooses the folder (for messages)
         self.root: Path | None = None  # the new folder being built
         self.written: list[PurePosixPath] = []
+        self.made: list[Path] = []  # parent folders this write created, deepest first
 
     # -- setting up ---------------------------------------------------------------------------
 
@@ -167,27 +175,45 @@ class OutputFolder:
                                  "another", file=os.fspath(target))
         parent = target.parent
         try:
-            parent.mkdir(parents=True, exist_ok=True)
+            self._make_parents(parent)
             self.root = Path(tempfile.mkdtemp(prefix=f".{target.name}{_NEW_TAG}", dir=parent))
             os.chmod(self.root, 0o777 & ~_umask())
             self._write(PurePosixPath(MARKER),
                         json.dumps({"command": self.command}).encode() + b"\n", track=False)
         except OSError as exc:
             self._discard()
-            raise _os_error(target, exc) from None
+            raise _os_error(target, exc, self.option) from None
         return self
+
+    def _make_parents(self, parent: Path) -> None:
+        """Make the missing folders above the output folder, remembering them so that a
+        failed write removes them again (nothing is left behind)."""
+        missing = []
+        for folder in (parent, *parent.parents):
+            if folder.exists() or folder.is_symlink():
+                break
+            missing.append(folder)
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileExistsError:  # made meanwhile by someone else: not ours to remove
+                if not folder.is_dir():
+                    raise
+                continue
+            self.made.insert(0, folder)
 
     def __exit__(self, kind, value, tb) -> bool:
         if kind is not None:
             self._discard()
             if isinstance(value, OSError):
-                raise _os_error(self.target, value) from None
+                raise _os_error(self.target, value, self.option) from None
             return False
         try:
             self._swap()
         except OSError as exc:
             self._discard()
-            raise _os_error(self.target, exc) from None
+            raise _os_error(self.target, exc, self.option) from None
+        self.made = []
         return False
 
     # -- writing ------------------------------------------------------------------------------
@@ -270,10 +296,17 @@ class OutputFolder:
                 shutil.rmtree(aside, ignore_errors=True)
 
     def _discard(self) -> None:
-        if self.root is not None:
-            with signals_held():
+        """Remove the folder being built and the parent folders this write made."""
+        with signals_held():
+            if self.root is not None:
                 shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
+                self.root = None
+            for folder in self.made:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (something else wrote there) or already gone
+                    break
+            self.made = []
 
 
 def _is_output(folder: Path) -> bool:
@@ -308,30 +341,27 @@ _FILE_MODE = 0o666 & ~_umask()  # what open() would give: mkstemp makes files pr
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write_with(path, write, suffix=".tmp")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Let ``write(tmp_path)`` produce a file (e.g. matplotlib's savefig), then rename it."""
+def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None],
+                      suffix: str | None = None) -> Path:
+    """Let ``write(tmp_path)`` produce a file (e.g. matplotlib's savefig, which reads the
+    format from the temporary file's ending, ``path``'s own unless ``suffix`` is given), then
+    rename it to ``path``; the temporary file is removed if anything fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    prefix = f".{path.name}." if suffix is not None else f".{path.stem}."
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=path.suffix if suffix is None else suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         write(tmp)

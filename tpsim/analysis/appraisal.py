@@ -86,7 +86,10 @@ class AppraisalSettings:
     prices and ``qaly_uprating`` the factor to the scenario's prices (the QALY value used is
     ``qaly_value x qaly_uprating``); ``benefit_delay_months`` / ``benefit_haircut`` apply
     optimism bias to benefits (a delay in months and a fractional cut); ``outcome_values`` are
-    the declared values of other outcomes; ``parliament_months`` is the first reporting period.
+    the declared values of other outcomes; ``parliament_months`` is the first reporting period;
+    ``employment_output_value`` is the £ of output per extra person-month in work (at the
+    scenario's prices, 0 = not valued) that the economic NPV and the NPSV count, with
+    ``employment_output_source``.
     """
 
     discount_rate: float = 0.035
@@ -102,6 +105,8 @@ class AppraisalSettings:
     benefit_delay_months: int = 0
     benefit_haircut: float = 0.0
     outcome_values: tuple[OutcomeValue, ...] = ()
+    employment_output_value: float = 0.0
+    employment_output_source: str | None = None
 
     @property
     def qaly_value_used(self) -> float:
@@ -127,6 +132,8 @@ class AppraisalSettings:
             benefit_delay_months=int(appraisal.get("benefit_delay_months", 0)),
             benefit_haircut=float(appraisal.get("benefit_haircut", 0.0)),
             outcome_values=values,
+            employment_output_value=float(appraisal.get("employment_output_value", 0.0)),
+            employment_output_source=appraisal.get("employment_output_source"),
         )
 
     def optimism_bias_block(self, source: str) -> dict:
@@ -260,6 +267,7 @@ class MonthlyFlows:
 
 
 _OUTCOMES = ("escalations", "crisis_person_months", "exits", "qalys")
+_EMPLOYMENT = ("employed", "employment_value")  # people in work; their tax and NI (HMRC)
 
 
 def monthly_flows(scenario: Mapping[str, np.ndarray], counterfactual: Mapping[str, np.ndarray],
@@ -327,6 +335,12 @@ def monthly_flows(scenario: Mapping[str, np.ndarray], counterfactual: Mapping[st
     outcomes = {f"{m}.{co}": np.asarray(scenario[f"{m}.{co}"], dtype=float)
                 - np.asarray(counterfactual[f"{m}.{co}"], dtype=float)
                 for m in _OUTCOMES for co in accounts.cohorts}
+    for m in _EMPLOYMENT:  # older timeseries files may lack them: no change in work then
+        for co in accounts.cohorts:
+            name = f"{m}.{co}"
+            outcomes[name] = (np.asarray(scenario[name], dtype=float)
+                              - np.asarray(counterfactual[name], dtype=float)
+                              if name in scenario and name in counterfactual else zeros.copy())
     return MonthlyFlows(
         rows=(*accounts.agencies, POOL_ROW),
         costs=np.vstack([costs, -retained[None, :]]),
@@ -421,6 +435,7 @@ ROW_METRICS = (
     "pv_transfer_savings_parliament", "pv_transfer_savings_horizon",
     "pv_qaly_value_parliament", "pv_qaly_value_horizon",
     "pv_outcome_value_parliament", "pv_outcome_value_horizon",
+    "pv_employment_output_parliament", "pv_employment_output_horizon",
     "npv_parliament", "npv_horizon", "fiscal_npv_parliament", "fiscal_npv_horizon",
     "economic_npv_parliament", "economic_npv_horizon", "npsv_parliament", "npsv_horizon",
     "bcr", "economic_bcr", "social_bcr", "payback_month", "pays_back_in_parliament",
@@ -443,16 +458,19 @@ def adjust_benefits(monthly: np.ndarray, settings: AppraisalSettings) -> np.ndar
 
 def _row_metrics(costs, uplifted, cashable, non_cashable, transfers, transfer_non_cashable, df,
                  parliament, settings, qaly_value_pv=None, outcome_value_pv=None,
-                 has_bcr=True) -> dict:
+                 employment_pv=None, has_bcr=True) -> dict:
     """The :data:`ROW_METRICS` of one row from its monthly arrays (£ in the month).
 
     Undiscounted sums are of the modelled streams; present values apply the benefit delay and
-    haircut to every benefit stream (cashable, non-cashable, transfer, QALY and outcome values).
+    haircut to every benefit stream (cashable, non-cashable, transfer, QALY, outcome and
+    employment output values). ``employment_pv`` (discounted, total row only) is a real
+    resource benefit: it is in the economic NPV and so in the NPSV.
     """
     out: dict = {}
     zero = np.zeros_like(costs)
     qaly = zero if qaly_value_pv is None else qaly_value_pv        # already adjusted
     valued = zero if outcome_value_pv is None else outcome_value_pv
+    output = zero if employment_pv is None else employment_pv
     adj = {name: adjust_benefits(x, settings) for name, x in
            (("cashable", cashable), ("non_cashable", non_cashable), ("transfers", transfers),
             ("transfer_non_cashable", transfer_non_cashable))}
@@ -462,13 +480,14 @@ def _row_metrics(costs, uplifted, cashable, non_cashable, transfers, transfer_no
                           ("net_fiscal", cashable - costs)):
         out[f"{name}_parliament"], out[f"{name}_horizon"] = _periods(monthly, parliament)
     fiscal = df * (adj["cashable"] - uplifted)
-    economic = df * (resource - uplifted)
+    economic = df * (resource - uplifted) + output
     for name, monthly in (("pv_costs", df * costs), ("pv_uplifted_costs", df * uplifted),
                           ("pv_optimism_bias", df * (uplifted - costs)),
                           ("pv_cashable_savings", df * adj["cashable"]),
                           ("pv_non_cashable_savings", df * adj["non_cashable"]),
                           ("pv_transfer_savings", df * (adj["transfers"] + adj["transfer_non_cashable"])),
                           ("pv_qaly_value", qaly), ("pv_outcome_value", valued),
+                          ("pv_employment_output", output),
                           ("npv", fiscal), ("fiscal_npv", fiscal),
                           ("economic_npv", economic),
                           ("npsv", economic + qaly + valued)):
@@ -503,6 +522,20 @@ def outcome_value_streams(flows: MonthlyFlows, settings: AppraisalSettings) -> d
     return out
 
 
+def employment_output_stream(flows: MonthlyFlows, settings: AppraisalSettings) -> np.ndarray:
+    """Discounted £ value per month of the output of the extra people in work:
+    ``ΔE x employment_output_value x DF`` with ``ΔE`` the change in person-months in work
+    (``employed.<cohort>``, all cohorts), after the benefit delay and haircut. A real resource
+    benefit (economic NPV and NPSV); the tax and NI on it and the benefits saved are transfers
+    and stay out."""
+    n = flows.n_months
+    if not settings.employment_output_value:
+        return np.zeros(n)
+    employed = sum((v for k, v in flows.outcomes.items() if k.startswith("employed.")), np.zeros(n))
+    return (settings.employment_output_value * discount_factors(n, settings.discount_rate)
+            * adjust_benefits(employed, settings))
+
+
 def qaly_value_stream(flows: MonthlyFlows, settings: AppraisalSettings) -> np.ndarray:
     """Discounted £ value per month of the QALYs gained (0 unless ``value_qalys``):
     ``ΔQ x qaly_value x qaly_uprating x DFh``, after the benefit delay and haircut (applied
@@ -529,9 +562,16 @@ def outcome_figures(flows: MonthlyFlows, settings: AppraisalSettings) -> dict:
     dfh = discount_factors(n, settings.health_discount_rate)
     cohorts = flows.cohorts
 
+    df = discount_factors(n, settings.discount_rate)
+
     def figures(delta: Mapping[str, np.ndarray]) -> dict:
         out = {}
-        for key, monthly in (("escalations_avoided", -delta["escalations"]),
+        for key, monthly in (("employment_gained", delta["employed"]),
+                             ("pv_employment_output",  # as employment_output_stream
+                              settings.employment_output_value * df
+                              * adjust_benefits(delta["employed"], settings)),
+                             ("employment_tax_gained", delta["employment_value"]),
+                             ("escalations_avoided", -delta["escalations"]),
                              ("crisis_person_months_avoided", -delta["crisis_person_months"]),
                              ("exits_avoided", -delta["exits"]),
                              ("qalys_gained", delta["qalys"]),
@@ -540,9 +580,12 @@ def outcome_figures(flows: MonthlyFlows, settings: AppraisalSettings) -> dict:
             out[f"{key}_parliament"], out[f"{key}_horizon"] = _periods(monthly, parliament)
         return out
 
-    by_cohort = {c: figures({m: flows.outcomes[f"{m}.{c}"] for m in _OUTCOMES}) for c in cohorts}
-    total = figures({m: sum((flows.outcomes[f"{m}.{c}"] for c in cohorts), np.zeros(n))
-                     for m in _OUTCOMES})
+    def delta(m: str, c: str) -> np.ndarray:
+        return flows.outcomes.get(f"{m}.{c}", np.zeros(n))
+
+    measures = (*_OUTCOMES, *_EMPLOYMENT)
+    by_cohort = {c: figures({m: delta(m, c) for m in measures}) for c in cohorts}
+    total = figures({m: sum((delta(m, c) for c in cohorts), np.zeros(n)) for m in measures})
     valued = {}
     for ov in settings.outcome_values:
         stream = outcome_value_streams(flows, settings)[ov.series]
@@ -551,7 +594,10 @@ def outcome_figures(flows: MonthlyFlows, settings: AppraisalSettings) -> dict:
                              "change_horizon": float(flows.valued[ov.series].sum()),
                              "pv_value_parliament": float(stream[:parliament].sum()),
                              "pv_value_horizon": float(stream.sum())}
-    return {"total": total, "by_cohort": by_cohort, "valued": valued}
+    employment = {"value_per_person_month": settings.employment_output_value,
+                  "source": settings.employment_output_source,
+                  "in_economic_npv": bool(settings.employment_output_value)}
+    return {"total": total, "by_cohort": by_cohort, "valued": valued, "employment": employment}
 
 
 @dataclass
@@ -608,7 +654,8 @@ def appraise(flows: MonthlyFlows, settings: AppraisalSettings) -> Appraisal:
     and in total (docs/appraisal.md states every formula).
 
     Fiscal NPV = Σ DF x (cashable - uplifted costs); economic NPV = Σ DF x (cashable - transfer
-    savings + non-cashable - uplifted costs); NPSV = economic NPV + (total row) the QALYs gained
+    savings + non-cashable - uplifted costs) + (total row) the output of the extra people in
+    work; NPSV = economic NPV + (total row) the QALYs gained
     valued at ``qaly_value x qaly_uprating`` discounted at the health rate + the declared
     outcome values. The total row is the sum of the agency rows and the pool row, for every
     additive figure.
@@ -629,12 +676,13 @@ def appraise(flows: MonthlyFlows, settings: AppraisalSettings) -> Appraisal:
                                   parliament, settings, has_bcr=bool(is_agency[i]))
     qaly_pv = qaly_value_stream(flows, settings)
     valued_pv = sum(outcome_value_streams(flows, settings).values(), np.zeros(n))
+    output_pv = employment_output_stream(flows, settings)
     total_cashable = flows.cashable.sum(axis=0)
     total_uplifted = uplifted.sum(axis=0)
     rows[TOTAL_ROW] = _row_metrics(flows.costs.sum(axis=0), total_uplifted, total_cashable,
                                    flows.non_cashable.sum(axis=0), transfers.sum(axis=0),
                                    transfer_nc.sum(axis=0), df, parliament, settings, qaly_pv,
-                                   valued_pv)
+                                   valued_pv, output_pv)
     net = flows.net()
     reconciliation = {
         "agency_spend": float(np.max(np.abs(net[:-1] + flows.spend_change), initial=0.0)),
@@ -642,7 +690,7 @@ def appraise(flows: MonthlyFlows, settings: AppraisalSettings) -> Appraisal:
     }
     resource = adjust_benefits(total_cashable - transfers.sum(axis=0) + flows.non_cashable.sum(axis=0)
                                - transfer_nc.sum(axis=0), settings)
-    npsv_stream = df * (resource - total_uplifted) + qaly_pv + valued_pv
+    npsv_stream = df * (resource - total_uplifted) + output_pv + qaly_pv + valued_pv
     fiscal_stream = df * (adjust_benefits(total_cashable, settings) - total_uplifted)
     return Appraisal(settings, rows, outcomes, parliament, n, fiscal_stream, reconciliation,
                      npsv_stream)

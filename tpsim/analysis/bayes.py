@@ -54,6 +54,7 @@ from scipy import stats
 
 from tpsim.analysis.calibration import CalibrationProblem
 from tpsim.config.calibration import BayesSettings, FitSettings, PriorSpec
+from tpsim.config.posterior import WeightedDraws
 
 __all__ = [
     "Prior", "priors_for", "Likelihood", "LogPosterior", "Posterior", "sample_posterior",
@@ -302,7 +303,7 @@ class LogPosterior:
 
 
 @dataclass
-class Posterior:
+class Posterior(WeightedDraws):
     """Posterior draws: ``draws`` (n x p, parameters' own units, columns ``names``),
     ``log_posterior`` (n,) under the data they were drawn for, and importance ``weights``
     (n,, summing to 1) or None for equally weighted draws. ``diagnostics`` holds the
@@ -316,16 +317,6 @@ class Posterior:
     elapsed: float = 0.0
     runs: int = 0
     kernel_calls: int = 0
-
-    @property
-    def n(self) -> int:
-        return int(self.draws.shape[0])
-
-    @property
-    def normalised_weights(self) -> np.ndarray:
-        from tpsim.config.posterior import normalised_weights
-
-        return normalised_weights(self.weights, self.n)
 
     @property
     def ess(self) -> float:
@@ -440,8 +431,29 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     ``progress(step, steps, seconds)`` is called every 25 steps. The chains advance in
     lockstep, so each emcee half-step is one kernel call over ``chains x walkers / 2`` runs.
     """
-    import threading
+    emcee = _require_emcee()
+    t0 = time.perf_counter()
+    runs0, calls0 = problem.runs, problem.kernel_calls
+    seed = settings.seed if seed is None else int(seed)
+    settings = dataclasses.replace(settings, seed=seed)
+    priors = tuple(priors) if priors is not None else priors_for(problem)
+    _check_sampler_settings(settings, problem.n_parameters)
+    init_seed, *chain_seeds = np.random.SeedSequence(seed).spawn(settings.chains + 1)
+    x0, origin = _initial_walkers(problem, priors, settings, np.random.default_rng(init_seed),
+                                  start, start_weights)
+    lockstep = _Lockstep(LogPosterior(problem, priors), settings.chains)
+    samplers = _chain_samplers(emcee, settings, problem.n_parameters, lockstep, chain_seeds)
+    _run_chains(samplers, x0, settings.steps, lockstep, progress, t0)
+    chain, logp, accept, tau = _kept_steps(samplers, settings)
+    draws, logpost, diagnostics = _thinned_draws_and_diagnostics(problem, settings, chain, logp,
+                                                                 accept, tau)
+    return Posterior(problem.names, draws, logpost, None, {**origin, **diagnostics},
+                     elapsed=time.perf_counter() - t0, runs=problem.runs - runs0,
+                     kernel_calls=problem.kernel_calls - calls0)
 
+
+def _require_emcee():
+    """The emcee module, or a :class:`TpsimError` saying how to install it."""
     try:
         import emcee
     except ImportError:
@@ -449,24 +461,22 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
 
         raise TpsimError("Bayesian calibration needs emcee: pip install 'tpsim[bayes]' "
                          "(or pip install emcee)") from None
+    return emcee
 
-    t0 = time.perf_counter()
-    runs0, calls0 = problem.runs, problem.kernel_calls
-    seed = settings.seed if seed is None else int(seed)
-    settings = dataclasses.replace(settings, seed=seed)
-    priors = tuple(priors) if priors is not None else priors_for(problem)
-    p = problem.n_parameters
+
+def _check_sampler_settings(settings: BayesSettings, p: int) -> None:
+    """At least two walkers per parameter, and a burn-in shorter than the chains."""
     if settings.walkers < 2 * p:
         raise ValueError(f"{settings.walkers} walkers cannot sample {p} parameters "
                          f"(need at least {2 * p})")
     if settings.burn_in >= settings.steps:
         raise ValueError(f"burn_in {settings.burn_in} must be below steps {settings.steps}")
-    root = np.random.SeedSequence(seed)
-    init_seed, *chain_seeds = root.spawn(settings.chains + 1)
-    x0, origin = _initial_walkers(problem, priors, settings, np.random.default_rng(init_seed),
-                                  start, start_weights)
-    log_post = LogPosterior(problem, priors)
-    lockstep = _Lockstep(log_post, settings.chains)
+
+
+def _chain_samplers(emcee, settings: BayesSettings, p: int, lockstep: "_Lockstep",
+                    chain_seeds: Sequence[np.random.SeedSequence]) -> list:
+    """One emcee ensemble sampler per chain, each with its own random state, all evaluating
+    their log posterior through ``lockstep``."""
     samplers = []
     for c in range(settings.chains):
         sampler = emcee.EnsembleSampler(settings.walkers, p, lockstep.for_chain(c),
@@ -474,16 +484,23 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
         sampler.random_state = np.random.RandomState(
             chain_seeds[c].generate_state(1)[0]).get_state()
         samplers.append(sampler)
+    return samplers
+
+
+def _run_chains(samplers: Sequence, x0: np.ndarray, steps: int, lockstep: "_Lockstep",
+                progress: Callable[[int, int, float], None] | None, t0: float) -> None:
+    """Advance every chain ``steps`` steps from ``x0`` (chains x walkers x p): chain 0 in this
+    thread (it reports progress, seconds since ``t0``), the others in threads; a failure in any
+    chain is re-raised here."""
+    import threading
 
     errors: list[BaseException] = []
 
     def run(c: int) -> None:
         try:
-            for step, _ in enumerate(samplers[c].sample(x0[c], iterations=settings.steps),
-                                     start=1):
-                if c == 0 and progress is not None and (step % 25 == 0
-                                                        or step == settings.steps):
-                    progress(step, settings.steps, time.perf_counter() - t0)
+            for step, _ in enumerate(samplers[c].sample(x0[c], iterations=steps), start=1):
+                if c == 0 and progress is not None and (step % 25 == 0 or step == steps):
+                    progress(step, steps, time.perf_counter() - t0)
         except threading.BrokenBarrierError:
             pass   # another chain failed: lockstep.failure or errors say why
         except BaseException as exc:   # re-raised in the caller's thread below
@@ -493,7 +510,7 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     # the barrier is aborted only on a failure: a chain that has finished normally may
     # still be waking from its last wait, and an abort then would break it
     threads = [threading.Thread(target=run, args=(c,), daemon=True)
-               for c in range(1, settings.chains)]
+               for c in range(1, len(samplers))]
     for th in threads:
         th.start()
     run(0)
@@ -504,21 +521,35 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     if errors:
         raise errors[0]
 
+
+def _kept_steps(samplers: Sequence, settings: BayesSettings):
+    """``(chain, logp, accept, tau)`` after burn-in and thinning: the draws (chains x kept steps
+    x walkers x p), their log posterior (chains x kept steps x walkers), each walker's
+    acceptance fraction, and the autocorrelation time of each parameter in kept steps."""
     chains, logps, accept, taus = [], [], [], []
     for sampler in samplers:
         chains.append(sampler.get_chain(discard=settings.burn_in, thin=settings.thin))
         logps.append(sampler.get_log_prob(discard=settings.burn_in, thin=settings.thin))
         accept.append(sampler.acceptance_fraction)
+        # emcee logs a warning for short chains; the diagnostics below say so once
         level = logging.getLogger("emcee").level
         logging.getLogger("emcee").setLevel(logging.ERROR)
         try:
             taus.append(sampler.get_autocorr_time(discard=settings.burn_in, quiet=True))
         finally:
             logging.getLogger("emcee").setLevel(level)
-    chain = np.stack(chains)                      # chains x kept steps x walkers x p
-    logp = np.stack(logps)                        # chains x kept steps x walkers
+    tau = np.nanmean(np.stack(taus), axis=0) / settings.thin
+    return np.stack(chains), np.stack(logps), accept, tau
+
+
+def _thinned_draws_and_diagnostics(problem: CalibrationProblem, settings: BayesSettings,
+                                   chain: np.ndarray, logp: np.ndarray, accept: Sequence,
+                                   tau: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The pooled draws (evenly thinned to at most ``settings.draws``), their log posterior,
+    and the convergence diagnostics: R-hat across chains and across walkers, autocorrelation
+    times (in steps), effective sample sizes, acceptance, and warnings."""
+    p = problem.n_parameters
     kept = chain.shape[1]
-    tau = np.nanmean(np.stack(taus), axis=0) / settings.thin   # in kept steps
     # R-hat across the independent chains: each chain's draws in step order (all walkers of
     # a step together), split in halves
     per_chain = chain.reshape(settings.chains, -1, p)
@@ -535,27 +566,12 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
     if total > settings.draws:
         keep = np.linspace(0, total - 1, settings.draws).round().astype(int)
         draws, logpost = draws[keep], logpost[keep]
-    warnings = []
-    if kept < 50 * tau_max:
-        warnings.append(f"the chains are short: {kept} kept steps per walker is less than 50 "
-                        f"autocorrelation times ({tau_max:.1f}); the autocorrelation estimate "
-                        f"is rough: raise fit.bayes.steps for a final answer")
-    if np.nanmax(rhat) > RHAT_LIMIT:
-        worst = problem.names[int(np.nanargmax(rhat))]
-        warnings.append(f"R-hat {np.nanmax(rhat):.3f} > {RHAT_LIMIT} ({worst}): the chains "
-                        f"disagree; raise fit.bayes.steps and burn_in")
     mean_accept = float(np.mean(accept))
-    if not 0.15 <= mean_accept <= 0.7:
-        warnings.append(f"mean acceptance fraction {mean_accept:.2f} is outside 0.15-0.7")
-    if math.isfinite(ess) and ess < 400:
-        warnings.append(f"effective sample size {ess:.0f} is below 400: tail quantiles (the 90% "
-                        f"and 95% intervals) carry Monte Carlo error; raise fit.bayes.steps")
     diagnostics = {
-        **origin,
         "sampler": "emcee.EnsembleSampler (affine-invariant stretch move, vectorize=True; "
                    "chains in lockstep, one kernel call per half-step)",
         "chains": settings.chains, "walkers": settings.walkers, "steps": settings.steps,
-        "burn_in": settings.burn_in, "thin": settings.thin, "seed": seed,
+        "burn_in": settings.burn_in, "thin": settings.thin, "seed": settings.seed,
         "draws_total": int(total), "draws_kept": int(draws.shape[0]),
         "autocorrelation_time": dict(zip(problem.names, map(float, tau * settings.thin))),
         "acceptance_fraction": mean_accept,
@@ -567,11 +583,31 @@ def sample_posterior(problem: CalibrationProblem, settings: BayesSettings = Baye
         "ess": float(ess),
         "ess_by_parameter": dict(zip(problem.names, map(float, ess_each))),
         "ess_per_draw": float(min(1.0, ess / draws.shape[0])) if math.isfinite(ess) else 1.0,
-        "warnings": warnings,
+        "warnings": _sampler_warnings(problem, kept, tau_max, rhat, mean_accept, ess),
     }
-    return Posterior(problem.names, draws, logpost, None, diagnostics,
-                     elapsed=time.perf_counter() - t0, runs=problem.runs - runs0,
-                     kernel_calls=problem.kernel_calls - calls0)
+    return draws, logpost, diagnostics
+
+
+def _sampler_warnings(problem: CalibrationProblem, kept: int, tau_max: float, rhat: np.ndarray,
+                      mean_accept: float, ess: float) -> list[str]:
+    """Plain-language warnings: chains short against the autocorrelation time, chains that
+    disagree (R-hat), acceptance outside 0.15-0.7, and an effective sample size below 400."""
+    warnings = []
+    if kept < 50 * tau_max:
+        warnings.append(f"the chains are short: {kept} kept steps per walker is less than 50 "
+                        f"autocorrelation times ({tau_max:.1f}); the autocorrelation estimate "
+                        f"is rough: raise fit.bayes.steps for a final answer")
+    if np.nanmax(rhat) > RHAT_LIMIT:
+        worst = problem.names[int(np.nanargmax(rhat))]
+        warnings.append(f"R-hat {np.nanmax(rhat):.3f} > {RHAT_LIMIT} ({worst}): the chains "
+                        f"disagree; raise fit.bayes.steps and burn_in")
+    if not 0.15 <= mean_accept <= 0.7:
+        warnings.append(f"mean acceptance fraction {mean_accept:.2f} is outside 0.15-0.7")
+    if math.isfinite(ess) and ess < 400:
+        warnings.append(f"effective sample size {ess:.0f} is below 400: tail quantiles (the 90% "
+                        f"and 95% intervals) carry Monte Carlo error; raise fit.bayes.steps")
+    return warnings
+
 
 
 def split_rhat(chains: np.ndarray) -> float:

@@ -3,8 +3,10 @@
 No file I/O. calibration/bayes.md is the user's description, with every formula; in short:
 
 Decision metric
-    ``m_i``: the option's money metric against the counterfactual (``npv`` by default, £ at
-    the scenario's price year) in run ``i`` of an ensemble whose runs each take one posterior
+    ``m_i``: the option's money metric against the counterfactual (``npsv``, the net present
+    social value, by default; or ``economic_npv``, ``fiscal_npv`` (= ``npv``),
+    ``npv_parliament``; £ at the scenario's price year, as :func:`tpsim.analysis.appraisal.
+    appraise` defines them) in run ``i`` of an ensemble whose runs each take one posterior
     draw (resampled by weight; every model of the comparison gets the drawn values, as an
     ``uncertainty: posterior:`` section gives them) and a draw of any other uncertain
     parameter of the scenarios' ``uncertainty:`` sections. ``P(m > 0)`` is the share of runs
@@ -47,7 +49,7 @@ from tpsim.analysis.bayes import (Likelihood, Posterior, future_noise_sd, noise_
                                   resample_indices)
 from tpsim.analysis.calibration import CalibrationProblem
 
-__all__ = ["DecisionDraws", "decision_draws", "probability_positive", "evpi", "evppi",
+__all__ = ["DecisionDraws", "DECISION_METRICS", "METRIC_WORDS", "decision_draws", "probability_positive", "evpi", "evppi",
            "value_of_information", "months_until_decision", "summary_lines", "GO", "STOP"]
 
 #: P(m > 0) at or above GO says go; at or below STOP says stop.
@@ -72,24 +74,37 @@ class DecisionDraws:
         return int(self.metric.size)
 
 
-def decision_draws(posterior: Posterior, option, counterfactual, *, metric: str = "npv",
+#: The decision metrics, each with the ensemble metric (tpsim.analysis.ensemble.METRICS) it reads.
+DECISION_METRICS = {"npsv": "npsv", "economic_npv": "economic_npv", "fiscal_npv": "npv",
+                    "npv": "npv", "npv_parliament": "npv_parliament"}
+
+
+#: Each decision metric in words, for the printed summary and the "what we learnt" page.
+METRIC_WORDS = {"npsv": "NPSV", "economic_npv": "economic NPV", "fiscal_npv": "fiscal NPV",
+                "npv": "fiscal NPV", "npv_parliament": "fiscal NPV within the Parliament"}
+
+
+def decision_draws(posterior: Posterior, option, counterfactual, *, metric: str = "npsv",
                    runs: int = 4096, seed: int = 0) -> DecisionDraws:
     """Simulate ``runs`` runs of ``option`` against ``counterfactual`` (validated
     :class:`~tpsim.config.scenario.Scenario` objects) over the posterior (and the scenarios'
-    own uncertainty sections): one kernel call per model."""
+    own uncertainty sections): one kernel call per model. ``metric`` is one of
+    :data:`DECISION_METRICS`."""
     from tpsim.analysis import ensemble as en
     from tpsim.analysis.sampling import with_posterior
     from tpsim.config.posterior import PosteriorDraws
 
-    if metric not in en.METRICS:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(en.METRICS)}")
+    if metric not in DECISION_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of "
+                         f"{', '.join(DECISION_METRICS)}")
     job = en.prepare([option], counterfactual, runs=runs, seed=seed)
     draws = PosteriorDraws(tuple(posterior.names), posterior.draws, posterior.log_posterior,
                            posterior.weights, "posterior")
     job.plan = with_posterior(job.plan, job.models, draws)
     u = job.plan.unit(job.sampler, seed, 0, runs)
     data = en.evaluate(job, u)
-    m = data.metrics[:, job.metric_labels.index(f"{metric}|{option.name}")]
+    column_name = DECISION_METRICS[metric]
+    m = data.metrics[:, job.metric_labels.index(f"{column_name}|{option.name}")]
     post_factor = job.plan.d - 1
     column = next(a for a in job.plan.assignments[1] if a.factor == post_factor).dist
     values = {a.path: np.asarray(a.dist.ppf(u[:, a.factor]), dtype=float)
@@ -245,8 +260,9 @@ def months_until_decision(problem: CalibrationProblem, posterior: Posterior, d: 
 
 def summary_lines(voi: Mapping, months: Mapping | None, money) -> list[str]:
     """Plain-text lines of the value of information (``money`` formats £)."""
-    lines = [f"P({voi['metric']} > 0) = {voi['probability_positive']:.2f}; expected "
-             f"{voi['metric']} {money(voi['expected_metric'])}; the best choice now: "
+    words = METRIC_WORDS.get(voi["metric"], voi["metric"])
+    lines = [f"P({words} > 0) = {voi['probability_positive']:.2f}; expected "
+             f"{words} {money(voi['expected_metric'])}; the best choice now: "
              f"{voi['choice_now']}",
              f"expected value of perfect information: {money(voi['evpi'])} per place"]
     for path, v in list(voi["evppi"].items())[:6]:

@@ -5,7 +5,8 @@ Data flow of one *block* of runs (``BLOCK`` runs from :mod:`tpsim.config.uncerta
 
     points u (block seed)  -> theta per model (the same u for every model: paired draws)
     -> simulate (one kernel call per model, recording only the state entries needed)
-    -> monthly series (differences of accumulators) -> fiscal NPV, BCR, payback per run
+    -> monthly series (differences of accumulators) -> NPSV, economic NPV, fiscal NPV (total
+       and per agency), BCR, payback per run
     -> reduce into a Partial: histograms, per-block sums, exact counts -> discard trajectories
 
 Determinism: run ``i``'s parameters depend only on ``(seed, i)``; a chunk is a range of whole
@@ -39,7 +40,7 @@ from numba import njit, prange
 
 from tpsim import __version__
 from tpsim.analysis.appraisal import (Accounts, AppraisalSettings, discount_factors,
-                        monthly_flows, uplifted_costs)
+                                      monthly_flows)
 from tpsim.errors import TpsimError
 from tpsim.models.series import series_terms
 from tpsim.models.structure import Model
@@ -48,7 +49,7 @@ from tpsim.analysis.sampling import BLOCK, CENTRAL, UncertaintyPlan
 
 __all__ = [
     "BLOCK", "PAD", "DEFAULT_BINS", "DEFAULT_SERIES", "PERCENTILES",
-    "fiscal_metrics", "payback_months", "EnsembleJob", "make_job",
+    "fiscal_metrics", "payback_months", "EnsembleJob", "make_job", "run_outcomes",
     "BlockData", "parameters", "trajectories", "named_series", "reduce_trajectories", "evaluate",
     "simulate_runs", "Edges", "pilot_edges", "Partial", "run_chunk", "merge",
     "histogram_percentiles", "run_local", "run_dask", "run_ensemble", "Summary", "central_case",
@@ -68,28 +69,84 @@ DEFAULT_BINS = 1000
 DEFAULT_METRIC_BINS = 4000
 DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
 PERCENTILES = (2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5)
-METRICS = ("npv", "npv_parliament", "bcr")
+METRICS = ("npv", "npv_parliament", "bcr", "npsv", "economic_npv")
+"""Per-run figures of each scenario: ``npv`` (the fiscal NPV, horizon), ``npv_parliament``,
+``bcr`` (fiscal), ``npsv`` (net present social value, the headline) and ``economic_npv``, as
+:func:`tpsim.analysis.appraisal.appraise` defines them (its total row)."""
 NEVER = -1  # payback month code for "not within the horizon"
 
 
-def _appraisal_names(accounts: Accounts) -> list[str]:
-    """The series :func:`tpsim.analysis.appraisal.monthly_flows` reads for the fiscal figures."""
+def _appraisal_names(accounts: Accounts, settings: AppraisalSettings | None = None) -> list[str]:
+    """The series :func:`tpsim.analysis.appraisal.monthly_flows` reads for the fiscal figures,
+    and (given the scenario's ``settings``) those the economic NPV and the NPSV add: the
+    full-cost value of reactive activity, QALYs, people in work and the declared outcome
+    values."""
     names = ["spend.total", "spend.transition", "pool.balance", "pool.spend", "pool.reinvested"]
     for a in accounts.agencies:
         names += [f"spend.agency.{a}", f"overhead.agency.{a}", f"contribution.agency.{a}",
                   f"capture.agency.{a}"]
         names += [f"spend.service.{r}" for r in accounts.reactive[a]]
+    if settings is not None:
+        names += [f"value.service.{r}" for a in accounts.agencies for r in accounts.reactive[a]]
+        names += [f"{m}.{c}" for m in ("qalys", "employed") for c in accounts.cohorts]
+        names += [ov.series for ov in settings.outcome_values]
     return names
 
 
-class _Series(dict):
-    """Series by name for :func:`monthly_flows`; the series the fiscal figures do not use
-    (outcomes, the full-cost value of reactive activity) read as 0."""
+def _linear_terms(accounts: Accounts, settings: AppraisalSettings) -> list[tuple[str, float, int, int]]:
+    """The parts of the economic NPV and the NPSV that are linear in the monthly change of a
+    series: ``(series, £ per unit, weight row, group)`` with weight row 0 the standard benefit
+    weights and 1 the health ones (:func:`benefit_weights`), group 0 the economic NPV (which
+    the NPSV includes) and 1 the NPSV only.
 
-    def __missing__(self, key: str) -> float:
+    With ``RC`` the reactive cash spend, ``RV`` the full-cost value of non-transfer reactive
+    activity and ``S`` the cashable savings of :func:`tpsim.analysis.appraisal.monthly_flows`,
+    the economic benefit ``S - T + N - NT`` is ``S + ΔRC - ΔRV`` (transfers cancel out), so the
+    economic NPV is the fiscal NPV plus ``Σ w × (ΔRC - ΔRV)`` plus the output of people in work.
+    """
+    transfers = accounts.transfers or {}
+    terms = []
+    for a in accounts.agencies:
+        for r in accounts.reactive[a]:
+            terms.append((f"spend.service.{r}", 1.0, 0, 0))
+            if r not in transfers.get(a, ()):
+                terms.append((f"value.service.{r}", -1.0, 0, 0))
+    if settings.employment_output_value:
+        terms += [(f"employed.{c}", settings.employment_output_value, 0, 0) for c in accounts.cohorts]
+    if settings.value_qalys:
+        terms += [(f"qalys.{c}", settings.qaly_value_used, 1, 1) for c in accounts.cohorts]
+    for ov in settings.outcome_values:
+        terms.append((ov.series, (-1.0 if ov.per == "avoided" else 1.0) * ov.value,
+                      1 if ov.discount == "health" else 0, 1))
+    return terms
+
+
+def benefit_weights(n_months: int, settings: AppraisalSettings) -> np.ndarray:
+    """2 x months: the present value of £1 of benefit modelled in month m (index 0 is month
+    1), at the standard (row 0) and the health (row 1) discount rate, after optimism bias on
+    benefits (:func:`tpsim.analysis.appraisal.adjust_benefits`: a benefit modelled in month m
+    counts in month m + delay, cut by the haircut; nothing beyond the horizon)."""
+    out = np.zeros((2, n_months))
+    k = int(settings.benefit_delay_months)
+    for row, rate in enumerate((settings.discount_rate, settings.health_discount_rate)):
+        df = discount_factors(n_months, rate)
+        if k < n_months:
+            out[row, : n_months - k] = df[k:] * (1.0 - settings.benefit_haircut)
+    return out
+
+
+class _Series(dict):
+    """One run's series by name for :func:`monthly_flows`; the outcome series the ensemble
+    does not record read as no change (zeros over ``months``)."""
+
+    def __init__(self, series: dict, months: int):
+        super().__init__(series)
+        self.months = months
+
+    def __missing__(self, key: str) -> np.ndarray:
         if key.split(".", 1)[0] in ("escalations", "crisis_person_months", "exits", "qalys",
-                                    "value"):
-            return 0.0
+                                    "value", "employed", "employment_value", "activity"):
+            return np.zeros(self.months)
         raise KeyError(key)
 
 
@@ -113,30 +170,40 @@ def payback_months(discounted_net: np.ndarray) -> np.ndarray:
 def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
                    settings: AppraisalSettings,
                    new_place_share: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Per-run fiscal NPV (horizon and Parliament), BCR and payback month of a scenario
-    against its counterfactual, from named series shaped runs x months, computed with
-    :mod:`tpsim.analysis.appraisal` itself (the reference for the fused kernel :func:`_fiscal`).
+    """Per-run appraisal of a scenario against its counterfactual, from named series shaped
+    runs x months, computed with :mod:`tpsim.analysis.appraisal` itself, run by run (the
+    reference for the fused kernel :func:`_fiscal`, which the tests hold to it).
 
-    The formulas of :func:`tpsim.analysis.appraisal.appraise` (its total row): monthly flows from
-    :func:`tpsim.analysis.appraisal.monthly_flows`, optimism bias on each agency's extra spend
-    (:func:`tpsim.analysis.appraisal.uplift_costs`), Green Book factors
-    (:func:`tpsim.analysis.appraisal.discount_factors`). ``bcr`` is NaN where PV costs are <= £1e-6
-    (undefined); ``payback`` uses ``NEVER`` for "not within the horizon".
+    Returns, each over the runs: ``npv`` and ``npv_parliament`` (the fiscal NPV, £), ``bcr``
+    (NaN where PV costs are <= £1e-6: undefined), ``npsv`` and ``economic_npv`` (£, horizon),
+    ``payback`` (month; ``NEVER`` for "not within the horizon") and ``by_agency`` (runs x
+    rows: each agency's fiscal NPV, then the pool's), all as
+    :func:`tpsim.analysis.appraisal.appraise` defines them. Series the figures need but
+    ``scenario`` lacks (outcomes not recorded) count as no change.
     """
-    flows = monthly_flows(_Series(scenario), _Series(counterfactual), accounts, new_place_share)
-    n = flows.costs.shape[-1]
-    parliament = min(settings.parliament_months, n)
-    df = discount_factors(n, settings.discount_rate)
-    uplifted = uplifted_costs(flows, settings).sum(axis=0)
-    cashable = flows.cashable.sum(axis=0)
-    net = df * (cashable - uplifted)
-    pv_costs = (df * uplifted).sum(axis=-1)
-    pv_benefits = (df * cashable).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bcr = np.where(pv_costs > 1e-6, pv_benefits / np.where(pv_costs > 1e-6, pv_costs, 1.0),
-                       np.nan)
-    return {"npv": net.sum(axis=-1), "npv_parliament": net[..., :parliament].sum(axis=-1),
-            "bcr": bcr, "payback": payback_months(np.atleast_2d(net))}
+    from tpsim.analysis.appraisal import appraise, payback_month
+
+    n_runs, n = np.asarray(scenario["spend.total"]).shape
+    rows = (*accounts.agencies, "pool")
+    out = {m: np.empty(n_runs) for m in ("npv", "npv_parliament", "bcr", "npsv", "economic_npv")}
+    out["payback"] = np.empty(n_runs, dtype=np.int64)
+    out["by_agency"] = np.empty((n_runs, len(rows)))
+    valued = [ov.series for ov in settings.outcome_values]
+    for i in range(n_runs):
+        run_s = _Series({k: np.asarray(v)[i] for k, v in scenario.items()}, months=n)
+        run_c = _Series({k: np.asarray(v)[i] for k, v in counterfactual.items()}, months=n)
+        result = appraise(monthly_flows(run_s, run_c, accounts, new_place_share, valued),
+                          settings)
+        total = result.total
+        out["npv"][i] = total["fiscal_npv_horizon"]
+        out["npv_parliament"][i] = total["fiscal_npv_parliament"]
+        out["bcr"][i] = np.nan if total["bcr"] is None else total["bcr"]
+        out["npsv"][i] = total["npsv_horizon"]
+        out["economic_npv"][i] = total["economic_npv_horizon"]
+        month = payback_month(result.discounted_net)
+        out["payback"][i] = NEVER if month is None else month
+        out["by_agency"][i] = [result.rows[r]["fiscal_npv_horizon"] for r in rows]
+    return out
 
 
 @njit(cache=True, inline="always")
@@ -163,19 +230,35 @@ def _split(traj, i, m, acc, react):
     return investment, spend - investment, preventive
 
 
+@njit(cache=True, inline="always")
+def _value(traj, i, m, p, is_flow):
+    """Month m+1's value of recorded entry p: its flow over the month or its month-end stock."""
+    return traj[i, m + 1, p] - traj[i, m, p] if is_flow else traj[i, m + 1, p]
+
+
 @njit(cache=True, parallel=True)
 def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, prog_s,
-            prog_c, share, df, optimism_bias, parliament, npv, npv_parliament, bcr, payback):
-    """Fused per-run fiscal appraisal (the formulas of :func:`fiscal_metrics`, which the tests
-    hold it to): no temporaries beyond one month vector per run."""
+            prog_c, share, df, weights, benefit_delay, optimism_bias, parliament, lin_pos,
+            lin_coef, lin_flow, lin_weight, lin_group, lin_from_s, npv, npv_parliament, bcr, payback, npsv,
+            economic, by_row):
+    """Fused per-run appraisal (the formulas of :func:`tpsim.analysis.appraisal.appraise`'s
+    rows, which the tests hold it to): fiscal NPV in total (``npv``, ``npv_parliament``) and
+    per agency and the pool (``by_row``, runs x rows), BCR, payback month, economic NPV and
+    NPSV. Benefits are weighted by ``weights[0]`` (``df`` after optimism bias on benefits)
+    and counted ``benefit_delay`` months late in the fiscal stream, costs by ``df``; the economic and social terms are the linear terms ``lin_*`` (entry,
+    £ per unit, flow or stock, weight row, group 0 economic / 1 social, from the scenario's
+    trajectory or, negated, the counterfactual's). No temporaries beyond one month vector
+    per run."""
     n = traj_s.shape[0]
     months = traj_s.shape[1] - 1
     nag = acc_s.shape[0]
     for i in prange(n):
-        net = np.empty(months)
+        net = np.zeros(months)
         pv_costs = 0.0
         pv_benefits = 0.0
         absolute = 0.0
+        for a in range(nag + 1):
+            by_row[i, a] = 0.0
         for m in range(months):
             uplifted = 0.0
             cashable = 0.0
@@ -185,16 +268,26 @@ def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, p
                 inv_c, rea_c, pre_c = _split(traj_c, i, m, acc_c[a],
                                              react_c[react_ptr[a]:react_ptr[a + 1]])
                 base = min(max(pre_s - pre_c, 0.0), share[a, m] * pre_s)
-                uplifted += inv_s - inv_c + optimism_bias * max(base, 0.0)
-                cashable += -(rea_s - rea_c)
+                cost_a = inv_s - inv_c + optimism_bias * max(base, 0.0)
+                saving_a = -(rea_s - rea_c)
+                by_row[i, a] += weights[0, m] * saving_a - df[m] * cost_a
+                uplifted += cost_a
+                cashable += saving_a
             retained = _flow(traj_s, i, m, pool_s) - _flow(traj_c, i, m, pool_c)
             # the pool's programme spending net of recycled captured savings (optimism-bias base)
             programme = (_flow(traj_s, i, m, prog_s[0]) - _flow(traj_s, i, m, prog_s[1])
                          - _flow(traj_c, i, m, prog_c[0]) + _flow(traj_c, i, m, prog_c[1]))
-            uplifted += -retained + optimism_bias * max(programme, 0.0)
-            net[m] = df[m] * (cashable - uplifted)
+            cost_pool = -retained + optimism_bias * max(programme, 0.0)
+            by_row[i, nag] -= df[m] * cost_pool
+            uplifted += cost_pool
+            # a benefit modelled in month m counts in month m + delay (optimism bias on
+            # benefits), so the stream, its Parliament part and its payback use that month
+            net[m] -= df[m] * uplifted
+            if m + benefit_delay < months:
+                net[m + benefit_delay] += weights[0, m] * cashable
             pv_costs += df[m] * uplifted
-            pv_benefits += df[m] * cashable
+            pv_benefits += weights[0, m] * cashable
+        for m in range(months):
             absolute += abs(net[m])
         total = 0.0
         for m in range(months):
@@ -203,6 +296,23 @@ def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, p
                 npv_parliament[i] = total
         npv[i] = total
         bcr[i] = pv_benefits / pv_costs if pv_costs > 1e-6 else np.nan
+        extra_economic = 0.0
+        extra_social = 0.0
+        for j in range(lin_pos.shape[0]):
+            w = weights[lin_weight[j]]
+            term = 0.0
+            if lin_from_s[j]:
+                for m in range(months):
+                    term += w[m] * _value(traj_s, i, m, lin_pos[j], lin_flow[j])
+            else:
+                for m in range(months):
+                    term += w[m] * _value(traj_c, i, m, lin_pos[j], lin_flow[j])
+            if lin_group[j] == 0:
+                extra_economic += lin_coef[j] * term
+            else:
+                extra_social += lin_coef[j] * term
+        economic[i] = total + extra_economic
+        npsv[i] = total + extra_economic + extra_social
         tolerance = max(1e-6, 1e-9 * absolute)
         cumulative = 0.0
         result = 0
@@ -245,6 +355,22 @@ def _series_into(traj, ptr, pos, coef, is_flow, rows, out):
                         out[i, t, m] += c * x[m + 1, p]
 
 
+def _linear_arrays(terms_s: dict, terms_c: dict, linear: list) -> tuple[np.ndarray, ...]:
+    """The ``lin_*`` arrays of :func:`_fiscal` for the linear terms of one scenario: every
+    recorded entry of each series, once from the scenario's trajectory and once (negated) from
+    the counterfactual's, so that each term is ``£ per unit x Δseries``."""
+    rows = []
+    for name, coef, weight, group in linear:
+        for terms, sign, from_s in ((terms_s, 1.0, True), (terms_c, -1.0, False)):
+            kind, pos, c = terms[name]
+            rows += [(int(p), sign * coef * float(cc), kind == "flow", weight, group, from_s)
+                     for p, cc in zip(pos, c)]
+    cols = list(zip(*rows)) if rows else [()] * 6
+    return (np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=float),
+            np.array(cols[2], dtype=np.bool_), np.array(cols[3], dtype=np.int64),
+            np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.bool_))
+
+
 # ---------------------------------------------------------------------------------------------
 # The job: everything a worker needs (picklable, no files)
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +391,12 @@ class _FiscalMap:
     prog_s: np.ndarray   # pool.spend, pool.reinvested
     prog_c: np.ndarray
     share: np.ndarray    # agencies x months: new-place share of own preventive spend
+    lin_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lin_coef: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lin_flow: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
+    lin_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lin_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lin_from_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
 
 
 @dataclass
@@ -320,18 +452,22 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
              plan: UncertaintyPlan, settings: Sequence[AppraisalSettings | None], *,
              runs: int, seed: int, sampler: str = "random",
              series: Sequence[str] = DEFAULT_SERIES, bins: int = DEFAULT_BINS,
-             metric_bins: int = DEFAULT_METRIC_BINS) -> EnsembleJob:
-    """Build a job for models ``[counterfactual, scenarios...]``. Raises :class:`TpsimError`
-    for an unknown series name or a counterfactual without a scenario's agencies/services."""
+             metric_bins: int = DEFAULT_METRIC_BINS,
+             scenario_data: Sequence[Any] | None = None) -> EnsembleJob:
+    """Build a job for models ``[counterfactual, scenarios...]``; ``scenario_data`` (each
+    model's resolved scenario data, optional) marks the transfer services that the economic
+    NPV and the NPSV leave out. Raises :class:`TpsimError` for an unknown series name or a
+    counterfactual without a scenario's agencies/services."""
     if runs < 1:
         raise TpsimError(f"runs must be at least 1 (got {runs})", key="runs")
     if len({m.n_months for m in models}) != 1:
         raise TpsimError("the scenarios and the counterfactual must have the same horizon",
                          key="time.horizon")
-    accounts = [Accounts.from_model(m) for m in models]
+    data = list(scenario_data) if scenario_data is not None else [None] * len(models)
+    accounts = [Accounts.from_model(m, d) for m, d in zip(models, data)]
     needed: list[list[str]] = [list(series) for _ in models]
     for k in range(1, len(models)):
-        names_k = _appraisal_names(accounts[k])
+        names_k = _appraisal_names(accounts[k], settings[k])
         needed[k] += names_k
         needed[0] += names_k
     terms, record = [], []
@@ -369,7 +505,8 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
             one(k, "pool.balance"), one(0, "pool.balance"),
             np.array([one(k, "pool.spend"), one(k, "pool.reinvested")], dtype=np.int64),
             np.array([one(0, "pool.spend"), one(0, "pool.reinvested")], dtype=np.int64),
-            np.array([shares[k][a] for a in accounts[k].agencies], dtype=float)))
+            np.array([shares[k][a] for a in accounts[k].agencies], dtype=float),
+            *_linear_arrays(terms[k], terms[0], _linear_terms(accounts[k], settings[k]))))
     tracked = [(s, k, False) for s in series for k in range(len(models))]
     tracked += [(s, k, True) for s in series for k in range(1, len(models))]
     return EnsembleJob(list(names), list(models), [dict(d) for d in discount], plan, sampler,
@@ -385,11 +522,36 @@ def make_job(names: Sequence[str], models: Sequence[Model], discount: Sequence[d
 @dataclass
 class BlockData:
     """What a set of runs leaves after simulation: tracked series (runs x tracked x months),
-    metrics (runs x metric labels; NaN = undefined BCR) and payback months (runs x scenarios)."""
+    metrics (runs x metric labels; NaN = undefined BCR), payback months (runs x scenarios)
+    and each scenario's fiscal NPV per agency and the pool (``by_agency[s]``: runs x rows, in
+    ``job.accounts[k].agencies`` order then the pool)."""
 
     tracked: np.ndarray
     metrics: np.ndarray
     payback: np.ndarray
+    by_agency: list[np.ndarray] = field(default_factory=list)
+
+
+def run_outcomes(job: EnsembleJob, data: BlockData) -> dict[str, dict[str, Any]]:
+    """Each run's appraisal outcomes, by scenario name, from a reduced set of runs (no
+    recomputation): ``npsv``, ``economic_npv``, ``fiscal_npv`` (£, horizon), ``bcr`` (NaN where
+    undefined), ``payback_month`` (fiscal; -1 = not within the horizon) and
+    ``fiscal_npv_by_agency`` (agency or ``pool`` -> £), each an array over the runs of
+    ``data`` (for example a block from :func:`evaluate` or :func:`simulate_runs`)."""
+    out = {}
+    for s, k in enumerate(job.scenario_indices):
+        name = job.names[k]
+
+        def col(metric: str) -> np.ndarray:
+            return data.metrics[:, job.metric_labels.index(f"{metric}|{name}")]
+
+        rows = (*job.accounts[k].agencies, "pool")
+        out[name] = {"npsv": col("npsv"), "economic_npv": col("economic_npv"),
+                     "fiscal_npv": col("npv"), "bcr": col("bcr"),
+                     "payback_month": data.payback[:, s],
+                     "fiscal_npv_by_agency": {r: data.by_agency[s][:, j]
+                                              for j, r in enumerate(rows)}}
+    return out
 
 
 def parameters(job: EnsembleJob, u: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -449,20 +611,27 @@ def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockDa
             tracked[:, t, :] = tracked[:, row[(name, k, False)], :] - tracked[:, row[(name, 0, False)], :]
     metrics = np.empty((n, len(job.metric_labels)))
     payback = np.empty((n, len(job.models) - 1), dtype=np.int64)
+    by_agency = []
     for s, k in enumerate(job.scenario_indices):
         f, st = job.fiscal[k], job.settings[k]
         df = discount_factors(job.n_months, st.discount_rate)
+        weights = benefit_weights(job.n_months, st)
         parliament = min(st.parliament_months, job.n_months)
-        out = [np.empty(n) for _ in METRICS]
+        out = {m: np.empty(n) for m in METRICS}
         pb = np.empty(n, dtype=np.int64)
+        rows = np.empty((n, len(job.accounts[k].agencies) + 1))
         _fiscal(np.ascontiguousarray(traj[k]), np.ascontiguousarray(traj[0]), f.acc_s, f.acc_c,
                 f.react_ptr, f.react_s, f.react_c, f.pool_s, f.pool_c, f.prog_s, f.prog_c,
-                np.ascontiguousarray(f.share), df, st.optimism_bias,
-                parliament, out[0], out[1], out[2], pb)
-        for j in range(len(METRICS)):
-            metrics[:, s * len(METRICS) + j] = out[j]
+                np.ascontiguousarray(f.share), df, weights, int(st.benefit_delay_months),
+                st.optimism_bias, parliament,
+                f.lin_pos, f.lin_coef, f.lin_flow, f.lin_weight, f.lin_group, f.lin_from_s,
+                out["npv"], out["npv_parliament"], out["bcr"], pb, out["npsv"],
+                out["economic_npv"], rows)
+        for j, m in enumerate(METRICS):
+            metrics[:, s * len(METRICS) + j] = out[m]
         payback[:, s] = pb
-    return BlockData(tracked, metrics, payback)
+        by_agency.append(rows)
+    return BlockData(tracked, metrics, payback, by_agency)
 
 
 def evaluate(job: EnsembleJob, u: np.ndarray,
@@ -571,8 +740,9 @@ class Partial:
     ``metric_hist``/``metric_min``/``metric_max`` likewise per metric; ``sums[block]`` =
     (count, sum, sum of squares) of shifted values for the tracked cells and for the metrics;
     ``payback``: scenarios x (months + 2) counts of payback month 0..H, then "never";
-    ``wins``: runs where each scenario's NPV > 0; ``best``: runs where each model (the
-    counterfactual at NPV 0, then each scenario) has the highest NPV.
+    ``wins``: runs where each scenario's fiscal NPV > 0; ``wins_npsv``: runs where its NPSV
+    > 0; ``best``: runs where each model (the counterfactual at NPV 0, then each scenario) has
+    the highest fiscal NPV.
     """
 
     n_runs: int
@@ -585,6 +755,7 @@ class Partial:
     payback: np.ndarray
     wins: np.ndarray
     best: np.ndarray
+    wins_npsv: np.ndarray
     sums: dict[int, tuple] = field(default_factory=dict)
 
     @classmethod
@@ -595,7 +766,7 @@ class Partial:
                    np.full((T, M), -np.inf), np.zeros((S, job.metric_bins + 2), np.int64),
                    np.full(S, np.inf), np.full(S, -np.inf),
                    np.zeros((n_scen, M + 2), np.int64), np.zeros(n_scen, np.int64),
-                   np.zeros(n_scen + 1, np.int64))
+                   np.zeros(n_scen + 1, np.int64), np.zeros(n_scen, np.int64))
 
     def add(self, job: EnsembleJob, block: int, data: BlockData) -> None:
         """Reduce the runs of ``data`` (block ``block``, or its next slice in run order)."""
@@ -624,6 +795,8 @@ class Partial:
                 self.payback[s] += np.bincount(codes[:, s], minlength=M + 2)
             npv = data.metrics[:, [METRICS.index("npv") + len(METRICS) * s for s in range(n_scen)]]
             self.wins += (npv > 0).sum(axis=0)
+            npsv = data.metrics[:, [METRICS.index("npsv") + len(METRICS) * s for s in range(n_scen)]]
+            self.wins_npsv += (npsv > 0).sum(axis=0)
             with_cf = np.column_stack([np.zeros(n), npv])
             self.best += np.bincount(np.argmax(with_cf, axis=1), minlength=n_scen + 1)
         self.n_runs += n
@@ -638,7 +811,7 @@ def merge(a: Partial, b: Partial) -> Partial:
                    np.maximum(a.vmax, b.vmax), a.metric_hist + b.metric_hist,
                    np.minimum(a.metric_min, b.metric_min), np.maximum(a.metric_max, b.metric_max),
                    a.payback + b.payback, a.wins + b.wins, a.best + b.best,
-                   {**a.sums, **b.sums})
+                   a.wins_npsv + b.wins_npsv, {**a.sums, **b.sums})
 
 
 def run_chunk(job: EnsembleJob, first_block: int, stop_block: int,
@@ -893,6 +1066,8 @@ def summarise(job: EnsembleJob, partial: Partial,
                 "standard_error_of_mean": float(m_sd[i] / np.sqrt(n_def)) if n_def > 1 else None,
                 "min": float(partial.metric_min[i]) if n_def else None,
                 "max": float(partial.metric_max[i]) if n_def else None,
+                "median": (float(mq[i][list(percentiles).index(50.0)])
+                           if n_def and 50.0 in percentiles else None),
                 "percentiles": {f"p{p:g}": float(v) for p, v in zip(percentiles, mq[i])} if n_def else {},
                 "percentile_error_bound": float(np.nanmax(mqb[i])) if n_def else None,
                 "bin_width": float(edges.metric_width[i]),
@@ -914,6 +1089,7 @@ def summarise(job: EnsembleJob, partial: Partial,
             "deterministic_month": None if central.payback[0, s] == NEVER else int(central.payback[0, s]),
         }
         out["probability_beats_counterfactual"] = float(partial.wins[s] / partial.n_runs)
+        out["probability_npsv_positive"] = float(partial.wins_npsv[s] / partial.n_runs)
         out["probability_best"] = float(partial.best[s + 1] / partial.n_runs)
         metrics[name] = out
     return Summary(tuple(percentiles), job.tracked_labels, q, qb, means, metrics,
@@ -952,4 +1128,5 @@ def prepare(scenarios: Sequence[Any], counterfactual: Any, *, runs: int, seed: i
     settings = [None] + [AppraisalSettings.from_appraisal(s.appraisal, optimism_bias)
                          for s in scenarios]
     return make_job(names, models, discount, plan, settings, runs=runs, seed=seed,
-                    sampler=sampler, series=series, bins=bins, metric_bins=metric_bins)
+                    sampler=sampler, series=series, bins=bins, metric_bins=metric_bins,
+                    scenario_data=[s.data for s in ordered])

@@ -53,6 +53,24 @@ def prior_set(config: CalibrationConfig, setup: Setup,
         raise config.error(("parameters", path, "prior"), str(err).split(": ", 1)[-1]) from None
 
 
+def with_decision_metric(config: CalibrationConfig, metric: str | None) -> CalibrationConfig:
+    """``config`` with its decision judged on ``metric`` (one of
+    :data:`tpsim.analysis.decision.DECISION_METRICS`; None keeps the config's). A metric for a
+    config without a ``decision`` section raises :class:`tpsim.errors.TpsimError`."""
+    from tpsim.errors import TpsimError
+
+    if metric is None:
+        return config
+    if metric not in decision.DECISION_METRICS:
+        raise TpsimError(f"unknown decision metric {metric!r}; expected one of "
+                         f"{', '.join(decision.DECISION_METRICS)}", key="metric")
+    if config.decision is None:
+        raise TpsimError(f"--metric {metric}: the config has no decision section to judge "
+                         f"(add decision: option, against)", key="metric")
+    return dataclasses.replace(config, decision=dataclasses.replace(config.decision,
+                                                                    metric=metric))
+
+
 def decision_figures(config: CalibrationConfig, problem: CalibrationProblem,
                      posterior: bayes.Posterior, seed: int, *, runs: int = 4096,
                      months: int = 24, futures: int = 200) -> dict | None:

@@ -135,7 +135,7 @@ def make_levers(scenario, model, specs: Sequence[tuple[str, float | None, float 
                              f"be searched in one batched call", key="levers")
         unit_cost = 0.0
         if kind == "places":
-            unit_cost = float(scenario.data["services"][path.split(".")[1]]["unit_cost"])
+            unit_cost = float(scenario.services[path.split(".")[1]]["unit_cost"])
         levers.append(Lever(path, float(low), float(high), int(column), kind, unit_cost, today))
     return levers
 

@@ -7,9 +7,11 @@ runs x factors and a few outcome columns, ~130 MB for a million runs of 15 facto
 
 Inputs: one column per uncertain factor, the drawn value as its distribution gives it (an
 absolute value, or the multiplier of a ``relative: true`` draw); a posterior factor gives one
-column per posterior parameter. Outcomes, per scenario against the counterfactual: every fiscal
-metric the ensemble computes (``npv``, ``npv_parliament``, ``bcr``; more when the ensemble
-adds them), ``payback`` (month, inf when not within the horizon) and ``section_114.<council>``
+column per posterior parameter. Outcomes, per scenario against the counterfactual: every
+metric the ensemble computes (:data:`tpsim.analysis.ensemble.METRICS`: ``npv`` the fiscal NPV,
+``npv_parliament``, ``bcr``, ``npsv``, ``economic_npv``), ``payback`` (month, inf when not
+within the horizon), ``fiscal_npv.<agency>`` and ``fiscal_npv.pool`` (each agency's and the
+pool's fiscal NPV, from :func:`tpsim.analysis.ensemble.run_outcomes`) and ``section_114.<council>``
 (the month a council's reserves first fall below zero, inf when they do not), with
 ``section_114`` the earliest of any council.
 """
@@ -27,7 +29,8 @@ import numpy as np
 from tpsim.analysis import ensemble as en
 from tpsim.analysis.sampling import BLOCK
 
-__all__ = ["InputColumn", "input_columns", "input_values", "shared_councils", "reserve_series", "outcome_names",
+__all__ = ["InputColumn", "input_columns", "input_values", "shared_councils", "reserve_series",
+           "agency_rows", "outcome_names",
            "outcomes", "stream_runs", "RunsCsvWriter", "RunsCollector"]
 
 
@@ -86,9 +89,16 @@ def reserve_series(councils: Sequence[str]) -> tuple[str, ...]:
     return tuple(f"reserves.agency.{c}" for c in councils)
 
 
+def agency_rows(job: en.EnsembleJob) -> list[str]:
+    """The rows of the per-agency fiscal NPV columns: every scenario's agencies in order of
+    first appearance, then ``pool``."""
+    rows = dict.fromkeys(a for k in job.scenario_indices for a in job.accounts[k].agencies)
+    return [*rows, "pool"]
+
+
 def outcome_names(job: en.EnsembleJob, councils: Sequence[str] = ()) -> list[str]:
     """The outcome columns of one scenario (same for each)."""
-    names = list(en.METRICS) + ["payback"]
+    names = list(en.METRICS) + ["payback"] + [f"fiscal_npv.{r}" for r in agency_rows(job)]
     if councils:
         names += ["section_114"] + [f"section_114.{c}" for c in councils]
     return names
@@ -114,6 +124,10 @@ def outcomes(job: en.EnsembleJob, data: en.BlockData, s: int,
     pb = data.payback[:, s].astype(float)
     pb[data.payback[:, s] == en.NEVER] = math.inf
     out["payback"] = pb
+    by_agency = en.run_outcomes(job, data)[name]["fiscal_npv_by_agency"]
+    n = data.metrics.shape[0]
+    for r in agency_rows(job):  # NaN (an empty cell) for an agency this scenario lacks
+        out[f"fiscal_npv.{r}"] = by_agency.get(r, np.full(n, np.nan))
     if councils:
         row = {entry: t for t, entry in enumerate(job.tracked)}
         months = [_first_negative_month(data.tracked[:, row[(f"reserves.agency.{c}", k, False)], :])

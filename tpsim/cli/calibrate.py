@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from tpsim.analysis.calibration import FitEvent, fit, fit_report, prepare
 from tpsim.errors import ScenarioError
@@ -87,12 +88,18 @@ class _Progress:
               show_default=True,
               help="wls: weighted least squares; bayes: posterior sampling with emcee "
                    "(settings in the config's fit.bayes).")
-@click.option("--rebudget/--keep-budgets", default=False, show_default=True,
+@click.option("--metric", "decision_metric",
+              type=click.Choice(["npsv", "economic_npv", "fiscal_npv", "npv_parliament"]),
+              default=None, help="With --method bayes: the money figure the config's decision "
+                                 "is judged on (default: its decision.metric, else npsv).")
+@click.option("--rebudget/--keep-budgets", default=True, show_default=True,
               help="Re-derive every agency's budget, reserves and spend-following budget "
-                   "growth from the calibrated month 0 (docs/place-profile.md), or keep the "
-                   "local budgets (wls only).")
+                   "growth from the calibrated month 0, so the calibrated place is consistent "
+                   "(docs/place-profile.md), or keep the scenario's budgets when they are the "
+                   "place's real local figures (wls only).")
 def calibrate(config: str, out: str | None, starts: int | None, seed: int | None,
-              quiet: bool, fit_method: str, rebudget: bool) -> None:
+              quiet: bool, fit_method: str, decision_metric: str | None,
+              rebudget: bool) -> None:
     """Fit the parameters listed in CONFIG to local data by weighted least squares.
 
     Writes calibrated.yaml (runnable with `tpsim run`), fit_report.json, fit_series.csv and a
@@ -104,8 +111,10 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
         if starts is not None:
             raise click.UsageError("--starts sets the least-squares starts; with --method "
                                    "bayes set the sampler in the config's fit.bayes")
-        _calibrate_bayes(config, out, seed, progress)
+        _calibrate_bayes(config, out, seed, progress, decision_metric)
         return
+    if decision_metric is not None:
+        raise click.UsageError("--metric judges the decision of --method bayes")
     cfg, prepared, problem = prepare(load_config(config), starts, seed)
     scenario, data, targets, unused = (prepared.scenario, prepared.data, prepared.targets,
                                        prepared.unused)
@@ -127,6 +136,8 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
                                          f"bounds") from None
 
     budgets = _budgets(scenario, estimates, rebudget, progress)
+    if budgets is not None:
+        _report_budget_drift(budgets.scenario, result, progress)
 
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     calibrated_path = folder / "calibrated.yaml"
@@ -150,16 +161,18 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
     click.echo(f"run it with: tpsim run {calibrated_path}")
 
 
-def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _Progress) -> None:
+def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _Progress,
+                     metric: str | None = None) -> None:
     """``--method bayes``: sample the posterior, then write posterior.csv, fit_report.json and
     the charts."""
     from tpsim.analysis.bayes import to_csv_text
-    from tpsim.analysis.learning import bayes_fit
+    from tpsim.analysis.learning import bayes_fit, with_decision_metric
     from tpsim.present.bayes_documents import (bayes_fit_report, bayes_fit_text,
                                                posterior_comments)
     from tpsim.present.charts_bayes import write_bayes_charts
 
-    cfg, prepared, problem = prepare(load_config(config), None, seed)
+    cfg, prepared, problem = prepare(with_decision_metric(load_config(config), metric), None,
+                                     seed)
     settings = cfg.bayes
     progress.message(f"sampling the posterior of {prepared.scenario.name}: "
                      f"{problem.n_parameters} parameters, {problem.n_observations} observations "
@@ -185,6 +198,26 @@ def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _
     click.echo(f"wrote {posterior_path}, {folder / 'fit_report.json'} and {len(charts)} "
                f"chart(s) in {folder / 'charts'}")
     click.echo(f"use the draws in a scenario's uncertainty section: posterior: {posterior_path}")
+
+
+def _report_budget_drift(rebudgeted, result, progress: _Progress) -> None:
+    """Say how far the re-derived budgets move the fitted series (the fit ran on the
+    original budgets, so budget pressure and cuts may differ): the largest relative change of
+    any fitted series over the horizon, and its series."""
+    from tpsim.models.runner import run
+
+    runs = run(rebudgeted)
+    worst, where = 0.0, None
+    for name, trajectory in result.trajectories.items():
+        fitted = np.asarray(trajectory[1], dtype=float)
+        moved = np.asarray(runs[name][0], dtype=float)[: fitted.size]
+        scale = np.maximum(np.abs(fitted), 1e-12)
+        change = float(np.max(np.abs(moved - fitted) / scale))
+        if change > worst:
+            worst, where = change, name
+    if where is not None:
+        click.echo(f"re-derived budgets move the fitted series by at most {worst:.4%} "
+                   f"({where}); --keep-budgets keeps the fitted run exactly")
 
 
 def _budgets(scenario, estimates: dict, rebudget: bool, progress: _Progress):

@@ -45,6 +45,21 @@ def compare(scenarios: tuple[str, ...], counterfactual: str, horizon: int | None
         write_comparison(comparison, written)
 
 
+def distribution_text(name: str, block: dict) -> str:
+    """The lines of ``tpsim compare`` for a scenario with deprivation bands: NPSV and QALYs by
+    band, then the weighted NPSV beside the unweighted one (docs/appraisal.md)."""
+    lines = [f"{name}: by deprivation band (q1 most deprived; weight (median income / band "
+             f"income)^{block['elasticity']:g})"]
+    for q, b in block["bands"].items():
+        lines.append(f"  {q}: NPSV GBP {b['npsv'] / 1e6:,.2f}m, QALYs gained "
+                     f"{b['outcomes']['qalys_gained_horizon']:,.1f}, weight {b['weight']:.3f}")
+    lines.append(f"  place-wide (optimism bias, overheads, pool): GBP "
+                 f"{block['place_wide'] / 1e6:,.2f}m")
+    lines.append(f"  NPSV GBP {block['npsv'] / 1e6:,.2f}m; distributionally weighted NPSV GBP "
+                 f"{block['weighted_npsv'] / 1e6:,.2f}m (supplementary)")
+    return "\n".join(lines)
+
+
 def write_comparison(comparison: Comparison, written: OutputFolder) -> dict[Path, str]:
     """Write the files of ``tpsim compare`` into ``written`` and print the comparison's table
     (shared with ``tpsim report``, which writes the same files)."""
@@ -52,6 +67,9 @@ def write_comparison(comparison: Comparison, written: OutputFolder) -> dict[Path
     files = comparison_files(comparison, document)
     written.write_files(files)
     click.echo(comparison_text(document))
+    for name, entry in document["scenarios"].items():
+        if "distribution" in entry:
+            click.echo(distribution_text(name, entry["distribution"]))
     folder = written.final()
     n_series = sum(1 for p in files if p.name == "timeseries.csv")
     click.echo(f"wrote {folder / 'comparison.json'}, {folder / 'comparison.csv'}, "

@@ -26,9 +26,9 @@ from tpsim.errors import TpsimError
 @runs_option(default=4 * BLOCK,
              help="Monte Carlo runs (the ensemble's runs for the same seed and sampler).")
 @click.option("--where", "where", default="npv > 0", show_default=True,
-              help="The condition of interest: NAME OP NUMBER joined by and/or, over npv, "
-                   "npv_parliament, bcr, payback (month), section_114 (month), "
-                   "section_114.<council>.")
+              help="The condition of interest: NAME OP NUMBER joined by and/or, over npsv, "
+                   "economic_npv, npv (fiscal), npv_parliament, bcr, payback (month), "
+                   "fiscal_npv.<agency>, section_114 (month), section_114.<council>.")
 @click.option("--within", type=click.Choice(["horizon", "parliament"]), default="horizon",
               show_default=True, help="Money figures in --where over the horizon or over the "
                                       "Parliament (npv then means npv_parliament).")

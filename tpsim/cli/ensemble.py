@@ -21,6 +21,7 @@ from tpsim.present.text import ensemble_text
 from tpsim.analysis.runs import RunsCsvWriter, reserve_series, shared_councils
 from tpsim.analysis.sampling import BLOCK, SAMPLERS
 from tpsim.cli.options import (MAX_BINS, MAX_RUNS, against_option, check_ensemble_memory,
+                               check_finite_outcomes,
                                load_timed, optimism_bias_option, out_dir, out_option,
                                runs_option, scenarios_argument, seed_option, time_options,
                                workers_option)
@@ -94,6 +95,7 @@ def ensemble(scenarios: tuple[str, ...], counterfactual: str, runs: int, seed: i
             if writer is not None:
                 writer.close()
         summary = en.summarise(job, partial)
+        check_finite_outcomes(summary)
         _write(written, job, summary, partial, scs, cf, engine, chunk_runs, seconds,
                optimism_bias, charts)
     click.echo(ensemble_text(ensemble_document(job, summary, scs, cf, engine=engine,

@@ -37,9 +37,13 @@ from tpsim.cli.options import out_dir, out_option, seed_option
 @out_option("outputs/learn/<config name>/")
 @seed_option("Seed of the re-run and of the simulated futures (default: the config's "
              "fit.bayes.seed).", default=None)
+@click.option("--metric", "decision_metric",
+              type=click.Choice(["npsv", "economic_npv", "fiscal_npv", "npv_parliament"]),
+              default=None, help="The money figure the config's decision is judged on "
+                                 "(default: its decision.metric, else npsv).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def learn(config: str, posterior_file: str, new_data_file: str, so_far_file: str | None,
-          out: str | None, seed: int | None, quiet: bool) -> None:
+          out: str | None, seed: int | None, decision_metric: str | None, quiet: bool) -> None:
     """Update the posterior of CONFIG with new months of pilot data.
 
     Writes posterior.csv, data_so_far.csv, learning.json, learnt.md and charts (default
@@ -56,7 +60,7 @@ def learn(config: str, posterior_file: str, new_data_file: str, so_far_file: str
                                                posterior_comments)
     from tpsim.present.charts_bayes import write_bayes_charts, write_learning_chart
 
-    cfg = load_config(config)
+    cfg = ln.with_decision_metric(load_config(config), decision_metric)
     if so_far_file is not None:
         cfg = dataclasses.replace(cfg, data_path=Path(so_far_file))
     prepared = setup(cfg)

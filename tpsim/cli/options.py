@@ -118,6 +118,18 @@ def check_ensemble_memory(job, chunk_runs: int, workers: int | None = None) -> N
                  f"{job.n_months} months", "--runs, --bins, --series, --horizon or --workers")
 
 
+
+def check_finite_outcomes(summary, what: str = "ensemble") -> None:
+    """Refuse an ensemble summary in which some scenario has no run with a finite NPV (its
+    outputs overflow or are undefined in every run): there is nothing to report, so the
+    command stops with one line before writing anything."""
+    for name, metrics in summary.metrics.items():
+        if metrics["npv"]["runs"] == 0:
+            raise TpsimError(f"the {what}: every one of the {summary.n_runs:,} runs of scenario "
+                             f"{name} gives a non-finite NPV (its outputs overflow or are not "
+                             f"numbers); check the magnitudes of its parameters, growth rates "
+                             f"and uncertainty ranges")
+
 def runs_option(name: str = "--runs", default: int = 1000, minimum: int = 1,
                 help: str = "Monte Carlo runs (each simulates every scenario and the "
                             "counterfactual).", dest: str | None = None):

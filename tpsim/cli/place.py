@@ -32,13 +32,16 @@ def place() -> None:
               help="The template's own profile (default scenarios/places/baseline.yaml).")
 @click.option("--derive-budgets", is_flag=True,
               help="Derive every budget and reserve from month 0, ignoring the profile's.")
+@click.option("--bands/--no-bands", default=True, show_default=True,
+              help="Split every cohort and service by the profile's deprivation bands "
+                   "(deprivation.bands), when it gives them.")
 def init(profile: str, out: str, template: str | None, reference: str | None,
-         derive_budgets: bool) -> None:
+         derive_budgets: bool, bands: bool) -> None:
     """Build a scenario for the place in PROFILE and write it to --out."""
     from tpsim.place.api import init_place, place_file_text
 
     built = init_place(profile, template=template, reference=reference,
-                       keep_budgets=not derive_budgets)
+                       keep_budgets=not derive_budgets, bands=bands)
     text = place_file_text(built)
     atomic_write_text(out, text)
     state = built.state

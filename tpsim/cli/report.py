@@ -27,9 +27,9 @@ from tpsim.present import charts
 from tpsim.present.documents import comparison_document, comparison_files, run_folders
 from tpsim.present.report import Uncertainty, make_charts, render_html, uncertainty_section
 from tpsim.present.text import comparison_text, report_summary_text
-from tpsim.cli.options import (MAX_RUNS, against_option, load_timed, optimism_bias_option,
-                               out_dir, out_option, scenarios_argument, seed_option,
-                               time_options)
+from tpsim.cli.options import (MAX_RUNS, against_option, check_finite_outcomes, load_timed,
+                               optimism_bias_option, out_dir, out_option, scenarios_argument,
+                               seed_option, time_options)
 
 
 def render_outputs(comparison: Comparison, command: str | None = None,
@@ -75,6 +75,8 @@ def produce_report(scenarios: Sequence[str], counterfactual: str, context: Seque
         click.echo(f"uncertainty: {uncertainty_runs:,} Monte Carlo runs and a sensitivity "
                    "analysis ...", err=True)
         result = comparison_uncertainty(scs, cf, uncertainty_runs, seed, optimism_bias)
+        if result.summary is not None:
+            check_finite_outcomes(result.summary, "uncertainty runs (--uncertainty)")
         uncertainty = uncertainty_section(comparison, result)
     files = render_outputs(comparison, command_line(), uncertainty)
     document = comparison_document(comparison)

@@ -136,6 +136,22 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
     def err(key: tuple, message: str) -> ConfigError:
         return _config_error(file, lines, key, message)
 
+    _check_top_keys(raw, err)
+    scenario_path = _required_file(raw, "scenario", "scenario file", base, err)
+    data_path = _required_file(raw, "data", "local data file", base, err)
+    name, title = _name_and_title(raw, err)
+    parameters = _parameter_specs(raw, err)
+    series = _series_specs(raw.get("series"), err)
+    fit = _fit_settings(raw.get("fit"), err)
+    priors, bayes, decision = _bayesian_keys(raw, raw["parameters"], parameters, base, err)
+    return CalibrationConfig(file=file, scenario_path=scenario_path, data_path=data_path,
+                             parameters=parameters, series=series, fit=fit, name=name,
+                             title=title, lines=lines, priors=priors, bayes=bayes,
+                             decision=decision)
+
+
+def _check_top_keys(raw: Any, err) -> None:
+    """Refuse a config that is not a mapping, or that has a key the format does not know."""
     if not isinstance(raw, Mapping):
         raise err((), "a calibration config must be a mapping of keys (scenario, data, "
                       "parameters, ...)")
@@ -143,20 +159,29 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
         if key not in _CONFIG_KEYS:
             raise err((str(key),), "unknown key" + _suggest(str(key), _CONFIG_KEYS))
 
-    def file_key(key: str, what: str) -> Path:
-        if key not in raw:
-            raise err((key,), f"required key is missing (the {what}, relative to this file)")
-        value = raw[key]
-        if not isinstance(value, str) or not value.strip():
-            raise err((key,), f"expected a file path, got {_describe(value)}")
-        target = Path(value) if Path(value).is_absolute() else base / value
-        if not target.is_file():
-            raise err((key,), f"{what} not found: {os.fspath(target)}")
-        return target
 
-    scenario_path = file_key("scenario", "scenario file")
-    data_path = file_key("data", "local data file")
+def _existing_file(value: Any, key: tuple, what: str, base: Path, err) -> Path:
+    """The file a path value names, relative to ``base`` unless absolute; it must exist."""
+    if not isinstance(value, str) or not value.strip():
+        raise err(key, f"expected a {what} path, got {_describe(value)}")
+    target = Path(value) if Path(value).is_absolute() else base / value
+    if not target.is_file():
+        raise err(key, f"{what} not found: {os.fspath(target)}")
+    return target
 
+
+def _required_file(raw: Mapping, key: str, what: str, base: Path, err) -> Path:
+    """The file named by the required top-level ``key`` (``scenario`` or ``data``)."""
+    if key not in raw:
+        raise err((key,), f"required key is missing (the {what}, relative to this file)")
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        raise err((key,), f"expected a file path, got {_describe(value)}")
+    return _existing_file(value, (key,), what, base, err)
+
+
+def _name_and_title(raw: Mapping, err) -> tuple[str | None, str | None]:
+    """The optional ``name`` (a safe scenario name), ``title`` and ``description`` (text)."""
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
         raise err(("name",), f"expected a scenario name (letters, digits, _ . -), got "
@@ -166,96 +191,102 @@ def config_from_dict(raw: Any, file: str = "<config>", base_dir: str | os.PathLi
         raise err(("title",), f"expected text, got {_describe(title)}")
     if raw.get("description") is not None and not isinstance(raw["description"], str):
         raise err(("description",), f"expected text, got {_describe(raw['description'])}")
+    return name, title
 
-    # parameters: path -> {lower, upper, initial} or [lower, upper]
+
+def _parameter_specs(raw: Mapping, err) -> tuple[ParameterSpec, ...]:
+    """The ``parameters`` to fit: dotted path -> ``{lower, upper, initial}`` or
+    ``[lower, upper]`` (bounds in the parameter's own units)."""
     if "parameters" not in raw:
         raise err(("parameters",), "required key is missing (the parameters to fit, with bounds)")
     params_raw = raw["parameters"]
     if not isinstance(params_raw, Mapping) or not params_raw:
         raise err(("parameters",), "expected a mapping of dotted parameter paths to bounds, "
                                    "e.g. services.falls_prevention.effect: {lower: 0, upper: 0.5}")
-    parameters = []
-    for p_path, spec in params_raw.items():
-        key = ("parameters", str(p_path))
-        if isinstance(spec, Sequence) and not isinstance(spec, str):
-            if len(spec) != 2:
-                raise err(key, "bounds as a list must be [lower, upper]")
-            spec = {"lower": spec[0], "upper": spec[1]}
-        if not isinstance(spec, Mapping):
-            raise err(key, f"expected {{lower: ..., upper: ...}} or [lower, upper], got "
-                           f"{_describe(spec)}")
+    return tuple(_parameter_spec(str(p_path), spec, err) for p_path, spec in params_raw.items())
+
+
+def _parameter_spec(p_path: str, spec: Any, err) -> ParameterSpec:
+    """One parameter's bounds and optional start; ``lower < upper`` and the start within."""
+    key = ("parameters", p_path)
+    if isinstance(spec, Sequence) and not isinstance(spec, str):
+        if len(spec) != 2:
+            raise err(key, "bounds as a list must be [lower, upper]")
+        spec = {"lower": spec[0], "upper": spec[1]}
+    if not isinstance(spec, Mapping):
+        raise err(key, f"expected {{lower: ..., upper: ...}} or [lower, upper], got "
+                       f"{_describe(spec)}")
+    for k in spec:
+        if k not in _PARAMETER_KEYS:
+            raise err(key + (str(k),), "unknown key" + _suggest(str(k), _PARAMETER_KEYS))
+    values = {}
+    for k in ("lower", "upper", "initial"):
+        if k not in spec:
+            if k == "initial":
+                values[k] = None
+                continue
+            raise err(key + (k,), "required key is missing (a number)")
+        values[k] = _config_number(spec[k], key + (k,), err)
+    if not values["lower"] < values["upper"]:
+        raise err(key, f"lower ({values['lower']:g}) must be below upper "
+                       f"({values['upper']:g})")
+    if values["initial"] is not None and not values["lower"] <= values["initial"] \
+            <= values["upper"]:
+        raise err(key + ("initial",), f"initial ({values['initial']:g}) must lie within "
+                                      f"[{values['lower']:g}, {values['upper']:g}]")
+    return ParameterSpec(p_path, values["lower"], values["upper"], values["initial"])
+
+
+def _series_specs(series_raw: Any, err) -> tuple[SeriesSpec, ...] | None:
+    """The ``series`` to match: a list of names, or name -> weight | {weight, scale} | null;
+    None (every series in the data) when the key is left out."""
+    if series_raw is None:
+        return None
+    items: list[tuple[str, Any, tuple]] = []
+    if isinstance(series_raw, Mapping):
+        items = [(str(k), v, ("series", str(k))) for k, v in series_raw.items()]
+    elif isinstance(series_raw, Sequence) and not isinstance(series_raw, str):
+        for i, v in enumerate(series_raw):
+            if not isinstance(v, str):
+                raise err(("series", i), f"expected a series name, got {_describe(v)}")
+            items.append((v, None, ("series", i)))
+    else:
+        raise err(("series",), "expected a mapping of series names to weights (or a list "
+                               "of series names)")
+    if not items:
+        raise err(("series",), "lists no series; leave it out to match every series in "
+                               "the data")
+    series = []
+    names_seen: set[str] = set()
+    for s_name, spec, key in items:
+        if s_name in names_seen:
+            raise err(key, f"series {s_name} is listed twice")
+        names_seen.add(s_name)
+        series.append(_series_spec(s_name, spec, key, err))
+    if not any(s.weight > 0 for s in series):
+        raise err(("series",), "every series has weight 0: nothing to fit")
+    return tuple(series)
+
+
+def _series_spec(s_name: str, spec: Any, key: tuple, err) -> SeriesSpec:
+    """One series' weight (relative, >= 0) and optional scale (> 0, the series' units)."""
+    weight, scale = 1.0, None
+    if isinstance(spec, Mapping):
         for k in spec:
-            if k not in _PARAMETER_KEYS:
-                raise err(key + (str(k),), "unknown key" + _suggest(str(k), _PARAMETER_KEYS))
-        values = {}
-        for k in ("lower", "upper", "initial"):
-            if k not in spec:
-                if k == "initial":
-                    values[k] = None
-                    continue
-                raise err(key + (k,), "required key is missing (a number)")
-            values[k] = _config_number(spec[k], key + (k,), err)
-        if not values["lower"] < values["upper"]:
-            raise err(key, f"lower ({values['lower']:g}) must be below upper "
-                           f"({values['upper']:g})")
-        if values["initial"] is not None and not values["lower"] <= values["initial"] \
-                <= values["upper"]:
-            raise err(key + ("initial",), f"initial ({values['initial']:g}) must lie within "
-                                          f"[{values['lower']:g}, {values['upper']:g}]")
-        parameters.append(ParameterSpec(str(p_path), values["lower"], values["upper"],
-                                        values["initial"]))
-
-    # series: list of names, or name -> weight | {weight, scale} | null
-    series = None
-    if raw.get("series") is not None:
-        series_raw = raw["series"]
-        items: list[tuple[str, Any, tuple]] = []
-        if isinstance(series_raw, Mapping):
-            items = [(str(k), v, ("series", str(k))) for k, v in series_raw.items()]
-        elif isinstance(series_raw, Sequence) and not isinstance(series_raw, str):
-            for i, v in enumerate(series_raw):
-                if not isinstance(v, str):
-                    raise err(("series", i), f"expected a series name, got {_describe(v)}")
-                items.append((v, None, ("series", i)))
-        else:
-            raise err(("series",), "expected a mapping of series names to weights (or a list "
-                                   "of series names)")
-        if not items:
-            raise err(("series",), "lists no series; leave it out to match every series in "
-                                   "the data")
-        series = []
-        names_seen: set[str] = set()
-        for s_name, spec, key in items:
-            if s_name in names_seen:
-                raise err(key, f"series {s_name} is listed twice")
-            names_seen.add(s_name)
-            weight, scale = 1.0, None
-            if isinstance(spec, Mapping):
-                for k in spec:
-                    if k not in _SERIES_KEYS:
-                        raise err(key + (str(k),), "unknown key" + _suggest(str(k), _SERIES_KEYS))
-                if "weight" in spec:
-                    weight = _config_number(spec["weight"], key + ("weight",), err)
-                if spec.get("scale") is not None:
-                    scale = _config_number(spec["scale"], key + ("scale",), err)
-                    if scale <= 0:
-                        raise err(key + ("scale",), f"must be > 0 (got {scale:g})")
-            elif spec is not None:
-                weight = _config_number(spec, key, err)
-            if weight < 0:
-                raise err(key if not isinstance(spec, Mapping) else key + ("weight",),
-                          f"weight must be >= 0 (got {weight:g})")
-            series.append(SeriesSpec(s_name, weight, scale))
-        if not any(s.weight > 0 for s in series):
-            raise err(("series",), "every series has weight 0: nothing to fit")
-        series = tuple(series)
-
-    fit = _fit_settings(raw.get("fit"), err)
-    priors, bayes, decision = _bayesian_keys(raw, params_raw, parameters, base, err)
-    return CalibrationConfig(file=file, scenario_path=scenario_path, data_path=data_path,
-                             parameters=tuple(parameters), series=series, fit=fit, name=name,
-                             title=title, lines=lines, priors=priors, bayes=bayes,
-                             decision=decision)
+            if k not in _SERIES_KEYS:
+                raise err(key + (str(k),), "unknown key" + _suggest(str(k), _SERIES_KEYS))
+        if "weight" in spec:
+            weight = _config_number(spec["weight"], key + ("weight",), err)
+        if spec.get("scale") is not None:
+            scale = _config_number(spec["scale"], key + ("scale",), err)
+            if scale <= 0:
+                raise err(key + ("scale",), f"must be > 0 (got {scale:g})")
+    elif spec is not None:
+        weight = _config_number(spec, key, err)
+    if weight < 0:
+        raise err(key if not isinstance(spec, Mapping) else key + ("weight",),
+                  f"weight must be >= 0 (got {weight:g})")
+    return SeriesSpec(s_name, weight, scale)
 
 
 #: The whole-number fit settings and their ranges: enough for any real fit, and small enough
@@ -346,17 +377,18 @@ class BayesSettings:
 @dataclass(frozen=True)
 class DecisionSpec:
     """The decision the learning informs: ``option`` against ``against`` (scenario files),
-    judged on ``metric`` (an ensemble metric of the option against the counterfactual, £)."""
+    judged on ``metric`` (a money metric of the option against the counterfactual, £; the
+    NPSV, the Green Book's headline, by default)."""
 
     option: Path
     against: Path
-    metric: str = "npv"
+    metric: str = "npsv"
 
 
 _DECISION_KEYS = ("option", "against", "metric")
 #: Money metrics of an option against its counterfactual the decision may be judged on
-#: (tpsim.analysis.ensemble.METRICS without the ratio).
-_DECISION_METRICS = ("npv", "npv_parliament")
+#: (tpsim.analysis.decision.DECISION_METRICS: the ensemble's money metrics, fiscal_npv = npv).
+_DECISION_METRICS = ("npsv", "economic_npv", "fiscal_npv", "npv", "npv_parliament")
 
 _BAYES_INTS = {"walkers": 4, "steps": 10, "burn_in": 0, "thin": 1, "chains": 1, "seed": 0,
                "rerun_steps": 10, "draws": 100}
@@ -445,18 +477,13 @@ def _bayesian_keys(raw: Mapping, params_raw: Mapping, parameters: Sequence[Param
         for k in d:
             if k not in _DECISION_KEYS:
                 raise err(("decision", str(k)), "unknown key" + _suggest(str(k), _DECISION_KEYS))
-        metric = d.get("metric", "npv")
+        metric = d.get("metric", "npsv")
         if metric not in _DECISION_METRICS:
             raise err(("decision", "metric"), f"expected one of {', '.join(_DECISION_METRICS)}, "
                                               f"got {_describe(metric)}")
         files = []
         for k in ("option", "against"):
-            v = d.get(k)
-            if not isinstance(v, str) or not v.strip():
-                raise err(("decision", k), f"expected a scenario file path, got {_describe(v)}")
-            target = Path(v) if Path(v).is_absolute() else base / v
-            if not target.is_file():
-                raise err(("decision", k), f"scenario file not found: {os.fspath(target)}")
-            files.append(target)
+            files.append(_existing_file(d.get(k), ("decision", k), "scenario file", base,
+                                        err))
         decision = DecisionSpec(*files, metric=metric)
     return priors, bayes, decision

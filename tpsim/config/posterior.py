@@ -28,15 +28,28 @@ import numpy as np
 
 from tpsim.errors import DataError
 
-__all__ = ["PosteriorDraws", "read_posterior_draws", "posterior_csv_text", "PosteriorColumn",
+__all__ = ["PosteriorDraws", "WeightedDraws", "read_posterior_draws", "posterior_csv_text", "PosteriorColumn",
            "file_digest", "SPECIAL_COLUMNS"]
 
 #: Columns of posterior.csv that are not parameter paths.
 SPECIAL_COLUMNS = ("log_posterior", "weight")
 
 
+class WeightedDraws:
+    """What any set of weighted draws knows of itself: ``n`` and its weights summing to 1.
+    The class using it holds ``draws`` (n x p) and ``weights`` (n,, or None for equal)."""
+
+    @property
+    def n(self) -> int:
+        return int(self.draws.shape[0])
+
+    @property
+    def normalised_weights(self) -> np.ndarray:
+        return normalised_weights(self.weights, self.n)
+
+
 @dataclass(frozen=True)
-class PosteriorDraws:
+class PosteriorDraws(WeightedDraws):
     """Draws read from a posterior file: ``names`` (dotted paths), ``draws`` (n x p, own
     units), ``log_posterior`` (n,; zeros when the file has none), ``weights`` (n,, summing to
     1, or None for equal weights) and the file they came from."""
@@ -46,14 +59,6 @@ class PosteriorDraws:
     log_posterior: np.ndarray = field(repr=False)
     weights: np.ndarray | None = field(default=None, repr=False)
     file: str = ""
-
-    @property
-    def n(self) -> int:
-        return int(self.draws.shape[0])
-
-    @property
-    def normalised_weights(self) -> np.ndarray:
-        return normalised_weights(self.weights, self.n)
 
 
 def normalised_weights(weights: np.ndarray | None, n: int) -> np.ndarray:

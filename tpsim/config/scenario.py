@@ -209,10 +209,11 @@ _APPRAISAL_NUMBERS = {
     "qaly_value": _Num(70000.0, _NONNEG),  # £ per QALY at qaly_price_year (Green Book 2022)
     "qaly_uprating": _Num(1.0, _POSITIVE),  # factor from qaly_price_year to price_year
     "benefit_haircut": _Num(0.0, _FRACTION),  # optimism bias on benefits: fractional cut
+    "employment_output_value": _Num(0.0, _NONNEG),  # £ of output per extra person-month in work
 }
 _APPRAISAL_KEYS = (*_APPRAISAL_NUMBERS, "value_qalys", "qaly_price_year",
                    "optimism_bias_category", "optimism_bias_reason", "benefit_delay_months",
-                   "outcome_values")
+                   "outcome_values", "employment_output_source")
 # Green Book supplementary guidance on optimism bias: upper bounds by project category
 _OPTIMISM_BIAS_CATEGORIES = {
     "standard_buildings": 0.24, "non_standard_buildings": 0.51,
@@ -1008,6 +1009,12 @@ class _Validator:
                                  f"required key is missing: qaly_value is at {price_year} "
                                  f"prices and the scenario at {data['price_year']}; give the "
                                  f"deflator factor between them")
+        output_source = self.text(m, "employment_output_source", "appraisal", "") or None
+        if out["employment_output_value"] > 0 and output_source is None:
+            raise self.error("appraisal.employment_output_source",
+                             "required key is missing: say where employment_output_value comes "
+                             "from (a source, or 'assumption: ...')")
+        out["employment_output_source"] = output_source
         values = {}
         ov_path = "appraisal.outcome_values"
         for series, body in self.mapping(m.get("outcome_values"), ov_path).items():

@@ -291,6 +291,27 @@ def _resolve_posterior(raw: Any, parameters: Mapping[str, dict], paths: Sequence
 
 
 def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
+    """One parameter's distribution at ``where``: its ``dist``, the numbers that distribution
+    takes (in the parameter's units, or fractions of its value when ``relative``), and the
+    common ``relative``, ``shared`` and ``source`` keys."""
+    dist = _distribution_name(raw, where, error)
+
+    def num(key: str, required: bool = True) -> float | None:
+        if raw.get(key) is None:
+            if required:
+                raise error(f"{where}.{key}", f"required key is missing for a {dist} "
+                                              f"distribution")
+            return None
+        return check_number(raw[key], f"{where}.{key}", error, magnitude=MAX_MAGNITUDE)
+
+    spec: dict[str, Any] = {"dist": dist}
+    spec.update(_DISTRIBUTION_READERS[dist](raw, where, num, error))
+    spec.update(_common_spec_keys(raw, where, error))
+    return spec
+
+
+def _distribution_name(raw: Any, where: str, error: ErrorFactory) -> str:
+    """The ``dist`` of a distribution mapping, after checking it lists only that dist's keys."""
     if not isinstance(raw, Mapping):
         raise error(where, f"expected a distribution (a mapping with dist: one of "
                            f"{', '.join(DISTRIBUTIONS)}), got {_describe(raw)}")
@@ -305,99 +326,128 @@ def _resolve_spec(raw: Any, where: str, error: ErrorFactory) -> dict:
         if key not in allowed:
             raise error(f"{where}.{key}", f"unknown key for a {dist} distribution"
                         + _suggest(str(key), allowed))
+    return dist
 
-    def num(key: str, required: bool = True) -> float | None:
-        if raw.get(key) is None:
-            if required:
-                raise error(f"{where}.{key}", f"required key is missing for a {dist} "
-                                              f"distribution")
-            return None
-        return check_number(raw[key], f"{where}.{key}", error, magnitude=MAX_MAGNITUDE)
 
-    def flag(key: str, default: bool) -> bool:
+def _uniform_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """``low`` < ``high``."""
+    spec = {"low": num("low"), "high": num("high")}
+    if not spec["low"] < spec["high"]:
+        raise error(f"{where}.high", "must be greater than low")
+    return spec
+
+
+def _triangular_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """``low`` <= ``mode`` <= ``high``, with ``low`` < ``high``."""
+    spec = {"low": num("low"), "mode": num("mode"), "high": num("high")}
+    if not spec["low"] < spec["high"]:
+        raise error(f"{where}.high", "must be greater than low")
+    if not spec["low"] <= spec["mode"] <= spec["high"]:
+        raise error(f"{where}.mode", "must be between low and high")
+    return spec
+
+
+def _normal_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """``mean`` and ``sd`` > 0, optionally truncated to [``low``, ``high``]."""
+    spec = {"mean": num("mean"), "sd": num("sd")}
+    if spec["sd"] <= 0:
+        raise error(f"{where}.sd", "must be > 0")
+    return _truncation(spec, "normal", where, num, error)
+
+
+def _lognormal_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """``median`` and ``sigma`` (of log X), or ``mean`` and ``sd`` (of X), all > 0,
+    optionally truncated to [``low``, ``high``]."""
+    if raw.get("median") is not None:
+        if raw.get("mean") is not None or raw.get("sd") is not None:
+            raise error(where, "give either median and sigma (of log X) or mean and sd "
+                               "(of X), not both")
+        spec = {"median": num("median"), "sigma": num("sigma")}
+        if spec["median"] <= 0:
+            raise error(f"{where}.median", "must be > 0")
+        if spec["sigma"] <= 0:
+            raise error(f"{where}.sigma", "must be > 0")
+    else:
+        if raw.get("sigma") is not None:
+            raise error(f"{where}.sigma", "sigma goes with median (give median and "
+                                          "sigma, or mean and sd)")
+        if raw.get("mean") is None:
+            raise error(where, "give median and sigma (of log X), or mean and sd (of X)")
+        spec = {"mean": num("mean"), "sd": num("sd")}
+        if spec["mean"] <= 0:
+            raise error(f"{where}.mean", "must be > 0")
+        if spec["sd"] <= 0:
+            raise error(f"{where}.sd", "must be > 0")
+    return _truncation(spec, "lognormal", where, num, error)
+
+
+def _truncation(spec: dict, dist: str, where: str, num, error: ErrorFactory) -> dict:
+    """``spec`` with its optional ``low``/``high`` truncation, which must keep some probability."""
+    spec.update(low=num("low", False), high=num("high", False))
+    if spec["low"] is not None and spec["high"] is not None and not spec["low"] < spec["high"]:
+        raise error(f"{where}.high", "must be greater than low")
+    _, (f_low, f_high) = _frozen(dist, {"dist": dist, **spec})
+    if f_high - f_low < 1e-9:
+        raise error(where, "the truncation interval [low, high] has (almost) no probability")
+    return spec
+
+
+def _beta_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """Shapes ``a``, ``b`` > 0 on [``low``, ``high``] (default [0, 1])."""
+    spec = {"a": num("a"), "b": num("b"), "low": num("low", False), "high": num("high", False)}
+    spec["low"] = 0.0 if spec["low"] is None else spec["low"]
+    spec["high"] = 1.0 if spec["high"] is None else spec["high"]
+    for key in ("a", "b"):
+        if spec[key] <= 0:
+            raise error(f"{where}.{key}", "must be > 0")
+    if not spec["low"] < spec["high"]:
+        raise error(f"{where}.high", "must be greater than low")
+    return spec
+
+
+def _choice_spec(raw: Mapping, where: str, num, error: ErrorFactory) -> dict:
+    """A non-empty list of ``values`` and optional ``weights`` (>= 0, positive sum)."""
+    values = raw.get("values")
+    if not isinstance(values, list) or not values:
+        raise error(f"{where}.values", f"expected a non-empty list of numbers, got "
+                                       f"{_describe(values)}")
+    spec: dict[str, Any] = {"values": [_list_number(v, f"{where}.values.{i}", error)
+                                       for i, v in enumerate(values)]}
+    weights = raw.get("weights")
+    if weights is None:
+        spec["weights"] = None
+        return spec
+    if not isinstance(weights, list) or len(weights) != len(values):
+        raise error(f"{where}.weights", f"expected a list of {len(values)} numbers "
+                                        f"(one per value)")
+    spec["weights"] = [_list_number(w, f"{where}.weights.{i}", error)
+                       for i, w in enumerate(weights)]
+    if min(spec["weights"]) < 0 or sum(spec["weights"]) <= 0:
+        raise error(f"{where}.weights", "weights must be >= 0 with a positive sum")
+    return spec
+
+
+#: The reader of each distribution's own keys (after ``dist`` and the key names are checked).
+_DISTRIBUTION_READERS = {"uniform": _uniform_spec, "triangular": _triangular_spec,
+                         "normal": _normal_spec, "lognormal": _lognormal_spec,
+                         "beta": _beta_spec, "choice": _choice_spec}
+
+
+def _common_spec_keys(raw: Mapping, where: str, error: ErrorFactory) -> dict:
+    """``relative`` (default false), ``shared`` (default true) and ``source`` (text or None)."""
+    spec: dict[str, Any] = {}
+    for key, default in (("relative", False), ("shared", True)):
         value = raw.get(key, default)
         if not isinstance(value, bool):
             raise error(f"{where}.{key}", f"expected true or false, got {_describe(value)}")
-        return value
-
-    spec: dict[str, Any] = {"dist": dist}
-    if dist == "uniform":
-        spec.update(low=num("low"), high=num("high"))
-        if not spec["low"] < spec["high"]:
-            raise error(f"{where}.high", "must be greater than low")
-    elif dist == "triangular":
-        spec.update(low=num("low"), mode=num("mode"), high=num("high"))
-        if not spec["low"] < spec["high"]:
-            raise error(f"{where}.high", "must be greater than low")
-        if not spec["low"] <= spec["mode"] <= spec["high"]:
-            raise error(f"{where}.mode", "must be between low and high")
-    elif dist in ("normal", "lognormal"):
-        if dist == "normal":
-            spec.update(mean=num("mean"), sd=num("sd"))
-            if spec["sd"] <= 0:
-                raise error(f"{where}.sd", "must be > 0")
-        else:
-            if raw.get("median") is not None:
-                if raw.get("mean") is not None or raw.get("sd") is not None:
-                    raise error(where, "give either median and sigma (of log X) or mean and sd "
-                                       "(of X), not both")
-                spec.update(median=num("median"), sigma=num("sigma"))
-                if spec["median"] <= 0:
-                    raise error(f"{where}.median", "must be > 0")
-                if spec["sigma"] <= 0:
-                    raise error(f"{where}.sigma", "must be > 0")
-            else:
-                if raw.get("sigma") is not None:
-                    raise error(f"{where}.sigma", "sigma goes with median (give median and "
-                                                  "sigma, or mean and sd)")
-                if raw.get("mean") is None:
-                    raise error(where, "give median and sigma (of log X), or mean and sd (of X)")
-                spec.update(mean=num("mean"), sd=num("sd"))
-                if spec["mean"] <= 0:
-                    raise error(f"{where}.mean", "must be > 0")
-                if spec["sd"] <= 0:
-                    raise error(f"{where}.sd", "must be > 0")
-        spec.update(low=num("low", False), high=num("high", False))
-        if spec["low"] is not None and spec["high"] is not None and not spec["low"] < spec["high"]:
-            raise error(f"{where}.high", "must be greater than low")
-        _, (f_low, f_high) = _frozen(dist, spec)
-        if f_high - f_low < 1e-9:
-            raise error(where, "the truncation interval [low, high] has (almost) no probability")
-    elif dist == "beta":
-        spec.update(a=num("a"), b=num("b"), low=num("low", False), high=num("high", False))
-        spec["low"] = 0.0 if spec["low"] is None else spec["low"]
-        spec["high"] = 1.0 if spec["high"] is None else spec["high"]
-        for key in ("a", "b"):
-            if spec[key] <= 0:
-                raise error(f"{where}.{key}", "must be > 0")
-        if not spec["low"] < spec["high"]:
-            raise error(f"{where}.high", "must be greater than low")
-    else:  # choice
-        values = raw.get("values")
-        if not isinstance(values, list) or not values:
-            raise error(f"{where}.values", f"expected a non-empty list of numbers, got "
-                                           f"{_describe(values)}")
-        spec["values"] = [_list_number(v, f"{where}.values.{i}", error)
-                          for i, v in enumerate(values)]
-        weights = raw.get("weights")
-        if weights is None:
-            spec["weights"] = None
-        else:
-            if not isinstance(weights, list) or len(weights) != len(values):
-                raise error(f"{where}.weights", f"expected a list of {len(values)} numbers "
-                                                f"(one per value)")
-            spec["weights"] = [_list_number(w, f"{where}.weights.{i}", error)
-                               for i, w in enumerate(weights)]
-            if min(spec["weights"]) < 0 or sum(spec["weights"]) <= 0:
-                raise error(f"{where}.weights", "weights must be >= 0 with a positive sum")
-    spec["relative"] = flag("relative", False)
-    spec["shared"] = flag("shared", True)
+        spec[key] = value
     source = raw.get("source")
     if source is not None and not isinstance(source, str):
         raise error(f"{where}.source", f"expected text (a sources id or a citation), got "
                                        f"{_describe(source)}")
     spec["source"] = source
     return spec
+
 
 
 def _list_number(value: Any, where: str, error: ErrorFactory) -> float:

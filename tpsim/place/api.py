@@ -45,15 +45,17 @@ def _reference(value, agencies) -> Profile:
     return load_profile(value, agencies)
 
 
-def init_place(profile, template=None, reference=None, keep_budgets: bool = True) -> Place:
+def init_place(profile, template=None, reference=None, keep_budgets: bool = True,
+               bands: bool = True) -> Place:
     """The place of a profile (a YAML or one-row CSV file, or a :class:`Profile`) on the
     template's structure (default: the shipped baseline, with its own profile as the
-    reference place): :func:`tpsim.place.build.build_place`."""
+    reference place): :func:`tpsim.place.build.build_place`, split by deprivation band when
+    ``bands`` and the profile gives them."""
     tpl = _scenario(template, "template")
     agencies = tuple(tpl.agencies)
     ref = _reference(reference, agencies)
     prof = load_profile(profile, agencies)
-    return build_place(tpl, ref, prof, keep_budgets=keep_budgets)
+    return build_place(tpl, ref, prof, keep_budgets=keep_budgets, bands=bands)
 
 
 def place_file_text(place: Place) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 
 from tpsim.config.scenario import Scenario, scenario_from_dict
 from tpsim.errors import TpsimError
+from tpsim.errors import suggest as _suggest
 from tpsim.place import elasticities as el
 from tpsim.place.initial_state import InitialState, derive_budgets, initial_state, month0_spend
 from tpsim.place.profile import Profile
@@ -375,17 +376,23 @@ def place_scenario(template: Scenario, pv: PlaceValues, reference: Profile) -> S
 
 
 def build_place(template: Scenario, reference: Profile, profile: Profile,
-                keep_budgets: bool = True, check_reserves: bool = True) -> Place:
+                keep_budgets: bool = True, check_reserves: bool = True,
+                bands: bool = False) -> Place:
     """The place's scenario (see the module docstring). ``reference`` is the template's own
     profile; ``keep_budgets`` uses the profile's budgets and reserves where it gives them
-    (else every budget is derived). Raises :class:`~tpsim.errors.TpsimError` naming the
+    (else every budget is derived); ``bands`` splits every cohort and service by the
+    profile's deprivation bands when it gives them (:mod:`tpsim.place.bands`; such a place
+    cannot be :func:`localise`-d). Raises :class:`~tpsim.errors.TpsimError` naming the
     profile key that cannot be honoured."""
     pv = place_values(template, reference, profile, keep_budgets)
     if any(pv.rule.values()):
         interim = place_scenario(template, pv, reference)
         apply_growth(pv, derive_budget_growth(interim))
     sc = place_scenario(template, pv, reference)
-    place = Place(sc, profile, template, reference, pv.origin, pv.factors,
+    origin = pv.origin
+    if bands and profile.bands is not None:
+        sc, origin = _banded(sc, template, profile, pv)
+    place = Place(sc, profile, template, reference, origin, pv.factors,
                   initial_state(sc, solve="rates"))
     for a in profile.budgets:
         if keep_budgets and a in sc.agencies:
@@ -399,6 +406,39 @@ def build_place(template: Scenario, reference: Profile, profile: Profile,
     if check_reserves:
         place.warnings += first_year_reserves(sc)
     return place
+
+
+def _banded(sc: Scenario, template: Scenario, profile: Profile, pv: PlaceValues):
+    """The place split by deprivation band, its budget growth derived again from a run of
+    the banded place, and each banded value's origin (the unbanded value's, with the band's
+    share for an amount)."""
+    from tpsim.place.bands import stratify
+    from tpsim.place.yamltext import display_path, template_comment
+
+    for cohort in profile.band_need or {}:
+        if cohort not in sc.cohorts:
+            raise _fail(profile, f"deprivation.band_need.{cohort}",
+                        "not a cohort of the template" + _suggest(cohort, tuple(sc.cohorts)))
+    st = stratify(sc, profile)
+    banded = st.scenario
+    where = display_path(template.path) if template.path is not None else template.name
+    origin = {k: v for k, v in pv.origin.items() if not k.startswith(("cohorts.", "services.",
+                                                                       "pool.services."))}
+    for path, targets in st.split.items():
+        base = pv.origin.get(path)
+        if base is None:
+            own = template_comment(template, path)
+            base = f"default ({where}): {own}" if own else f"default ({where})"
+        for p, k in targets.items():
+            band = p.split(".")[1].rsplit("_", 1)[-1]
+            origin[p] = base if k == 1.0 else f"{base}; x {k:.6g}, band {band}'s share"
+    origin.update(st.origin)
+    followers = [a for a, rule in pv.rule.items() if rule]
+    if followers:
+        growth = derive_budget_growth(banded)
+        banded = banded.replace(overrides={f"agencies.{a}.budget_growth": growth[a]
+                                           for a in followers})
+    return banded, origin
 
 
 @dataclass

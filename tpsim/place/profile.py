@@ -12,6 +12,8 @@ A profile is one YAML file (one place) or one row of a CSV table (many places)::
       # or imd_score: 21.7             # the authority's IMD 2019 average score
       bands: {q1: 0.2, q2: 0.2, q3: 0.2, q4: 0.2, q5: 0.2}   # optional: population share by
                                        #   national IMD quintile of neighbourhood, q1 most deprived
+      band_need: {children: {q1: 2.2, q2: 1.3, q3: 0.8, q4: 0.5, q5: 0.3}}   # optional, with
+                                       #   bands: need multipliers by cohort (tpsim.place.bands)
     budgets: {council_asc: 64701523}   # optional: GBP a year for the modelled services
     reserves: {council_asc: 23292548}  # optional: GBP
     activity:                          # optional counts (see ACTIVITY)
@@ -69,7 +71,7 @@ _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _POPULATION_BANDS = ("0-17", "18-64", "65+", "85+")
 _TOP_KEYS = ("name", "label", "tier", "population", "deprivation", "budgets", "reserves",
              "activity", "notes")
-_DEPRIVATION_KEYS = ("imd_decile", "imd_score", "bands")
+_DEPRIVATION_KEYS = ("imd_decile", "imd_score", "bands", "band_need")
 _BAND_TOLERANCE = 1e-6
 
 #: Upper edges of the national LSOA IMD 2019 score deciles, most deprived first: a score at or
@@ -100,6 +102,7 @@ class Profile:
     activity: dict[str, float] = field(default_factory=dict)
     source: str = "<profile>"
     given: tuple[str, ...] = ()
+    band_need: dict[str, dict[str, float]] | None = None
 
     @property
     def total(self) -> float:
@@ -161,7 +164,7 @@ class _Reader:
             raise self.error("tier", f"expected one of {', '.join(TIERS)}, got {_describe(tier)}"
                              + (_suggest(tier, TIERS) if isinstance(tier, str) else ""))
         population = self.population(top.get("population"))
-        decile, score, bands = self.deprivation(top.get("deprivation"))
+        decile, score, bands, band_need = self.deprivation(top.get("deprivation"))
         budgets = self.money(top.get("budgets"), "budgets", agencies)
         reserves = self.money(top.get("reserves"), "reserves", agencies)
         activity = {}
@@ -181,8 +184,10 @@ class _Reader:
             given += ("deprivation.imd_decile",)
         if bands is not None:
             given += ("deprivation.bands",)
+        if band_need is not None:
+            given += ("deprivation.band_need",)
         return Profile(name, label, tier, population, decile, score, bands, budgets, reserves,
-                       activity, self.source, given)
+                       activity, self.source, given, band_need)
 
     def population(self, raw: Any) -> dict[str, float]:
         m = self.mapping(raw, "population")
@@ -203,7 +208,8 @@ class _Reader:
                                                f"includes it")
         return out
 
-    def deprivation(self, raw: Any) -> tuple[float, float | None, dict[str, float] | None]:
+    def deprivation(self, raw: Any) -> tuple[float, float | None, dict[str, float] | None,
+                                             dict[str, dict[str, float]] | None]:
         m = self.mapping(raw, "deprivation")
         for key in m:
             if key not in _DEPRIVATION_KEYS:
@@ -235,7 +241,26 @@ class _Reader:
             total = sum(bands.values())
             if abs(total - 1.0) > _BAND_TOLERANCE:
                 raise self.error("deprivation.bands", f"shares must sum to 1 (got {total:.6g})")
-        return decile, score, bands
+        band_need = None
+        if m.get("band_need") is not None:
+            if bands is None:
+                raise self.error("deprivation.band_need", "needs deprivation.bands (the "
+                                 "population share of each band)")
+            band_need = {}
+            for cohort, raw_need in self.mapping(m["band_need"], "deprivation.band_need").items():
+                key = f"deprivation.band_need.{cohort}"
+                need = self.mapping(raw_need, key)
+                for q in need:
+                    if q not in BANDS:
+                        raise self.error(f"{key}.{q}", "unknown band (q1 = most deprived "
+                                         "national quintile .. q5)")
+                missing = [q for q in BANDS if q not in need]
+                if missing:
+                    raise self.error(f"{key}.{missing[0]}", "required: the need multiplier "
+                                     "of this band")
+                band_need[str(cohort)] = {q: self.number(need[q], f"{key}.{q}",
+                                                         Bound(0.0, False)) for q in BANDS}
+        return decile, score, bands, band_need
 
     def money(self, raw: Any, key: str, agencies: tuple[str, ...] | None) -> dict[str, float]:
         out = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tpsim import __version__
+from tpsim.analysis.decision import METRIC_WORDS
 from tpsim.config.localdata import month_label
 from tpsim.present.wording import fixed, money, sig
 
@@ -175,7 +176,7 @@ def learning_page(learning) -> str:
         voi = d["value_of_information"]
         p0, p1 = _p_positive(before.decision), _p_positive(after.decision)
         lines += ["", f"## The decision: {d['option']} against {d['counterfactual']}", "",
-                  f"P({voi['metric']} > 0) was {fixed(p0, 2)} and is now {fixed(p1, 2)}."]
+                  f"P({METRIC_WORDS.get(voi['metric'], voi['metric'])} > 0) was {fixed(p0, 2)} and is now {fixed(p1, 2)}."]
         flipped = (before.decision["value_of_information"]["choice_now"] != voi["choice_now"])
         lines.append(f"The best choice now is the {voi['choice_now']}"
                      + (" - the new months flipped it." if flipped else

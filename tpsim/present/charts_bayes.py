@@ -39,19 +39,31 @@ def short_names(paths) -> dict[str, str]:
 
 def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path]:
     """The marginals, pairs and predictive charts of a :class:`~tpsim.analysis.learning.BayesFit`."""
+    source = _calibration_source(scenario, data_path)
+    written = _write_marginals(folder, fit, source)
+    if len(fit.posterior.names) >= 2:
+        written += _write_pairs(folder, fit.posterior)
+    written += _write_predictive(folder, fit, source)
+    return written
+
+
+def _calibration_source(scenario, data_path: str) -> str:
+    """The source line of a calibration chart: the scenario and the observed data file."""
+    from tpsim.present.charts import source_line
+    return source_line([scenario], note=f"observed: {data_path}")
+
+
+def _write_marginals(folder: Path, fit, source: str) -> list[Path]:
+    """``marginals.png``: each parameter's weighted posterior histogram (in its own units),
+    its prior density (dashed) and the posterior 90% interval."""
     from tpsim.present import style
-    from tpsim.present.charts import save_figure, source_line
+    from tpsim.present.charts import save_figure
 
     plt = style.plt
     post = fit.posterior
     names = list(post.names)
     short = short_names(names)
     p = len(names)
-    w = post.normalised_weights
-    source = source_line([scenario], note=f"observed: {data_path}")
-    written: list[Path] = []
-
-    # marginals
     cols = min(3, p)
     rows = int(np.ceil(p / cols))
     with style.style_context():
@@ -61,19 +73,13 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
         for j, name in enumerate(names):
             ax = axes[j // cols][j % cols]
             x = post.draws[:, j]
-            ax.hist(x, bins=40, weights=w, density=True, color=style.OKABE_ITO["blue"],
-                    alpha=0.6, label="posterior")
-            prior = fit.priors[j]
+            ax.hist(x, bins=40, weights=post.normalised_weights, density=True,
+                    color=style.OKABE_ITO["blue"], alpha=0.6, label="posterior")
             grid = np.linspace(min(x.min(), q[0, j]), max(x.max(), q[1, j]), 200)
-            dens = np.exp(prior.logpdf(grid))
-            if np.all(np.isfinite(dens)) and dens.max() > 0:
-                # prior density on the draws' range, normalised over the bounds
-                lo, hi = prior.lower, prior.upper
-                full = np.linspace(lo, hi, 2001)
-                z = np.trapezoid(np.exp(prior.logpdf(full)), full)
-                if z > 0:
-                    ax.plot(grid, dens / z, color=style.COUNTERFACTUAL_COLOUR, linestyle="--",
-                            linewidth=1.0, label="prior")
+            density = _prior_density(fit.priors[j], grid)
+            if density is not None:
+                ax.plot(grid, density, color=style.COUNTERFACTUAL_COLOUR, linestyle="--",
+                        linewidth=1.0, label="prior")
             ax.axvline(q[0, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8)
             ax.axvline(q[1, j], color=style.OKABE_ITO["vermillion"], linewidth=0.8,
                        label="90% interval")
@@ -87,46 +93,73 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
                      x=0.01, ha="left", fontsize=9)
         fig.text(0.01, 0.005, source, fontsize=6, color=style.SOURCE_COLOUR, va="bottom")
         fig.tight_layout(rect=(0, 0.03, 1, 0.96))
-    written += save_figure(fig, folder, "marginals", formats=("png",))
+    written = save_figure(fig, folder, "marginals", formats=("png",))
     plt.close(fig)
+    return written
 
-    # pairs
-    if p >= 2:
-        rng = np.random.default_rng(0)
-        from tpsim.analysis.bayes import resample_indices
-        show = resample_indices(w, min(post.n, 1500), rng)
-        with style.style_context():
-            size = min(style.A4_TEXT_WIDTH_IN, 1.3 * p)
-            fig, axes = plt.subplots(p, p, figsize=(size, size), squeeze=False)
-            for i in range(p):
-                for j in range(p):
-                    ax = axes[i][j]
-                    ax.set_xticks([])
-                    ax.set_yticks([])
-                    if i == j:
-                        ax.hist(post.draws[show, j], bins=30, color=style.OKABE_ITO["blue"],
-                                alpha=0.6)
-                    elif i > j:
-                        ax.plot(post.draws[show, j], post.draws[show, i], ".", markersize=1.0,
-                                color=style.OKABE_ITO["blue"], alpha=0.4)
-                        r = np.corrcoef(post.draws[show, j], post.draws[show, i])[0, 1]
-                        ax.text(0.02, 0.98, f"r {r:+.2f}", transform=ax.transAxes, fontsize=5.5,
-                                va="top")
-                    else:
-                        ax.axis("off")
-                    if i == p - 1:
-                        ax.set_xlabel(short[names[j]], fontsize=5.5)
-                    if j == 0:
-                        ax.set_ylabel(short[names[i]], fontsize=5.5)
-            fig.suptitle("Joint posterior draws: pairs of parameters", x=0.01, ha="left",
-                         fontsize=9)
-            fig.tight_layout(rect=(0, 0, 1, 0.96))
-        written += save_figure(fig, folder, "pairs", formats=("png",))
-        plt.close(fig)
 
-    # posterior predictive per matched series
+def _prior_density(prior, grid: np.ndarray) -> np.ndarray | None:
+    """The prior's density on ``grid`` (per unit of the parameter), normalised over its bounds;
+    None where it cannot be drawn (not finite, zero, or no mass within the bounds)."""
+    density = np.exp(prior.logpdf(grid))
+    if not (np.all(np.isfinite(density)) and density.max() > 0):
+        return None
+    full = np.linspace(prior.lower, prior.upper, 2001)
+    mass = np.trapezoid(np.exp(prior.logpdf(full)), full)
+    return density / mass if mass > 0 else None
+
+
+def _write_pairs(folder: Path, post) -> list[Path]:
+    """``pairs.png``: every pair of parameters' joint draws (up to 1,500, resampled by weight
+    with a fixed seed) with their correlation, and each parameter's histogram on the diagonal."""
+    from tpsim.analysis.bayes import resample_indices
+    from tpsim.present import style
+    from tpsim.present.charts import save_figure
+
+    plt = style.plt
+    names = list(post.names)
+    short = short_names(names)
+    p = len(names)
+    show = resample_indices(post.normalised_weights, min(post.n, 1500), np.random.default_rng(0))
+    with style.style_context():
+        size = min(style.A4_TEXT_WIDTH_IN, 1.3 * p)
+        fig, axes = plt.subplots(p, p, figsize=(size, size), squeeze=False)
+        for i in range(p):
+            for j in range(p):
+                ax = axes[i][j]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == j:
+                    ax.hist(post.draws[show, j], bins=30, color=style.OKABE_ITO["blue"],
+                            alpha=0.6)
+                elif i > j:
+                    ax.plot(post.draws[show, j], post.draws[show, i], ".", markersize=1.0,
+                            color=style.OKABE_ITO["blue"], alpha=0.4)
+                    r = np.corrcoef(post.draws[show, j], post.draws[show, i])[0, 1]
+                    ax.text(0.02, 0.98, f"r {r:+.2f}", transform=ax.transAxes, fontsize=5.5,
+                            va="top")
+                else:
+                    ax.axis("off")
+                if i == p - 1:
+                    ax.set_xlabel(short[names[j]], fontsize=5.5)
+                if j == 0:
+                    ax.set_ylabel(short[names[i]], fontsize=5.5)
+        fig.suptitle("Joint posterior draws: pairs of parameters", x=0.01, ha="left",
+                     fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+    written = save_figure(fig, folder, "pairs", formats=("png",))
+    plt.close(fig)
+    return written
+
+
+def _write_predictive(folder: Path, fit, source: str) -> list[Path]:
+    """``predictive_<series>.png`` for each matched series: the model's 90% band, the wider
+    band a new observation would fall in, the posterior median and the observed points."""
+    from tpsim.present import style
+
     pred = fit.predictive
     months = pred.months
+    written: list[Path] = []
     for t in fit.problem.targets:
         model = pred.quantiles(t.name, (0.05, 0.5, 0.95))
         noisy = pred.quantiles(t.name, (0.05, 0.95), noisy=True)
@@ -145,6 +178,7 @@ def write_bayes_charts(folder: Path, fit, scenario, data_path: str) -> list[Path
             f"{sig(100 * cover, 3)}% of the observations lie in the 90% band of a new "
             f"observation", source, pred.labels, t.months, t.observed, draw, height=3.4)
     return written
+
 
 
 def write_learning_chart(folder: Path, learning, scenario) -> list[Path]:

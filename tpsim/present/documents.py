@@ -138,9 +138,22 @@ def comparison_document(comparison) -> dict:
                  "switching_kernel_calls": sum(
                      c.switching["kernel_calls"] + c.switching["break_even"]["kernel_calls"]
                      for c in comparison.cases if c.switching)},
-        "scenarios": {c.scenario.name: scenario_entry(c, folders[c.scenario.name])
+        "scenarios": {c.scenario.name: {**scenario_entry(c, folders[c.scenario.name]),
+                                        **distribution_entry(c, comparison)}
                       for c in comparison.cases},
     }
+
+
+def distribution_entry(case, comparison) -> dict:
+    """``{"distribution": ...}`` for a scenario whose cohorts carry a deprivation band
+    (:func:`tpsim.analysis.distribution.case_distribution`: outcomes and NPSV by band, the
+    weighted NPSV beside the unweighted one), else ``{}``."""
+    from tpsim.analysis.distribution import case_distribution
+
+    cf = {name: arr[comparison.counterfactual_run]
+          for name, arr in comparison.counterfactual_results.series.items()}
+    block = case_distribution(case, cf)
+    return {} if block is None else {"distribution": block}
 
 
 def comparison_files(comparison, document: dict | None = None) -> dict[Path, str]:

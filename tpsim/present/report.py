@@ -97,11 +97,11 @@ def _payback(month: int | None, in_parliament: bool | None = None) -> str:
 
 
 def _summary_table(opts: list[sm.Option], horizon: int) -> str:
-    ranged = any(o.probability_positive is not None for o in opts)
+    ranged = any(o.npsv_probability_positive is not None for o in opts)
     head = ["Rank and option", "NPSV", "Fiscal NPV (public purse)", "Largest net cost",
             "Gains most", "Cash payback", "Social value positive from"]
     if ranged:
-        head.append("Runs with a positive fiscal NPV")
+        head.append("Runs with a positive NPSV")
     rows = []
     for o in opts:
         row = [f"{o.rank}. {o.label}", _signed(o.npsv), _signed(o.fiscal_npv),
@@ -110,7 +110,8 @@ def _summary_table(opts: list[sm.Option], horizon: int) -> str:
                f"month {o.npsv_break_even}" if o.npsv_break_even is not None else
                (f"not within {o.break_even_searched} months" if o.break_even_searched else "–")]
         if ranged:
-            row.append("–" if o.probability_positive is None else f"{o.probability_positive:.0%}")
+            row.append("–" if o.npsv_probability_positive is None
+                       else f"{o.npsv_probability_positive:.0%}")
         rows.append(row)
     numeric = [False, True, True, False, False, False, False] + ([True] if ranged else [])
     return _table(head, rows, numeric, cls="summary",
@@ -491,8 +492,9 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
     else:
         body.append('<p class="note">The figures above are central estimates from one set of '
                     "parameters; the switching values in section 2 show how far the main ones "
-                    "may move. For ranges (fan charts), the chance of a positive fiscal NPV and "
-                    "which assumptions matter most (tornado charts), give the scenarios an "
+                    "may move. For ranges of the NPSV and the fiscal NPV, the chance of each "
+                    "being positive, fan charts and which assumptions matter most (tornado "
+                    "charts), give the scenarios an "
                     "<code>uncertainty</code> section and run <code>tpsim report ... "
                     "--uncertainty RUNS</code> (<code>tpsim demo</code> does so by default).</p>")
     body.append("</section>")

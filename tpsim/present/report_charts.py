@@ -411,8 +411,8 @@ def trajectory_charts(runs: Sequence[tuple], counterfactual: str | None = None,
 
 @dataclass
 class Uncertainty:
-    """The uncertainty section: fan and tornado charts, a table of fiscal NPV figures per
-    option (``rows``: one list of cells per option, in :data:`UNCERTAINTY_MEASURES` order
+    """The uncertainty section: fan and tornado charts, a table of NPSV and fiscal NPV figures
+    per option (``rows``: one list of cells per option, in :data:`UNCERTAINTY_MEASURES` order
     after the option's label) and the ensemble's metrics by scenario name (for the summary)."""
 
     charts: list
@@ -422,17 +422,20 @@ class Uncertainty:
     runs: int | None = None
 
 
-UNCERTAINTY_MEASURES = ("Fiscal NPV, deterministic (the headline run)", "Fiscal NPV, mean",
-                        "Fiscal NPV, 5th percentile", "Fiscal NPV, median",
-                        "Fiscal NPV, 95th percentile", "Runs with a positive fiscal NPV",
+UNCERTAINTY_MEASURES = ("NPSV, deterministic (the headline run)", "NPSV, mean", "NPSV, median",
+                        "NPSV, 10th percentile", "NPSV, 90th percentile",
+                        "Runs with a positive NPSV",
+                        "Fiscal NPV, deterministic (the headline run)", "Fiscal NPV, mean",
+                        "Fiscal NPV, median", "Fiscal NPV, 10th percentile",
+                        "Fiscal NPV, 90th percentile", "Runs with a positive fiscal NPV",
                         "Runs paying back within the Parliament")
 
 
 def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
     """The uncertainty section of a ready
     :class:`~tpsim.analysis.sensitivity.ComparisonUncertainty` (no simulation here): a fan
-    chart of the paired change in total public spend and the fiscal NPV's range per option,
-    and a tornado of each option's fiscal NPV."""
+    chart of the paired change in total public spend, the NPSV's and the fiscal NPV's sampled
+    range per option, and a tornado of each option's fiscal NPV."""
     if not result.has_factors:
         return Uncertainty([], [], "No scenario declares an uncertainty section "
                                    "(docs/uncertainty.md), so there is no range to show.")
@@ -467,10 +470,14 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                     subtitle=f"Against {cf_words}, paired runs; percentiles over {runs:,} runs.",
                     source=charts.source_line([sc], cf, note))))
         m = summary.metrics[name]
-        npv = m["npv"]["percentiles"]
-        rows.append([label, _m(m["npv"].get("deterministic")), _m(m["npv"]["mean"]),
-                     _m(npv.get("p5")), _m(npv.get("p50")), _m(npv.get("p95")),
-                     f"{m['probability_beats_counterfactual']:.0%}",
+
+        def figures(metric: dict) -> list[str]:
+            p = metric["percentiles"]
+            return [_m(metric.get("deterministic")), _m(metric["mean"]), _m(p.get("p50")),
+                    _m(p.get("p10")), _m(p.get("p90"))]
+
+        rows.append([label, *figures(m["npsv"]), f"{m['probability_npsv_positive']:.0%}",
+                     *figures(m["npv"]), f"{m['probability_beats_counterfactual']:.0%}",
                      f"{m['payback']['probability_within_parliament']:.0%}"])
     for sc in scs:
         if sc.name not in result.tornados:
@@ -494,11 +501,14 @@ def uncertainty_section(comparison: Comparison, result) -> Uncertainty:
                     subtitle=f"Against {cf_words}; every other parameter at the scenario's value.",
                     source=charts.source_line([sc], cf))))
     text = (f"Monte Carlo: {note}, under the uncertainty sections of the scenario files "
-            "(distributions and their sources are listed in each file). The figures are of the "
-            "fiscal NPV over the horizon; the NPSV is not sampled. The deterministic NPV is the "
-            "headline's run (every parameter at the scenario's value); the mean and median "
-            "differ from it because the model is non-linear and the distributions are skewed "
-            "(docs/appraisal.md).")
+            "(distributions and their sources are listed in each file). Every run is appraised "
+            "in full: its NPSV (QALYs valued, transfers out) and its fiscal NPV, over the "
+            "horizon; the 10th to 90th percentile is the range of the sampled runs. The "
+            "deterministic figure is the headline's run (every parameter at the scenario's "
+            "value, the most likely value of its distribution); the mean and median differ from "
+            "it because most distributions are skewed against the option (effects with longer "
+            "lower tails, delays with longer upper tails) and the model is non-linear "
+            "(docs/uncertainty.md).")
     return Uncertainty(out, rows, text, dict(summary.metrics), runs)
 
 

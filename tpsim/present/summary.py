@@ -1,7 +1,8 @@
 """The executive summary of a business case, from the figures alone: the options ranked by net
 present social value (NPSV), each with its fiscal NPV, who bears the largest net cost and who
-gains most, its payback, the section 114 months it moves, the chance of a positive fiscal NPV
-when an uncertainty analysis was run, and the switching values nearest its central case; and
+gains most, its payback, the section 114 months it moves, the chance of a positive NPSV (and
+fiscal NPV) and the NPSV's sampled range when an uncertainty analysis was run, and the
+switching values nearest its central case; and
 plain sentences that say only what those figures say (no recommendation).
 
 Input: the ``comparison.json`` entries of the options (:func:`tpsim.present.documents.
@@ -42,8 +43,11 @@ class Option:
     section_114: list[tuple[str, int | None, int | None]] = field(default_factory=list)
     switching: list[dict] = field(default_factory=list)   # see :func:`key_switching_values`
     probability_positive: float | None = None   # of the fiscal NPV, over the Monte Carlo runs
-    npv_range: tuple[float, float] | None = None  # fiscal NPV 5th and 95th percentiles
+    npv_range: tuple[float, float] | None = None  # fiscal NPV 10th and 90th percentiles
     runs: int | None = None
+    npsv_probability_positive: float | None = None  # of the NPSV, over the Monte Carlo runs
+    npsv_range: tuple[float, float] | None = None   # NPSV 10th and 90th percentiles
+    npsv_mean: float | None = None                  # NPSV, the mean over the runs
 
 
 def money(value: float) -> str:
@@ -121,11 +125,17 @@ def _agency_extremes(scenario, entry: dict):
     return cost, gain
 
 
+def _range(metric: dict) -> tuple[float, float]:
+    """The sampled range of an ensemble metric: its 10th and 90th percentiles."""
+    return metric["percentiles"]["p10"], metric["percentiles"]["p90"]
+
+
 def options(comparison, entries: dict[str, dict], metrics: dict | None = None,
             runs: int | None = None) -> list[Option]:
     """Every option of ``comparison`` with its summary figures, best NPSV first. ``entries``:
     scenario name -> its ``comparison.json`` block; ``metrics``: scenario name -> ensemble
-    metrics (``npv`` percentiles, ``probability_beats_counterfactual``), when run."""
+    metrics (``npsv`` and ``npv`` percentiles, ``probability_npsv_positive``,
+    ``probability_beats_counterfactual``), when run."""
     out = []
     for case in comparison.cases:
         sc = case.scenario
@@ -143,9 +153,12 @@ def options(comparison, entries: dict[str, dict], metrics: dict | None = None,
             largest_cost=cost, largest_gain=gain, section_114=s114,
             switching=key_switching_values(e),
             probability_positive=None if m is None else m["probability_beats_counterfactual"],
-            npv_range=None if m is None else (m["npv"]["percentiles"]["p5"],
-                                              m["npv"]["percentiles"]["p95"]),
-            runs=runs if m is not None else None))
+            npv_range=None if m is None else _range(m["npv"]),
+            runs=runs if m is not None else None,
+            npsv_probability_positive=None if not m or "npsv" not in m
+            else m["probability_npsv_positive"],
+            npsv_range=None if not m or "npsv" not in m else _range(m["npsv"]),
+            npsv_mean=None if not m or "npsv" not in m else m["npsv"]["mean"]))
     out.sort(key=lambda o: -o.npsv)
     for k, o in enumerate(out, start=1):
         o.rank = k
@@ -213,14 +226,16 @@ def sentences(opts: list[Option], counterfactual, horizon: int,
         out.append(f"On net present social value (NPSV, the Green Book's headline measure), "
                    f"{best.label} {lead}: {money(best.npsv)} over {horizon} months against "
                    f"{cf} (the counterfactual), ahead of {others}.")
-    ranged = [o for o in opts if o.probability_positive is not None]
+    ranged = [o for o in opts if o.npsv_probability_positive is not None]
     if ranged:
-        parts = [f"{o.label} in {o.probability_positive:.0%} of them (90% range "
-                 f"{money(o.npv_range[0])} to {money(o.npv_range[1])})" for o in ranged]
+        parts = [f"{o.label} in {o.npsv_probability_positive:.0%} of them (mean "
+                 f"{money(o.npsv_mean)}; 10th to 90th percentile {money(o.npsv_range[0])} to "
+                 f"{money(o.npsv_range[1])})" for o in ranged]
+        fiscal = [f"{o.probability_positive:.0%} for {o.label}" for o in ranged]
         out.append(f"How sure: across {ranged[0].runs:,} Monte Carlo runs of the uncertain "
-                   "assumptions, the fiscal NPV is positive for " + "; ".join(parts)
-                   + ". The runs vary the fiscal case; the NPSV's range is not sampled, and "
-                     "the switching values below bound it.")
+                   "assumptions, the NPSV is positive for " + "; ".join(parts)
+                   + ". The fiscal NPV is positive in " + ", ".join(fiscal).replace(
+                       " for ", " of the runs for ", 1) + ".")
     else:
         out.append("How sure: these are central estimates; no uncertainty analysis was run "
                    "(the switching values below show how far the main assumptions may move).")

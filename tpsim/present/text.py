@@ -219,13 +219,21 @@ def ensemble_text(document: dict) -> str:
     lines = [f"ensemble: {s['runs']:,} runs, seed {s['seed']}, {s['sampler']} sampling, "
              f"{len(document['factors'])} uncertain factors; against "
              f"{document['counterfactual']['scenario']}"]
+    def figures(m: dict) -> str:
+        p = m["percentiles"]
+        central = "n/a" if m.get("deterministic") is None else money(m["deterministic"])
+        return (f"deterministic {central}, mean {money(m['mean'])}, median {money(p['p50'])} "
+                f"(P10 {money(p['p10'])}, P90 {money(p['p90'])})")
+
     for name, r in document["results"].items():
-        npv = r["npv"]
-        p = npv["percentiles"]
-        central = "n/a" if npv.get("deterministic") is None else money(npv["deterministic"])
-        lines.append(f"  {name}: NPV deterministic {central}, mean {money(npv['mean'])}, median "
-                     f"{money(p['p50'])} (90% range {money(p['p5'])} "
-                     f"to {money(p['p95'])}); P(NPV > 0) = "
+        if "npsv" in r:  # the headline: net present social value
+            lines.append(f"  {name}: NPSV {figures(r['npsv'])}; P(NPSV > 0) = "
+                         f"{r['probability_npsv_positive']:.3f}")
+            lines.append(f"  {' ' * len(name)}  economic NPV {figures(r['economic_npv'])}")
+            lead = f"  {' ' * len(name)}  fiscal NPV"
+        else:
+            lead = f"  {name}: NPV"
+        lines.append(f"{lead} {figures(r['npv'])}; P(NPV > 0) = "
                      f"{r['probability_beats_counterfactual']:.3f}; payback within the "
                      f"Parliament {r['payback']['probability_within_parliament']:.3f}")
     return "\n".join(lines)
@@ -297,7 +305,8 @@ def report_summary_text(comparison, document: dict, uncertainty=None) -> str:
         pb = payback(o.payback_month, o.pays_back_in_parliament)
         line = (f"  {o.rank}. {o.label}: NPSV {signed(o.npsv)}; fiscal NPV {signed(o.fiscal_npv)}; "
                 f"cash payback {pb}")
-        if o.probability_positive is not None:
-            line += f"; fiscal NPV positive in {o.probability_positive:.0%} of {o.runs:,} runs"
+        if o.npsv_probability_positive is not None:
+            line += (f"; NPSV positive in {o.npsv_probability_positive:.0%} and fiscal NPV in "
+                     f"{o.probability_positive:.0%} of {o.runs:,} runs")
         lines.append(line)
     return "\n".join(lines)

@@ -26,39 +26,17 @@ def bind_people(rep):
     every event, so scheduling is written out in them rather than calling ``wake`` (a call
     costs more than the two comparisons it saves).
     """
-    env, parked, bucket_end, horizon = rep.env, rep.parked, rep.bucket_end, rep.horizon
-    wake, next_exp, next_uni = rep.wake, rep.next_exp, rep.next_uni
-    bound, ubound, queued_for, serves_state = rep.bound, rep.ubound, rep.queued_for, rep.serves_state
-    esc_rate, rec_rate, ext_rate, det_rate = rep.esc_rate, rep.rec_rate, rep.ext_rate, rep.det_rate
-    state, epoch, pending, tally = rep.state, rep.epoch, rep.pending, rep.tally
-    count, pt_acc, pt_last = rep.count, rep.pt_acc, rep.pt_last
-    m_in, m_esc, m_rec, m_exit, m_withdrawn = rep.m_in, rep.m_esc, rep.m_rec, rep.m_exit, rep.m_withdrawn
-    queue_changed, on_request_clock = rep.queue_changed, rep.on_request_clock
-    buckets_per_month = BUCKETS_PER_MONTH
+    waiting_multiplier, withdraw = _bind_queue_side(rep)
+    enter, on_candidate = _bind_state_changes(rep, waiting_multiplier, withdraw)
+    on_arrive = _bind_arrivals(rep, enter)
+    return enter, on_candidate, on_arrive
 
-    def schedule_candidate(p: int, ep: int, s: int, now: float) -> None:
-        """The next thinning candidate of person p (in state s, epoch ep) after ``now``."""
-        b = bound[s]
-        if b > 0.0:
-            at = now + next_exp() / b
-            if at < bucket_end[0]:
-                Timeout(env, at - now, (p, ep, at)).callbacks.append(on_candidate)
-            elif at < horizon:
-                parked[int(at * buckets_per_month)].append((at, on_candidate, (p, ep, at)))
 
-    def enter(p: int, s: int, now: float) -> None:
-        """Person p is in state s from ``now``: schedule its state change and request clocks."""
-        ep = epoch[p]
-        b = bound[s]
-        if b > 0.0:
-            at = now + next_exp() / b
-            if at < bucket_end[0]:
-                Timeout(env, at - now, (p, ep, at)).callbacks.append(on_candidate)
-            elif at < horizon:
-                parked[int(at * buckets_per_month)].append((at, on_candidate, (p, ep, at)))
-        for q in queued_for[s]:
-            at = now + next_exp() / ubound[q][s]
-            wake(at, now, on_request_clock, (p, ep, q, at))
+def _bind_queue_side(rep):
+    """``(waiting_multiplier, withdraw)``: how queueing for services changes a person's
+    escalation rate, and the withdrawal of its queued requests when it changes state."""
+    pending, det_rate, serves_state = rep.pending, rep.det_rate, rep.serves_state
+    queue_changed, m_withdrawn = rep.queue_changed, rep.m_withdrawn
 
     def waiting_multiplier(p: int) -> float:
         """Escalation multiplier of person p while queued: (1 + deterioration) per service."""
@@ -87,6 +65,47 @@ def bind_people(rep):
             pending[p] = keep
         else:
             del pending[p]
+
+    return waiting_multiplier, withdraw
+
+
+def _bind_state_changes(rep, waiting_multiplier, withdraw):
+    """``(enter, on_candidate)``: scheduling a person's thinning candidates and request clocks
+    in a state (times in months), and accepting a candidate as escalation, recovery or exit."""
+    env, parked, bucket_end, horizon = rep.env, rep.parked, rep.bucket_end, rep.horizon
+    wake, next_exp, next_uni = rep.wake, rep.next_exp, rep.next_uni
+    bound, ubound, queued_for = rep.bound, rep.ubound, rep.queued_for
+    esc_rate, rec_rate, ext_rate = rep.esc_rate, rep.rec_rate, rep.ext_rate
+    state, epoch, pending, tally = rep.state, rep.epoch, rep.pending, rep.tally
+    count, pt_acc, pt_last = rep.count, rep.pt_acc, rep.pt_last
+    m_esc, m_rec, m_exit = rep.m_esc, rep.m_rec, rep.m_exit
+    on_request_clock = rep.on_request_clock
+    buckets_per_month = BUCKETS_PER_MONTH
+
+    def schedule_candidate(p: int, ep: int, s: int, now: float) -> None:
+        """The next thinning candidate of person p (in state s, epoch ep) after ``now``."""
+        b = bound[s]
+        if b > 0.0:
+            at = now + next_exp() / b
+            if at < bucket_end[0]:
+                Timeout(env, at - now, (p, ep, at)).callbacks.append(on_candidate)
+            elif at < horizon:
+                parked[int(at * buckets_per_month)].append((at, on_candidate, (p, ep, at)))
+
+    def enter(p: int, s: int, now: float) -> None:
+        """Person p is in state s from ``now``: schedule its state change and request clocks."""
+        ep = epoch[p]
+        # schedule_candidate(p, ep, s, now), written out: this runs for every arrival
+        b = bound[s]
+        if b > 0.0:
+            at = now + next_exp() / b
+            if at < bucket_end[0]:
+                Timeout(env, at - now, (p, ep, at)).callbacks.append(on_candidate)
+            elif at < horizon:
+                parked[int(at * buckets_per_month)].append((at, on_candidate, (p, ep, at)))
+        for q in queued_for[s]:
+            at = now + next_exp() / ubound[q][s]
+            wake(at, now, on_request_clock, (p, ep, q, at))
 
     def on_candidate(event) -> None:
         """A thinning candidate of person p: a state change with probability rate / bound."""
@@ -138,6 +157,14 @@ def bind_people(rep):
                 at = now + next_exp() / ubound[q][new]
                 wake(at, now, on_request_clock, (p, ep, q, at))
 
+    return enter, on_candidate
+
+
+def _bind_arrivals(rep, enter):
+    """``on_arrive``: a new person joins the model in a state and starts its clocks."""
+    env, state, epoch = rep.env, rep.state, rep.epoch
+    count, pt_acc, pt_last, m_in = rep.count, rep.pt_acc, rep.pt_last, rep.m_in
+
     def on_arrive(event) -> None:
         """A new person arrives in state ``event._value``."""
         s = event._value
@@ -151,7 +178,7 @@ def bind_people(rep):
         m_in[s] += 1
         enter(p, s, now)
 
-    return enter, on_candidate, on_arrive
+    return on_arrive
 
 
 def initial_sample(rep) -> None:
