@@ -96,3 +96,21 @@ def test_transition_at_18_conserves_people_across_cohorts():
     left = sum(np.cumsum(results[f"{kind}.{c}"][0]) for c in cohorts
                for kind in ("deaths", "exits"))
     assert np.ptp(total[1:] + left[1:]) < 1e-6 * total[0]
+
+
+def test_the_older_people_follow_the_ons_growth_path():
+    """The 65+ headcount grows about 1% a year (ONS 2020-based projections) from the end of the
+    first year, where the month-0 balance lags it; the yearly rate of the changes rises with
+    the 85+ share (2.4% a year) and the path is cut cleanly by a shorter horizon."""
+    scenario = tpsim.load(BASELINE)
+    results = tpsim.run(scenario)
+    states = scenario.cohorts["older_people"]["states"]
+    people = sum(np.asarray(results[f"population.older_people.{s}"][0]) for s in states)
+    start = sum(float(st["initial"]) for st in states.values())
+    assert people[11] / start - 1.0 == pytest.approx(0.0055, abs=0.002)
+    for year in range(2, 11):
+        assert people[12 * year - 1] / people[12 * year - 13] - 1.0 == pytest.approx(
+            0.0105, abs=0.001), year
+    rates = [ch["set"]["cohorts.older_people.inflow_growth"] for ch in scenario.changes]
+    assert rates == sorted(rates) and 0.010 < rates[0] < rates[-1] < 0.0104
+    assert [ch["month"] for ch in scenario.replace(horizon=36).changes] == [12, 24]

@@ -899,6 +899,7 @@ def old_with_time_settings(scenario, dt=None, method=None, horizon=None):
         data["time"]["method"] = method
     if horizon is not None:
         data["time"]["horizon"] = int(horizon)
+        data["changes"] = [c for c in data["changes"] if c["month"] < int(horizon)]
     source = str(scenario.path) if scenario.path is not None else f"<{scenario.name}>"
     return Scenario(scenario.name, scenario.path, scenario_from_dict(data, source=source).data,
                     scenario.locations)

@@ -23,11 +23,11 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "b3dc60eed4580accce85e69247a4fe479180167bfef30b5c5ed3426dd38fff39",
-    "pilots_plus": "6bc8d1593f2ff0220bfb860a51d3b399221fb9c6cc7e19dea759764076ee8317",
-    "pooled_prevention": "2c115edb774756ef23f256905d18991aea2c3cb01189576264271593b0c6a136",
-    "pooled_prevention_uncertain": "52d4870131b6779c606461afd05fe2cb98fab093f145d2d37d2978df3fa6cea1",
-    "siloed_squeeze": "71868e4fb4d767657de1e6bfa21f8203f922c1d31a787e09f2b7cb4dec4557b2",
+    "baseline": "4630af21dd9a7986f91c7b843c5db6bf5841a353c69109f8593fa2b1febc750f",
+    "pilots_plus": "4a44b6ad2f0c7a5da7b34f214e75961bafb78602a64791f90599300474022dd3",
+    "pooled_prevention": "25d5e3597cc7346bc6e63d3c416acc9be50ba7b699aa5c10a160cc92dd4ab532",
+    "pooled_prevention_uncertain": "60d989bebfb283032e8baef9adcb8913750cafa4f06f675499d47f2d802e0ce8",
+    "siloed_squeeze": "c0cd979dbd4ae34174518fe2e104d3671fed97634e5b7117ead4d3620effe2bc",
     "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 

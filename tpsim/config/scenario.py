@@ -416,7 +416,7 @@ class Scenario:
         """A copy with settings changed, fully re-validated (same name, path and locations).
 
         ``dt`` (months), ``method`` and ``horizon`` (months) replace the ``time`` settings
-        where given. ``capacity_limits=False`` removes every reactive service's capacity
+        where given; a shorter ``horizon`` drops the ``changes`` from months it never reaches. ``capacity_limits=False`` removes every reactive service's capacity
         (and the ``changes`` that set one). ``overrides`` maps paths from
         :meth:`parameter_paths` to numbers; switches accept 0 or 1 (or a bool); ``changes``
         still apply on top of the overridden values at their months. Returns ``self`` when
@@ -434,6 +434,9 @@ class Scenario:
             data["time"]["method"] = method
         if horizon is not None:
             data["time"]["horizon"] = int(horizon)
+            # a change from a month the shorter run never reaches cannot act: drop it
+            data["changes"] = [ch for ch in data.get("changes", [])
+                               if float(ch["month"]) < int(horizon)]
         if not capacity_limits:
             _remove_capacity_limits(data)
         source = self._display()
@@ -1047,6 +1050,8 @@ class _Validator:
             return []
         if not isinstance(raw, list):
             raise self.error("changes", f"expected a list of changes, got {_describe(raw)}")
+        if not raw:
+            return []
         horizon = data["time"]["horizon"]
         paths = _parameter_paths(data)
         known = set(paths)

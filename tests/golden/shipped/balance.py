@@ -34,8 +34,14 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 RESERVE_SHARE = {"council_asc": 0.36, "council_childrens": 0.36,
                  "council_public_health": 0.10, "police": 0.10}
 
+#: ONS headcount growth of a cohort, per year, that its first-year arrivals rise to (the
+#: older people: 65+ +1.0%/yr, ons_projections in baseline.yaml); the later years' path is in
+#: the scenario's ``changes:``.
+ONS_GROWTH = {"older_people": 0.010}
+
 #: Significant figures written for each kind of solved value.
-DIGITS = {"escalation": 6, "inflow": 6, "budget": None, "budget_growth": 3}
+DIGITS = {"escalation": 6, "inflow": 6, "budget": None, "budget_growth": 3,
+          "inflow_growth": 3}
 
 
 def solved_values(path: Path = BASELINE) -> dict[str, float]:
@@ -53,12 +59,28 @@ def solved_values(path: Path = BASELINE) -> dict[str, float]:
         if kind == "inflow" and value == 0.0:
             continue
         values[path_] = _round(value, DIGITS[kind])
+    for cohort, growth in ONS_GROWTH.items():
+        values[f"cohorts.{cohort}.inflow_growth"] = _round(
+            arrivals_ramp(scenario, state, cohort, growth), DIGITS["inflow_growth"])
     for agency, share in RESERVE_SHARE.items():
         values[f"agencies.{agency}.reserves"] = float(round(share * 12.0 * state.spend[agency]))
     balanced = scenario.replace(overrides=values)
     for agency, growth in derive_budget_growth(balanced).items():
         values[f"agencies.{agency}.budget_growth"] = _round(growth, DIGITS["budget_growth"])
     return values
+
+
+def arrivals_ramp(scenario, state, cohort: str, growth: float) -> float:
+    """The first year's arrivals growth (per year) that takes a cohort balanced at month 0
+    (arrivals = exits) onto a headcount growing at ``growth`` a year: arrivals must exceed
+    exits by ``growth`` x people, so they rise by the factor ``1 + growth / k`` (``k`` = the
+    month-0 arrivals a year / people), times the headcount's growth over the half year the
+    first year's population lags by."""
+    states = scenario.cohorts[cohort]["states"]
+    people = sum(float(st["initial"]) for st in states.values())
+    arrivals = 12.0 * sum(state.inflow.get((cohort, s), 0.0) for s in states)
+    k = arrivals / people
+    return (1.0 + growth / k) * (1.0 + growth) ** 0.5 - 1.0
 
 
 def _round(value: float, digits: int | None) -> float:
