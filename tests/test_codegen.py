@@ -18,7 +18,6 @@ from tpsim.models import layout as lo
 from tpsim.models.simulate import kernel_for, simulate
 from tpsim.models.structure import compile_scenario
 from test_mechanisms import mechanism_dict
-from test_reference import variant_doom, variant_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,35 +54,96 @@ def assert_kernels_agree(model, theta, ev=None) -> None:
                                atol=FMA_RTOL)
 
 
-def test_generated_equals_generic_on_the_rich_scenario(rich_scenario):
-    d = rich_scenario()
-    d["changes"] = [{"month": 10, "set": {"services.reablement.places": 80.0}}]
-    model = compile_scenario(scenario_from_dict(d))
-    assert_kernels_agree(model, perturbed(model, 37))
-
-
-def test_generated_equals_generic_with_a_pool_and_cuts(tiny_scenario_dict):
-    d = tiny_scenario_dict
-    variant_pool(d)
-    variant_doom(d)
-    model = compile_scenario(scenario_from_dict(d))
-    theta = perturbed(model, 19)
-    assert_kernels_agree(model, theta)
-    raw = simulate(model, theta)
-    assert raw.final[:, model.x_index(lo.A_POOL_IN)].min() > 0.0   # the pool did run
-
-
-def test_generated_equals_generic_with_every_mechanism():
-    """Substitution, utilisation effects, recovery, short-run and persisting effects, credit,
-    exit split, transitions between cohorts, employment and cashability, with a change."""
+def everything_dict() -> dict:
+    """The rich scenario with every mechanism switched on (tests/test_mechanisms.py), so one
+    model has a pool that opens at month 6, doom-loop cuts of the unpooled services, queues at
+    capacity, substitution, utilisation effects, recovery, short-run and persisting effects,
+    credit, exit split, transitions between cohorts, employment and cashability, and two
+    changes during the run."""
     d = mechanism_dict()
-    d["changes"] = [{"month": 7, "set": {"services.falls_prevention.places": 0.0}}]
-    model = compile_scenario(scenario_from_dict(d))
-    theta = perturbed(model, 21, seed=5)
-    assert_kernels_agree(model, theta)
-    raw = simulate(model, theta)
-    for block in (lo.A_TRANS_IN, lo.A_DEATH, lo.A_EMPLOY_VALUE, lo.A_REC):
-        assert raw.final[:, model.xo[block]:model.xo[block + 1]].max() > 0.0
+    d["changes"] = [{"month": 7, "set": {"services.falls_prevention.places": 0.0}},
+                    {"month": 10, "set": {"services.reablement.places": 80.0}}]
+    return d
+
+
+@pytest.fixture(scope="module")
+def everything():
+    """The :func:`everything_dict` model (one generated-kernel compile for the whole module),
+    perturbed parameters and both kernels' runs: (model, theta, generated run, generic run)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("TPSIM_KERNEL", raising=False)
+        model = compile_scenario(scenario_from_dict(everything_dict()))
+        assert kernel_for(model) == "generated"
+        theta = perturbed(model, 37, seed=5)
+        fast = simulate(model, theta, kernel_choice="generated")
+        slow = simulate(model, theta, kernel_choice="generic")
+    return model, theta, fast, slow
+
+
+def assert_blocks_agree(model, fast, slow, blocks) -> None:
+    """The state blocks ``blocks`` agree between the two runs, through the whole trajectory,
+    to FMA_RTOL of each entry's largest magnitude."""
+    for b in blocks:
+        cols = slice(model.xo[b], model.xo[b + 1])
+        a, e = fast.trajectory[:, :, cols], slow.trajectory[:, :, cols]
+        scale = np.maximum(np.abs(e).max(axis=(0, 1)), 1.0)
+        np.testing.assert_allclose(a / scale, e / scale, rtol=0, atol=FMA_RTOL, err_msg=str(b))
+
+
+def test_generated_equals_generic_on_every_entry(everything):
+    model, theta, fast, slow = everything
+    scale = np.maximum(np.abs(slow.final).max(axis=0), 1.0)
+    np.testing.assert_allclose(fast.final / scale, slow.final / scale, rtol=0, atol=FMA_RTOL)
+    tscale = np.maximum(np.abs(slow.trajectory).max(axis=(0, 1)), 1.0)
+    np.testing.assert_allclose(fast.trajectory / tscale, slow.trajectory / tscale, rtol=0,
+                               atol=FMA_RTOL)
+
+
+def test_generated_equals_generic_with_a_pool(everything):
+    model, _, fast, slow = everything
+    pool = (lo.X_POOL_PLACES, lo.X_COMMUNITY, lo.X_CAPTURED, lo.X_POOL, lo.A_AG_CONTRIB,
+            lo.A_AG_CAPTURE, lo.A_POOL_IN, lo.A_REINVESTED, lo.A_POOL_SPEND, lo.A_SETUP,
+            lo.A_DOUBLE_RUNNING)
+    assert_blocks_agree(model, fast, slow, pool)
+    for b in (lo.A_POOL_IN, lo.A_AG_CAPTURE, lo.A_SETUP, lo.A_DOUBLE_RUNNING):
+        assert slow.final[:, model.xo[b]:model.xo[b + 1]].min() > 0.0, b   # the pool did run
+
+
+def test_generated_equals_generic_with_cuts_and_queues(everything):
+    model, _, fast, slow = everything
+    assert_blocks_agree(model, fast, slow, (lo.X_FUNDING, lo.X_RESERVES, lo.X_PERCEIVED,
+                                            lo.X_WAITING, lo.X_CAPBASE, lo.A_BUDGET,
+                                            lo.A_AG_SPEND, lo.A_AG_OVERHEAD))
+    funding = slow.trajectory[:, :, model.xo[lo.X_FUNDING]:model.xo[lo.X_FUNDING + 1]]
+    assert funding.min() < 0.99                       # the doom loop cut a service
+    waiting = slow.trajectory[:, :, model.xo[lo.X_WAITING]:model.xo[lo.X_WAITING + 1]]
+    assert waiting.max() > 0.0                        # a queue formed at capacity
+
+
+def test_generated_equals_generic_with_every_mechanism(everything):
+    """Substitution, utilisation effects, recovery, short-run and persisting effects, credit,
+    exit split, transitions between cohorts, employment and cashability."""
+    model, _, fast, slow = everything
+    blocks = (lo.X_POP, lo.X_STAGE, lo.X_PERSIST, lo.A_ESC, lo.A_EXIT, lo.A_ACT_REACT,
+              lo.A_VALUE_REACT, lo.A_REC, lo.A_DEATH, lo.A_TRANS_OUT, lo.A_TRANS_IN,
+              lo.A_EMPLOYED, lo.A_EMPLOY_VALUE)
+    assert_blocks_agree(model, fast, slow, blocks)
+    for b in (lo.A_TRANS_IN, lo.A_DEATH, lo.A_EMPLOY_VALUE, lo.A_REC, lo.X_PERSIST):
+        assert slow.final[:, model.xo[b]:model.xo[b + 1]].max() > 0.0, b
+
+
+def test_generated_equals_generic_through_the_changes(everything):
+    """The two changes (falls prevention's places closed at month 7, reablement at 80 places
+    from month 10) act, and both kernels spend the same on each preventive service."""
+    model, _, fast, slow = everything
+    assert_blocks_agree(model, fast, slow, (lo.A_SPEND_PREV, lo.A_ACT_PREV, lo.A_TOTAL))
+    def monthly_spend(name):   # column k: spend in month k + 1
+        i = model.x_index(lo.A_SPEND_PREV, model.preventive.index(name))
+        return np.diff(slow.trajectory[:, :, i], axis=1)
+
+    falls, reablement = monthly_spend("falls_prevention"), monthly_spend("reablement")
+    assert (falls[:, 7] < 0.1 * falls[:, 6]).all()               # only community places left
+    assert (reablement[:, 10] > 1.15 * reablement[:, 9]).all()   # 80 places from month 10
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml")
@@ -93,10 +153,8 @@ def test_generated_equals_generic_on_shipped_scenarios(name):
     assert_kernels_agree(model, perturbed(model, 9, seed=7))
 
 
-def test_batch_equals_single_runs_exactly(rich_scenario):
-    d = rich_scenario()
-    d["changes"] = [{"month": 10, "set": {"services.reablement.places": 80.0}}]
-    model = compile_scenario(scenario_from_dict(d))
+def test_batch_equals_single_runs_exactly(everything):
+    model = everything[0]
     n = 3 * codegen.LANES + 5
     theta = perturbed(model, n, seed=11)
     ev = model.event_values(n) * np.random.default_rng(2).uniform(0.5, 1.5, (n, 1))
