@@ -13,6 +13,55 @@ import pytest
 # generated kernel, as users do.
 os.environ.setdefault("TPSIM_KERNEL", "generic")
 
+GENERATED_KERNEL = "generated_kernel"
+"""xdist group of the tests that compile generated kernels (test_codegen, test_golden and the
+first-compile CLI test): they share two model structures, so under ``--dist loadgroup`` one
+worker compiles each once instead of two workers compiling it at the same time."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): run the tests of one group on one "
+                                       "pytest-xdist worker (with --dist loadgroup)")
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under ``--dist loadgroup``, a test that uses a module-scoped fixture joins its module's
+    group, so the fixture (often a whole compare or ensemble) is built on one worker only,
+    not once on each worker that draws one of the module's tests."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(fd.scope in ("module", "class") for fds in defs for fd in fds):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def generic_kernel_compiled_once(tmp_path_factory):
+    """Under pytest-xdist, each worker runs the generic kernel once before its first test, one
+    worker at a time (a lock file in the session's shared temporary folder): the first compiles
+    it into the numba cache, the next loads it from there. Two processes compiling the same
+    function at once would write the same cache files at once and both pay the compile; the
+    subprocesses the tests start load the cached kernel too."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        yield   # one process: the kernel compiles where it is first needed
+        return
+    import fcntl
+
+    from tpsim.models.simulate import simulate
+    from tpsim.models.structure import compile_scenario
+
+    lock = tmp_path_factory.getbasetemp().parent / "generic_kernel.lock"
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            simulate(compile_scenario(tiny_scenario()), kernel_choice="generic")
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    yield
+
 
 def make_tiny_scenario_dict() -> dict:
     """A small, valid, roughly realistic scenario as a plain dict (a fresh copy on every call).

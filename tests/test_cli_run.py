@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from tpsim.cli import main
 from tpsim.output import read_timeseries_csv
 
-from conftest import make_tiny_scenario_dict
+from conftest import GENERATED_KERNEL, make_tiny_scenario_dict
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_timeseries.csv"
 DOCS = Path(__file__).parents[1] / "docs" / "outputs.md"
@@ -198,16 +198,19 @@ def test_jit_cache_warm_is_false_for_an_empty_numba_cache(tmp_path):
     assert out.strip() == "False"
 
 
+@pytest.mark.xdist_group(GENERATED_KERNEL)   # shares the baseline compile with test_golden
 def test_a_first_use_compile_is_announced_on_stderr_only(tmp_path, monkeypatch):
     from tpsim.models import codegen
     from tpsim.config.scenario import load_scenario
     from tpsim.models.structure import compile_scenario
 
-    from tpsim.models.simulate import simulate
+    from tpsim.models.simulate import kernel_for, simulate
 
     monkeypatch.delenv("TPSIM_KERNEL", raising=False)   # the generated kernel, as users run
-    scenario = _write(tmp_path, make_tiny_scenario_dict())
+    # the shipped baseline: its structure is the one tests/test_golden.py compiles anyway
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
     model = compile_scenario(load_scenario(scenario))
+    assert kernel_for(model) == "generated"
     simulate(model)   # compiled (or loaded from the cache) here, so the first run is quiet
     assert codegen.is_warm(codegen.load(model)) is True
     quiet = CliRunner().invoke(main, ["run", str(scenario), "--out", str(tmp_path / "a")])

@@ -17,9 +17,12 @@ from tpsim.models import codegen
 from tpsim.models import layout as lo
 from tpsim.models.simulate import kernel_for, simulate
 from tpsim.models.structure import compile_scenario
+from conftest import GENERATED_KERNEL
 from test_mechanisms import mechanism_dict
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.xdist_group(GENERATED_KERNEL)   # see tests/conftest.py
 
 # FMA contraction pairs some multiply-adds differently in the two kernels; every state entry
 # agrees to this relative tolerance (measured: ~1e-14 for totals, ~6e-12 for month-end values)
@@ -243,6 +246,7 @@ for op in ("fmul", "fadd"):
 """
 
 
+@pytest.mark.xdist_group("lane_vectorisation")   # a fresh compile of its own, in a subprocess
 def test_lane_loops_are_vectorised(tmp_path):
     """LLVM's loop vectoriser reports every lane loop of the baseline's Euler step vectorised
     (its remarks, on stderr) and none missed; and every scalar multiply and add of the step

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import GENERATED_KERNEL
 from golden_outputs import GOLDEN, GOLDEN_FILES, compare_file, produce
+
+pytestmark = pytest.mark.xdist_group(GENERATED_KERNEL)   # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
