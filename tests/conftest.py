@@ -22,6 +22,9 @@ worker compiles each once instead of two workers compiling it at the same time."
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): run the tests of one group on one "
                                        "pytest-xdist worker (with --dist loadgroup)")
+    config.addinivalue_line("markers", "timing: holds a wall-clock bound, so the README's test "
+                                       "command runs it after the parallel pass, alone on the "
+                                       "machine's cores")
 
 
 @pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups

@@ -244,6 +244,7 @@ def test_api_save_and_report_downloads(server, tmp_path):
 # -- load and stopping ------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_short_load_twenty_sessions(server):
     result = run_load(server.url, sessions=20, seconds=6.0)
     assert not result.errors, result.errors[:3]

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # the baseline at dt = 0.01 (25 times the steps): 20,000 runs take well over 10 s on 2 cores
@@ -34,6 +36,7 @@ print("finished", time.perf_counter() - t0, flush=True)
 """
 
 
+@pytest.mark.timing
 def test_sigint_stops_a_long_kernel_call_within_a_second_or_so():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", _LONG_RUN, str(ROOT / "scenarios" /
