@@ -111,11 +111,19 @@ def test_npsv_objective_is_the_appraisal_headline(problem):
     sc, cf, p = problem
     q = dataclasses.replace(p, objective="npsv", history=[])
     mixes = np.array([[600.0, 600.0], [1200.0, 300.0]])
-    values = q.appraised(mixes)
+    figures = q.evaluate(mixes)
+    value, _, _ = q.score(mixes)
     for i, (falls, early) in enumerate(mixes):
         mix = sc.replace(overrides={"services.falls_prevention.places": falls,
                                     "services.early_help.places": early})
-        assert values[i] == pytest.approx(tpsim.compare(mix, cf)[sc.name].npsv, rel=1e-9)
+        option = tpsim.compare(mix, cf)[sc.name]
+        # the central case (column 0) is tpsim compare's appraisal of the mix
+        assert figures["npsv"][i, 0] == pytest.approx(option.npsv, rel=1e-9)
+        assert figures["npsv_parliament"][i, 0] == pytest.approx(option.npsv_parliament, rel=1e-9)
+        assert figures["economic_npv_parliament"][i, 0] == pytest.approx(
+            option.total["economic_npv_parliament"], rel=1e-9)
+        # the objective is its mean over the central case and the futures
+        assert value[i] == pytest.approx(figures["npsv"][i].mean(), rel=1e-12)
 
 
 def test_budget_constraint_is_today_cost_by_default(problem):
