@@ -476,53 +476,12 @@ def _lane_rows(typingctx, a):
 
 
 @njit(**_JIT_DERIVATIVE)
-def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc, disc_h,
-                lo, sizes, topo):
-    """Write ``out = keep * x + h * dx/dt`` at time ``t`` (months) for every state row.
-
-    ``keep = 1, h = dt`` is an Euler step; ``keep = 0, h = 1`` gives dx/dt itself. All array
-    arguments must be distinct buffers (compiled with ``noalias``). Scratch used after the
-    call: coverage (``sv`` ``SV_COV``) and reactive cash per agency (``sa`` ``SA_REACT_CASH``).
-    ``sizes`` and ``topo`` are made by ``simulate_batch``.
-    """
-    nco, npop, nprev, nreact, nag = sizes
-    (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
-     prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
-     pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
-     ulink_prev, sub_prev, util_link_ptr, util_link) = topo
-    nulink = ulink_prev.shape[0]
-    nsub = sub_prev.shape[0]
-    nutil = util_link_ptr.shape[0] - 1
-    L = x.shape[1]
-    x = _lane_rows(x)
-    out = _lane_rows(out)
-    par = _lane_rows(par)
-    growth = _lane_rows(growth)
-    sp = _lane_rows(sp)
-    sv = _lane_rows(sv)
-    sr = _lane_rows(sr)
-    sa = _lane_rows(sa)
-    sc = _lane_rows(sc)
-    sg = _lane_rows(sg)
-    fac = _lane_rows(fac)
-    growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
-    inv_dt = 1.0 / dt
-    # an Euler step (keep = 1) leaves an emptied people or waiting stock at 0, not a rounding
-    # error below it; a plain derivative (keep = 0) is not bounded
-    stock_floor = 0.0 if keep > 0.0 else -np.inf
+def _pool_switches(t, par, sg, sc, lo, nco):
+    """Time-dependent switches of the pool at time ``t`` (months: active, overhead ramp, set-up
+    and double-running cost) into ``sg``; zero the sums of ``sg`` and ``sc`` this evaluation adds to."""
+    L = sg.shape[1]
+    par, sg, sc = _lane_rows(par), _lane_rows(sg), _lane_rows(sc)
     pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
-    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
-    og = out[lo[LO_XG]:lo[LO_XG] + NXG]
-    zero = sg[SG_ZERO]
-    one = sg[SG_ONE]
-    f_waiting = nprev  # first rows of the waiting and erosion factors in ``fac``
-    f_erosion = nprev + nreact
-    f_recovery = nprev + nreact + nag  # then the recovery factors and the link factors
-    f_ulink = f_recovery + nprev
-    f_sub = f_ulink + nulink
-
-    # ---- time-dependent switches of the pool, and zeroed sums ----------------------------
     for l in range(L):
         start = pg[PG_POOL_START, l]
         active = pg[PG_POOL_ON, l] * (t >= start)
@@ -541,7 +500,13 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         for l in range(L):
             sc[j, l] = 0.0
 
-    # ---- agencies, first part: budget, quality-erosion factor, zeroed spend sums ------------
+
+@njit(**_JIT_DERIVATIVE)
+def _agency_budgets(par, growth, sa, fac, lo, nco, f_erosion, nag):
+    """Per agency: this month's budget and quality-erosion factor (row ``f_erosion + a`` of
+    ``fac``); zero its spend sums."""
+    L = sa.shape[1]
+    par, growth, sa, fac = _lane_rows(par), _lane_rows(growth), _lane_rows(sa), _lane_rows(fac)
     for a in range(nag):
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
@@ -555,7 +520,19 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sa_a[SA_REACT_CASH, l] = 0.0
             erosion[l] = 1.0 + pa[PA_EROSION_COEF, l] * (1.0 - efficiency[l])
 
-    # ---- preventive services --------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco, nag,
+                         f_recovery, prev_agency, prev_order, prev_stage0, prev_chunk_ptr,
+                         prev_chunk_x):
+    """Per preventive service: coverage of the people eligible, its spend (added to the
+    agency's and the pool's), the delay from coverage to effect, the persisting effect, and
+    the service's prevention and recovery factors (rows ``v`` and ``f_recovery + v`` of ``fac``)."""
+    nprev = prev_order.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sv, sa, sg, fac = _lane_rows(sv), _lane_rows(sa), _lane_rows(sg), _lane_rows(fac)
+    zero = sg[SG_ZERO]
     pool_community = sg[SG_POOL_COMMUNITY]
     for v in range(nprev):
         sv_v = sv[v * NSV:(v + 1) * NSV]
@@ -644,8 +621,18 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             for l in range(L):
                 outk[l] = keep * xk[l] + h * ((xprev[l] - xk[l]) * pv[PV_RATE, l])
 
-    # ---- factors of the utilisation-effect and substitution links, and the effective
-    # ---- utilisation of each pair (base rate x the product of its links' factors) ---------
+
+@njit(**_JIT_DERIVATIVE)
+def _utilisation_links(par, sv, fac, lo, f_ulink, f_sub, ulink_prev, sub_prev,
+                       util_link_ptr, util_link):
+    """Factors of the utilisation-effect and substitution links (rows ``f_ulink + k`` and
+    ``f_sub + k`` of ``fac``), and the effective utilisation of each (reactive service,
+    population index) pair: its base rate times the product of its links' factors."""
+    nulink = ulink_prev.shape[0]
+    nsub = sub_prev.shape[0]
+    nutil = util_link_ptr.shape[0] - 1
+    L = sv.shape[1]
+    par, sv, fac = _lane_rows(par), _lane_rows(sv), _lane_rows(fac)
     for k in range(nulink):
         v = ulink_prev[k]
         factor = fac[f_ulink + k]
@@ -672,7 +659,22 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         for l in range(L):
             rate[l] = base[l] * rate[l]
 
-    # ---- reactive services ----------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _reactive_services(keep, h, x, out, par, growth, sr, sa, sg, fac, lo, nco, nag,
+                       f_waiting, react_agency, react_chunk_ptr, react_chunk_x,
+                       react_chunk_util):
+    """Per reactive service: people served and demand, activity within capacity, the waiting
+    list and capacity cost base, cash spend (added to the agency's) and the waiting-list
+    deterioration factor (row ``f_waiting + r`` of ``fac``)."""
+    nreact = react_agency.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sr, sa, sg, fac = _lane_rows(sr), _lane_rows(sa), _lane_rows(sg), _lane_rows(fac)
+    zero = sg[SG_ZERO]
+    # an Euler step (keep = 1) leaves an emptied waiting list at 0, not a rounding error
+    # below it; a plain derivative (keep = 0) is not bounded
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     for r in range(nreact):
         sr_r = sr[r * NSR:(r + 1) * NSR]
         # people served and demand: GATHER utilisation pairs per loop, the last GATHER in the
@@ -748,9 +750,20 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             share_waiting = min(1.0, waiting / served) if served > _TINY else 0.0
             waiting_factor[l] = 1.0 + pr[PR_WAIT_COEF, l] * share_waiting
 
-    # ---- people: escalation multiplier (prevention x waiting x erosion factors, GATHER per
-    # ---- loop, the last GATHER in the main loop), outflows scaled so they never exceed the
-    # ---- stock within a step ---------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _people_flows(keep, h, x, out, par, growth, sp, sc, sg, fac, dt, disc_h, lo, f_recovery,
+                  f_sub, pop_cohort, pop_utility, pop_first, pop_prev_ptr, pop_prev,
+                  pop_sub_ptr, pop_sub, mult_chunk_ptr, mult_chunk_fac):
+    """Per population index: the escalation multiplier (prevention x waiting x erosion factors,
+    GATHER per loop, the last GATHER in the main loop), outflows scaled so they never exceed
+    the stock within a step (into ``sp``), person-months, the cohort's flow sums (``sc``) and
+    the discounted QALYs."""
+    npop = pop_cohort.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sp, sc, sg, fac = _lane_rows(sp), _lane_rows(sc), _lane_rows(sg), _lane_rows(fac)
+    one = sg[SG_ONE]
     qaly = sg[SG_QALY]
     for i in range(npop):
         sp_i = sp[i * NSP:(i + 1) * NSP]
@@ -828,9 +841,19 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sc_c[SC_EMPLOYED, l] += employed
             sc_c[SC_EMPLOY_VALUE, l] += employed * pp[PP_EMPLOY_VALUE, l]
             qaly[l] += utility * people / 12.0 * disc_h
-    # stocks: escalation in from the state below, own net flow, flow down from the one above
-    # (the zero row of ``sp`` stands in at a cohort's ends; same additions, same order, as
-    # adding flow by flow), then arrivals from other cohorts
+
+
+@njit(**_JIT_DERIVATIVE)
+def _people_stocks(keep, h, x, out, sp, sc, lo, pop_cohort, pop_esc_below, pop_rec_above,
+                   trans_in_ptr, trans_in):
+    """Per population index, the stock: escalation in from the state below, own net flow, flow
+    down from the one above (the zero row of ``sp`` stands in at a cohort's ends; same
+    additions, same order, as adding flow by flow), then arrivals from other cohorts."""
+    npop = pop_cohort.shape[0]
+    L = x.shape[1]
+    x, out, sp, sc = _lane_rows(x), _lane_rows(out), _lane_rows(sp), _lane_rows(sc)
+    # an Euler step (keep = 1) leaves an emptied stock at 0, not a rounding error below it
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     for i in range(npop):
         row = lo[LO_XP] + i * NXP + XP_PEOPLE
         xp = x[row]
@@ -851,6 +874,14 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                           h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l]),
                           stock_floor)
             arrived[l] += arrivals[l]
+
+
+@njit(**_JIT_DERIVATIVE)
+def _cohort_totals(keep, h, x, out, sc, lo, nco):
+    """Per cohort: the accumulators of its flows (inflow, exits, escalation, recovery, deaths,
+    transitions, employment) from the sums in ``sc``."""
+    L = x.shape[1]
+    x, out, sc = _lane_rows(x), _lane_rows(out), _lane_rows(sc)
     for c in range(nco):
         b = lo[LO_XC] + c * NXC
         xc = x[b:b + NXC]
@@ -868,7 +899,16 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             outc[XC_EMPLOY_VALUE, l] = keep * xc[XC_EMPLOY_VALUE, l] + \
                 h * sc_c[SC_EMPLOY_VALUE, l]
 
-    # ---- agencies: overhead, pool contributions, captured savings, budgets, policy --------
+
+@njit(**_JIT_DERIVATIVE)
+def _agency_spend(t, keep, h, x, out, par, growth, sa, sg, disc, lo, nco, nag):
+    """Per agency: overhead, pool contribution, captured savings, reserves, perceived spend and
+    the spend accumulators; adds to the totals and the pool's income in ``sg``."""
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sa, sg = _lane_rows(sa), _lane_rows(sg)
+    pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
+    growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
     for a in range(nag):
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
@@ -911,14 +951,21 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sg[SG_REINVESTED, l] += capture_paid
             sg[SG_POOL_IN, l] += contribution + capture_paid
 
-    # money the pool can commission places with
+
+@njit(**_JIT_DERIVATIVE)
+def _funding_and_pool_places(keep, h, x, out, par, sv, sa, sg, dt, lo, nprev, prev_agency):
+    """The money the pool can commission places with, then per preventive service: siloed cuts
+    (R1 doom loop) or restoration of funding, and the places commissioned by the pool (R2)."""
+    L = x.shape[1]
+    x, out, par, sv = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(sv)
+    sa, sg = _lane_rows(sa), _lane_rows(sg)
+    pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
+    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
+    inv_dt = 1.0 / dt
     for l in range(L):
         sg[SG_AVAILABLE, l] = max(0.0, sg[SG_POOL_IN, l] +
                                   xg[XG_POOL, l] * pg[PG_INV_SPEND_DOWN, l] -
                                   sg[SG_SETUP, l] - sg[SG_DR, l] - sg[SG_POOL_COMMUNITY, l])
-
-    # ---- per preventive service: siloed cuts (R1 doom loop) / restoration of funding, and
-    # ---- places commissioned by the pool (R2) ---------------------------------------------
     for v in range(nprev):
         a = prev_agency[v]
         b = lo[LO_PV] + v * NPV
@@ -949,7 +996,15 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                 h * ((target - places) * pg[PG_INV_ADJUST, l])
             sg[SG_PLACES_COST, l] += unit_cost * places
 
-    # ---- the pool's balance and the global accumulators -----------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _pool_balance(keep, h, x, out, sg, disc, lo):
+    """The pool's balance and the global accumulators (pool income and spend, set-up, double
+    running, total and discounted spend, discounted QALYs)."""
+    L = x.shape[1]
+    x, out, sg = _lane_rows(x), _lane_rows(out), _lane_rows(sg)
+    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
+    og = out[lo[LO_XG]:lo[LO_XG] + NXG]
     for l in range(L):
         income = sg[SG_POOL_IN, l]
         setup = sg[SG_SETUP, l]
@@ -965,6 +1020,49 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         og[XG_TOTAL, l] = keep * xg[XG_TOTAL, l] + h * total
         og[XG_DISC_TOTAL, l] = keep * xg[XG_DISC_TOTAL, l] + h * (total * disc)
         og[XG_DISC_QALY, l] = keep * xg[XG_DISC_QALY, l] + h * sg[SG_QALY, l]
+
+
+@njit(**_JIT_DERIVATIVE)
+def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc, disc_h,
+                lo, sizes, topo):
+    """Write ``out = keep * x + h * dx/dt`` at time ``t`` (months) for every state row.
+
+    ``keep = 1, h = dt`` is an Euler step; ``keep = 0, h = 1`` gives dx/dt itself. All array
+    arguments must be distinct buffers (compiled with ``noalias``). Scratch used after the
+    call: coverage (``sv`` ``SV_COV``) and reactive cash per agency (``sa`` ``SA_REACT_CASH``).
+    ``sizes`` and ``topo`` are made by ``simulate_batch``. The steps run in the order of
+    docs/model.md; each passes what later steps read through the scratch records.
+    """
+    nco, _, nprev, nreact, nag = sizes
+    (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+     prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+     pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+     ulink_prev, sub_prev, util_link_ptr, util_link) = topo
+    # first rows of the factor groups in ``fac``: prevention (row v), waiting, erosion,
+    # recovery, utilisation-effect links, substitution links
+    f_waiting = nprev
+    f_erosion = nprev + nreact
+    f_recovery = nprev + nreact + nag
+    f_ulink = f_recovery + nprev
+    f_sub = f_ulink + ulink_prev.shape[0]
+    _pool_switches(t, par, sg, sc, lo, nco)
+    _agency_budgets(par, growth, sa, fac, lo, nco, f_erosion, nag)
+    _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco, nag, f_recovery,
+                         prev_agency, prev_order, prev_stage0, prev_chunk_ptr, prev_chunk_x)
+    _utilisation_links(par, sv, fac, lo, f_ulink, f_sub, ulink_prev, sub_prev, util_link_ptr,
+                       util_link)
+    _reactive_services(keep, h, x, out, par, growth, sr, sa, sg, fac, lo, nco, nag, f_waiting,
+                       react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util)
+    _people_flows(keep, h, x, out, par, growth, sp, sc, sg, fac, dt, disc_h, lo, f_recovery, f_sub,
+                  pop_cohort, pop_utility, pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr,
+                  pop_sub, mult_chunk_ptr, mult_chunk_fac)
+    _people_stocks(keep, h, x, out, sp, sc, lo, pop_cohort, pop_esc_below, pop_rec_above,
+                   trans_in_ptr, trans_in)
+    _cohort_totals(keep, h, x, out, sc, lo, nco)
+    _agency_spend(t, keep, h, x, out, par, growth, sa, sg, disc, lo, nco, nag)
+    _funding_and_pool_places(keep, h, x, out, par, sv, sa, sg, dt, lo, nprev, prev_agency)
+    _pool_balance(keep, h, x, out, sg, disc, lo)
 
 
 @njit(**_JIT_NO_NRT)
