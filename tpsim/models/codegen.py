@@ -65,7 +65,7 @@ def structure_key(model, source: str | None = None) -> str:
 
     from tpsim.models import layout
     h = hashlib.sha256(numba.__version__.encode())
-    for fn in (K._apply_changes, K._load_params, K._growth_steps):
+    for fn in (K._apply_changes, K._load_params, K._growth_steps, *K.LOAD_PARAMS_STEPS):
         h.update(inspect.getsource(getattr(fn, "py_func", fn)).encode())
     for mod in (K, layout):
         consts = sorted((k, v) for k, v in vars(mod).items()

@@ -28,10 +28,15 @@ How the hot code is kept vectorised and cheap (benchmarks/README.md has the meas
   with the field constants, so every access is a constant offset from a few base pointers.
   ``_layout`` computes the record bases; ``xrow`` maps the layout's state indices to record
   rows (initial state, outputs).
-* **No overlap checks.** ``_derivative`` is compiled with numba's ``noalias`` flag (the one
-  numba sets on parallel-loop bodies), so LLVM knows its array arguments never overlap; with
-  the records that leaves no runtime overlap checks in the lane loops, and one fat lane loop
-  can do all of an entity's work. Without it LLVM needed a check per pair of rows and left
+* **Steps.** ``_derivative`` is a sequence of steps, one per entity type in the order of
+  docs/model.md (``_preventive_services``, ``_reactive_services``, ``_people_flows`` ...);
+  each takes the record views of its arrays itself (``_lane_rows``) and passes what later
+  steps read through the scratch records, so a step is one compiled function with its own
+  lane loops, whether or not LLVM inlines it.
+* **No overlap checks.** The derivative's steps are compiled with numba's ``noalias`` flag
+  (the one numba sets on parallel-loop bodies), so LLVM knows their array arguments never
+  overlap; with the records that leaves no runtime overlap checks in the lane loops, and one
+  fat lane loop can do all of an entity's work. Without it LLVM needed a check per pair of rows and left
   loops with more than a few of them scalar.
 * **Write once.** The derivative writes ``out = keep * x + h * f`` for every state row: with
   ``keep = 1, h = dt`` that is the Euler step itself (``x`` and ``out`` are swapped each step,
@@ -343,11 +348,10 @@ def _credit(th, po, v, l):
 
 
 @njit(**_JIT_NO_NRT)
-def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order, pop_cohort, ulink_prev, sub_prev):
-    """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
+def _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort):
+    """Per population index: flow rates (no escalation from a top state, no recovery from a
+    bottom one), exit split, employment and its value."""
     L = th.shape[1]
-    g = po[P_GLOBAL]
     for i in range(npop):
         dst = lo[LO_PP] + i * NPP
         has_esc = not pop_last[i]
@@ -365,6 +369,12 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             par[dst + PP_LEAVE_SHARE, l] = 1.0 - death - move
             par[dst + PP_EMPLOY, l] = th[po[P_EMPLOYMENT] + i, l]
             par[dst + PP_EMPLOY_VALUE, l] = th[po[P_EMPLOY_VALUE] + c, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _preventive_params(th, par, lo, po, nprev, prev_order):
+    """Per preventive service: costs, places, credited effects, delay rate and reciprocals."""
+    L = th.shape[1]
     for v in range(nprev):
         dst = lo[LO_PV] + v * NPV
         order = prev_order[v]
@@ -387,6 +397,13 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             share = th[po[P_PV_POOL_SHARE] + v, l]
             par[dst + PV_POOL_SHARE, l] = share
             par[dst + PV_POOL_FLAG, l] = 1.0 if share > 0.0 else 0.0
+
+
+@njit(**_JIT_NO_NRT)
+def _reactive_params(th, par, lo, po, nreact):
+    """Per reactive service: costs, capacity, reciprocal delays, waiting-list coefficient."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
     for r in range(nreact):
         dst = lo[LO_PR] + r * NPR
         for l in range(L):
@@ -400,6 +417,13 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             par[dst + PR_WAIT_COEF, l] = th[g + G_LOOP_WAITING, l] * \
                 th[po[P_RV_DETERIORATION] + r, l]
             par[dst + PR_RETAINED, l] = 1.0 - th[po[P_RV_CASHABLE] + r, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _agency_params(th, par, lo, po, nag):
+    """Per agency: budget, overhead, policy rates, erosion coefficient, pool contribution."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
     for a in range(nag):
         dst = lo[LO_PA] + a * NPA
         for l in range(L):
@@ -414,6 +438,13 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
                 th[po[P_AG_EROSION] + a, l]
             par[dst + PA_CONTRIBUTION, l] = contribution
             par[dst + PA_PARTICIPATES, l] = 1.0 if contribution > 0.0 else 0.0
+
+
+@njit(**_JIT_NO_NRT)
+def _global_params(th, par, lo, po):
+    """The global record: loops, the pool's timing and costs, reciprocal delays."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
     dst = lo[LO_PG]
     for l in range(L):
         start = th[g + G_POOL_START, l]
@@ -431,6 +462,13 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
         par[dst + PG_DR_END, l] = start + th[g + G_DR_MONTHS, l]
         par[dst + PG_OH_REDUCTION, l] = th[g + G_OH_REDUCTION, l]
         par[dst + PG_INV_OH_RAMP, l] = 1.0 / th[g + G_OH_RAMP, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev):
+    """Utilisation rates, one row per (reactive service, population index) pair, then a row
+    of 0s, then the credited effects of the utilisation-effect and substitution links."""
+    L = th.shape[1]
     # utilisation rates, one row per (reactive service, population index) pair, then 0s
     for k in range(nutil):
         src = po[P_UTIL] + k
@@ -452,6 +490,24 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
         v = sub_prev[k]
         for l in range(L):
             par[dst, l] = th[src, l] * _credit(th, po, v, l)
+
+
+@njit(**_JIT_NO_NRT)
+def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order, pop_cohort, ulink_prev, sub_prev):
+    """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
+    _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort)
+    _preventive_params(th, par, lo, po, nprev, prev_order)
+    _reactive_params(th, par, lo, po, nreact)
+    _agency_params(th, par, lo, po, nag)
+    _global_params(th, par, lo, po)
+    _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev)
+
+
+LOAD_PARAMS_STEPS = (_credit, _cohort_params, _preventive_params, _reactive_params,
+                     _agency_params, _global_params, _utilisation_params)
+"""The steps :func:`_load_params` calls; the generated kernel calls it too, so its cache key
+hashes their source."""
 
 
 @intrinsic
@@ -1100,43 +1156,24 @@ def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
 
 
 @njit(**_JIT_NO_NRT)
-def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
-                    n_months, rk4, disc_month, disc_health_month, record_rows, out_final,
-                    out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
-                    th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
-                    sp, sv, sr, sa, sc, sg, fac):
-    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers;
-    ``record_rows`` are the rows of ``x`` snapshotted into ``out_traj`` at each month end.
-
-    ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
-    last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
-    (``simulate_batch`` allocates them so).
-    """
-    nco, npop, nprev, nreact, nag = sizes
-    pop_cohort = topo[0]
-    prev_order = topo[5]
-    prev_stage0 = topo[6]
-    ulink_prev = topo[22]
-    sub_prev = topo[23]
+def _lanes_of_block(theta, run0, nrun, th):
+    """Copy runs ``run0 .. run0+nrun-1`` of ``theta`` into the lanes of ``th``; lanes beyond
+    nrun repeat the last run (their results are not written)."""
     L = th.shape[1]
-    nparam = theta.shape[1]
-    nx = x.shape[0]
-    nev = ev_month.shape[0]
-    nrec = record_rows.shape[0]
-    ngrowth = growth.shape[0]
-    n_out = xrow.shape[0]
-    # lanes beyond nrun repeat the last run (their results are not written)
-    for j in range(nparam):
+    for j in range(theta.shape[1]):
         for l in range(L):
             th[j, l] = theta[run0 + min(l, nrun - 1), j]
-    _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order, pop_cohort, ulink_prev, sub_prev)
 
-    # initial state
-    for j in range(nx):
+
+@njit(**_JIT_NO_NRT)
+def _initial_state(th, po, lo, npop, nprev, nag, x, growth, sa):
+    """State at month 0 before the set-up passes: initial people and reserves, full funding,
+    growth factors 1, every accumulator and the savings baseline 0."""
+    L = th.shape[1]
+    for j in range(x.shape[0]):
         for l in range(L):
             x[j, l] = 0.0
-    for j in range(ngrowth):
+    for j in range(growth.shape[0]):
         for l in range(L):
             growth[j, l] = 1.0
     for i in range(npop):
@@ -1155,8 +1192,18 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         for l in range(L):
             x[dst, l] = th[src, l]
             sa[ref_norm, l] = 0.0
-    # first pass: coverage at month 0 sets the delay stages and the persisting effect
-    # (services already running are in steady state)
+
+
+@njit(**_JIT_NO_NRT)
+def _settle_month0(x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, lo, sizes, topo):
+    """The two set-up passes of month 0: coverage sets the delay stages and the persisting
+    effect (services already running are in steady state); then activity, with the effects in
+    place, sets the capacity cost base, perceived spend starts at actual spend (the spend at
+    K = activity is the spend at K = 0) and the savings baseline at month 0's reactive cash."""
+    nco, npop, nprev, nreact, nag = sizes
+    prev_order = topo[5]
+    prev_stage0 = topo[6]
+    L = x.shape[1]
     _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
                 lo, sizes, topo)
     for v in range(nprev):
@@ -1168,9 +1215,6 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         xv = lo[LO_XV] + v * NXV
         for l in range(L):
             x[xv + XV_PERSIST, l] = sv[cov, l]
-    # second pass: activity at month 0 (with the effects in place) sets the capacity cost
-    # base; perceived spend starts at actual spend (the spend at K = activity is the spend at
-    # K = 0); savings baseline at month 0
     _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
                 lo, sizes, topo)
     for r in range(nreact):
@@ -1184,18 +1228,112 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             x[xa + XA_PERCEIVED, l] = k1[xa + XA_SPEND, l]
             sa[a * NSA + SA_REF_NORM, l] = sa[a * NSA + SA_REACT_CASH, l]
 
-    # month-end snapshots: run by run, so each run's entries are written contiguously (a
-    # record-major order writes one value per run per pass, each to a different page)
+
+@njit(**_JIT_NO_NRT)
+def _snapshot(x, record_rows, out_traj, run0, nrun, m):
+    """Month-end snapshot ``m`` of the recorded rows, run by run, so each run's entries are
+    written contiguously (a record-major order writes one value per run per pass, each to a
+    different page)."""
     for l in range(nrun):
-        for j in range(nrec):
-            out_traj[run0 + l, 0, j] = x[record_rows[j], l]
+        for j in range(record_rows.shape[0]):
+            out_traj[run0 + l, m, j] = x[record_rows[j], l]
+
+
+@njit(**_JIT_NO_NRT)
+def _follow_savings_baseline(t, par, growth, sa, lo, nco, nag):
+    """Until the pool opens, the savings baseline of each agency follows its actual reactive
+    cash spend (deflated by the baseline growth and the agency's efficiency factor)."""
+    L = sa.shape[1]
+    g_start = lo[LO_PG] + PG_POOL_START
+    growth_base = growth.shape[0] - 1
+    for a in range(nag):
+        ref_norm = a * NSA + SA_REF_NORM
+        cash = a * NSA + SA_REACT_CASH
+        efficiency = nco + nag + a
+        for l in range(L):
+            sa[ref_norm, l] = sa[cash, l] / (growth[growth_base, l] * growth[efficiency, l]) \
+                if t <= par[g_start, l] else sa[ref_norm, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half, sp, sv, sr,
+              sa, sc, sg, fac, dt, disc, disc_h, lo, sizes, topo):
+    """The rest of a classical RK4 step once ``k1`` holds dx/dt at ``t``: stages 2 to 4 (the
+    growth factors at the half and the full step), ``x`` advanced by dt, and the people and
+    waiting stocks emptied within the step set to 0, not a rounding error below it."""
+    nco, npop, nprev, nreact, nag = sizes
+    L = x.shape[1]
+    nx = x.shape[0]
+    ngrowth = growth.shape[0]
+    half = 0.5 * dt
+    for j in range(ngrowth):
+        for l in range(L):
+            gtmp[j, l] = growth[j, l]
+        for l in range(L):
+            growth[j, l] = gtmp[j, l] * step_half[j, l]
+    for j in range(nx):
+        for l in range(L):
+            xn[j, l] = x[j, l] + half * k1[j, l]
+    _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    for j in range(nx):
+        for l in range(L):
+            xn[j, l] = x[j, l] + half * k2[j, l]
+    _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    for j in range(ngrowth):
+        for l in range(L):
+            growth[j, l] = gtmp[j, l] * step_full[j, l]
+    for j in range(nx):
+        for l in range(L):
+            xn[j, l] = x[j, l] + dt * k3[j, l]
+    _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    sixth = dt / 6.0
+    for j in range(nx):
+        for l in range(L):
+            x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
+    for i in range(npop):
+        row = lo[LO_XP] + i * NXP + XP_PEOPLE
+        for l in range(L):
+            x[row, l] = max(x[row, l], 0.0)
+    for r in range(nreact):
+        row = lo[LO_XR] + r * NXR + XR_WAITING
+        for l in range(L):
+            x[row, l] = max(x[row, l], 0.0)
+
+
+@njit(**_JIT_NO_NRT)
+def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
+                    n_months, rk4, disc_month, disc_health_month, record_rows, out_final,
+                    out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
+                    th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
+                    sp, sv, sr, sa, sc, sg, fac):
+    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers;
+    ``record_rows`` are the rows of ``x`` snapshotted into ``out_traj`` at each month end.
+
+    ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
+    last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
+    (``simulate_batch`` allocates them so).
+    """
+    nco, npop, nprev, nreact, nag = sizes
+    pop_cohort = topo[0]
+    prev_order = topo[5]
+    ulink_prev = topo[22]
+    sub_prev = topo[23]
+    L = th.shape[1]
+    nev = ev_month.shape[0]
+    nrec = record_rows.shape[0]
+    _lanes_of_block(theta, run0, nrun, th)
+    _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order, pop_cohort, ulink_prev, sub_prev)
+    _initial_state(th, po, lo, npop, nprev, nag, x, growth, sa)
+    _settle_month0(x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, lo, sizes, topo)
+    _snapshot(x, record_rows, out_traj, run0, nrun, 0)
 
     _growth_steps(th, po, nco, nag, dt, step_full, step_half)
-    g_start = lo[LO_PG] + PG_POOL_START
-    growth_base = ngrowth - 1
     ev = 0
-    n_steps = n_months * steps_per_month
-    for step in range(n_steps):
+    for step in range(n_months * steps_per_month):
         t = step * dt
         due = _apply_changes(th, t, ev, nev, ev_month, ev_param, ev_value, run0, nrun, L)
         if due != ev:
@@ -1206,7 +1344,6 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         month = step // steps_per_month
         disc = disc_month[month]
         disc_h = disc_health_month[month]
-
         if not rk4:
             # the Euler step itself: xn = x + dt * dx/dt, then swap
             _derivative(t, 1.0, dt, x, xn, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
@@ -1214,67 +1351,88 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         else:
             _derivative(t, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
                         disc_h, lo, sizes, topo)
-        # the savings baseline follows actual reactive spend until the pool opens
-        for a in range(nag):
-            ref_norm = a * NSA + SA_REF_NORM
-            cash = a * NSA + SA_REACT_CASH
-            efficiency = nco + nag + a
-            for l in range(L):
-                sa[ref_norm, l] = sa[cash, l] / (growth[growth_base, l] * growth[efficiency, l]) \
-                    if t <= par[g_start, l] else sa[ref_norm, l]
+        _follow_savings_baseline(t, par, growth, sa, lo, nco, nag)
         if not rk4:
             x, xn = xn, x
-            for j in range(ngrowth):
+            for j in range(growth.shape[0]):
                 for l in range(L):
                     growth[j, l] *= step_full[j, l]
         else:
-            half = 0.5 * dt
-            for j in range(ngrowth):
-                for l in range(L):
-                    gtmp[j, l] = growth[j, l]
-                for l in range(L):
-                    growth[j, l] = gtmp[j, l] * step_half[j, l]
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + half * k1[j, l]
-            _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + half * k2[j, l]
-            _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            for j in range(ngrowth):
-                for l in range(L):
-                    growth[j, l] = gtmp[j, l] * step_full[j, l]
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + dt * k3[j, l]
-            _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            sixth = dt / 6.0
-            for j in range(nx):
-                for l in range(L):
-                    x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
-            # a stock emptied within the step ends at 0, not a rounding error below it
-            for i in range(npop):
-                row = lo[LO_XP] + i * NXP + XP_PEOPLE
-                for l in range(L):
-                    x[row, l] = max(x[row, l], 0.0)
-            for r in range(nreact):
-                row = lo[LO_XR] + r * NXR + XR_WAITING
-                for l in range(L):
-                    x[row, l] = max(x[row, l], 0.0)
+            _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half, sp, sv,
+                      sr, sa, sc, sg, fac, dt, disc, disc_h, lo, sizes, topo)
         if (step + 1) % steps_per_month == 0 and nrec > 0:
-            m = (step + 1) // steps_per_month
-            for l in range(nrun):
-                for j in range(nrec):
-                    out_traj[run0 + l, m, j] = x[record_rows[j], l]
+            _snapshot(x, record_rows, out_traj, run0, nrun, (step + 1) // steps_per_month)
 
-    for j in range(n_out):
+    for j in range(xrow.shape[0]):
         src = xrow[j]
         for l in range(nrun):
             out_final[run0 + l, j] = x[src, l]
+
+
+@njit(**_JIT)
+def _escalation_factor_rows(npop, nprev, nreact, pop_prev_ptr, pop_prev, pop_react_ptr,
+                            pop_react, pop_ag_ptr, pop_ag):
+    """The rows of ``fac`` whose product is each population index's escalation multiplier:
+    its preventive services' prevention factors, its reactive services' waiting factors and
+    its agencies' erosion factors, as a list per index (ptr, rows)."""
+    mult_ptr = np.zeros(npop + 1, dtype=np.int64)
+    for i in range(npop):
+        mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
+            (pop_react_ptr[i + 1] - pop_react_ptr[i]) + (pop_ag_ptr[i + 1] - pop_ag_ptr[i])
+    mult_rows = np.empty(mult_ptr[npop], dtype=np.int64)
+    for i in range(npop):
+        q = mult_ptr[i]
+        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
+            mult_rows[q] = pop_prev[k]
+            q += 1
+        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
+            mult_rows[q] = nprev + pop_react[k]
+            q += 1
+        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
+            mult_rows[q] = nprev + nreact + pop_ag[k]
+            q += 1
+    return mult_ptr, mult_rows
+
+
+@njit(**_JIT)
+def _topology(lo, nfac, nprev, nreact, pop_cohort, pop_first, pop_last, pop_utility,
+              prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
+              react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
+              mechanisms):
+    """The ``topo`` tuple :func:`_derivative` reads: the model's structure arrays, with the
+    people and utilisation lists turned into record rows in padded chunks of GATHER
+    (:func:`_gather_chunks`) and each need state's neighbours in its cohort's chain."""
+    (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev, util_link_ptr,
+     util_link) = mechanisms
+    npop = pop_cohort.shape[0]
+    nutil = react_pop.shape[0]
+    zero_x = lo[LO_XG] + XG_ZERO
+    react_people = np.empty(nutil, dtype=np.int64)
+    react_util = np.empty(nutil, dtype=np.int64)
+    for k in range(nutil):
+        react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
+        react_util[k] = lo[LO_PUE] + k  # the effective utilisation (scratch rows of par)
+    react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
+    _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
+    prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
+    for k in range(prev_pop.shape[0]):
+        prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
+    prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
+    mult_ptr, mult_rows = _escalation_factor_rows(npop, nprev, nreact, pop_prev_ptr, pop_prev,
+                                                  pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
+    mult_chunk_ptr, mult_chunk_fac = _gather_chunks(mult_ptr, mult_rows, nfac - 1)
+    # neighbours in the cohort's chain of need states (the zero row of ``sp`` at the ends)
+    zero_sp = npop * NSP
+    pop_esc_below = np.empty(npop, dtype=np.int64)
+    pop_rec_above = np.empty(npop, dtype=np.int64)
+    for i in range(npop):
+        pop_esc_below[i] = zero_sp if pop_first[i] else (i - 1) * NSP + SP_ESC
+        pop_rec_above[i] = zero_sp if pop_last[i] else (i + 1) * NSP + SP_REC
+    return (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+            prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+            pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+            ulink_prev, sub_prev, util_link_ptr, util_link)
 
 
 @njit(parallel=True, **_JIT)
@@ -1293,10 +1451,8 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
     util_link_ptr, util_link): the structure arrays of the substitution links, cohort
     transitions and utilisation-effect links (:func:`tpsim.models.structure.compile_scenario`).
     ``naux`` is accepted for compatibility and ignored: the kernel sizes its own scratch."""
-    (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev, util_link_ptr,
-     util_link) = mechanisms
-    nulink = ulink_prev.shape[0]
-    nsub = sub_prev.shape[0]
+    nulink = mechanisms[4].shape[0]
+    nsub = mechanisms[5].shape[0]
     nruns = theta.shape[0]
     nparam = theta.shape[1]
     nblocks = (nruns + LANES - 1) // LANES
@@ -1306,56 +1462,19 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
         nstage += prev_order[v]
     nutil = react_pop.shape[0]
 
-    # record layout and the padded gather lists (shared, read-only)
+    # record layout, record rows of the snapshots, and the structure tables (shared, read-only)
     lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub)
     xrow = _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag)
-    record_rows = np.empty(record_idx.shape[0], dtype=np.int64)  # record rows of the snapshots
+    record_rows = np.empty(record_idx.shape[0], dtype=np.int64)
     for j in range(record_idx.shape[0]):
         record_rows[j] = xrow[record_idx[j]]
-    zero_x = lo[LO_XG] + XG_ZERO
-    react_people = np.empty(nutil, dtype=np.int64)
-    react_util = np.empty(nutil, dtype=np.int64)
-    for k in range(nutil):
-        react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
-        react_util[k] = lo[LO_PUE] + k  # the effective utilisation (scratch rows of par)
-    react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
-    _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
-    prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
-    for k in range(prev_pop.shape[0]):
-        prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
-    prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
-    # factors of each escalation multipliers (rows of ``fac``): prevention, waiting, erosion
+    # factors of the escalation and recovery multipliers and of the links (rows of ``fac``)
     nfac = 2 * nprev + nreact + nag + nulink + nsub + 1
-    mult_ptr = np.zeros(npop + 1, dtype=np.int64)
-    for i in range(npop):
-        mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
-            (pop_react_ptr[i + 1] - pop_react_ptr[i]) + (pop_ag_ptr[i + 1] - pop_ag_ptr[i])
-    mult_rows = np.empty(mult_ptr[npop], dtype=np.int64)
-    for i in range(npop):
-        q = mult_ptr[i]
-        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
-            mult_rows[q] = pop_prev[k]
-            q += 1
-        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
-            mult_rows[q] = nprev + pop_react[k]
-            q += 1
-        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
-            mult_rows[q] = nprev + nreact + pop_ag[k]
-            q += 1
-    mult_chunk_ptr, mult_chunk_fac = _gather_chunks(mult_ptr, mult_rows, nfac - 1)
-    # neighbours in the cohort's chain of need states (the zero row of ``sp`` at the ends)
-    zero_sp = npop * NSP
-    pop_esc_below = np.empty(npop, dtype=np.int64)
-    pop_rec_above = np.empty(npop, dtype=np.int64)
-    for i in range(npop):
-        pop_esc_below[i] = zero_sp if pop_first[i] else (i - 1) * NSP + SP_ESC
-        pop_rec_above[i] = zero_sp if pop_last[i] else (i + 1) * NSP + SP_REC
+    topo = _topology(lo, nfac, nprev, nreact, pop_cohort, pop_first, pop_last, pop_utility,
+                     prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency,
+                     react_ptr, react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react,
+                     pop_ag_ptr, pop_ag, mechanisms)
     sizes = (nco, npop, nprev, nreact, nag)
-    topo = (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
-            prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
-            pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
-            ulink_prev, sub_prev, util_link_ptr, util_link)
     npar = lo[LO_NPAR]
     nx = lo[LO_NX]
 
