@@ -253,63 +253,52 @@ def _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub):
     return lo
 
 
+# (block of the ``xo`` state layout, field of the entity's record) for each entity type
+_POP_FIELDS = np.array([[X_POP, XP_PEOPLE], [A_PERSON_MONTHS, XP_PERSON_MONTHS]])
+_PREV_FIELDS = np.array([[X_FUNDING, XV_FUNDING], [X_POOL_PLACES, XV_POOL_PLACES],
+                         [X_COMMUNITY, XV_COMMUNITY], [A_ACT_PREV, XV_ACT],
+                         [A_SPEND_PREV, XV_SPEND], [X_PERSIST, XV_PERSIST]])
+_REACT_FIELDS = np.array([[X_WAITING, XR_WAITING], [X_CAPBASE, XR_CAPBASE], [A_ACT_REACT, XR_ACT],
+                          [A_SPEND_REACT, XR_SPEND], [A_VALUE_REACT, XR_VALUE],
+                          [X_CAPINIT, XR_CAPINIT]])
+_AGENCY_FIELDS = np.array([[X_RESERVES, XA_RESERVES], [X_PERCEIVED, XA_PERCEIVED],
+                           [X_CAPTURED, XA_CAPTURED], [A_AG_SPEND, XA_SPEND],
+                           [A_AG_OVERHEAD, XA_OVERHEAD], [A_AG_CONTRIB, XA_CONTRIB],
+                           [A_AG_CAPTURE, XA_CAPTURE], [A_BUDGET, XA_BUDGET],
+                           [A_DISC_AG, XA_DISC]])
+_COHORT_FIELDS = np.array([[A_INFLOW, XC_INFLOW], [A_EXIT, XC_EXIT], [A_ESC, XC_ESC],
+                           [A_REC, XC_REC], [A_DEATH, XC_DEATH], [A_TRANS_OUT, XC_TRANS_OUT],
+                           [A_TRANS_IN, XC_TRANS_IN], [A_EMPLOYED, XC_EMPLOYED],
+                           [A_EMPLOY_VALUE, XC_EMPLOY_VALUE]])
+_GLOBAL_FIELDS = np.array([[X_POOL, XG_POOL], [A_POOL_IN, XG_POOL_IN],
+                           [A_REINVESTED, XG_REINVESTED], [A_POOL_SPEND, XG_POOL_SPEND],
+                           [A_SETUP, XG_SETUP], [A_DOUBLE_RUNNING, XG_DR],
+                           [A_DISC_TOTAL, XG_DISC_TOTAL], [A_DISC_QALY, XG_DISC_QALY],
+                           [A_TOTAL, XG_TOTAL]])
+
+
+@njit(**_JIT)
+def _field_rows(xrow, xo, fields, base, stride, n):
+    """Record rows of ``n`` entities whose records start at ``base`` and are ``stride`` rows
+    apart, for each (state block, record field) pair of ``fields``."""
+    for k in range(fields.shape[0]):
+        first = xo[fields[k, 0]]
+        for e in range(n):
+            xrow[first + e] = base + e * stride + fields[k, 1]
+
+
 @njit(**_JIT)
 def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
     """Record row of every state entry of the ``xo`` layout."""
     xrow = np.empty(xo[-1], dtype=np.int64)
-    for i in range(npop):
-        xrow[xo[X_POP] + i] = lo[LO_XP] + i * NXP + XP_PEOPLE
-        xrow[xo[A_PERSON_MONTHS] + i] = lo[LO_XP] + i * NXP + XP_PERSON_MONTHS
+    _field_rows(xrow, xo, _POP_FIELDS, lo[LO_XP], NXP, npop)
     for k in range(nstage):
         xrow[xo[X_STAGE] + k] = lo[LO_XS] + k
-    for v in range(nprev):
-        base = lo[LO_XV] + v * NXV
-        xrow[xo[X_FUNDING] + v] = base + XV_FUNDING
-        xrow[xo[X_POOL_PLACES] + v] = base + XV_POOL_PLACES
-        xrow[xo[X_COMMUNITY] + v] = base + XV_COMMUNITY
-        xrow[xo[A_ACT_PREV] + v] = base + XV_ACT
-        xrow[xo[A_SPEND_PREV] + v] = base + XV_SPEND
-        xrow[xo[X_PERSIST] + v] = base + XV_PERSIST
-    for r in range(nreact):
-        base = lo[LO_XR] + r * NXR
-        xrow[xo[X_WAITING] + r] = base + XR_WAITING
-        xrow[xo[X_CAPBASE] + r] = base + XR_CAPBASE
-        xrow[xo[A_ACT_REACT] + r] = base + XR_ACT
-        xrow[xo[A_SPEND_REACT] + r] = base + XR_SPEND
-        xrow[xo[A_VALUE_REACT] + r] = base + XR_VALUE
-        xrow[xo[X_CAPINIT] + r] = base + XR_CAPINIT
-    for a in range(nag):
-        base = lo[LO_XA] + a * NXA
-        xrow[xo[X_RESERVES] + a] = base + XA_RESERVES
-        xrow[xo[X_PERCEIVED] + a] = base + XA_PERCEIVED
-        xrow[xo[X_CAPTURED] + a] = base + XA_CAPTURED
-        xrow[xo[A_AG_SPEND] + a] = base + XA_SPEND
-        xrow[xo[A_AG_OVERHEAD] + a] = base + XA_OVERHEAD
-        xrow[xo[A_AG_CONTRIB] + a] = base + XA_CONTRIB
-        xrow[xo[A_AG_CAPTURE] + a] = base + XA_CAPTURE
-        xrow[xo[A_BUDGET] + a] = base + XA_BUDGET
-        xrow[xo[A_DISC_AG] + a] = base + XA_DISC
-    for c in range(nco):
-        base = lo[LO_XC] + c * NXC
-        xrow[xo[A_INFLOW] + c] = base + XC_INFLOW
-        xrow[xo[A_EXIT] + c] = base + XC_EXIT
-        xrow[xo[A_ESC] + c] = base + XC_ESC
-        xrow[xo[A_REC] + c] = base + XC_REC
-        xrow[xo[A_DEATH] + c] = base + XC_DEATH
-        xrow[xo[A_TRANS_OUT] + c] = base + XC_TRANS_OUT
-        xrow[xo[A_TRANS_IN] + c] = base + XC_TRANS_IN
-        xrow[xo[A_EMPLOYED] + c] = base + XC_EMPLOYED
-        xrow[xo[A_EMPLOY_VALUE] + c] = base + XC_EMPLOY_VALUE
-    g = lo[LO_XG]
-    xrow[xo[X_POOL]] = g + XG_POOL
-    xrow[xo[A_POOL_IN]] = g + XG_POOL_IN
-    xrow[xo[A_REINVESTED]] = g + XG_REINVESTED
-    xrow[xo[A_POOL_SPEND]] = g + XG_POOL_SPEND
-    xrow[xo[A_SETUP]] = g + XG_SETUP
-    xrow[xo[A_DOUBLE_RUNNING]] = g + XG_DR
-    xrow[xo[A_DISC_TOTAL]] = g + XG_DISC_TOTAL
-    xrow[xo[A_DISC_QALY]] = g + XG_DISC_QALY
-    xrow[xo[A_TOTAL]] = g + XG_TOTAL
+    _field_rows(xrow, xo, _PREV_FIELDS, lo[LO_XV], NXV, nprev)
+    _field_rows(xrow, xo, _REACT_FIELDS, lo[LO_XR], NXR, nreact)
+    _field_rows(xrow, xo, _AGENCY_FIELDS, lo[LO_XA], NXA, nag)
+    _field_rows(xrow, xo, _COHORT_FIELDS, lo[LO_XC], NXC, nco)
+    _field_rows(xrow, xo, _GLOBAL_FIELDS, lo[LO_XG], 0, 1)
     return xrow
 
 
@@ -347,27 +336,51 @@ def _credit(th, po, v, l):
         th[po[P_PV_ATTRIBUTION] + v, l]
 
 
+# (theta block, record field) of the parameters copied as they are, per entity type
+_POP_COPIES = np.array([[P_INFLOW, PP_INFLOW], [P_EXIT, PP_EXIT],
+                        [P_DEATH_SHARE, PP_DEATH_SHARE], [P_TRANS_SHARE, PP_TRANS_SHARE],
+                        [P_EMPLOYMENT, PP_EMPLOY]])
+_PREV_COPIES = np.array([[P_PV_UNIT_COST, PV_UNIT_COST], [P_PV_PLACES, PV_PLACES],
+                         [P_PV_UPTAKE, PV_UPTAKE], [P_PV_COMM_PLACES, PV_COMM_PLACES],
+                         [P_PV_COMM_UNIT_COST, PV_COMM_UNIT_COST],
+                         [P_PV_POOL_SHARE, PV_POOL_SHARE]])
+_REACT_COPIES = np.array([[P_RV_UNIT_COST, PR_UNIT_COST], [P_RV_FIXED_SHARE, PR_FIXED_SHARE],
+                          [P_RV_CAPACITY, PR_CAPACITY]])
+_AGENCY_COPIES = np.array([[P_AG_BUDGET, PA_BUDGET], [P_AG_OVERHEAD, PA_OVERHEAD],
+                           [P_AG_CUT_RATE, PA_CUT_RATE], [P_AG_RESTORE_RATE, PA_RESTORE_RATE],
+                           [P_AG_FLOOR, PA_FLOOR], [P_AG_CONTRIBUTION, PA_CONTRIBUTION]])
+
+
+@njit(**_JIT_NO_NRT)
+def _copy_params(th, par, po, copies, base, stride, n):
+    """Copy entry e of each theta block of ``copies`` into its field of record e (records from
+    ``base``, ``stride`` rows apart), in every lane."""
+    L = th.shape[1]
+    for k in range(copies.shape[0]):
+        src = po[copies[k, 0]]
+        field = copies[k, 1]
+        for e in range(n):
+            dst = base + e * stride + field
+            for l in range(L):
+                par[dst, l] = th[src + e, l]
+
+
 @njit(**_JIT_NO_NRT)
 def _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort):
     """Per population index: flow rates (no escalation from a top state, no recovery from a
     bottom one), exit split, employment and its value."""
     L = th.shape[1]
+    _copy_params(th, par, po, _POP_COPIES, lo[LO_PP], NPP, npop)
     for i in range(npop):
         dst = lo[LO_PP] + i * NPP
         has_esc = not pop_last[i]
         has_rec = not pop_first[i]
         c = pop_cohort[i]
         for l in range(L):
-            par[dst + PP_INFLOW, l] = th[po[P_INFLOW] + i, l]
             par[dst + PP_ESC, l] = th[po[P_ESC] + i, l] if has_esc else 0.0
             par[dst + PP_REC, l] = th[po[P_REC] + i, l] if has_rec else 0.0
-            par[dst + PP_EXIT, l] = th[po[P_EXIT] + i, l]
-            death = th[po[P_DEATH_SHARE] + i, l]
-            move = th[po[P_TRANS_SHARE] + i, l]
-            par[dst + PP_DEATH_SHARE, l] = death
-            par[dst + PP_TRANS_SHARE, l] = move
-            par[dst + PP_LEAVE_SHARE, l] = 1.0 - death - move
-            par[dst + PP_EMPLOY, l] = th[po[P_EMPLOYMENT] + i, l]
+            par[dst + PP_LEAVE_SHARE, l] = 1.0 - th[po[P_DEATH_SHARE] + i, l] - \
+                th[po[P_TRANS_SHARE] + i, l]
             par[dst + PP_EMPLOY_VALUE, l] = th[po[P_EMPLOY_VALUE] + c, l]
 
 
@@ -375,6 +388,7 @@ def _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort):
 def _preventive_params(th, par, lo, po, nprev, prev_order):
     """Per preventive service: costs, places, credited effects, delay rate and reciprocals."""
     L = th.shape[1]
+    _copy_params(th, par, po, _PREV_COPIES, lo[LO_PV], NPV, nprev)
     for v in range(nprev):
         dst = lo[LO_PV] + v * NPV
         order = prev_order[v]
@@ -382,21 +396,14 @@ def _preventive_params(th, par, lo, po, nprev, prev_order):
             credit = _credit(th, po, v, l)
             decay = th[po[P_PV_DECAY] + v, l]
             persists = decay < np.inf
-            par[dst + PV_UNIT_COST, l] = th[po[P_PV_UNIT_COST] + v, l]
-            par[dst + PV_PLACES, l] = th[po[P_PV_PLACES] + v, l]
-            par[dst + PV_UPTAKE, l] = th[po[P_PV_UPTAKE] + v, l]
             par[dst + PV_EFFECT, l] = th[po[P_PV_EFFECT] + v, l] * credit
             par[dst + PV_SHORT_RUN, l] = th[po[P_PV_SHORT_RUN] + v, l] * credit
             par[dst + PV_RECOVERY, l] = th[po[P_PV_RECOVERY] + v, l] * credit
             par[dst + PV_INV_DECAY, l] = 1.0 / decay if persists else 0.0
             par[dst + PV_PERSIST_FLAG, l] = 1.0 if persists else 0.0
             par[dst + PV_RATE, l] = order / th[po[P_PV_TIME_TO_EFFECT] + v, l]
-            par[dst + PV_COMM_PLACES, l] = th[po[P_PV_COMM_PLACES] + v, l]
-            par[dst + PV_COMM_UNIT_COST, l] = th[po[P_PV_COMM_UNIT_COST] + v, l]
             par[dst + PV_INV_COMM_RAMP, l] = 1.0 / th[po[P_PV_COMM_RAMP] + v, l]
-            share = th[po[P_PV_POOL_SHARE] + v, l]
-            par[dst + PV_POOL_SHARE, l] = share
-            par[dst + PV_POOL_FLAG, l] = 1.0 if share > 0.0 else 0.0
+            par[dst + PV_POOL_FLAG, l] = 1.0 if th[po[P_PV_POOL_SHARE] + v, l] > 0.0 else 0.0
 
 
 @njit(**_JIT_NO_NRT)
@@ -404,15 +411,12 @@ def _reactive_params(th, par, lo, po, nreact):
     """Per reactive service: costs, capacity, reciprocal delays, waiting-list coefficient."""
     L = th.shape[1]
     g = po[P_GLOBAL]
+    _copy_params(th, par, po, _REACT_COPIES, lo[LO_PR], NPR, nreact)
     for r in range(nreact):
         dst = lo[LO_PR] + r * NPR
         for l in range(L):
-            fixed = th[po[P_RV_FIXED_SHARE] + r, l]
-            par[dst + PR_UNIT_COST, l] = th[po[P_RV_UNIT_COST] + r, l]
-            par[dst + PR_VARIABLE_SHARE, l] = 1.0 - fixed
-            par[dst + PR_FIXED_SHARE, l] = fixed
+            par[dst + PR_VARIABLE_SHARE, l] = 1.0 - th[po[P_RV_FIXED_SHARE] + r, l]
             par[dst + PR_INV_DECOMMISSION, l] = 1.0 / th[po[P_RV_DECOMMISSION] + r, l]
-            par[dst + PR_CAPACITY, l] = th[po[P_RV_CAPACITY] + r, l]
             par[dst + PR_INV_QUEUE_CLEAR, l] = 1.0 / th[po[P_RV_QUEUE_CLEAR] + r, l]
             par[dst + PR_WAIT_COEF, l] = th[g + G_LOOP_WAITING, l] * \
                 th[po[P_RV_DETERIORATION] + r, l]
@@ -422,22 +426,16 @@ def _reactive_params(th, par, lo, po, nreact):
 @njit(**_JIT_NO_NRT)
 def _agency_params(th, par, lo, po, nag):
     """Per agency: budget, overhead, policy rates, erosion coefficient, pool contribution."""
+    _copy_params(th, par, po, _AGENCY_COPIES, lo[LO_PA], NPA, nag)
+    erosion_loop = po[P_GLOBAL] + G_LOOP_EROSION
     L = th.shape[1]
-    g = po[P_GLOBAL]
     for a in range(nag):
         dst = lo[LO_PA] + a * NPA
         for l in range(L):
-            contribution = th[po[P_AG_CONTRIBUTION] + a, l]
-            par[dst + PA_BUDGET, l] = th[po[P_AG_BUDGET] + a, l]
-            par[dst + PA_OVERHEAD, l] = th[po[P_AG_OVERHEAD] + a, l]
             par[dst + PA_INV_PERCEPTION, l] = 1.0 / th[po[P_AG_PERCEPTION] + a, l]
-            par[dst + PA_CUT_RATE, l] = th[po[P_AG_CUT_RATE] + a, l]
-            par[dst + PA_RESTORE_RATE, l] = th[po[P_AG_RESTORE_RATE] + a, l]
-            par[dst + PA_FLOOR, l] = th[po[P_AG_FLOOR] + a, l]
-            par[dst + PA_EROSION_COEF, l] = th[g + G_LOOP_EROSION, l] * \
-                th[po[P_AG_EROSION] + a, l]
-            par[dst + PA_CONTRIBUTION, l] = contribution
-            par[dst + PA_PARTICIPATES, l] = 1.0 if contribution > 0.0 else 0.0
+            par[dst + PA_EROSION_COEF, l] = th[erosion_loop, l] * th[po[P_AG_EROSION] + a, l]
+            par[dst + PA_PARTICIPATES, l] = \
+                1.0 if th[po[P_AG_CONTRIBUTION] + a, l] > 0.0 else 0.0
 
 
 @njit(**_JIT_NO_NRT)
@@ -477,19 +475,19 @@ def _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev):
             par[dst, l] = th[src, l]
     for l in range(L):
         par[lo[LO_PZERO], l] = 0.0
-    # credited effects of the links
-    for k in range(ulink_prev.shape[0]):
-        src = po[P_UTIL_EFFECT] + k
-        dst = lo[LO_PUL] + k
-        v = ulink_prev[k]
+    _credited_links(th, par, po, po[P_UTIL_EFFECT], lo[LO_PUL], ulink_prev)
+    _credited_links(th, par, po, po[P_SUBSTITUTION], lo[LO_PSUB], sub_prev)
+
+
+@njit(**_JIT_NO_NRT)
+def _credited_links(th, par, po, src, dst, link_prev):
+    """The effect of each link (theta rows from ``src``) credited to the preventive service
+    ``link_prev[k]`` that makes it, into the rows of ``par`` from ``dst``."""
+    L = th.shape[1]
+    for k in range(link_prev.shape[0]):
+        v = link_prev[k]
         for l in range(L):
-            par[dst, l] = th[src, l] * _credit(th, po, v, l)
-    for k in range(sub_prev.shape[0]):
-        src = po[P_SUBSTITUTION] + k
-        dst = lo[LO_PSUB] + k
-        v = sub_prev[k]
-        for l in range(L):
-            par[dst, l] = th[src, l] * _credit(th, po, v, l)
+            par[dst + k, l] = th[src + k, l] * _credit(th, po, v, l)
 
 
 @njit(**_JIT_NO_NRT)
@@ -504,8 +502,8 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
     _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev)
 
 
-LOAD_PARAMS_STEPS = (_credit, _cohort_params, _preventive_params, _reactive_params,
-                     _agency_params, _global_params, _utilisation_params)
+LOAD_PARAMS_STEPS = (_credit, _copy_params, _credited_links, _cohort_params, _preventive_params,
+                     _reactive_params, _agency_params, _global_params, _utilisation_params)
 """The steps :func:`_load_params` calls; the generated kernel calls it too, so its cache key
 hashes their source."""
 
@@ -534,7 +532,8 @@ def _lane_rows(typingctx, a):
 @njit(**_JIT_DERIVATIVE)
 def _pool_switches(t, par, sg, sc, lo, nco):
     """Time-dependent switches of the pool at time ``t`` (months: active, overhead ramp, set-up
-    and double-running cost) into ``sg``; zero the sums of ``sg`` and ``sc`` this evaluation adds to."""
+    and double-running cost) into ``sg``; zero the sums of ``sg`` and ``sc`` this evaluation
+    adds to."""
     L = sg.shape[1]
     par, sg, sc = _lane_rows(par), _lane_rows(sg), _lane_rows(sc)
     pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
@@ -593,6 +592,7 @@ def _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco,
     for v in range(nprev):
         sv_v = sv[v * NSV:(v + 1) * NSV]
         # people eligible: GATHER states per loop; the last GATHER are added in the main loop
+        # (spelled out four at a time on purpose: "Fixed-width gathers" in the module docstring)
         c_first = prev_chunk_ptr[v]
         c_last = prev_chunk_ptr[v + 1] - 1
         for c in range(c_first, c_last):
@@ -679,30 +679,31 @@ def _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco,
 
 
 @njit(**_JIT_DERIVATIVE)
+def _link_factors(par, sv, fac, p_first, f_first, link_prev):
+    """Factor 1 - (credited effect x effective coverage of the service making the link) of
+    each link: effects from row ``p_first`` of ``par``, factors to row ``f_first`` of ``fac``."""
+    L = sv.shape[1]
+    par, sv, fac = _lane_rows(par), _lane_rows(sv), _lane_rows(fac)
+    for k in range(link_prev.shape[0]):
+        v = link_prev[k]
+        factor = fac[f_first + k]
+        effect = par[p_first + k]
+        effective = sv[v * NSV + SV_EFFECTIVE]
+        for l in range(L):
+            factor[l] = 1.0 - effect[l] * effective[l]
+
+
+@njit(**_JIT_DERIVATIVE)
 def _utilisation_links(par, sv, fac, lo, f_ulink, f_sub, ulink_prev, sub_prev,
                        util_link_ptr, util_link):
     """Factors of the utilisation-effect and substitution links (rows ``f_ulink + k`` and
     ``f_sub + k`` of ``fac``), and the effective utilisation of each (reactive service,
     population index) pair: its base rate times the product of its links' factors."""
-    nulink = ulink_prev.shape[0]
-    nsub = sub_prev.shape[0]
     nutil = util_link_ptr.shape[0] - 1
     L = sv.shape[1]
     par, sv, fac = _lane_rows(par), _lane_rows(sv), _lane_rows(fac)
-    for k in range(nulink):
-        v = ulink_prev[k]
-        factor = fac[f_ulink + k]
-        effect = par[lo[LO_PUL] + k]
-        effective = sv[v * NSV + SV_EFFECTIVE]
-        for l in range(L):
-            factor[l] = 1.0 - effect[l] * effective[l]
-    for k in range(nsub):
-        v = sub_prev[k]
-        factor = fac[f_sub + k]
-        share = par[lo[LO_PSUB] + k]
-        effective = sv[v * NSV + SV_EFFECTIVE]
-        for l in range(L):
-            factor[l] = 1.0 - share[l] * effective[l]
+    _link_factors(par, sv, fac, lo[LO_PUL], f_ulink, ulink_prev)
+    _link_factors(par, sv, fac, lo[LO_PSUB], f_sub, sub_prev)
     for k in range(nutil):
         rate = par[lo[LO_PUE] + k]
         for l in range(L):
@@ -733,6 +734,7 @@ def _reactive_services(keep, h, x, out, par, growth, sr, sa, sg, fac, lo, nco, n
     stock_floor = 0.0 if keep > 0.0 else -np.inf
     for r in range(nreact):
         sr_r = sr[r * NSR:(r + 1) * NSR]
+        # (spelled out four at a time on purpose: "Fixed-width gathers" in the module docstring)
         # people served and demand: GATHER utilisation pairs per loop, the last GATHER in the
         # main loop
         c_first = react_chunk_ptr[r]
@@ -823,6 +825,8 @@ def _people_flows(keep, h, x, out, par, growth, sp, sc, sg, fac, dt, disc_h, lo,
     qaly = sg[SG_QALY]
     for i in range(npop):
         sp_i = sp[i * NSP:(i + 1) * NSP]
+        # the factors GATHER per loop, spelled out four at a time on purpose ("Fixed-width
+        # gathers" in the module docstring)
         c_first = mult_chunk_ptr[i]
         c_last = mult_chunk_ptr[i + 1] - 1
         for c in range(c_first, c_last):
@@ -1023,13 +1027,13 @@ def _funding_and_pool_places(keep, h, x, out, par, sv, sa, sg, dt, lo, nprev, pr
                                   xg[XG_POOL, l] * pg[PG_INV_SPEND_DOWN, l] -
                                   sg[SG_SETUP, l] - sg[SG_DR, l] - sg[SG_POOL_COMMUNITY, l])
     for v in range(nprev):
-        a = prev_agency[v]
         b = lo[LO_PV] + v * NPV
         pv = par[b:b + NPV]
         b = lo[LO_XV] + v * NXV
         xv = x[b:b + NXV]
         outv = out[b:b + NXV]
         sv_v = sv[v * NSV:(v + 1) * NSV]
+        a = prev_agency[v]
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
         budget = sa[a * NSA + SA_BUDGET]
@@ -1256,6 +1260,15 @@ def _follow_savings_baseline(t, par, growth, sa, lo, nco, nag):
 
 
 @njit(**_JIT_NO_NRT)
+def _rk4_stage_state(x, k, h, xn):
+    """The state an RK4 stage is evaluated at: ``xn = x + h * k``."""
+    L = x.shape[1]
+    for j in range(x.shape[0]):
+        for l in range(L):
+            xn[j, l] = x[j, l] + h * k[j, l]
+
+
+@njit(**_JIT_NO_NRT)
 def _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half, sp, sv, sr,
               sa, sc, sg, fac, dt, disc, disc_h, lo, sizes, topo):
     """The rest of a classical RK4 step once ``k1`` holds dx/dt at ``t``: stages 2 to 4 (the
@@ -1271,22 +1284,16 @@ def _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half,
             gtmp[j, l] = growth[j, l]
         for l in range(L):
             growth[j, l] = gtmp[j, l] * step_half[j, l]
-    for j in range(nx):
-        for l in range(L):
-            xn[j, l] = x[j, l] + half * k1[j, l]
+    _rk4_stage_state(x, k1, half, xn)
     _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
                 dt, disc, disc_h, lo, sizes, topo)
-    for j in range(nx):
-        for l in range(L):
-            xn[j, l] = x[j, l] + half * k2[j, l]
+    _rk4_stage_state(x, k2, half, xn)
     _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
                 dt, disc, disc_h, lo, sizes, topo)
     for j in range(ngrowth):
         for l in range(L):
             growth[j, l] = gtmp[j, l] * step_full[j, l]
-    for j in range(nx):
-        for l in range(L):
-            xn[j, l] = x[j, l] + dt * k3[j, l]
+    _rk4_stage_state(x, k3, dt, xn)
     _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
                 dt, disc, disc_h, lo, sizes, topo)
     sixth = dt / 6.0
@@ -1480,18 +1487,16 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
 
     for chunk in prange(nchunks):
         # buffers allocated once per chunk, never inside the time loop
-        th = np.empty((nparam, LANES))
-        par = np.empty((npar, LANES))
-        x = np.zeros((nx, LANES))
-        xn = np.zeros((nx, LANES))
-        k1 = np.zeros((nx, LANES))
-        k2 = np.zeros((nx, LANES))
-        k3 = np.zeros((nx, LANES))
-        k4 = np.zeros((nx, LANES))
-        growth = np.empty((ngrowth, LANES))
-        gtmp = np.empty((ngrowth, LANES))
-        step_full = np.empty((ngrowth, LANES))
-        step_half = np.empty((ngrowth, LANES))
+        # parameters: the block's theta and its records
+        th, par = np.empty((nparam, LANES)), np.empty((npar, LANES))
+        # the state, the Euler step's target, the RK4 stages
+        x, xn = np.zeros((nx, LANES)), np.zeros((nx, LANES))
+        k1, k2, k3, k4 = (np.zeros((nx, LANES)), np.zeros((nx, LANES)), np.zeros((nx, LANES)),
+                          np.zeros((nx, LANES)))
+        # growth factors, a copy within an RK4 step, their factors over a step and half one
+        growth, gtmp = np.empty((ngrowth, LANES)), np.empty((ngrowth, LANES))
+        step_full, step_half = np.empty((ngrowth, LANES)), np.empty((ngrowth, LANES))
+        # scratch records
         sp = np.zeros((npop * NSP + 1, LANES))
         sv = np.zeros((max(nprev, 1) * NSV, LANES))
         sr = np.zeros((max(nreact, 1) * NSR, LANES))
