@@ -41,9 +41,9 @@ from tpsim.models.structure import compile_scenario  # noqa: E402
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
 
-def load_kernel(path: str):
-    """The kernel module in ``path``, imported under a name of its own."""
-    spec = importlib.util.spec_from_file_location("tpsim_kernel_under_test", path)
+def load_kernel(path: str, name: str = "tpsim_kernel_under_test"):
+    """The kernel module in ``path``, imported as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module   # numba's cache pickles references by module name
     spec.loader.exec_module(module)

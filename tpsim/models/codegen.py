@@ -57,8 +57,8 @@ def cache_dir() -> Path:
 
 def structure_key(model, source: str | None = None) -> str:
     """Hash of the generated source (``source``, else generated now), of the generic-kernel
-    helpers it calls, of the integer layout constants they read and of numba's version: the
-    structure and this generator enter it, the parameters do not."""
+    helpers it calls, of the integer layout constants and field tables they read and of
+    numba's version: the structure and this generator enter it, the parameters do not."""
     import inspect
 
     import numba
@@ -71,6 +71,8 @@ def structure_key(model, source: str | None = None) -> str:
         consts = sorted((k, v) for k, v in vars(mod).items()
                         if k.isupper() and isinstance(v, int))
         h.update(repr(consts).encode())
+    tables = sorted((k, v.tolist()) for k, v in vars(K).items() if isinstance(v, np.ndarray))
+    h.update(repr(tables).encode())
     h.update((generate_source(model) if source is None else source).encode())
     return h.hexdigest()[:20]
 
