@@ -257,10 +257,14 @@ def test_calibrate_bayes_then_ensemble_with_the_posterior_then_learn(tmp_path):
     draws = read_posterior_draws(out / "posterior.csv")
     assert draws.names == tuple(TRUTH) and draws.n == FAST["draws"]
 
-    # the draws feed an ensemble through a scenario's uncertainty section
-    learnt = tmp_path / "learnt.yaml"
-    learnt.write_text(yaml.safe_dump({"name": "tiny_learnt", "extends": "tiny.yaml",
-                                      "uncertainty": {"posterior": "out/posterior.csv"}}))
+    # calibrated.yaml sets the posterior means and draws posterior.csv through its
+    # uncertainty section, so it feeds an ensemble and the report as written
+    learnt = out / "calibrated.yaml"
+    calibrated = load_scenario(learnt)
+    means = np.average(draws.draws, axis=0, weights=draws.weights)
+    for j, name in enumerate(draws.names):
+        assert calibrated.get(name) == pytest.approx(means[j], rel=1e-12), name
+    assert list(calibrated.uncertainty["posterior"]["paths"]) == list(TRUTH)
     ens = tmp_path / "ens"
     res = invoke("ensemble", learnt, "--against", tmp_path / "without.yaml", "--runs", 64,
                  "--out", ens, "--no-charts")
@@ -278,6 +282,10 @@ def test_calibrate_bayes_then_ensemble_with_the_posterior_then_learn(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "learn" / "learning.json").read_text())
     assert doc["update"]["months_after"] == 24
+    relearnt = load_scenario(tmp_path / "learn" / "calibrated.yaml")
+    updated = read_posterior_draws(tmp_path / "learn" / "posterior.csv")
+    means = np.average(updated.draws, axis=0, weights=updated.weights)
+    assert [relearnt.get(n) for n in updated.names] == pytest.approx(list(means), rel=1e-12)
     page = (tmp_path / "learn" / "learnt.md").read_text()
     assert "How each effect moved" in page and "P(fiscal NPV > 0)" in page
     so_far = read_local_data(tmp_path / "learn" / "data_so_far.csv", "2026-04", 24,
@@ -301,6 +309,25 @@ def test_calibrate_bayes_bad_config_exits_2_naming_file_and_key(tmp_path, case, 
     assert res.exit_code == 2
     assert "fit.yaml" in res.output and expect in res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_calibrated_yaml_leaves_out_the_posterior_when_the_scenario_draws_a_fitted_path(
+        tmp_path):
+    # A scenario cannot draw one path twice: the calibrated file keeps the original's section.
+    config = write_case(tmp_path)
+    scenario = yaml.safe_load((tmp_path / "tiny.yaml").read_text())
+    scenario["uncertainty"] = {"parameters": {
+        "cohorts.older_people.states.at_risk.escalation": {
+            "dist": "uniform", "low": 0.015, "high": 0.03}}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
+    res = invoke("calibrate", config, "--method", "bayes", "--out", tmp_path / "out", "--quiet")
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "out" / "calibrated.yaml").read_text()
+    assert "already draws a fitted parameter" in text and "posterior:" not in text
+    calibrated = load_scenario(tmp_path / "out" / "calibrated.yaml")
+    assert "posterior" not in calibrated.uncertainty
+    assert set(calibrated.uncertainty["parameters"]) == {
+        "cohorts.older_people.states.at_risk.escalation"}
 
 
 def test_calibrate_bayes_refuses_least_squares_starts(tmp_path):

@@ -219,3 +219,14 @@ def test_discover_command_writes_discovery_json_and_charts(tmp_path):
     assert within.exit_code == 0, within.output
     assert json.loads((tmp_path / "w" / "discovery.json").read_text())["runs_of_interest"] == \
         doc["runs_of_interest"]
+    # and npsv as the NPSV over the Parliament, a column of the saved runs
+    threshold = float(runs["npsv_parliament"].median())
+    social = CliRunner().invoke(main, ["discover", UNCERTAIN, "--against", SQUEEZE, "--runs",
+                                       "1500", "--horizon", "72", "--where",
+                                       f"npsv > {threshold!r}", "--within", "parliament",
+                                       "--no-charts", "--out", str(tmp_path / "s")],
+                                catch_exceptions=False)
+    assert social.exit_code == 0, social.output
+    assert json.loads((tmp_path / "s" / "discovery.json").read_text())["runs_of_interest"] == \
+        int((runs["npsv_parliament"] > threshold).sum())
+    assert not np.allclose(runs["npsv_parliament"], runs["npsv"])

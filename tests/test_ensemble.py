@@ -166,6 +166,9 @@ def test_fused_npsv_and_economic_npv_equal_the_appraisal_module(rich_job):
     # every part moved the social and economic cases away from the fiscal one
     npv, economic, npsv = (data.metrics[:, en.METRICS.index(m)] for m in ("npv", "economic_npv", "npsv"))
     assert np.all(np.abs(economic - npv) > 1.0) and np.all(np.abs(npsv - economic) > 1.0)
+    # and the Parliament's figures are the first months only
+    npsv_p = data.metrics[:, en.METRICS.index("npsv_parliament")]
+    assert np.all(np.abs(npsv_p - npsv) > 1.0)
     # the fiscal rows add up to the total; run_outcomes hands the same arrays out by name
     assert np.allclose(data.by_agency[0].sum(axis=1), npv, rtol=1e-12, atol=1e-6)
     outcomes = en.run_outcomes(job, data)["more_prevention"]

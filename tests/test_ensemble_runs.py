@@ -83,15 +83,19 @@ def test_discover_where_npsv(tmp_path):
     assert document["settings"]["where"] == "npsv > 0"
 
 
-def test_within_parliament_refuses_horizon_only_figures():
+def test_within_parliament_reads_parliament_figures_and_refuses_horizon_only_ones():
     from tpsim.api import where_columns
     from tpsim.analysis.where import parse_where
     from tpsim.errors import TpsimError
 
-    names = {n: None for n in ("npv", "npv_parliament", "npsv", "economic_npv",
-                               "fiscal_npv.council_asc", "payback")}
-    assert "npsv" in where_columns(names, "horizon")
+    names = {n: n for n in ("npv", "npv_parliament", "npsv", "npsv_parliament", "economic_npv",
+                            "economic_npv_parliament", "fiscal_npv.council_asc", "payback")}
+    assert where_columns(names, "horizon") == names
     within = where_columns(names, "parliament")
-    assert set(within) == {"npv", "npv_parliament", "payback"}
-    with pytest.raises(TpsimError, match="unknown outcome 'npsv'"):
-        parse_where("npsv > 0", list(within))
+    assert within == {"npv": "npv_parliament", "npv_parliament": "npv_parliament",
+                      "npsv": "npsv_parliament", "npsv_parliament": "npsv_parliament",
+                      "economic_npv": "economic_npv_parliament",
+                      "economic_npv_parliament": "economic_npv_parliament",
+                      "payback": "payback"}
+    with pytest.raises(TpsimError, match="unknown outcome 'fiscal_npv.council_asc'"):
+        parse_where("fiscal_npv.council_asc > 0", list(within))

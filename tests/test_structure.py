@@ -23,11 +23,11 @@ from tpsim.models.structure import compile_scenario
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 EXPECTED = {
-    "baseline": "4630af21dd9a7986f91c7b843c5db6bf5841a353c69109f8593fa2b1febc750f",
-    "pilots_plus": "4a44b6ad2f0c7a5da7b34f214e75961bafb78602a64791f90599300474022dd3",
-    "pooled_prevention": "25d5e3597cc7346bc6e63d3c416acc9be50ba7b699aa5c10a160cc92dd4ab532",
-    "pooled_prevention_uncertain": "60d989bebfb283032e8baef9adcb8913750cafa4f06f675499d47f2d802e0ce8",
-    "siloed_squeeze": "c0cd979dbd4ae34174518fe2e104d3671fed97634e5b7117ead4d3620effe2bc",
+    "baseline": "7a08b821cd36fbd34f4c47217ba8cc828a4cd7e99a25c885e08d7d085cca48dc",
+    "pilots_plus": "5f436d621635f9125bc77c39f6164f4e363e2dbb26cd1158107d95c117e27f3f",
+    "pooled_prevention": "b7e47c9827fc41f0cf9e0bd69860b65749aa64ee2a4efcb9f0304afcd1cc2741",
+    "pooled_prevention_uncertain": "99fe9947a889329f60283d978ac1c850a0599d2236e6d580fbf7d8c5a8c6b436",
+    "siloed_squeeze": "e05a42474379fb8b9d19a8999c7fe6d6dbbefd28c9c74c99c1978c8e99aef6c7",
     "tiny": "d25bfdd91377860596a3d2487f938217baa37b5ed9dd84f14eed0e2a9c941018",
 }
 

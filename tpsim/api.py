@@ -699,7 +699,7 @@ WITHIN = ("horizon", "parliament")
 
 #: Per-run money figures the ensemble gives over the horizon only (no ``*_parliament`` column):
 #: a ``--within parliament`` condition cannot name them.
-_HORIZON_ONLY = ("npsv", "economic_npv", "fiscal_npv")
+_HORIZON_ONLY = ("fiscal_npv",)
 
 
 def where_columns(outcomes: Mapping[str, np.ndarray], within: str = "horizon") -> dict:

@@ -69,9 +69,11 @@ DEFAULT_BINS = 1000
 DEFAULT_METRIC_BINS = 4000
 DEFAULT_SERIES = ("spend.total", "spend.kind.reactive", "spend.kind.preventive")
 PERCENTILES = (2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5)
-METRICS = ("npv", "npv_parliament", "bcr", "npsv", "economic_npv")
+METRICS = ("npv", "npv_parliament", "bcr", "npsv", "economic_npv", "npsv_parliament",
+           "economic_npv_parliament")
 """Per-run figures of each scenario: ``npv`` (the fiscal NPV, horizon), ``npv_parliament``,
-``bcr`` (fiscal), ``npsv`` (net present social value, the headline) and ``economic_npv``, as
+``bcr`` (fiscal), ``npsv`` (net present social value, the headline) and ``economic_npv``, and
+the NPSV and economic NPV over the Parliament, as
 :func:`tpsim.analysis.appraisal.appraise` defines them (its total row)."""
 NEVER = -1  # payback month code for "not within the horizon"
 
@@ -175,7 +177,8 @@ def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
     reference for the fused kernel :func:`_fiscal`, which the tests hold to it).
 
     Returns, each over the runs: ``npv`` and ``npv_parliament`` (the fiscal NPV, £), ``bcr``
-    (NaN where PV costs are <= £1e-6: undefined), ``npsv`` and ``economic_npv`` (£, horizon),
+    (NaN where PV costs are <= £1e-6: undefined), ``npsv`` and ``economic_npv`` (£, horizon)
+    and ``npsv_parliament`` and ``economic_npv_parliament`` (£, the Parliament),
     ``payback`` (month; ``NEVER`` for "not within the horizon") and ``by_agency`` (runs x
     rows: each agency's fiscal NPV, then the pool's), all as
     :func:`tpsim.analysis.appraisal.appraise` defines them. Series the figures need but
@@ -185,7 +188,7 @@ def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
 
     n_runs, n = np.asarray(scenario["spend.total"]).shape
     rows = (*accounts.agencies, "pool")
-    out = {m: np.empty(n_runs) for m in ("npv", "npv_parliament", "bcr", "npsv", "economic_npv")}
+    out = {m: np.empty(n_runs) for m in METRICS}
     out["payback"] = np.empty(n_runs, dtype=np.int64)
     out["by_agency"] = np.empty((n_runs, len(rows)))
     valued = [ov.series for ov in settings.outcome_values]
@@ -200,6 +203,8 @@ def fiscal_metrics(scenario: dict, counterfactual: dict, accounts: Accounts,
         out["bcr"][i] = np.nan if total["bcr"] is None else total["bcr"]
         out["npsv"][i] = total["npsv_horizon"]
         out["economic_npv"][i] = total["economic_npv_horizon"]
+        out["npsv_parliament"][i] = total["npsv_parliament"]
+        out["economic_npv_parliament"][i] = total["economic_npv_parliament"]
         month = payback_month(result.discounted_net)
         out["payback"][i] = NEVER if month is None else month
         out["by_agency"][i] = [result.rows[r]["fiscal_npv_horizon"] for r in rows]
@@ -240,11 +245,11 @@ def _value(traj, i, m, p, is_flow):
 def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, prog_s,
             prog_c, share, df, weights, benefit_delay, optimism_bias, parliament, lin_pos,
             lin_coef, lin_flow, lin_weight, lin_group, lin_from_s, npv, npv_parliament, bcr, payback, npsv,
-            economic, by_row):
+            economic, npsv_parliament, economic_parliament, by_row):
     """Fused per-run appraisal (the formulas of :func:`tpsim.analysis.appraisal.appraise`'s
     rows, which the tests hold it to): fiscal NPV in total (``npv``, ``npv_parliament``) and
     per agency and the pool (``by_row``, runs x rows), BCR, payback month, economic NPV and
-    NPSV. Benefits are weighted by ``weights[0]`` (``df`` after optimism bias on benefits)
+    NPSV over the horizon and over the first ``parliament`` months. Benefits are weighted by ``weights[0]`` (``df`` after optimism bias on benefits)
     and counted ``benefit_delay`` months late in the fiscal stream, costs by ``df``; the economic and social terms are the linear terms ``lin_*`` (entry,
     £ per unit, flow or stock, weight row, group 0 economic / 1 social, from the scenario's
     trajectory or, negated, the counterfactual's). No temporaries beyond one month vector
@@ -298,21 +303,32 @@ def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, p
         bcr[i] = pv_benefits / pv_costs if pv_costs > 1e-6 else np.nan
         extra_economic = 0.0
         extra_social = 0.0
+        # the same terms over the Parliament: benefits modelled by month parliament - delay
+        # (a benefit modelled in month m counts in month m + delay)
+        economic_p = 0.0
+        social_p = 0.0
+        last = parliament - benefit_delay
         for j in range(lin_pos.shape[0]):
             w = weights[lin_weight[j]]
             term = 0.0
-            if lin_from_s[j]:
-                for m in range(months):
+            term_p = 0.0
+            for m in range(months):
+                if lin_from_s[j]:
                     term += w[m] * _value(traj_s, i, m, lin_pos[j], lin_flow[j])
-            else:
-                for m in range(months):
+                else:
                     term += w[m] * _value(traj_c, i, m, lin_pos[j], lin_flow[j])
+                if m + 1 == last:
+                    term_p = term
             if lin_group[j] == 0:
                 extra_economic += lin_coef[j] * term
+                economic_p += lin_coef[j] * term_p
             else:
                 extra_social += lin_coef[j] * term
+                social_p += lin_coef[j] * term_p
         economic[i] = total + extra_economic
         npsv[i] = total + extra_economic + extra_social
+        economic_parliament[i] = npv_parliament[i] + economic_p
+        npsv_parliament[i] = npv_parliament[i] + economic_p + social_p
         tolerance = max(1e-6, 1e-9 * absolute)
         cumulative = 0.0
         result = 0
@@ -626,7 +642,8 @@ def reduce_trajectories(job: EnsembleJob, traj: Sequence[np.ndarray]) -> BlockDa
                 st.optimism_bias, parliament,
                 f.lin_pos, f.lin_coef, f.lin_flow, f.lin_weight, f.lin_group, f.lin_from_s,
                 out["npv"], out["npv_parliament"], out["bcr"], pb, out["npsv"],
-                out["economic_npv"], rows)
+                out["economic_npv"], out["npsv_parliament"], out["economic_npv_parliament"],
+                rows)
         for j, m in enumerate(METRICS):
             metrics[:, s * len(METRICS) + j] = out[m]
         payback[:, s] = pb

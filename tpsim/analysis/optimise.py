@@ -18,11 +18,10 @@ objective plus a penalty that grows with the breach):
 * **no section 114**: in the central case no council's reserves may fall below zero earlier
   than with today's mix (never, when they do not today).
 
-Objectives (maximised): a fiscal metric the ensemble computes for each run (``npv``,
-``npv_parliament``), averaged over the futures; ``payback``: the share of futures that pay
-back within the Parliament; or an appraisal figure the ensemble does not compute per run
-(``npsv``, ``economic_npv`` and their ``_parliament`` values), from the full appraisal of the
-central case.
+Objectives (maximised): a metric the ensemble computes for each run
+(:data:`tpsim.analysis.ensemble.METRICS`: ``npv``, ``npsv``, ``economic_npv`` and their
+``_parliament`` values, ``bcr``), averaged over the futures; or ``payback``: the share of
+futures that pay back within the Parliament.
 
 Robust choice (:func:`robust_table`): for each candidate mix, over the same futures, the
 expected objective metric, its 10th percentile and its maximum regret (in each future, the best
@@ -45,11 +44,6 @@ __all__ = ["Lever", "parse_lever", "make_levers", "MixProblem", "Optimum", "opti
 
 #: Objectives besides the per-run fiscal metrics of the ensemble.
 OBJECTIVES = ("payback",)
-#: Figures of the appraisal's total row (central case only, by the appraisal itself) that
-#: are objectives when the ensemble does not compute them per run: name -> total-row key.
-APPRAISAL_OBJECTIVES = {"npsv": "npsv_horizon", "npsv_parliament": "npsv_parliament",
-                        "economic_npv": "economic_npv_horizon",
-                        "economic_npv_parliament": "economic_npv_parliament"}
 #: Robust criteria (docs/uncertainty.md, "Robust choice").
 CRITERIA = ("expected", "p10", "regret")
 _SLICE = 1024  # runs simulated together (memory: one slice of month-end snapshots)
@@ -159,7 +153,7 @@ class MixProblem:
     evaluations: int = 0
 
     def __post_init__(self) -> None:
-        known = [*en.METRICS, *OBJECTIVES, *APPRAISAL_OBJECTIVES]
+        known = [*en.METRICS, *OBJECTIVES]
         if self.objective not in known:
             raise TpsimError(f"unknown objective {self.objective!r} (known: {', '.join(known)})",
                              key="objective")
@@ -239,37 +233,6 @@ class MixProblem:
                     out["section_114"][i, c_i] = _first_negative_month(series)[0]
         return out
 
-    def appraised(self, x: np.ndarray) -> np.ndarray:
-        """The central case's appraisal figure ``objective`` (an appraisal total-row figure
-        such as ``npsv``) for each candidate, by :func:`tpsim.analysis.appraisal.appraise`
-        itself: one batched simulation of every candidate and the counterfactual."""
-        import dataclasses
-
-        from tpsim.analysis.appraisal import Accounts, appraise, monthly_flows
-        from tpsim.analysis.comparison import (base_spec, new_place_shares, simulate_specs,
-                                               valued_series)
-
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        model, cf = self.job.models[1], self.job.models[0]
-        settings = self.job.settings[1]
-        specs = []
-        for row in x:
-            spec = base_spec(model)
-            for lv, v in zip(self.levers, row):
-                spec.theta[lv.column] = v
-            specs.append(spec)
-        specs.append(base_spec(cf))
-        batch = simulate_specs(specs, settings.discount_rate, settings.health_discount_rate)
-        key = APPRAISAL_OBJECTIVES[self.objective]
-        accounts = Accounts.from_model(model, self.scenario_data)
-        out = np.empty(x.shape[0])
-        for i, spec in enumerate(specs[:-1]):
-            shares = new_place_shares(dataclasses.replace(model, theta0=spec.theta), cf)
-            flows = monthly_flows(batch.series(i), batch.series(len(specs) - 1),
-                                  accounts, shares, valued_series(settings))
-            out[i] = appraise(flows, settings).total[key]
-        return out
-
     def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         """(objective per candidate, feasible per candidate, the figures)."""
         x = np.atleast_2d(x)
@@ -279,10 +242,8 @@ class MixProblem:
             months = min(self.job.settings[1].parliament_months, self.job.n_months)
             pb = figures["payback"]
             value = ((pb >= 0) & (pb <= months)).mean(axis=1)
-        elif self.objective in en.METRICS:
-            value = figures[self.objective].mean(axis=1)
         else:
-            value = self.appraised(x)
+            value = figures[self.objective].mean(axis=1)
         feasible = self.violation(x, figures) <= 0.0
         # the frontier's money figure: the objective itself, or the central fiscal NPV
         money = figures["npv"][:, 0] if self.objective == "payback" else value

@@ -12,7 +12,8 @@ scenario or data file) exits with status 2 and leaves no output behind. Outputs 
 * ``charts/<series>.png``: observed against simulated, per series.
 
 With ``--method bayes`` (calibration/bayes.md): ``posterior.csv`` (the draws, usable as a
-scenario's ``uncertainty: posterior:``), ``fit_report.json`` (priors, posterior summary,
+scenario's ``uncertainty: posterior:``), ``calibrated.yaml`` (extends the original, sets the
+posterior means and draws posterior.csv in ensembles), ``fit_report.json`` (priors, posterior summary,
 convergence diagnostics, the decision's value of information) and ``charts/`` (marginals,
 pairs, posterior predictive per series).
 """
@@ -104,7 +105,8 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
 
     Writes calibrated.yaml (runnable with `tpsim run`), fit_report.json, fit_series.csv and a
     chart per series (default outputs/calibration/<config name>/). With --method bayes:
-    posterior.csv, fit_report.json and charts of the posterior.
+    posterior.csv, calibrated.yaml (posterior means; ensembles draw posterior.csv),
+    fit_report.json and charts of the posterior.
     """
     progress = _Progress(quiet)
     if fit_method == "bayes":
@@ -185,19 +187,43 @@ def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _
     fit = bayes_fit(cfg, prepared, seed=seed, progress=None if progress.quiet else step)
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     posterior_path = folder / "posterior.csv"
+    calibrated_path = folder / "calibrated.yaml"
     command = f"tpsim calibrate {config} --method bayes"
+    yaml_text = posterior_scenario_yaml(fit, cfg, folder, command)
     csv_text = to_csv_text(fit.posterior, posterior_comments(fit, command))
     report = bayes_fit_report(fit, config_file=os.fspath(config),
                               posterior_file=os.fspath(posterior_path))
     with OutputFolder(folder, "calibrate") as written:
         written.write_text("posterior.csv", csv_text)
+        written.write_text("calibrated.yaml", yaml_text)
         written.write_text("fit_report.json", json_text(report))
         charts = write_bayes_charts(written.folder("charts"), fit, prepared.scenario,
                                     prepared.data.path)
     click.echo(bayes_fit_text(fit))
-    click.echo(f"wrote {posterior_path}, {folder / 'fit_report.json'} and {len(charts)} "
-               f"chart(s) in {folder / 'charts'}")
-    click.echo(f"use the draws in a scenario's uncertainty section: posterior: {posterior_path}")
+    click.echo(f"wrote {posterior_path}, {calibrated_path}, {folder / 'fit_report.json'} and "
+               f"{len(charts)} chart(s) in {folder / 'charts'}")
+    click.echo(f"run it with: tpsim run {calibrated_path} (posterior means); tpsim ensemble "
+               f"{calibrated_path} --against ... draws the posterior")
+
+
+def posterior_scenario_yaml(fit, cfg, folder: Path, command: str) -> str:
+    """The calibrated.yaml of a posterior ``fit`` written into ``folder`` by ``command``
+    (:func:`tpsim.present.bayes_documents.bayes_calibrated_yaml`), once the posterior means
+    are known to make a valid scenario (else a config error at ``parameters``)."""
+    from tpsim.present.bayes_documents import bayes_calibrated_yaml
+
+    scenario = fit.setup.scenario
+    means = dict(zip(fit.posterior.names, map(float, fit.posterior.mean())))
+    try:
+        scenario.replace(overrides=means)
+    except ScenarioError as err:
+        raise cfg.error(("parameters",), f"the posterior means together make the scenario "
+                                         f"invalid ({err.key}: {err.message}); narrow the "
+                                         f"bounds or the priors") from None
+    extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
+    drawn = set(scenario.uncertainty.get("parameters", {}))
+    return bayes_calibrated_yaml(fit, extends, command,
+                                 None if drawn & set(means) else "posterior.csv")
 
 
 def _report_budget_drift(rebudgeted, result, progress: _Progress) -> None:

@@ -9,6 +9,8 @@ likelihood of the new months, or re-runs the sampler from them when the weights 
 with status 2. Outputs (default ``outputs/learn/<config name>/``):
 
 * ``posterior.csv``: the updated draws (with weights when re-weighted);
+* ``calibrated.yaml``: the scenario at the updated posterior means, drawing posterior.csv in
+  ensembles (as ``tpsim calibrate --method bayes`` writes it);
 * ``data_so_far.csv``: the old and new months together, for the next update;
 * ``learning.json``: how each parameter moved, what the update did, P(metric > 0) and the
   value of information before and after;
@@ -46,12 +48,13 @@ def learn(config: str, posterior_file: str, new_data_file: str, so_far_file: str
           out: str | None, seed: int | None, decision_metric: str | None, quiet: bool) -> None:
     """Update the posterior of CONFIG with new months of pilot data.
 
-    Writes posterior.csv, data_so_far.csv, learning.json, learnt.md and charts (default
+    Writes posterior.csv, calibrated.yaml, data_so_far.csv, learning.json, learnt.md and charts (default
     outputs/learn/<config name>/).
     """
     from tpsim.analysis import learning as ln
     from tpsim.analysis.bayes import from_draws, to_csv_text
     from tpsim.analysis.calibration import series_names, setup
+    from tpsim.cli.calibrate import posterior_scenario_yaml
     from tpsim.config.calibration import load_config
     from tpsim.config.localdata import local_data_csv_text, read_local_data
     from tpsim.config.posterior import read_posterior_draws
@@ -86,8 +89,10 @@ def learn(config: str, posterior_file: str, new_data_file: str, so_far_file: str
     report = learning_report(result, posterior_file=os.fspath(folder / "posterior.csv"),
                              data_file=os.fspath(folder / "data_so_far.csv"))
     page = learning_page(result)
+    calibrated = posterior_scenario_yaml(after, cfg, folder, command)
     with OutputFolder(folder, "learn") as written:
         written.write_text("posterior.csv", csv_text)
+        written.write_text("calibrated.yaml", calibrated)
         written.write_text("data_so_far.csv", so_far_text)
         written.write_text("learning.json", json_text(report))
         written.write_text("learnt.md", page)
@@ -95,5 +100,6 @@ def learn(config: str, posterior_file: str, new_data_file: str, so_far_file: str
         write_learning_chart(charts, result, scenario)
         write_bayes_charts(charts, after, scenario, after.setup.data.path)
     click.echo(learning_text(result, [os.fspath(folder / f) for f in
-                                      ("posterior.csv", "data_so_far.csv", "learning.json",
+                                      ("posterior.csv", "calibrated.yaml", "data_so_far.csv",
+                                       "learning.json",
                                        "learnt.md", "charts")]))

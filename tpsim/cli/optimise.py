@@ -28,9 +28,9 @@ from tpsim.errors import TpsimError
               help="Pool budget for the places levers, £ a month (sum of places x unit cost; "
                    "default: today's mix's cost).")
 @click.option("--objective", default="npsv", show_default=True,
-              help="What to maximise: npsv (the appraisal's headline, central case), "
-                   "economic_npv, npv (fiscal; mean over the futures), npv_parliament, or "
-                   "payback (P(payback within the Parliament) over the futures).")
+              help="What to maximise, as its mean over the central case and the futures: "
+                   "npsv (the appraisal's headline), economic_npv, npv (fiscal), or their "
+                   "_parliament values; or payback (P(payback within the Parliament)).")
 @click.option("--futures", type=click.IntRange(0, MAX_FUTURES), default=0, show_default=True,
               help="Futures of the uncertainty section each candidate is evaluated over "
                    "(0: the central case only); > 0 adds the robust choice.")

@@ -15,7 +15,7 @@ from tpsim.analysis.decision import METRIC_WORDS
 from tpsim.config.localdata import month_label
 from tpsim.present.wording import fixed, money, sig
 
-__all__ = ["bayes_fit_report", "bayes_fit_text", "learning_report", "learning_page",
+__all__ = ["bayes_calibrated_yaml", "bayes_fit_report", "bayes_fit_text", "learning_report", "learning_page",
            "learning_text", "posterior_comments"]
 
 
@@ -33,6 +33,52 @@ def posterior_comments(fit, command: str) -> list[str]:
             f"{fit.problem.n_observations} observations in {len(fit.problem.targets)} series.",
             f"{post.n} draws{' with importance weights' if post.weights is not None else ''}; "
             f"a scenario's `uncertainty: posterior: <this file>` draws them jointly."]
+
+
+def bayes_calibrated_yaml(fit, extends: str, command: str, posterior_file: str | None) -> str:
+    """``calibrated.yaml`` of ``tpsim calibrate --method bayes`` and ``tpsim learn`` (written
+    by ``command``): a scenario that ``extends``
+    the original (a path relative to the output folder) and sets each fitted parameter at its
+    posterior mean, the central run of ``tpsim run`` and ``compare``; with ``posterior_file``
+    (relative to the output folder) its ``uncertainty: posterior:`` draws the fitted
+    parameters jointly in ensembles. ``None`` when the original's own uncertainty section
+    draws a fitted parameter (a scenario cannot draw one path twice): the header says so."""
+    from tpsim.analysis.calibration import calibrated_scenario_yaml
+
+    post, scenario = fit.posterior, fit.setup.scenario
+    first, last = _months(fit)
+    summary = fit.summary
+    comments = {}
+    for q in fit.problem.parameters:
+        s = summary[q.path]
+        lo, hi = s["interval_95"]
+        comments[q.path] = (f"posterior mean; sd {sig(s['sd'], 3)}, 95% interval "
+                            f"[{sig(lo)}, {sig(hi)}]; was {sig(q.scenario_value, 6)}")
+    header = [
+        f"Calibrated scenario written by `{command}` (tpsim {__version__}).",
+        "It extends the original scenario and sets each fitted parameter at its posterior mean.",
+        f"Fitted to {fit.setup.data.path}: {fit.problem.n_observations} observations in "
+        f"{len(fit.problem.targets)} series, {first} to {last}, by posterior sampling.",
+    ]
+    if posterior_file is not None:
+        header.append(f"Ensembles draw the fitted parameters jointly from {posterior_file}.")
+    else:
+        header += ["The original scenario's uncertainty section already draws a fitted "
+                   "parameter, so this file", "does not name the posterior draws; replace "
+                   "that section to use them."]
+    header.append("Priors, posterior summary and diagnostics: fit_report.json next to this "
+                  "file.")
+    values = {name: float(m) for name, m in zip(post.names, post.mean())}
+    cfg = fit.config
+    note = (f"Posterior of {command} on local data {fit.setup.data.path} "
+            f"({first} to {last}); see fit_report.json")
+    text = calibrated_scenario_yaml(cfg.name or f"{scenario.name}_calibrated", extends, values,
+                                    comments, header,
+                                    title=cfg.title or f"{scenario.title or scenario.name} "
+                                                       f"(calibrated)", source_note=note)
+    if posterior_file is not None:
+        text += f"uncertainty:\n  posterior: {posterior_file}\n"
+    return text
 
 
 def bayes_fit_report(fit, *, config_file: str, posterior_file: str) -> dict:

@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 
-#: Reserves as a share of a year's modelled spend: councils 36% of non-education NCE (ro2324);
-#: the ring-fenced public-health grant and the police ~10% (assumptions in baseline.yaml).
-RESERVE_SHARE = {"council_asc": 0.36, "council_childrens": 0.36,
+#: Reserves as a share of a year's modelled spend: councils (adult social care, children's
+#: services, housing) 36% of non-education NCE (ro2324); the ring-fenced public-health grant
+#: and the police ~10% (assumptions in baseline.yaml).
+RESERVE_SHARE = {"council_asc": 0.36, "council_childrens": 0.36, "housing": 0.36,
                  "council_public_health": 0.10, "police": 0.10}
 
 #: ONS headcount growth of a cohort, per year, that its first-year arrivals rise to (the
