@@ -32,7 +32,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
+from benchlib import pin_two_cores, round_parser, spread, verdict, write_result  # noqa: E402
 
 CONFIG = ROOT / "calibration" / "example" / "example_fit.yaml"
 LIMIT_SECONDS = 120.0
@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
                         "budget in seconds for each posterior sampling").parse_args(argv)
 
     pin_two_cores()
-    from tpsim.output import write_json
 
     rates = log_posterior_rate(args.rounds)
     times, problems, info = [], [], {}
@@ -124,11 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         "sample": spread(times),
         "limit_s": args.limit,
         "last_sample": info,
-        "machine": machine(),
-        "answer_ok": not problems,
-        "problems": problems,
     }
-    write_json(args.json, result)
+    result = write_result(args.json, result, problems)
     r, s = result["log_posterior_per_second"], result["sample"]
     print(f"log posterior, batches of {BATCH}: median {r['median']:,.0f} evaluations/s "
           f"(min {r['min']:,.0f}, max {r['max']:,.0f})")

@@ -32,7 +32,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
+from benchlib import pin_two_cores, round_parser, spread, verdict, write_result  # noqa: E402
 EXAMPLE = ROOT / "calibration" / "example"
 CONFIG = EXAMPLE / "example_fit.yaml"
 LIMIT_SECONDS = 30.0
@@ -93,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
                         "budget in seconds for each round of the command").parse_args(argv)
 
     pin_two_cores()
-    from tpsim.output import write_json
 
     command_times, problems, report = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,11 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "limit_s": args.limit,
         "kernel_runs_per_fit": report.get("performance", {}).get("kernel_runs"),
         "kernel_calls_per_fit": report.get("performance", {}).get("kernel_calls"),
-        "machine": machine(),
-        "answer_ok": not problems,
-        "problems": problems,
     }
-    write_json(args.json, result)
+    result = write_result(args.json, result, problems)
     c, f = result["command"], result["fit_only"]
     print(f"tpsim calibrate (whole command, fresh process): median {c['median_s']:.2f} s "
           f"(min {c['min_s']:.2f}, max {c['max_s']:.2f}, {c['rounds']} rounds; limit "

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, spread, verdict  # noqa: E402
+from benchlib import pin_two_cores, spread, verdict, write_result  # noqa: E402
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 PEOPLE, REPLICATIONS, MONTHS = 20_000, 20, 60
 LIMIT_SECONDS = 60.0
@@ -129,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pin_two_cores()
-    from tpsim.output import write_json
 
     rounds, problems = [], conservation_in_process()
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,10 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "targets": {"command_s_below": LIMIT_SECONDS,
                     "events_per_second_at_least": MIN_EVENTS_PER_SECOND},
-        "machine": machine(),
-        "answer_ok": not problems, "problems": problems,
     }
-    write_json(args.json, result)
+    result = write_result(args.json, result, problems)
     print(f"tpsim des (whole command, fresh process): median {command['median']:.1f} s "
           f"(min {command['min']:.1f}, max {command['max']:.1f}; limit {LIMIT_SECONDS:.0f} s)")
     print(f"events per second (2 workers): median {rate['median']:,.0f} (min "

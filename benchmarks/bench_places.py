@@ -39,7 +39,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import machine, pin_two_cores, round_parser, spread, verdict  # noqa: E402
+from benchlib import pin_two_cores, round_parser, spread, verdict, write_result  # noqa: E402
 
 TABLE = ROOT / "scenarios" / "places" / "places.csv"
 OPTION = ROOT / "scenarios" / "pooled_prevention.yaml"
@@ -145,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pin_two_cores()
-    from tpsim.output import write_json
 
     expected = reference_npsv()
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"against baseline)",
         "warm": spread(warm), "single_place_warm": spread(single), "command": spread(command),
         "kernel_calls": result.kernel_calls, "runs": result.runs,
-        "growth_calls": result.growth_calls, "limit_s": args.limit, "machine": machine(),
-        "answer_ok": not problems, "problems": problems,
+        "growth_calls": result.growth_calls, "limit_s": args.limit,
     }
-    write_json(args.json, report)
+    report = write_result(args.json, report, problems)
     w, s, c = report["warm"], report["single_place_warm"], report["command"]
     print(f"{args.places} places x 2 arms, warm, in process: median {w['median_s']:.2f} s "
           f"(min {w['min_s']:.2f}, max {w['max_s']:.2f}; limit {args.limit:.0f} s); "

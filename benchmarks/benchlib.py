@@ -1,5 +1,5 @@
-"""What every benchmark script shares: pinning to two cores and a description of the machine
-for the JSON it writes. Imported by the scripts in this folder (run as ``python
+"""What every benchmark script shares: pinning to two cores, and a description of the machine
+and the answer check in the JSON it writes (:func:`write_result`). Imported by the scripts in this folder (run as ``python
 benchmarks/<script>.py``, so this folder is on ``sys.path``)."""
 from __future__ import annotations
 
@@ -69,3 +69,14 @@ def round_parser(doc: str, limit: float, json_path: Path, limit_help: str):
     parser.add_argument("--limit", type=float, default=limit, help=limit_help)
     parser.add_argument("--json", type=Path, default=json_path)
     return parser
+
+
+def write_result(path: Path, result: dict, problems: list[str]) -> dict:
+    """Write ``result`` as JSON to ``path`` with the machine and whether the benchmark's
+    answer was right (``problems`` lists what was wrong); returns what was written."""
+    from tpsim.output import write_json
+
+    result = dict(result, machine=machine(), answer_ok=not problems, problems=problems)
+    write_json(path, result)
+    return result
+

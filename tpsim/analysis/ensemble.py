@@ -241,6 +241,54 @@ def _value(traj, i, m, p, is_flow):
     return traj[i, m + 1, p] - traj[i, m, p] if is_flow else traj[i, m + 1, p]
 
 
+@njit(cache=True, inline="always")
+def _run_linear_terms(traj_s, traj_c, i, weights, last, lin_pos, lin_coef, lin_flow, lin_weight,
+                      lin_group, lin_from_s):
+    """Run i's economic and social terms beyond the fiscal stream (£ of present value):
+    (economic, social) over the horizon and over benefits modelled by month ``last`` (the
+    Parliament less the benefit delay: a benefit modelled in month m counts in month m +
+    delay)."""
+    months = traj_s.shape[1] - 1
+    economic = social = economic_p = social_p = 0.0
+    for j in range(lin_pos.shape[0]):
+        w = weights[lin_weight[j]]
+        term = 0.0
+        term_p = 0.0
+        for m in range(months):
+            if lin_from_s[j]:
+                term += w[m] * _value(traj_s, i, m, lin_pos[j], lin_flow[j])
+            else:
+                term += w[m] * _value(traj_c, i, m, lin_pos[j], lin_flow[j])
+            if m + 1 == last:
+                term_p = term
+        if lin_group[j] == 0:
+            economic += lin_coef[j] * term
+            economic_p += lin_coef[j] * term_p
+        else:
+            social += lin_coef[j] * term
+            social_p += lin_coef[j] * term_p
+    return economic, social, economic_p, social_p
+
+
+@njit(cache=True, inline="always")
+def _run_payback(net, tolerance):
+    """The payback month of a monthly stream of discounted net benefits: the month its
+    cumulative sum is back at or above zero after going below ``-tolerance``; 0 when it never
+    goes below, ``NEVER`` when it does not come back."""
+    cumulative = 0.0
+    went_negative = False
+    result = 0
+    for m in range(net.shape[0]):
+        cumulative += net[m]
+        if not went_negative:
+            if cumulative < -tolerance:
+                went_negative = True
+                result = NEVER
+        elif cumulative >= -tolerance:
+            return m + 1
+    return result
+
+
 @njit(cache=True, parallel=True)
 def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, pool_c, prog_s,
             prog_c, share, df, weights, benefit_delay, optimism_bias, parliament, lin_pos,
@@ -301,48 +349,14 @@ def _fiscal(traj_s, traj_c, acc_s, acc_c, react_ptr, react_s, react_c, pool_s, p
                 npv_parliament[i] = total
         npv[i] = total
         bcr[i] = pv_benefits / pv_costs if pv_costs > 1e-6 else np.nan
-        extra_economic = 0.0
-        extra_social = 0.0
-        # the same terms over the Parliament: benefits modelled by month parliament - delay
-        # (a benefit modelled in month m counts in month m + delay)
-        economic_p = 0.0
-        social_p = 0.0
-        last = parliament - benefit_delay
-        for j in range(lin_pos.shape[0]):
-            w = weights[lin_weight[j]]
-            term = 0.0
-            term_p = 0.0
-            for m in range(months):
-                if lin_from_s[j]:
-                    term += w[m] * _value(traj_s, i, m, lin_pos[j], lin_flow[j])
-                else:
-                    term += w[m] * _value(traj_c, i, m, lin_pos[j], lin_flow[j])
-                if m + 1 == last:
-                    term_p = term
-            if lin_group[j] == 0:
-                extra_economic += lin_coef[j] * term
-                economic_p += lin_coef[j] * term_p
-            else:
-                extra_social += lin_coef[j] * term
-                social_p += lin_coef[j] * term_p
+        extra_economic, extra_social, economic_p, social_p = _run_linear_terms(
+            traj_s, traj_c, i, weights, parliament - benefit_delay, lin_pos, lin_coef,
+            lin_flow, lin_weight, lin_group, lin_from_s)
         economic[i] = total + extra_economic
         npsv[i] = total + extra_economic + extra_social
         economic_parliament[i] = npv_parliament[i] + economic_p
         npsv_parliament[i] = npv_parliament[i] + economic_p + social_p
-        tolerance = max(1e-6, 1e-9 * absolute)
-        cumulative = 0.0
-        result = 0
-        went_negative = False
-        for m in range(months):
-            cumulative += net[m]
-            if not went_negative:
-                if cumulative < -tolerance:
-                    went_negative = True
-                    result = NEVER
-            elif cumulative >= -tolerance:
-                result = m + 1
-                break
-        payback[i] = result
+        payback[i] = _run_payback(net, max(1e-6, 1e-9 * absolute))
 
 
 @njit(cache=True, parallel=True)

@@ -130,12 +130,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
                      f"{result.kernel_calls} kernel calls)")
 
     estimates = result.estimates
-    try:
-        scenario.replace(overrides=estimates)
-    except ScenarioError as err:
-        raise cfg.error(("parameters",), f"the fitted values together make the scenario "
-                                         f"invalid ({err.key}: {err.message}); narrow the "
-                                         f"bounds") from None
+    _check_values(cfg, scenario, estimates, "the fitted values", "the bounds")
 
     budgets = _budgets(scenario, estimates, rebudget, progress)
     if budgets is not None:
@@ -143,7 +138,7 @@ def calibrate(config: str, out: str | None, starts: int | None, seed: int | None
 
     folder = out_dir(out, f"calibration/{Path(config).stem}")
     calibrated_path = folder / "calibrated.yaml"
-    extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
+    extends = _extends_path(cfg, folder)
     yaml_text = calibrated_yaml(cfg, scenario, data, result, extends, config, budgets=budgets)
     report = fit_report(result, config_file=os.fspath(config), scenario=scenario, data=data,
                         calibrated_file=os.fspath(calibrated_path), unused_series=unused)
@@ -206,6 +201,21 @@ def _calibrate_bayes(config: str, out: str | None, seed: int | None, progress: _
                f"{calibrated_path} --against ... draws the posterior")
 
 
+def _check_values(cfg, scenario, values: dict, what: str, narrow: str) -> None:
+    """A config error at ``parameters`` unless ``values`` (path -> number) together make
+    ``scenario`` valid."""
+    try:
+        scenario.replace(overrides=values)
+    except ScenarioError as err:
+        raise cfg.error(("parameters",), f"{what} together make the scenario invalid "
+                                         f"({err.key}: {err.message}); narrow {narrow}") from None
+
+
+def _extends_path(cfg, folder: Path) -> str:
+    """The config's scenario as a path relative to the output ``folder`` (for ``extends:``)."""
+    return Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
+
+
 def posterior_scenario_yaml(fit, cfg, folder: Path, command: str) -> str:
     """The calibrated.yaml of a posterior ``fit`` written into ``folder`` by ``command``
     (:func:`tpsim.present.bayes_documents.bayes_calibrated_yaml`), once the posterior means
@@ -214,13 +224,8 @@ def posterior_scenario_yaml(fit, cfg, folder: Path, command: str) -> str:
 
     scenario = fit.setup.scenario
     means = dict(zip(fit.posterior.names, map(float, fit.posterior.mean())))
-    try:
-        scenario.replace(overrides=means)
-    except ScenarioError as err:
-        raise cfg.error(("parameters",), f"the posterior means together make the scenario "
-                                         f"invalid ({err.key}: {err.message}); narrow the "
-                                         f"bounds or the priors") from None
-    extends = Path(os.path.relpath(cfg.scenario_path.resolve(), folder.resolve())).as_posix()
+    _check_values(cfg, scenario, means, "the posterior means", "the bounds or the priors")
+    extends = _extends_path(cfg, folder)
     drawn = set(scenario.uncertainty.get("parameters", {}))
     return bayes_calibrated_yaml(fit, extends, command,
                                  None if drawn & set(means) else "posterior.csv")

@@ -205,6 +205,23 @@ def optimism_bias_option(help: str = "Uplift on costs, a fraction (default: each
     return click.option("--optimism-bias", type=FiniteFloat(0.0, 10.0), help=help)
 
 
+#: A place profile or places table is one file.
+file_path = _SCENARIO_PATH
+
+
+def reference_profile_option(whose: str):
+    """``--reference PROFILE``: the own place profile of ``whose`` structure the place takes
+    (``tpsim place init``, ``tpsim places compare``)."""
+    return click.option("--reference", type=file_path, default=None,
+                        help=f"{whose} own profile (default scenarios/places/baseline.yaml).")
+
+
+def derive_budgets_option(given: str):
+    """``--derive-budgets``: budgets and reserves from the balanced month 0, not from ``given``."""
+    return click.option("--derive-budgets", is_flag=True,
+                        help=f"Derive every budget and reserve from month 0, ignoring {given}.")
+
+
 def time_options(what: str = "the scenarios'"):
     """``--horizon``, ``--dt`` and ``--method`` together."""
     def decorate(f):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from tpsim.cli.options import load
+from tpsim.cli.options import derive_budgets_option, file_path, reference_profile_option
 from tpsim.output import atomic_write_text
 
 
@@ -22,19 +22,17 @@ def place() -> None:
 
 
 @place.command("init")
-@click.argument("profile", type=click.Path(dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", "out", required=True, type=file_path,
               help="The scenario file to write (e.g. my_place.yaml).")
-@click.option("--template", type=click.Path(dir_okay=False), default=None,
+@click.option("--template", type=file_path, default=None,
               help="The scenario whose structure the place takes (default "
                    "scenarios/baseline.yaml).")
-@click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="The template's own profile (default scenarios/places/baseline.yaml).")
-@click.option("--derive-budgets", is_flag=True,
-              help="Derive every budget and reserve from month 0, ignoring the profile's.")
+@reference_profile_option("The template's")
+@derive_budgets_option("the profile's")
 @click.option("--bands/--no-bands", default=True, show_default=True,
               help="Split every cohort and service by the profile's deprivation bands "
                    "(deprivation.bands), when it gives them.")
+@click.argument("profile", type=file_path)
 def init(profile: str, out: str, template: str | None, reference: str | None,
          derive_budgets: bool, bands: bool) -> None:
     """Build a scenario for the place in PROFILE and write it to --out."""

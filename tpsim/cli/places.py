@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import click
 
-from tpsim.cli.options import optimism_bias_option, out_dir, out_option, runs_option, seed_option
+from tpsim.cli.options import (against_option, derive_budgets_option, file_path,
+                               optimism_bias_option, out_dir, out_option,
+                               reference_profile_option, runs_option, seed_option)
 
 
 @click.group()
@@ -20,13 +22,11 @@ def places() -> None:
 
 
 @places.command("compare")
-@click.argument("table", type=click.Path(dir_okay=False))
-@click.option("--scenario", "scenario", required=True, type=click.Path(dir_okay=False),
+@click.argument("table", type=file_path)
+@click.option("--scenario", "scenario", required=True, type=file_path,
               help="The option appraised in every place.")
-@click.option("--against", "counterfactual", required=True, type=click.Path(dir_okay=False),
-              help="The counterfactual, whose structure every place takes.")
-@click.option("--reference", type=click.Path(dir_okay=False), default=None,
-              help="The counterfactual's own profile (default scenarios/places/baseline.yaml).")
+@against_option("The counterfactual, whose structure every place takes.")
+@reference_profile_option("The counterfactual's")
 @optimism_bias_option()
 @runs_option("--uncertainty", default=0, minimum=0, dest="runs",
              help="Ensemble runs per place (0: none), through the ensemble engine.")
@@ -35,8 +35,7 @@ def places() -> None:
 @seed_option("Seed of the ensembles.")
 @click.option("--attribution", is_flag=True,
               help="Also run who-pays / who-gains removal runs for every place.")
-@click.option("--derive-budgets", is_flag=True,
-              help="Derive every budget and reserve from month 0, ignoring the table's.")
+@derive_budgets_option("the table's")
 @click.option("--write-scenarios", is_flag=True,
               help="Also write each place's option and counterfactual under scenarios/.")
 @out_option("outputs/places/")

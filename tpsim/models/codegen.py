@@ -57,20 +57,22 @@ def cache_dir() -> Path:
 
 def structure_key(model, source: str | None = None) -> str:
     """Hash of the generated source (``source``, else generated now), of the generic-kernel
-    helpers it calls, of the integer layout constants they read and of numba's version: the
-    structure and this generator enter it, the parameters do not."""
+    helpers it calls, of the integer layout constants and field tables they read and of
+    numba's version: the structure and this generator enter it, the parameters do not."""
     import inspect
 
     import numba
 
     from tpsim.models import layout
     h = hashlib.sha256(numba.__version__.encode())
-    for fn in (K._apply_changes, K._load_params, K._growth_steps):
+    for fn in (K._apply_changes, K._load_params, K._growth_steps, *K.LOAD_PARAMS_STEPS):
         h.update(inspect.getsource(getattr(fn, "py_func", fn)).encode())
     for mod in (K, layout):
         consts = sorted((k, v) for k, v in vars(mod).items()
                         if k.isupper() and isinstance(v, int))
         h.update(repr(consts).encode())
+    tables = sorted((k, v.tolist()) for k, v in vars(K).items() if isinstance(v, np.ndarray))
+    h.update(repr(tables).encode())
     h.update((generate_source(model) if source is None else source).encode())
     return h.hexdigest()[:20]
 

@@ -28,10 +28,15 @@ How the hot code is kept vectorised and cheap (benchmarks/README.md has the meas
   with the field constants, so every access is a constant offset from a few base pointers.
   ``_layout`` computes the record bases; ``xrow`` maps the layout's state indices to record
   rows (initial state, outputs).
-* **No overlap checks.** ``_derivative`` is compiled with numba's ``noalias`` flag (the one
-  numba sets on parallel-loop bodies), so LLVM knows its array arguments never overlap; with
-  the records that leaves no runtime overlap checks in the lane loops, and one fat lane loop
-  can do all of an entity's work. Without it LLVM needed a check per pair of rows and left
+* **Steps.** ``_derivative`` is a sequence of steps, one per entity type in the order of
+  docs/model.md (``_preventive_services``, ``_reactive_services``, ``_people_flows`` ...);
+  each takes the record views of its arrays itself (``_lane_rows``) and passes what later
+  steps read through the scratch records, so a step is one compiled function with its own
+  lane loops, whether or not LLVM inlines it.
+* **No overlap checks.** The derivative's steps are compiled with numba's ``noalias`` flag
+  (the one numba sets on parallel-loop bodies), so LLVM knows their array arguments never
+  overlap; with the records that leaves no runtime overlap checks in the lane loops, and one
+  fat lane loop can do all of an entity's work. Without it LLVM needed a check per pair of rows and left
   loops with more than a few of them scalar.
 * **Write once.** The derivative writes ``out = keep * x + h * f`` for every state row: with
   ``keep = 1, h = dt`` that is the Euler step itself (``x`` and ``out`` are swapped each step,
@@ -248,63 +253,52 @@ def _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub):
     return lo
 
 
+# (block of the ``xo`` state layout, field of the entity's record) for each entity type
+_POP_FIELDS = np.array([[X_POP, XP_PEOPLE], [A_PERSON_MONTHS, XP_PERSON_MONTHS]])
+_PREV_FIELDS = np.array([[X_FUNDING, XV_FUNDING], [X_POOL_PLACES, XV_POOL_PLACES],
+                         [X_COMMUNITY, XV_COMMUNITY], [A_ACT_PREV, XV_ACT],
+                         [A_SPEND_PREV, XV_SPEND], [X_PERSIST, XV_PERSIST]])
+_REACT_FIELDS = np.array([[X_WAITING, XR_WAITING], [X_CAPBASE, XR_CAPBASE], [A_ACT_REACT, XR_ACT],
+                          [A_SPEND_REACT, XR_SPEND], [A_VALUE_REACT, XR_VALUE],
+                          [X_CAPINIT, XR_CAPINIT]])
+_AGENCY_FIELDS = np.array([[X_RESERVES, XA_RESERVES], [X_PERCEIVED, XA_PERCEIVED],
+                           [X_CAPTURED, XA_CAPTURED], [A_AG_SPEND, XA_SPEND],
+                           [A_AG_OVERHEAD, XA_OVERHEAD], [A_AG_CONTRIB, XA_CONTRIB],
+                           [A_AG_CAPTURE, XA_CAPTURE], [A_BUDGET, XA_BUDGET],
+                           [A_DISC_AG, XA_DISC]])
+_COHORT_FIELDS = np.array([[A_INFLOW, XC_INFLOW], [A_EXIT, XC_EXIT], [A_ESC, XC_ESC],
+                           [A_REC, XC_REC], [A_DEATH, XC_DEATH], [A_TRANS_OUT, XC_TRANS_OUT],
+                           [A_TRANS_IN, XC_TRANS_IN], [A_EMPLOYED, XC_EMPLOYED],
+                           [A_EMPLOY_VALUE, XC_EMPLOY_VALUE]])
+_GLOBAL_FIELDS = np.array([[X_POOL, XG_POOL], [A_POOL_IN, XG_POOL_IN],
+                           [A_REINVESTED, XG_REINVESTED], [A_POOL_SPEND, XG_POOL_SPEND],
+                           [A_SETUP, XG_SETUP], [A_DOUBLE_RUNNING, XG_DR],
+                           [A_DISC_TOTAL, XG_DISC_TOTAL], [A_DISC_QALY, XG_DISC_QALY],
+                           [A_TOTAL, XG_TOTAL]])
+
+
+@njit(**_JIT)
+def _field_rows(xrow, xo, fields, base, stride, n):
+    """Record rows of ``n`` entities whose records start at ``base`` and are ``stride`` rows
+    apart, for each (state block, record field) pair of ``fields``."""
+    for k in range(fields.shape[0]):
+        first = xo[fields[k, 0]]
+        for e in range(n):
+            xrow[first + e] = base + e * stride + fields[k, 1]
+
+
 @njit(**_JIT)
 def _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag):
     """Record row of every state entry of the ``xo`` layout."""
     xrow = np.empty(xo[-1], dtype=np.int64)
-    for i in range(npop):
-        xrow[xo[X_POP] + i] = lo[LO_XP] + i * NXP + XP_PEOPLE
-        xrow[xo[A_PERSON_MONTHS] + i] = lo[LO_XP] + i * NXP + XP_PERSON_MONTHS
+    _field_rows(xrow, xo, _POP_FIELDS, lo[LO_XP], NXP, npop)
     for k in range(nstage):
         xrow[xo[X_STAGE] + k] = lo[LO_XS] + k
-    for v in range(nprev):
-        base = lo[LO_XV] + v * NXV
-        xrow[xo[X_FUNDING] + v] = base + XV_FUNDING
-        xrow[xo[X_POOL_PLACES] + v] = base + XV_POOL_PLACES
-        xrow[xo[X_COMMUNITY] + v] = base + XV_COMMUNITY
-        xrow[xo[A_ACT_PREV] + v] = base + XV_ACT
-        xrow[xo[A_SPEND_PREV] + v] = base + XV_SPEND
-        xrow[xo[X_PERSIST] + v] = base + XV_PERSIST
-    for r in range(nreact):
-        base = lo[LO_XR] + r * NXR
-        xrow[xo[X_WAITING] + r] = base + XR_WAITING
-        xrow[xo[X_CAPBASE] + r] = base + XR_CAPBASE
-        xrow[xo[A_ACT_REACT] + r] = base + XR_ACT
-        xrow[xo[A_SPEND_REACT] + r] = base + XR_SPEND
-        xrow[xo[A_VALUE_REACT] + r] = base + XR_VALUE
-        xrow[xo[X_CAPINIT] + r] = base + XR_CAPINIT
-    for a in range(nag):
-        base = lo[LO_XA] + a * NXA
-        xrow[xo[X_RESERVES] + a] = base + XA_RESERVES
-        xrow[xo[X_PERCEIVED] + a] = base + XA_PERCEIVED
-        xrow[xo[X_CAPTURED] + a] = base + XA_CAPTURED
-        xrow[xo[A_AG_SPEND] + a] = base + XA_SPEND
-        xrow[xo[A_AG_OVERHEAD] + a] = base + XA_OVERHEAD
-        xrow[xo[A_AG_CONTRIB] + a] = base + XA_CONTRIB
-        xrow[xo[A_AG_CAPTURE] + a] = base + XA_CAPTURE
-        xrow[xo[A_BUDGET] + a] = base + XA_BUDGET
-        xrow[xo[A_DISC_AG] + a] = base + XA_DISC
-    for c in range(nco):
-        base = lo[LO_XC] + c * NXC
-        xrow[xo[A_INFLOW] + c] = base + XC_INFLOW
-        xrow[xo[A_EXIT] + c] = base + XC_EXIT
-        xrow[xo[A_ESC] + c] = base + XC_ESC
-        xrow[xo[A_REC] + c] = base + XC_REC
-        xrow[xo[A_DEATH] + c] = base + XC_DEATH
-        xrow[xo[A_TRANS_OUT] + c] = base + XC_TRANS_OUT
-        xrow[xo[A_TRANS_IN] + c] = base + XC_TRANS_IN
-        xrow[xo[A_EMPLOYED] + c] = base + XC_EMPLOYED
-        xrow[xo[A_EMPLOY_VALUE] + c] = base + XC_EMPLOY_VALUE
-    g = lo[LO_XG]
-    xrow[xo[X_POOL]] = g + XG_POOL
-    xrow[xo[A_POOL_IN]] = g + XG_POOL_IN
-    xrow[xo[A_REINVESTED]] = g + XG_REINVESTED
-    xrow[xo[A_POOL_SPEND]] = g + XG_POOL_SPEND
-    xrow[xo[A_SETUP]] = g + XG_SETUP
-    xrow[xo[A_DOUBLE_RUNNING]] = g + XG_DR
-    xrow[xo[A_DISC_TOTAL]] = g + XG_DISC_TOTAL
-    xrow[xo[A_DISC_QALY]] = g + XG_DISC_QALY
-    xrow[xo[A_TOTAL]] = g + XG_TOTAL
+    _field_rows(xrow, xo, _PREV_FIELDS, lo[LO_XV], NXV, nprev)
+    _field_rows(xrow, xo, _REACT_FIELDS, lo[LO_XR], NXR, nreact)
+    _field_rows(xrow, xo, _AGENCY_FIELDS, lo[LO_XA], NXA, nag)
+    _field_rows(xrow, xo, _COHORT_FIELDS, lo[LO_XC], NXC, nco)
+    _field_rows(xrow, xo, _GLOBAL_FIELDS, lo[LO_XG], 0, 1)
     return xrow
 
 
@@ -342,29 +336,59 @@ def _credit(th, po, v, l):
         th[po[P_PV_ATTRIBUTION] + v, l]
 
 
+# (theta block, record field) of the parameters copied as they are, per entity type
+_POP_COPIES = np.array([[P_INFLOW, PP_INFLOW], [P_EXIT, PP_EXIT],
+                        [P_DEATH_SHARE, PP_DEATH_SHARE], [P_TRANS_SHARE, PP_TRANS_SHARE],
+                        [P_EMPLOYMENT, PP_EMPLOY]])
+_PREV_COPIES = np.array([[P_PV_UNIT_COST, PV_UNIT_COST], [P_PV_PLACES, PV_PLACES],
+                         [P_PV_UPTAKE, PV_UPTAKE], [P_PV_COMM_PLACES, PV_COMM_PLACES],
+                         [P_PV_COMM_UNIT_COST, PV_COMM_UNIT_COST],
+                         [P_PV_POOL_SHARE, PV_POOL_SHARE]])
+_REACT_COPIES = np.array([[P_RV_UNIT_COST, PR_UNIT_COST], [P_RV_FIXED_SHARE, PR_FIXED_SHARE],
+                          [P_RV_CAPACITY, PR_CAPACITY]])
+_AGENCY_COPIES = np.array([[P_AG_BUDGET, PA_BUDGET], [P_AG_OVERHEAD, PA_OVERHEAD],
+                           [P_AG_CUT_RATE, PA_CUT_RATE], [P_AG_RESTORE_RATE, PA_RESTORE_RATE],
+                           [P_AG_FLOOR, PA_FLOOR], [P_AG_CONTRIBUTION, PA_CONTRIBUTION]])
+
+
 @njit(**_JIT_NO_NRT)
-def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order, pop_cohort, ulink_prev, sub_prev):
-    """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
+def _copy_params(th, par, po, copies, base, stride, n):
+    """Copy entry e of each theta block of ``copies`` into its field of record e (records from
+    ``base``, ``stride`` rows apart), in every lane."""
     L = th.shape[1]
-    g = po[P_GLOBAL]
+    for k in range(copies.shape[0]):
+        src = po[copies[k, 0]]
+        field = copies[k, 1]
+        for e in range(n):
+            dst = base + e * stride + field
+            for l in range(L):
+                par[dst, l] = th[src + e, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort):
+    """Per population index: flow rates (no escalation from a top state, no recovery from a
+    bottom one), exit split, employment and its value."""
+    L = th.shape[1]
+    _copy_params(th, par, po, _POP_COPIES, lo[LO_PP], NPP, npop)
     for i in range(npop):
         dst = lo[LO_PP] + i * NPP
         has_esc = not pop_last[i]
         has_rec = not pop_first[i]
         c = pop_cohort[i]
         for l in range(L):
-            par[dst + PP_INFLOW, l] = th[po[P_INFLOW] + i, l]
             par[dst + PP_ESC, l] = th[po[P_ESC] + i, l] if has_esc else 0.0
             par[dst + PP_REC, l] = th[po[P_REC] + i, l] if has_rec else 0.0
-            par[dst + PP_EXIT, l] = th[po[P_EXIT] + i, l]
-            death = th[po[P_DEATH_SHARE] + i, l]
-            move = th[po[P_TRANS_SHARE] + i, l]
-            par[dst + PP_DEATH_SHARE, l] = death
-            par[dst + PP_TRANS_SHARE, l] = move
-            par[dst + PP_LEAVE_SHARE, l] = 1.0 - death - move
-            par[dst + PP_EMPLOY, l] = th[po[P_EMPLOYMENT] + i, l]
+            par[dst + PP_LEAVE_SHARE, l] = 1.0 - th[po[P_DEATH_SHARE] + i, l] - \
+                th[po[P_TRANS_SHARE] + i, l]
             par[dst + PP_EMPLOY_VALUE, l] = th[po[P_EMPLOY_VALUE] + c, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _preventive_params(th, par, lo, po, nprev, prev_order):
+    """Per preventive service: costs, places, credited effects, delay rate and reciprocals."""
+    L = th.shape[1]
+    _copy_params(th, par, po, _PREV_COPIES, lo[LO_PV], NPV, nprev)
     for v in range(nprev):
         dst = lo[LO_PV] + v * NPV
         order = prev_order[v]
@@ -372,48 +396,53 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             credit = _credit(th, po, v, l)
             decay = th[po[P_PV_DECAY] + v, l]
             persists = decay < np.inf
-            par[dst + PV_UNIT_COST, l] = th[po[P_PV_UNIT_COST] + v, l]
-            par[dst + PV_PLACES, l] = th[po[P_PV_PLACES] + v, l]
-            par[dst + PV_UPTAKE, l] = th[po[P_PV_UPTAKE] + v, l]
             par[dst + PV_EFFECT, l] = th[po[P_PV_EFFECT] + v, l] * credit
             par[dst + PV_SHORT_RUN, l] = th[po[P_PV_SHORT_RUN] + v, l] * credit
             par[dst + PV_RECOVERY, l] = th[po[P_PV_RECOVERY] + v, l] * credit
             par[dst + PV_INV_DECAY, l] = 1.0 / decay if persists else 0.0
             par[dst + PV_PERSIST_FLAG, l] = 1.0 if persists else 0.0
             par[dst + PV_RATE, l] = order / th[po[P_PV_TIME_TO_EFFECT] + v, l]
-            par[dst + PV_COMM_PLACES, l] = th[po[P_PV_COMM_PLACES] + v, l]
-            par[dst + PV_COMM_UNIT_COST, l] = th[po[P_PV_COMM_UNIT_COST] + v, l]
             par[dst + PV_INV_COMM_RAMP, l] = 1.0 / th[po[P_PV_COMM_RAMP] + v, l]
-            share = th[po[P_PV_POOL_SHARE] + v, l]
-            par[dst + PV_POOL_SHARE, l] = share
-            par[dst + PV_POOL_FLAG, l] = 1.0 if share > 0.0 else 0.0
+            par[dst + PV_POOL_FLAG, l] = 1.0 if th[po[P_PV_POOL_SHARE] + v, l] > 0.0 else 0.0
+
+
+@njit(**_JIT_NO_NRT)
+def _reactive_params(th, par, lo, po, nreact):
+    """Per reactive service: costs, capacity, reciprocal delays, waiting-list coefficient."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
+    _copy_params(th, par, po, _REACT_COPIES, lo[LO_PR], NPR, nreact)
     for r in range(nreact):
         dst = lo[LO_PR] + r * NPR
         for l in range(L):
-            fixed = th[po[P_RV_FIXED_SHARE] + r, l]
-            par[dst + PR_UNIT_COST, l] = th[po[P_RV_UNIT_COST] + r, l]
-            par[dst + PR_VARIABLE_SHARE, l] = 1.0 - fixed
-            par[dst + PR_FIXED_SHARE, l] = fixed
+            par[dst + PR_VARIABLE_SHARE, l] = 1.0 - th[po[P_RV_FIXED_SHARE] + r, l]
             par[dst + PR_INV_DECOMMISSION, l] = 1.0 / th[po[P_RV_DECOMMISSION] + r, l]
-            par[dst + PR_CAPACITY, l] = th[po[P_RV_CAPACITY] + r, l]
             par[dst + PR_INV_QUEUE_CLEAR, l] = 1.0 / th[po[P_RV_QUEUE_CLEAR] + r, l]
             par[dst + PR_WAIT_COEF, l] = th[g + G_LOOP_WAITING, l] * \
                 th[po[P_RV_DETERIORATION] + r, l]
             par[dst + PR_RETAINED, l] = 1.0 - th[po[P_RV_CASHABLE] + r, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _agency_params(th, par, lo, po, nag):
+    """Per agency: budget, overhead, policy rates, erosion coefficient, pool contribution."""
+    _copy_params(th, par, po, _AGENCY_COPIES, lo[LO_PA], NPA, nag)
+    erosion_loop = po[P_GLOBAL] + G_LOOP_EROSION
+    L = th.shape[1]
     for a in range(nag):
         dst = lo[LO_PA] + a * NPA
         for l in range(L):
-            contribution = th[po[P_AG_CONTRIBUTION] + a, l]
-            par[dst + PA_BUDGET, l] = th[po[P_AG_BUDGET] + a, l]
-            par[dst + PA_OVERHEAD, l] = th[po[P_AG_OVERHEAD] + a, l]
             par[dst + PA_INV_PERCEPTION, l] = 1.0 / th[po[P_AG_PERCEPTION] + a, l]
-            par[dst + PA_CUT_RATE, l] = th[po[P_AG_CUT_RATE] + a, l]
-            par[dst + PA_RESTORE_RATE, l] = th[po[P_AG_RESTORE_RATE] + a, l]
-            par[dst + PA_FLOOR, l] = th[po[P_AG_FLOOR] + a, l]
-            par[dst + PA_EROSION_COEF, l] = th[g + G_LOOP_EROSION, l] * \
-                th[po[P_AG_EROSION] + a, l]
-            par[dst + PA_CONTRIBUTION, l] = contribution
-            par[dst + PA_PARTICIPATES, l] = 1.0 if contribution > 0.0 else 0.0
+            par[dst + PA_EROSION_COEF, l] = th[erosion_loop, l] * th[po[P_AG_EROSION] + a, l]
+            par[dst + PA_PARTICIPATES, l] = \
+                1.0 if th[po[P_AG_CONTRIBUTION] + a, l] > 0.0 else 0.0
+
+
+@njit(**_JIT_NO_NRT)
+def _global_params(th, par, lo, po):
+    """The global record: loops, the pool's timing and costs, reciprocal delays."""
+    L = th.shape[1]
+    g = po[P_GLOBAL]
     dst = lo[LO_PG]
     for l in range(L):
         start = th[g + G_POOL_START, l]
@@ -431,6 +460,13 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
         par[dst + PG_DR_END, l] = start + th[g + G_DR_MONTHS, l]
         par[dst + PG_OH_REDUCTION, l] = th[g + G_OH_REDUCTION, l]
         par[dst + PG_INV_OH_RAMP, l] = 1.0 / th[g + G_OH_RAMP, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev):
+    """Utilisation rates, one row per (reactive service, population index) pair, then a row
+    of 0s, then the credited effects of the utilisation-effect and substitution links."""
+    L = th.shape[1]
     # utilisation rates, one row per (reactive service, population index) pair, then 0s
     for k in range(nutil):
         src = po[P_UTIL] + k
@@ -439,19 +475,37 @@ def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, po
             par[dst, l] = th[src, l]
     for l in range(L):
         par[lo[LO_PZERO], l] = 0.0
-    # credited effects of the links
-    for k in range(ulink_prev.shape[0]):
-        src = po[P_UTIL_EFFECT] + k
-        dst = lo[LO_PUL] + k
-        v = ulink_prev[k]
+    _credited_links(th, par, po, po[P_UTIL_EFFECT], lo[LO_PUL], ulink_prev)
+    _credited_links(th, par, po, po[P_SUBSTITUTION], lo[LO_PSUB], sub_prev)
+
+
+@njit(**_JIT_NO_NRT)
+def _credited_links(th, par, po, src, dst, link_prev):
+    """The effect of each link (theta rows from ``src``) credited to the preventive service
+    ``link_prev[k]`` that makes it, into the rows of ``par`` from ``dst``."""
+    L = th.shape[1]
+    for k in range(link_prev.shape[0]):
+        v = link_prev[k]
         for l in range(L):
-            par[dst, l] = th[src, l] * _credit(th, po, v, l)
-    for k in range(sub_prev.shape[0]):
-        src = po[P_SUBSTITUTION] + k
-        dst = lo[LO_PSUB] + k
-        v = sub_prev[k]
-        for l in range(L):
-            par[dst, l] = th[src, l] * _credit(th, po, v, l)
+            par[dst + k, l] = th[src + k, l] * _credit(th, po, v, l)
+
+
+@njit(**_JIT_NO_NRT)
+def _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order, pop_cohort, ulink_prev, sub_prev):
+    """Fill the parameter records of a block from ``th`` (the ``po`` layout, per lane)."""
+    _cohort_params(th, par, lo, po, npop, pop_first, pop_last, pop_cohort)
+    _preventive_params(th, par, lo, po, nprev, prev_order)
+    _reactive_params(th, par, lo, po, nreact)
+    _agency_params(th, par, lo, po, nag)
+    _global_params(th, par, lo, po)
+    _utilisation_params(th, par, lo, po, nutil, ulink_prev, sub_prev)
+
+
+LOAD_PARAMS_STEPS = (_credit, _copy_params, _credited_links, _cohort_params, _preventive_params,
+                     _reactive_params, _agency_params, _global_params, _utilisation_params)
+"""The steps :func:`_load_params` calls; the generated kernel calls it too, so its cache key
+hashes their source."""
 
 
 @intrinsic
@@ -476,53 +530,13 @@ def _lane_rows(typingctx, a):
 
 
 @njit(**_JIT_DERIVATIVE)
-def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc, disc_h,
-                lo, sizes, topo):
-    """Write ``out = keep * x + h * dx/dt`` at time ``t`` (months) for every state row.
-
-    ``keep = 1, h = dt`` is an Euler step; ``keep = 0, h = 1`` gives dx/dt itself. All array
-    arguments must be distinct buffers (compiled with ``noalias``). Scratch used after the
-    call: coverage (``sv`` ``SV_COV``) and reactive cash per agency (``sa`` ``SA_REACT_CASH``).
-    ``sizes`` and ``topo`` are made by ``simulate_batch``.
-    """
-    nco, npop, nprev, nreact, nag = sizes
-    (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
-     prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
-     pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
-     ulink_prev, sub_prev, util_link_ptr, util_link) = topo
-    nulink = ulink_prev.shape[0]
-    nsub = sub_prev.shape[0]
-    nutil = util_link_ptr.shape[0] - 1
-    L = x.shape[1]
-    x = _lane_rows(x)
-    out = _lane_rows(out)
-    par = _lane_rows(par)
-    growth = _lane_rows(growth)
-    sp = _lane_rows(sp)
-    sv = _lane_rows(sv)
-    sr = _lane_rows(sr)
-    sa = _lane_rows(sa)
-    sc = _lane_rows(sc)
-    sg = _lane_rows(sg)
-    fac = _lane_rows(fac)
-    growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
-    inv_dt = 1.0 / dt
-    # an Euler step (keep = 1) leaves an emptied people or waiting stock at 0, not a rounding
-    # error below it; a plain derivative (keep = 0) is not bounded
-    stock_floor = 0.0 if keep > 0.0 else -np.inf
+def _pool_switches(t, par, sg, sc, lo, nco):
+    """Time-dependent switches of the pool at time ``t`` (months: active, overhead ramp, set-up
+    and double-running cost) into ``sg``; zero the sums of ``sg`` and ``sc`` this evaluation
+    adds to."""
+    L = sg.shape[1]
+    par, sg, sc = _lane_rows(par), _lane_rows(sg), _lane_rows(sc)
     pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
-    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
-    og = out[lo[LO_XG]:lo[LO_XG] + NXG]
-    zero = sg[SG_ZERO]
-    one = sg[SG_ONE]
-    f_waiting = nprev  # first rows of the waiting and erosion factors in ``fac``
-    f_erosion = nprev + nreact
-    f_recovery = nprev + nreact + nag  # then the recovery factors and the link factors
-    f_ulink = f_recovery + nprev
-    f_sub = f_ulink + nulink
-
-    # ---- time-dependent switches of the pool, and zeroed sums ----------------------------
     for l in range(L):
         start = pg[PG_POOL_START, l]
         active = pg[PG_POOL_ON, l] * (t >= start)
@@ -541,7 +555,13 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         for l in range(L):
             sc[j, l] = 0.0
 
-    # ---- agencies, first part: budget, quality-erosion factor, zeroed spend sums ------------
+
+@njit(**_JIT_DERIVATIVE)
+def _agency_budgets(par, growth, sa, fac, lo, nco, f_erosion, nag):
+    """Per agency: this month's budget and quality-erosion factor (row ``f_erosion + a`` of
+    ``fac``); zero its spend sums."""
+    L = sa.shape[1]
+    par, growth, sa, fac = _lane_rows(par), _lane_rows(growth), _lane_rows(sa), _lane_rows(fac)
     for a in range(nag):
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
@@ -555,11 +575,24 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sa_a[SA_REACT_CASH, l] = 0.0
             erosion[l] = 1.0 + pa[PA_EROSION_COEF, l] * (1.0 - efficiency[l])
 
-    # ---- preventive services --------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco, nag,
+                         f_recovery, prev_agency, prev_order, prev_stage0, prev_chunk_ptr,
+                         prev_chunk_x):
+    """Per preventive service: coverage of the people eligible, its spend (added to the
+    agency's and the pool's), the delay from coverage to effect, the persisting effect, and
+    the service's prevention and recovery factors (rows ``v`` and ``f_recovery + v`` of ``fac``)."""
+    nprev = prev_order.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sv, sa, sg, fac = _lane_rows(sv), _lane_rows(sa), _lane_rows(sg), _lane_rows(fac)
+    zero = sg[SG_ZERO]
     pool_community = sg[SG_POOL_COMMUNITY]
     for v in range(nprev):
         sv_v = sv[v * NSV:(v + 1) * NSV]
         # people eligible: GATHER states per loop; the last GATHER are added in the main loop
+        # (spelled out four at a time on purpose: "Fixed-width gathers" in the module docstring)
         c_first = prev_chunk_ptr[v]
         c_last = prev_chunk_ptr[v + 1] - 1
         for c in range(c_first, c_last):
@@ -644,22 +677,33 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             for l in range(L):
                 outk[l] = keep * xk[l] + h * ((xprev[l] - xk[l]) * pv[PV_RATE, l])
 
-    # ---- factors of the utilisation-effect and substitution links, and the effective
-    # ---- utilisation of each pair (base rate x the product of its links' factors) ---------
-    for k in range(nulink):
-        v = ulink_prev[k]
-        factor = fac[f_ulink + k]
-        effect = par[lo[LO_PUL] + k]
+
+@njit(**_JIT_DERIVATIVE)
+def _link_factors(par, sv, fac, p_first, f_first, link_prev):
+    """Factor 1 - (credited effect x effective coverage of the service making the link) of
+    each link: effects from row ``p_first`` of ``par``, factors to row ``f_first`` of ``fac``."""
+    L = sv.shape[1]
+    par, sv, fac = _lane_rows(par), _lane_rows(sv), _lane_rows(fac)
+    for k in range(link_prev.shape[0]):
+        v = link_prev[k]
+        factor = fac[f_first + k]
+        effect = par[p_first + k]
         effective = sv[v * NSV + SV_EFFECTIVE]
         for l in range(L):
             factor[l] = 1.0 - effect[l] * effective[l]
-    for k in range(nsub):
-        v = sub_prev[k]
-        factor = fac[f_sub + k]
-        share = par[lo[LO_PSUB] + k]
-        effective = sv[v * NSV + SV_EFFECTIVE]
-        for l in range(L):
-            factor[l] = 1.0 - share[l] * effective[l]
+
+
+@njit(**_JIT_DERIVATIVE)
+def _utilisation_links(par, sv, fac, lo, f_ulink, f_sub, ulink_prev, sub_prev,
+                       util_link_ptr, util_link):
+    """Factors of the utilisation-effect and substitution links (rows ``f_ulink + k`` and
+    ``f_sub + k`` of ``fac``), and the effective utilisation of each (reactive service,
+    population index) pair: its base rate times the product of its links' factors."""
+    nutil = util_link_ptr.shape[0] - 1
+    L = sv.shape[1]
+    par, sv, fac = _lane_rows(par), _lane_rows(sv), _lane_rows(fac)
+    _link_factors(par, sv, fac, lo[LO_PUL], f_ulink, ulink_prev)
+    _link_factors(par, sv, fac, lo[LO_PSUB], f_sub, sub_prev)
     for k in range(nutil):
         rate = par[lo[LO_PUE] + k]
         for l in range(L):
@@ -672,9 +716,25 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         for l in range(L):
             rate[l] = base[l] * rate[l]
 
-    # ---- reactive services ----------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _reactive_services(keep, h, x, out, par, growth, sr, sa, sg, fac, lo, nco, nag,
+                       f_waiting, react_agency, react_chunk_ptr, react_chunk_x,
+                       react_chunk_util):
+    """Per reactive service: people served and demand, activity within capacity, the waiting
+    list and capacity cost base, cash spend (added to the agency's) and the waiting-list
+    deterioration factor (row ``f_waiting + r`` of ``fac``)."""
+    nreact = react_agency.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sr, sa, sg, fac = _lane_rows(sr), _lane_rows(sa), _lane_rows(sg), _lane_rows(fac)
+    zero = sg[SG_ZERO]
+    # an Euler step (keep = 1) leaves an emptied waiting list at 0, not a rounding error
+    # below it; a plain derivative (keep = 0) is not bounded
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     for r in range(nreact):
         sr_r = sr[r * NSR:(r + 1) * NSR]
+        # (spelled out four at a time on purpose: "Fixed-width gathers" in the module docstring)
         # people served and demand: GATHER utilisation pairs per loop, the last GATHER in the
         # main loop
         c_first = react_chunk_ptr[r]
@@ -748,12 +808,25 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             share_waiting = min(1.0, waiting / served) if served > _TINY else 0.0
             waiting_factor[l] = 1.0 + pr[PR_WAIT_COEF, l] * share_waiting
 
-    # ---- people: escalation multiplier (prevention x waiting x erosion factors, GATHER per
-    # ---- loop, the last GATHER in the main loop), outflows scaled so they never exceed the
-    # ---- stock within a step ---------------------------------------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _people_flows(keep, h, x, out, par, growth, sp, sc, sg, fac, dt, disc_h, lo, f_recovery,
+                  f_sub, pop_cohort, pop_utility, pop_first, pop_prev_ptr, pop_prev,
+                  pop_sub_ptr, pop_sub, mult_chunk_ptr, mult_chunk_fac):
+    """Per population index: the escalation multiplier (prevention x waiting x erosion factors,
+    GATHER per loop, the last GATHER in the main loop), outflows scaled so they never exceed
+    the stock within a step (into ``sp``), person-months, the cohort's flow sums (``sc``) and
+    the discounted QALYs."""
+    npop = pop_cohort.shape[0]
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sp, sc, sg, fac = _lane_rows(sp), _lane_rows(sc), _lane_rows(sg), _lane_rows(fac)
+    one = sg[SG_ONE]
     qaly = sg[SG_QALY]
     for i in range(npop):
         sp_i = sp[i * NSP:(i + 1) * NSP]
+        # the factors GATHER per loop, spelled out four at a time on purpose ("Fixed-width
+        # gathers" in the module docstring)
         c_first = mult_chunk_ptr[i]
         c_last = mult_chunk_ptr[i + 1] - 1
         for c in range(c_first, c_last):
@@ -828,9 +901,19 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sc_c[SC_EMPLOYED, l] += employed
             sc_c[SC_EMPLOY_VALUE, l] += employed * pp[PP_EMPLOY_VALUE, l]
             qaly[l] += utility * people / 12.0 * disc_h
-    # stocks: escalation in from the state below, own net flow, flow down from the one above
-    # (the zero row of ``sp`` stands in at a cohort's ends; same additions, same order, as
-    # adding flow by flow), then arrivals from other cohorts
+
+
+@njit(**_JIT_DERIVATIVE)
+def _people_stocks(keep, h, x, out, sp, sc, lo, pop_cohort, pop_esc_below, pop_rec_above,
+                   trans_in_ptr, trans_in):
+    """Per population index, the stock: escalation in from the state below, own net flow, flow
+    down from the one above (the zero row of ``sp`` stands in at a cohort's ends; same
+    additions, same order, as adding flow by flow), then arrivals from other cohorts."""
+    npop = pop_cohort.shape[0]
+    L = x.shape[1]
+    x, out, sp, sc = _lane_rows(x), _lane_rows(out), _lane_rows(sp), _lane_rows(sc)
+    # an Euler step (keep = 1) leaves an emptied stock at 0, not a rounding error below it
+    stock_floor = 0.0 if keep > 0.0 else -np.inf
     for i in range(npop):
         row = lo[LO_XP] + i * NXP + XP_PEOPLE
         xp = x[row]
@@ -851,6 +934,14 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                           h * (((esc_below[l] + net[l]) + rec_above[l]) + arrivals[l]),
                           stock_floor)
             arrived[l] += arrivals[l]
+
+
+@njit(**_JIT_DERIVATIVE)
+def _cohort_totals(keep, h, x, out, sc, lo, nco):
+    """Per cohort: the accumulators of its flows (inflow, exits, escalation, recovery, deaths,
+    transitions, employment) from the sums in ``sc``."""
+    L = x.shape[1]
+    x, out, sc = _lane_rows(x), _lane_rows(out), _lane_rows(sc)
     for c in range(nco):
         b = lo[LO_XC] + c * NXC
         xc = x[b:b + NXC]
@@ -868,7 +959,16 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             outc[XC_EMPLOY_VALUE, l] = keep * xc[XC_EMPLOY_VALUE, l] + \
                 h * sc_c[SC_EMPLOY_VALUE, l]
 
-    # ---- agencies: overhead, pool contributions, captured savings, budgets, policy --------
+
+@njit(**_JIT_DERIVATIVE)
+def _agency_spend(t, keep, h, x, out, par, growth, sa, sg, disc, lo, nco, nag):
+    """Per agency: overhead, pool contribution, captured savings, reserves, perceived spend and
+    the spend accumulators; adds to the totals and the pool's income in ``sg``."""
+    L = x.shape[1]
+    x, out, par, growth = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(growth)
+    sa, sg = _lane_rows(sa), _lane_rows(sg)
+    pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
+    growth_base = growth[growth.shape[0] - 1]  # the pool's savings baseline growth
     for a in range(nag):
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
@@ -911,22 +1011,29 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
             sg[SG_REINVESTED, l] += capture_paid
             sg[SG_POOL_IN, l] += contribution + capture_paid
 
-    # money the pool can commission places with
+
+@njit(**_JIT_DERIVATIVE)
+def _funding_and_pool_places(keep, h, x, out, par, sv, sa, sg, dt, lo, nprev, prev_agency):
+    """The money the pool can commission places with, then per preventive service: siloed cuts
+    (R1 doom loop) or restoration of funding, and the places commissioned by the pool (R2)."""
+    L = x.shape[1]
+    x, out, par, sv = _lane_rows(x), _lane_rows(out), _lane_rows(par), _lane_rows(sv)
+    sa, sg = _lane_rows(sa), _lane_rows(sg)
+    pg = par[lo[LO_PG]:lo[LO_PG] + NPG]
+    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
+    inv_dt = 1.0 / dt
     for l in range(L):
         sg[SG_AVAILABLE, l] = max(0.0, sg[SG_POOL_IN, l] +
                                   xg[XG_POOL, l] * pg[PG_INV_SPEND_DOWN, l] -
                                   sg[SG_SETUP, l] - sg[SG_DR, l] - sg[SG_POOL_COMMUNITY, l])
-
-    # ---- per preventive service: siloed cuts (R1 doom loop) / restoration of funding, and
-    # ---- places commissioned by the pool (R2) ---------------------------------------------
     for v in range(nprev):
-        a = prev_agency[v]
         b = lo[LO_PV] + v * NPV
         pv = par[b:b + NPV]
         b = lo[LO_XV] + v * NXV
         xv = x[b:b + NXV]
         outv = out[b:b + NXV]
         sv_v = sv[v * NSV:(v + 1) * NSV]
+        a = prev_agency[v]
         b = lo[LO_PA] + a * NPA
         pa = par[b:b + NPA]
         budget = sa[a * NSA + SA_BUDGET]
@@ -949,7 +1056,15 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
                 h * ((target - places) * pg[PG_INV_ADJUST, l])
             sg[SG_PLACES_COST, l] += unit_cost * places
 
-    # ---- the pool's balance and the global accumulators -----------------------------------
+
+@njit(**_JIT_DERIVATIVE)
+def _pool_balance(keep, h, x, out, sg, disc, lo):
+    """The pool's balance and the global accumulators (pool income and spend, set-up, double
+    running, total and discounted spend, discounted QALYs)."""
+    L = x.shape[1]
+    x, out, sg = _lane_rows(x), _lane_rows(out), _lane_rows(sg)
+    xg = x[lo[LO_XG]:lo[LO_XG] + NXG]
+    og = out[lo[LO_XG]:lo[LO_XG] + NXG]
     for l in range(L):
         income = sg[SG_POOL_IN, l]
         setup = sg[SG_SETUP, l]
@@ -965,6 +1080,49 @@ def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt
         og[XG_TOTAL, l] = keep * xg[XG_TOTAL, l] + h * total
         og[XG_DISC_TOTAL, l] = keep * xg[XG_DISC_TOTAL, l] + h * (total * disc)
         og[XG_DISC_QALY, l] = keep * xg[XG_DISC_QALY, l] + h * sg[SG_QALY, l]
+
+
+@njit(**_JIT_DERIVATIVE)
+def _derivative(t, keep, h, x, out, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc, disc_h,
+                lo, sizes, topo):
+    """Write ``out = keep * x + h * dx/dt`` at time ``t`` (months) for every state row.
+
+    ``keep = 1, h = dt`` is an Euler step; ``keep = 0, h = 1`` gives dx/dt itself. All array
+    arguments must be distinct buffers (compiled with ``noalias``). Scratch used after the
+    call: coverage (``sv`` ``SV_COV``) and reactive cash per agency (``sa`` ``SA_REACT_CASH``).
+    ``sizes`` and ``topo`` are made by ``simulate_batch``. The steps run in the order of
+    docs/model.md; each passes what later steps read through the scratch records.
+    """
+    nco, _, nprev, nreact, nag = sizes
+    (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+     prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+     prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+     pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+     ulink_prev, sub_prev, util_link_ptr, util_link) = topo
+    # first rows of the factor groups in ``fac``: prevention (row v), waiting, erosion,
+    # recovery, utilisation-effect links, substitution links
+    f_waiting = nprev
+    f_erosion = nprev + nreact
+    f_recovery = nprev + nreact + nag
+    f_ulink = f_recovery + nprev
+    f_sub = f_ulink + ulink_prev.shape[0]
+    _pool_switches(t, par, sg, sc, lo, nco)
+    _agency_budgets(par, growth, sa, fac, lo, nco, f_erosion, nag)
+    _preventive_services(keep, h, x, out, par, growth, sv, sa, sg, fac, lo, nco, nag, f_recovery,
+                         prev_agency, prev_order, prev_stage0, prev_chunk_ptr, prev_chunk_x)
+    _utilisation_links(par, sv, fac, lo, f_ulink, f_sub, ulink_prev, sub_prev, util_link_ptr,
+                       util_link)
+    _reactive_services(keep, h, x, out, par, growth, sr, sa, sg, fac, lo, nco, nag, f_waiting,
+                       react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util)
+    _people_flows(keep, h, x, out, par, growth, sp, sc, sg, fac, dt, disc_h, lo, f_recovery, f_sub,
+                  pop_cohort, pop_utility, pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr,
+                  pop_sub, mult_chunk_ptr, mult_chunk_fac)
+    _people_stocks(keep, h, x, out, sp, sc, lo, pop_cohort, pop_esc_below, pop_rec_above,
+                   trans_in_ptr, trans_in)
+    _cohort_totals(keep, h, x, out, sc, lo, nco)
+    _agency_spend(t, keep, h, x, out, par, growth, sa, sg, disc, lo, nco, nag)
+    _funding_and_pool_places(keep, h, x, out, par, sv, sa, sg, dt, lo, nprev, prev_agency)
+    _pool_balance(keep, h, x, out, sg, disc, lo)
 
 
 @njit(**_JIT_NO_NRT)
@@ -1002,43 +1160,24 @@ def _growth_steps(th, po, nco, nag, dt, step_full, step_half):
 
 
 @njit(**_JIT_NO_NRT)
-def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
-                    n_months, rk4, disc_month, disc_health_month, record_rows, out_final,
-                    out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
-                    th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
-                    sp, sv, sr, sa, sc, sg, fac):
-    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers;
-    ``record_rows`` are the rows of ``x`` snapshotted into ``out_traj`` at each month end.
-
-    ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
-    last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
-    (``simulate_batch`` allocates them so).
-    """
-    nco, npop, nprev, nreact, nag = sizes
-    pop_cohort = topo[0]
-    prev_order = topo[5]
-    prev_stage0 = topo[6]
-    ulink_prev = topo[22]
-    sub_prev = topo[23]
+def _lanes_of_block(theta, run0, nrun, th):
+    """Copy runs ``run0 .. run0+nrun-1`` of ``theta`` into the lanes of ``th``; lanes beyond
+    nrun repeat the last run (their results are not written)."""
     L = th.shape[1]
-    nparam = theta.shape[1]
-    nx = x.shape[0]
-    nev = ev_month.shape[0]
-    nrec = record_rows.shape[0]
-    ngrowth = growth.shape[0]
-    n_out = xrow.shape[0]
-    # lanes beyond nrun repeat the last run (their results are not written)
-    for j in range(nparam):
+    for j in range(theta.shape[1]):
         for l in range(L):
             th[j, l] = theta[run0 + min(l, nrun - 1), j]
-    _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
-                 prev_order, pop_cohort, ulink_prev, sub_prev)
 
-    # initial state
-    for j in range(nx):
+
+@njit(**_JIT_NO_NRT)
+def _initial_state(th, po, lo, npop, nprev, nag, x, growth, sa):
+    """State at month 0 before the set-up passes: initial people and reserves, full funding,
+    growth factors 1, every accumulator and the savings baseline 0."""
+    L = th.shape[1]
+    for j in range(x.shape[0]):
         for l in range(L):
             x[j, l] = 0.0
-    for j in range(ngrowth):
+    for j in range(growth.shape[0]):
         for l in range(L):
             growth[j, l] = 1.0
     for i in range(npop):
@@ -1057,8 +1196,18 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         for l in range(L):
             x[dst, l] = th[src, l]
             sa[ref_norm, l] = 0.0
-    # first pass: coverage at month 0 sets the delay stages and the persisting effect
-    # (services already running are in steady state)
+
+
+@njit(**_JIT_NO_NRT)
+def _settle_month0(x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, lo, sizes, topo):
+    """The two set-up passes of month 0: coverage sets the delay stages and the persisting
+    effect (services already running are in steady state); then activity, with the effects in
+    place, sets the capacity cost base, perceived spend starts at actual spend (the spend at
+    K = activity is the spend at K = 0) and the savings baseline at month 0's reactive cash."""
+    nco, npop, nprev, nreact, nag = sizes
+    prev_order = topo[5]
+    prev_stage0 = topo[6]
+    L = x.shape[1]
     _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
                 lo, sizes, topo)
     for v in range(nprev):
@@ -1070,9 +1219,6 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         xv = lo[LO_XV] + v * NXV
         for l in range(L):
             x[xv + XV_PERSIST, l] = sv[cov, l]
-    # second pass: activity at month 0 (with the effects in place) sets the capacity cost
-    # base; perceived spend starts at actual spend (the spend at K = activity is the spend at
-    # K = 0); savings baseline at month 0
     _derivative(0.0, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, 1.0, 1.0,
                 lo, sizes, topo)
     for r in range(nreact):
@@ -1086,18 +1232,115 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
             x[xa + XA_PERCEIVED, l] = k1[xa + XA_SPEND, l]
             sa[a * NSA + SA_REF_NORM, l] = sa[a * NSA + SA_REACT_CASH, l]
 
-    # month-end snapshots: run by run, so each run's entries are written contiguously (a
-    # record-major order writes one value per run per pass, each to a different page)
+
+@njit(**_JIT_NO_NRT)
+def _snapshot(x, record_rows, out_traj, run0, nrun, m):
+    """Month-end snapshot ``m`` of the recorded rows, run by run, so each run's entries are
+    written contiguously (a record-major order writes one value per run per pass, each to a
+    different page)."""
     for l in range(nrun):
-        for j in range(nrec):
-            out_traj[run0 + l, 0, j] = x[record_rows[j], l]
+        for j in range(record_rows.shape[0]):
+            out_traj[run0 + l, m, j] = x[record_rows[j], l]
+
+
+@njit(**_JIT_NO_NRT)
+def _follow_savings_baseline(t, par, growth, sa, lo, nco, nag):
+    """Until the pool opens, the savings baseline of each agency follows its actual reactive
+    cash spend (deflated by the baseline growth and the agency's efficiency factor)."""
+    L = sa.shape[1]
+    g_start = lo[LO_PG] + PG_POOL_START
+    growth_base = growth.shape[0] - 1
+    for a in range(nag):
+        ref_norm = a * NSA + SA_REF_NORM
+        cash = a * NSA + SA_REACT_CASH
+        efficiency = nco + nag + a
+        for l in range(L):
+            sa[ref_norm, l] = sa[cash, l] / (growth[growth_base, l] * growth[efficiency, l]) \
+                if t <= par[g_start, l] else sa[ref_norm, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _rk4_stage_state(x, k, h, xn):
+    """The state an RK4 stage is evaluated at: ``xn = x + h * k``."""
+    L = x.shape[1]
+    for j in range(x.shape[0]):
+        for l in range(L):
+            xn[j, l] = x[j, l] + h * k[j, l]
+
+
+@njit(**_JIT_NO_NRT)
+def _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half, sp, sv, sr,
+              sa, sc, sg, fac, dt, disc, disc_h, lo, sizes, topo):
+    """The rest of a classical RK4 step once ``k1`` holds dx/dt at ``t``: stages 2 to 4 (the
+    growth factors at the half and the full step), ``x`` advanced by dt, and the people and
+    waiting stocks emptied within the step set to 0, not a rounding error below it."""
+    nco, npop, nprev, nreact, nag = sizes
+    L = x.shape[1]
+    nx = x.shape[0]
+    ngrowth = growth.shape[0]
+    half = 0.5 * dt
+    for j in range(ngrowth):
+        for l in range(L):
+            gtmp[j, l] = growth[j, l]
+        for l in range(L):
+            growth[j, l] = gtmp[j, l] * step_half[j, l]
+    _rk4_stage_state(x, k1, half, xn)
+    _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    _rk4_stage_state(x, k2, half, xn)
+    _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    for j in range(ngrowth):
+        for l in range(L):
+            growth[j, l] = gtmp[j, l] * step_full[j, l]
+    _rk4_stage_state(x, k3, dt, xn)
+    _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
+                dt, disc, disc_h, lo, sizes, topo)
+    sixth = dt / 6.0
+    for j in range(nx):
+        for l in range(L):
+            x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
+    for i in range(npop):
+        row = lo[LO_XP] + i * NXP + XP_PEOPLE
+        for l in range(L):
+            x[row, l] = max(x[row, l], 0.0)
+    for r in range(nreact):
+        row = lo[LO_XR] + r * NXR + XR_WAITING
+        for l in range(L):
+            x[row, l] = max(x[row, l], 0.0)
+
+
+@njit(**_JIT_NO_NRT)
+def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_per_month,
+                    n_months, rk4, disc_month, disc_health_month, record_rows, out_final,
+                    out_traj, po, lo, xrow, sizes, nutil, pop_first, pop_last, topo,
+                    th, par, x, xn, k1, k2, k3, k4, growth, gtmp, step_full, step_half,
+                    sp, sv, sr, sa, sc, sg, fac):
+    """Simulate runs ``run0 .. run0+nrun-1`` (nrun <= LANES) using the given buffers;
+    ``record_rows`` are the rows of ``x`` snapshotted into ``out_traj`` at each month end.
+
+    ``x``, ``xn``, ``k1`` .. ``k4`` must hold 0 in the padding row ``XG_ZERO``, ``sp`` 0 in its
+    last row, ``sg`` 0 / 1 in ``SG_ZERO`` / ``SG_ONE`` and ``fac`` 1 in its last row
+    (``simulate_batch`` allocates them so).
+    """
+    nco, npop, nprev, nreact, nag = sizes
+    pop_cohort = topo[0]
+    prev_order = topo[5]
+    ulink_prev = topo[22]
+    sub_prev = topo[23]
+    L = th.shape[1]
+    nev = ev_month.shape[0]
+    nrec = record_rows.shape[0]
+    _lanes_of_block(theta, run0, nrun, th)
+    _load_params(th, par, lo, po, npop, nprev, nreact, nag, nutil, pop_first, pop_last,
+                 prev_order, pop_cohort, ulink_prev, sub_prev)
+    _initial_state(th, po, lo, npop, nprev, nag, x, growth, sa)
+    _settle_month0(x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, lo, sizes, topo)
+    _snapshot(x, record_rows, out_traj, run0, nrun, 0)
 
     _growth_steps(th, po, nco, nag, dt, step_full, step_half)
-    g_start = lo[LO_PG] + PG_POOL_START
-    growth_base = ngrowth - 1
     ev = 0
-    n_steps = n_months * steps_per_month
-    for step in range(n_steps):
+    for step in range(n_months * steps_per_month):
         t = step * dt
         due = _apply_changes(th, t, ev, nev, ev_month, ev_param, ev_value, run0, nrun, L)
         if due != ev:
@@ -1108,7 +1351,6 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         month = step // steps_per_month
         disc = disc_month[month]
         disc_h = disc_health_month[month]
-
         if not rk4:
             # the Euler step itself: xn = x + dt * dx/dt, then swap
             _derivative(t, 1.0, dt, x, xn, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
@@ -1116,67 +1358,88 @@ def _simulate_block(run0, nrun, theta, ev_month, ev_param, ev_value, dt, steps_p
         else:
             _derivative(t, 0.0, 1.0, x, k1, par, growth, sp, sv, sr, sa, sc, sg, fac, dt, disc,
                         disc_h, lo, sizes, topo)
-        # the savings baseline follows actual reactive spend until the pool opens
-        for a in range(nag):
-            ref_norm = a * NSA + SA_REF_NORM
-            cash = a * NSA + SA_REACT_CASH
-            efficiency = nco + nag + a
-            for l in range(L):
-                sa[ref_norm, l] = sa[cash, l] / (growth[growth_base, l] * growth[efficiency, l]) \
-                    if t <= par[g_start, l] else sa[ref_norm, l]
+        _follow_savings_baseline(t, par, growth, sa, lo, nco, nag)
         if not rk4:
             x, xn = xn, x
-            for j in range(ngrowth):
+            for j in range(growth.shape[0]):
                 for l in range(L):
                     growth[j, l] *= step_full[j, l]
         else:
-            half = 0.5 * dt
-            for j in range(ngrowth):
-                for l in range(L):
-                    gtmp[j, l] = growth[j, l]
-                for l in range(L):
-                    growth[j, l] = gtmp[j, l] * step_half[j, l]
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + half * k1[j, l]
-            _derivative(t + half, 0.0, 1.0, xn, k2, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + half * k2[j, l]
-            _derivative(t + half, 0.0, 1.0, xn, k3, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            for j in range(ngrowth):
-                for l in range(L):
-                    growth[j, l] = gtmp[j, l] * step_full[j, l]
-            for j in range(nx):
-                for l in range(L):
-                    xn[j, l] = x[j, l] + dt * k3[j, l]
-            _derivative(t + dt, 0.0, 1.0, xn, k4, par, growth, sp, sv, sr, sa, sc, sg, fac,
-                        dt, disc, disc_h, lo, sizes, topo)
-            sixth = dt / 6.0
-            for j in range(nx):
-                for l in range(L):
-                    x[j, l] += sixth * (k1[j, l] + 2.0 * k2[j, l] + 2.0 * k3[j, l] + k4[j, l])
-            # a stock emptied within the step ends at 0, not a rounding error below it
-            for i in range(npop):
-                row = lo[LO_XP] + i * NXP + XP_PEOPLE
-                for l in range(L):
-                    x[row, l] = max(x[row, l], 0.0)
-            for r in range(nreact):
-                row = lo[LO_XR] + r * NXR + XR_WAITING
-                for l in range(L):
-                    x[row, l] = max(x[row, l], 0.0)
+            _rk4_rest(t, x, xn, k1, k2, k3, k4, par, growth, gtmp, step_full, step_half, sp, sv,
+                      sr, sa, sc, sg, fac, dt, disc, disc_h, lo, sizes, topo)
         if (step + 1) % steps_per_month == 0 and nrec > 0:
-            m = (step + 1) // steps_per_month
-            for l in range(nrun):
-                for j in range(nrec):
-                    out_traj[run0 + l, m, j] = x[record_rows[j], l]
+            _snapshot(x, record_rows, out_traj, run0, nrun, (step + 1) // steps_per_month)
 
-    for j in range(n_out):
+    for j in range(xrow.shape[0]):
         src = xrow[j]
         for l in range(nrun):
             out_final[run0 + l, j] = x[src, l]
+
+
+@njit(**_JIT)
+def _escalation_factor_rows(npop, nprev, nreact, pop_prev_ptr, pop_prev, pop_react_ptr,
+                            pop_react, pop_ag_ptr, pop_ag):
+    """The rows of ``fac`` whose product is each population index's escalation multiplier:
+    its preventive services' prevention factors, its reactive services' waiting factors and
+    its agencies' erosion factors, as a list per index (ptr, rows)."""
+    mult_ptr = np.zeros(npop + 1, dtype=np.int64)
+    for i in range(npop):
+        mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
+            (pop_react_ptr[i + 1] - pop_react_ptr[i]) + (pop_ag_ptr[i + 1] - pop_ag_ptr[i])
+    mult_rows = np.empty(mult_ptr[npop], dtype=np.int64)
+    for i in range(npop):
+        q = mult_ptr[i]
+        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
+            mult_rows[q] = pop_prev[k]
+            q += 1
+        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
+            mult_rows[q] = nprev + pop_react[k]
+            q += 1
+        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
+            mult_rows[q] = nprev + nreact + pop_ag[k]
+            q += 1
+    return mult_ptr, mult_rows
+
+
+@njit(**_JIT)
+def _topology(lo, nfac, nprev, nreact, pop_cohort, pop_first, pop_last, pop_utility,
+              prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency, react_ptr,
+              react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react, pop_ag_ptr, pop_ag,
+              mechanisms):
+    """The ``topo`` tuple :func:`_derivative` reads: the model's structure arrays, with the
+    people and utilisation lists turned into record rows in padded chunks of GATHER
+    (:func:`_gather_chunks`) and each need state's neighbours in its cohort's chain."""
+    (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev, util_link_ptr,
+     util_link) = mechanisms
+    npop = pop_cohort.shape[0]
+    nutil = react_pop.shape[0]
+    zero_x = lo[LO_XG] + XG_ZERO
+    react_people = np.empty(nutil, dtype=np.int64)
+    react_util = np.empty(nutil, dtype=np.int64)
+    for k in range(nutil):
+        react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
+        react_util[k] = lo[LO_PUE] + k  # the effective utilisation (scratch rows of par)
+    react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
+    _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
+    prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
+    for k in range(prev_pop.shape[0]):
+        prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
+    prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
+    mult_ptr, mult_rows = _escalation_factor_rows(npop, nprev, nreact, pop_prev_ptr, pop_prev,
+                                                  pop_react_ptr, pop_react, pop_ag_ptr, pop_ag)
+    mult_chunk_ptr, mult_chunk_fac = _gather_chunks(mult_ptr, mult_rows, nfac - 1)
+    # neighbours in the cohort's chain of need states (the zero row of ``sp`` at the ends)
+    zero_sp = npop * NSP
+    pop_esc_below = np.empty(npop, dtype=np.int64)
+    pop_rec_above = np.empty(npop, dtype=np.int64)
+    for i in range(npop):
+        pop_esc_below[i] = zero_sp if pop_first[i] else (i - 1) * NSP + SP_ESC
+        pop_rec_above[i] = zero_sp if pop_last[i] else (i + 1) * NSP + SP_REC
+    return (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
+            prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
+            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
+            pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
+            ulink_prev, sub_prev, util_link_ptr, util_link)
 
 
 @njit(parallel=True, **_JIT)
@@ -1195,10 +1458,8 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
     util_link_ptr, util_link): the structure arrays of the substitution links, cohort
     transitions and utilisation-effect links (:func:`tpsim.models.structure.compile_scenario`).
     ``naux`` is accepted for compatibility and ignored: the kernel sizes its own scratch."""
-    (pop_sub_ptr, pop_sub, trans_in_ptr, trans_in, ulink_prev, sub_prev, util_link_ptr,
-     util_link) = mechanisms
-    nulink = ulink_prev.shape[0]
-    nsub = sub_prev.shape[0]
+    nulink = mechanisms[4].shape[0]
+    nsub = mechanisms[5].shape[0]
     nruns = theta.shape[0]
     nparam = theta.shape[1]
     nblocks = (nruns + LANES - 1) // LANES
@@ -1208,73 +1469,34 @@ def simulate_batch(theta, ev_month, ev_param, ev_value, dt, steps_per_month, n_m
         nstage += prev_order[v]
     nutil = react_pop.shape[0]
 
-    # record layout and the padded gather lists (shared, read-only)
+    # record layout, record rows of the snapshots, and the structure tables (shared, read-only)
     lo = _layout(npop, nco, nprev, nstage, nreact, nag, nutil, nulink, nsub)
     xrow = _state_rows(xo, lo, npop, nco, nprev, nstage, nreact, nag)
-    record_rows = np.empty(record_idx.shape[0], dtype=np.int64)  # record rows of the snapshots
+    record_rows = np.empty(record_idx.shape[0], dtype=np.int64)
     for j in range(record_idx.shape[0]):
         record_rows[j] = xrow[record_idx[j]]
-    zero_x = lo[LO_XG] + XG_ZERO
-    react_people = np.empty(nutil, dtype=np.int64)
-    react_util = np.empty(nutil, dtype=np.int64)
-    for k in range(nutil):
-        react_people[k] = lo[LO_XP] + react_pop[k] * NXP + XP_PEOPLE
-        react_util[k] = lo[LO_PUE] + k  # the effective utilisation (scratch rows of par)
-    react_chunk_ptr, react_chunk_x = _gather_chunks(react_ptr, react_people, zero_x)
-    _, react_chunk_util = _gather_chunks(react_ptr, react_util, lo[LO_PZERO])
-    prev_people = np.empty(prev_pop.shape[0], dtype=np.int64)
-    for k in range(prev_pop.shape[0]):
-        prev_people[k] = lo[LO_XP] + prev_pop[k] * NXP + XP_PEOPLE
-    prev_chunk_ptr, prev_chunk_x = _gather_chunks(prev_ptr, prev_people, zero_x)
-    # factors of each escalation multipliers (rows of ``fac``): prevention, waiting, erosion
+    # factors of the escalation and recovery multipliers and of the links (rows of ``fac``)
     nfac = 2 * nprev + nreact + nag + nulink + nsub + 1
-    mult_ptr = np.zeros(npop + 1, dtype=np.int64)
-    for i in range(npop):
-        mult_ptr[i + 1] = mult_ptr[i] + (pop_prev_ptr[i + 1] - pop_prev_ptr[i]) + \
-            (pop_react_ptr[i + 1] - pop_react_ptr[i]) + (pop_ag_ptr[i + 1] - pop_ag_ptr[i])
-    mult_rows = np.empty(mult_ptr[npop], dtype=np.int64)
-    for i in range(npop):
-        q = mult_ptr[i]
-        for k in range(pop_prev_ptr[i], pop_prev_ptr[i + 1]):
-            mult_rows[q] = pop_prev[k]
-            q += 1
-        for k in range(pop_react_ptr[i], pop_react_ptr[i + 1]):
-            mult_rows[q] = nprev + pop_react[k]
-            q += 1
-        for k in range(pop_ag_ptr[i], pop_ag_ptr[i + 1]):
-            mult_rows[q] = nprev + nreact + pop_ag[k]
-            q += 1
-    mult_chunk_ptr, mult_chunk_fac = _gather_chunks(mult_ptr, mult_rows, nfac - 1)
-    # neighbours in the cohort's chain of need states (the zero row of ``sp`` at the ends)
-    zero_sp = npop * NSP
-    pop_esc_below = np.empty(npop, dtype=np.int64)
-    pop_rec_above = np.empty(npop, dtype=np.int64)
-    for i in range(npop):
-        pop_esc_below[i] = zero_sp if pop_first[i] else (i - 1) * NSP + SP_ESC
-        pop_rec_above[i] = zero_sp if pop_last[i] else (i + 1) * NSP + SP_REC
+    topo = _topology(lo, nfac, nprev, nreact, pop_cohort, pop_first, pop_last, pop_utility,
+                     prev_agency, prev_order, prev_stage0, prev_ptr, prev_pop, react_agency,
+                     react_ptr, react_pop, pop_prev_ptr, pop_prev, pop_react_ptr, pop_react,
+                     pop_ag_ptr, pop_ag, mechanisms)
     sizes = (nco, npop, nprev, nreact, nag)
-    topo = (pop_cohort, pop_utility, pop_esc_below, pop_rec_above, prev_agency, prev_order,
-            prev_stage0, react_agency, react_chunk_ptr, react_chunk_x, react_chunk_util,
-            prev_chunk_ptr, prev_chunk_x, mult_chunk_ptr, mult_chunk_fac,
-            pop_first, pop_prev_ptr, pop_prev, pop_sub_ptr, pop_sub, trans_in_ptr, trans_in,
-            ulink_prev, sub_prev, util_link_ptr, util_link)
     npar = lo[LO_NPAR]
     nx = lo[LO_NX]
 
     for chunk in prange(nchunks):
         # buffers allocated once per chunk, never inside the time loop
-        th = np.empty((nparam, LANES))
-        par = np.empty((npar, LANES))
-        x = np.zeros((nx, LANES))
-        xn = np.zeros((nx, LANES))
-        k1 = np.zeros((nx, LANES))
-        k2 = np.zeros((nx, LANES))
-        k3 = np.zeros((nx, LANES))
-        k4 = np.zeros((nx, LANES))
-        growth = np.empty((ngrowth, LANES))
-        gtmp = np.empty((ngrowth, LANES))
-        step_full = np.empty((ngrowth, LANES))
-        step_half = np.empty((ngrowth, LANES))
+        # parameters: the block's theta and its records
+        th, par = np.empty((nparam, LANES)), np.empty((npar, LANES))
+        # the state, the Euler step's target, the RK4 stages
+        x, xn = np.zeros((nx, LANES)), np.zeros((nx, LANES))
+        k1, k2, k3, k4 = (np.zeros((nx, LANES)), np.zeros((nx, LANES)), np.zeros((nx, LANES)),
+                          np.zeros((nx, LANES)))
+        # growth factors, a copy within an RK4 step, their factors over a step and half one
+        growth, gtmp = np.empty((ngrowth, LANES)), np.empty((ngrowth, LANES))
+        step_full, step_half = np.empty((ngrowth, LANES)), np.empty((ngrowth, LANES))
+        # scratch records
         sp = np.zeros((npop * NSP + 1, LANES))
         sv = np.zeros((max(nprev, 1) * NSV, LANES))
         sr = np.zeros((max(nreact, 1) * NSR, LANES))

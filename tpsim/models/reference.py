@@ -432,12 +432,8 @@ def simulate_reference(model: Model, theta: np.ndarray | None = None,
     Same inputs and output as :func:`tpsim.models.simulate.simulate` with ``record=True``: the final
     state per run and month-end snapshots of every state entry (runs x months+1 x nstate).
     """
-    if theta is None:
-        theta = model.theta(1)
-    theta = np.array(np.atleast_2d(theta), dtype=np.float64)
+    theta = model.runs_theta(theta)
     n_runs = theta.shape[0]
-    if theta.shape[1] != model.nparam:
-        raise ValueError(f"theta has {theta.shape[1]} columns; the model has {model.nparam}")
     n_ev = model.ev_month.size
     if ev_values is None:
         ev_values = model.event_values(n_runs)

@@ -87,12 +87,8 @@ def simulate(model: Model, theta: np.ndarray | None = None, ev_values: np.ndarra
     the returned :class:`RawRun` are then views of them, valid until the next call with the
     same buffers); else new arrays. ``kernel_choice``: see :func:`kernel_for`.
     """
-    if theta is None:
-        theta = model.theta(1)
-    theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=np.float64)
+    theta = model.runs_theta(theta)
     n_runs = theta.shape[0]
-    if theta.shape[1] != model.nparam:
-        raise ValueError(f"theta has {theta.shape[1]} columns; the model has {model.nparam}")
     if ev_values is None:
         ev_values = model.event_values(n_runs)
     ev_values = np.ascontiguousarray(np.atleast_2d(ev_values), dtype=np.float64)

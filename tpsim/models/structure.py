@@ -73,6 +73,16 @@ class Model:
         """A fresh ``n_runs x nparam`` parameter matrix filled with the base values."""
         return np.tile(self.theta0, (n_runs, 1))
 
+    def runs_theta(self, theta: np.ndarray | None) -> np.ndarray:
+        """``theta`` as a contiguous float64 runs x nparam matrix (None: one run at the base
+        values); a ValueError when its columns are not the model's parameters."""
+        if theta is None:
+            theta = self.theta(1)
+        theta = np.ascontiguousarray(np.atleast_2d(theta), dtype=np.float64)
+        if theta.shape[1] != self.nparam:
+            raise ValueError(f"theta has {theta.shape[1]} columns; the model has {self.nparam}")
+        return theta
+
     def event_values(self, n_runs: int = 1) -> np.ndarray:
         return np.tile(self.ev_value0, (n_runs, 1))
 

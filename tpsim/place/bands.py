@@ -96,22 +96,49 @@ def stratify(scenario: Scenario, profile: Profile) -> Stratified:
         if band_of(c) is not None:
             raise TpsimError(f"cohort '{c}' is already banded", key=f"cohorts.{c}")
     split: dict[str, dict[str, float]] = {}
+    cohorts = _split_cohorts(d["cohorts"], shares, profile, split)
+    d["services"] = _split_services(d["services"], cohorts, shares, split)
+    d["cohorts"] = cohorts
+    _split_pool_values_and_changes(d, shares, split)
+    sampled = [p for p in d.get("uncertainty", {}).get("parameters", {}) if p in split]
+    if sampled:
+        raise _fail(profile, "deprivation.bands",
+                    f"the template samples {sampled[0]} in its uncertainty section, which the "
+                    f"split by band would turn into five independent draws; build the place "
+                    f"without bands (--no-bands) or from a template without that uncertainty")
+    d["description"] = (d.get("description") or "") + (
+        f" Cohorts and services are split by national IMD quintile of neighbourhood "
+        f"({', '.join(f'{q} {w:.0%}' for q, w in shares.items())}).")
+    draft = scenario_from_dict(d, source=f"<place {profile.name} by band>")
+    state = initial_state(draft, solve="rates")
+    banded = state.apply()
+    origin = {}
+    for path, value in state.overrides().items():
+        if (path.endswith(".escalation") or path.endswith(".inflow")) and value:
+            origin[path] = ("solved: balances the band's month 0 at its stocks "
+                            "(tpsim.place.initial_state)")
+    return Stratified(banded, split, origin)
+
+
+def _split_cohorts(cohorts_in: Mapping, shares: Mapping[str, float], profile: Profile,
+                   split: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Each cohort as one cohort per band: need states by the need split of its gradient (or
+    the population shares), the first state the rest of the band's people; records in
+    ``split`` how each cohort path maps onto the bands (factor per banded path)."""
     cohorts: dict[str, dict] = {}
-    state_split: dict[tuple[str, str], dict[str, float]] = {}
-    for c, co in d["cohorts"].items():
+    for c, co in cohorts_in.items():
         states = list(co["states"])
         gradient = el.GRADIENTS.get(c)
         high = need_split(shares, need_multipliers(profile, c))
         total = sum(float(co["states"][s]["initial"]) for s in states)
-        for s in states[1:]:
-            state_split[(c, s)] = high if gradient is not None and s in gradient.states \
-                else dict(shares)
+        state_split = {s: high if gradient is not None and s in gradient.states else dict(shares)
+                       for s in states[1:]}
         for q, w in shares.items():
             body = copy.deepcopy(co)
             body["label"] = f"{co['label']}, IMD quintile {q[1]}"
             rest = 0.0
             for s in states[1:]:
-                f = state_split[(c, s)][q]
+                f = state_split[s][q]
                 body["states"][s]["initial"] = float(co["states"][s]["initial"]) * f
                 body["states"][s]["inflow"] = float(co["states"][s].get("inflow") or 0.0) * f
                 rest += body["states"][s]["initial"]
@@ -127,7 +154,7 @@ def stratify(scenario: Scenario, profile: Profile) -> Stratified:
             cohorts[banded_id(c, q)] = body
         for s in states:
             for key in ("initial", "inflow"):
-                fs = state_split.get((c, s))
+                fs = state_split.get(s)
                 if fs is None:  # the first state: its stock and inflow are the rest / solved
                     p0 = float(co["states"][s]["initial"])
                     fs = {q: cohorts[banded_id(c, q)]["states"][s]["initial"] / p0 if p0 else w
@@ -140,12 +167,19 @@ def stratify(scenario: Scenario, profile: Profile) -> Stratified:
                     f"cohorts.{banded_id(c, q)}.states.{s}.{key}": 1.0 for q in shares}
         for key in ("inflow_growth", "employment_value"):
             split[f"cohorts.{c}.{key}"] = {f"cohorts.{banded_id(c, q)}.{key}": 1.0 for q in shares}
+    return cohorts
 
+
+def _split_services(services_in: Mapping, cohorts: Mapping[str, dict],
+                    shares: Mapping[str, float],
+                    split: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Each service as one service per band, its places (or capacity) shared by the band's
+    eligible people (preventive) or expected use (reactive); records the paths in ``split``."""
     def stock(c: str, q: str, s: str) -> float:
         return float(cohorts[banded_id(c, q)]["states"][s]["initial"])
 
     services: dict[str, dict] = {}
-    for v, sv in d["services"].items():
+    for v, sv in services_in.items():
         c = sv["cohort"]
         if sv["kind"] == "preventive":
             weight = {q: sum(stock(c, q, s) for s in sv["states"]) for q in shares}
@@ -172,7 +206,13 @@ def stratify(scenario: Scenario, profile: Profile) -> Stratified:
             amount = rel in _SERVICE_AMOUNTS
             split[path] = {f"services.{banded_id(v, q)}.{rel}": (factor[q] if amount else 1.0)
                            for q in shares}
-    d["cohorts"], d["services"] = cohorts, services
+    return services
+
+
+def _split_pool_values_and_changes(d: dict, shares: Mapping[str, float],
+                                   split: dict[str, dict[str, float]]) -> None:
+    """The pool's service shares, the declared outcome values and the time-keyed changes of
+    ``d`` (in place) onto the banded services and cohorts."""
     pool_services = {}
     for v, share in d["pool"]["services"].items():
         f = split[f"services.{v}.places"]
@@ -193,24 +233,6 @@ def stratify(scenario: Scenario, profile: Profile) -> Stratified:
             for banded, k in split.get(path, {path: 1.0}).items():
                 new[banded] = value * k
         change["set"] = new
-    sampled = [p for p in d.get("uncertainty", {}).get("parameters", {}) if p in split]
-    if sampled:
-        raise _fail(profile, "deprivation.bands",
-                    f"the template samples {sampled[0]} in its uncertainty section, which the "
-                    f"split by band would turn into five independent draws; build the place "
-                    f"without bands (--no-bands) or from a template without that uncertainty")
-    d["description"] = (d.get("description") or "") + (
-        f" Cohorts and services are split by national IMD quintile of neighbourhood "
-        f"({', '.join(f'{q} {w:.0%}' for q, w in shares.items())}).")
-    draft = scenario_from_dict(d, source=f"<place {profile.name} by band>")
-    state = initial_state(draft, solve="rates")
-    banded = state.apply()
-    origin = {}
-    for path, value in state.overrides().items():
-        if (path.endswith(".escalation") or path.endswith(".inflow")) and value:
-            origin[path] = ("solved: balances the band's month 0 at its stocks "
-                            "(tpsim.place.initial_state)")
-    return Stratified(banded, split, origin)
 
 
 def _leaves(node, prefix: str):

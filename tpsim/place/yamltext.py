@@ -136,13 +136,14 @@ def scenario_yaml(scenario: Scenario, origin: Mapping[str, str], template: Scena
     """The YAML text of ``scenario`` with ``header`` comment lines on top; a value's comment is
     ``origin[path]`` when given, else ``default (template file): <the template's comment>``."""
     where = display_path(template.path) if template.path is not None else template.name
+    data = scenario.as_dict()
 
     def comment(path: str | None) -> str | None:
         if path is None:
             return None
         if path in origin:
             return origin[path]
-        node = _leaf(scenario.data, path)
+        node = _leaf(data, path)
         if isinstance(node, (Mapping, list, tuple)) or isinstance(node, str):
             return None
         own = template_comment(template, path)
@@ -151,8 +152,8 @@ def scenario_yaml(scenario: Scenario, origin: Mapping[str, str], template: Scena
     w = _Writer(comment)
     out = [f"# {h}" if h else "#" for h in header]
     for key in _TOP_ORDER:
-        if key in scenario.data:
-            w.node(0, key, scenario.data[key], key)
+        if key in data:
+            w.node(0, key, data[key], key)
     return "\n".join(out + w.out) + "\n"
 
 

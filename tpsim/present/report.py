@@ -404,81 +404,103 @@ _MEASURES_NOTE = (
     "discounted at the Green Book rates.")
 
 
-def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[str, bytes],
-                command: str | None = None, generated: str | None = None,
-                uncertainty: Uncertainty | None = None) -> str:
-    """The report as one HTML document; ``png`` maps chart stem -> PNG bytes to embed."""
-    cf = comparison.counterfactual
-    cf_words = scenario_label(cf)
-    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    entries = _entries(comparison)
-    scs = {c.scenario.name: c.scenario for c in comparison.cases}
-    metrics = uncertainty.metrics if uncertainty is not None else None
-    opts = sm.options(comparison, entries, metrics, uncertainty.runs if uncertainty else None)
-    order = [o.name for o in opts]
-    shown: set[str] = set()
+class _Figures:
+    """The report's charts as HTML figures, each placed once: a section names the charts it
+    places first, then takes the rest of its section's charts in report order."""
 
-    def fig(stem: str) -> str:
-        chart = next((c for c in chart_list if c.stem == stem), None)
-        if chart is None or stem not in png:
+    def __init__(self, chart_list: Sequence[Chart], png: dict[str, bytes]) -> None:
+        self.chart_list, self.png = chart_list, png
+        self.shown: set[str] = set()
+
+    def fig(self, stem: str) -> str:
+        chart = next((c for c in self.chart_list if c.stem == stem), None)
+        if chart is None or stem not in self.png:
             return ""
-        shown.add(stem)
-        return _figure(chart, png[stem])
+        self.shown.add(stem)
+        return _figure(chart, self.png[stem])
 
-    def rest(section: str) -> str:
-        return "".join(fig(c.stem) for c in chart_list if c.section == section
-                       and c.stem not in shown)
+    def rest(self, section: str) -> str:
+        return "".join(self.fig(c.stem) for c in self.chart_list if c.section == section
+                       and c.stem not in self.shown)
 
+
+def _summary_section(comparison: Comparison, opts: list[sm.Option], scs: dict, entries: dict,
+                     names: str, generated: str) -> list[str]:
+    """Title, lede and section 1 (the executive summary)."""
+    cf = comparison.counterfactual
+    order = [o.name for o in opts]
     start = wording.month_words(cf.time.start)
-    names = ", ".join(o.label for o in opts)
     said = sm.sentences(opts, cf, comparison.horizon, scs,
                         {n: entries[n].get("qaly_price_year") for n in order})
-    body = [
+    return [
         f"<h1>Business case: {_e(names)}</h1>",
-        f'<p class="lede">Against the counterfactual, <b>{_e(cf_words)}</b>: {_e(cf.title or cf.name)}. '
+        f'<p class="lede">Against the counterfactual, <b>{_e(scenario_label(cf))}</b>: '
+        f"{_e(cf.title or cf.name)}. "
         f"{comparison.horizon} months from {_e(start)}, real terms at {_e(cf.price_year)} prices; "
         f"tpsim {_e(__version__)}, {_e(generated)}.</p>",
         '<section id="summary"><h2>1. Executive summary</h2>',
         _summary_table(opts, comparison.horizon),
         "<ul class=\"findings\">" + "".join(f"<li>{_e(s)}</li>" for s in said) + "</ul>",
-        f'<p class="note">{_e(_FIVE_CASES)}</p></section>',
+        f'<p class="note">{_e(_FIVE_CASES)}</p></section>']
+
+
+def _economic_section(comparison: Comparison, order: list[str], scs: dict, entries: dict,
+                      figs: _Figures) -> list[str]:
+    """Section 2: the appraisal measures, the J-curves and the switching values."""
+    body = [
         '<section id="economic"><h2>2. Economic case</h2>',
         _economic_table(comparison, entries, order),
         f'<p class="note">{_e(_MEASURES_NOTE)}</p>',
-        fig("net_benefit"),
+        figs.fig("net_benefit"),
         "<h3>Switching values</h3>",
         '<p>The value of each key assumption at which an option\'s case turns zero '
         "(searched in batched runs; model parameters are changed in the option and the "
         "counterfactual alike).</p>",
-        fig("switching_values"),
+        figs.fig("switching_values"),
     ]
     for n in order:
         body.append(f"<h4>{_e(scenario_label(scs[n]))}</h4>")
         body.append(_switching_table(scs[n], entries[n]))
     body.append("</section>")
-    body += ['<section id="financial"><h2>3. Financial case</h2>',
-             "<p>Cash as each agency's finance director sees it: undiscounted, by April-March "
-             "financial year, without optimism bias (cashflow.csv has every agency, year and "
-             "the reserves).</p>",
-             fig("cashflow"), _cashflow_table(comparison, order),
-             _s114_html(comparison, entries, order),
-             "<h3>Spend against the counterfactual</h3>",
-             fig("spend_by_agency"), fig("spend_by_kind"), rest("financial"), "</section>"]
-    body += ['<section id="who"><h2>4. Who pays and who gains</h2>',
-             '<p class="note">Costs are extra preventive investment (own places, payments into '
-             "the pooled budget and the overhead on them) against the counterfactual; savings "
-             "are reactive spend avoided; a negative saving is extra reactive spend. Money in £m; "
-             "PV: present value over the whole horizon.</p>"]
+    return body
+
+
+def _financial_section(comparison: Comparison, order: list[str], entries: dict,
+                       figs: _Figures) -> list[str]:
+    """Section 3: cash by agency and financial year, section 114 risk, spend charts."""
+    return ['<section id="financial"><h2>3. Financial case</h2>',
+            "<p>Cash as each agency's finance director sees it: undiscounted, by April-March "
+            "financial year, without optimism bias (cashflow.csv has every agency, year and "
+            "the reserves).</p>",
+            figs.fig("cashflow"), _cashflow_table(comparison, order),
+            _s114_html(comparison, entries, order),
+            "<h3>Spend against the counterfactual</h3>",
+            figs.fig("spend_by_agency"), figs.fig("spend_by_kind"), figs.rest("financial"),
+            "</section>"]
+
+
+def _who_section(comparison: Comparison, order: list[str], scs: dict,
+                 figs: _Figures) -> list[str]:
+    """Section 4: per option, each agency's costs and savings and their charts."""
+    body = ['<section id="who"><h2>4. Who pays and who gains</h2>',
+            '<p class="note">Costs are extra preventive investment (own places, payments into '
+            "the pooled budget and the overhead on them) against the counterfactual; savings "
+            "are reactive spend avoided; a negative saving is extra reactive spend. Money in £m; "
+            "PV: present value over the whole horizon.</p>"]
     for n in order:
         body.append(f"<h3>{_e(scenario_label(scs[n]))}</h3>")
         body.append(_agency_table(next(c for c in comparison.cases if c.scenario.name == n)))
-        body.append(fig(f"who_pays_who_gains_{n}"))
-        body.append(fig(f"wrong_pocket_{n}"))
-        body.append(fig(f"savings_by_service_{n}"))
-    body.append(rest("who") + "</section>")
-    body += ['<section id="people"><h2>5. Outcomes for people</h2>',
-             _outcomes_table(comparison, order), rest("people"), "</section>"]
-    body.append('<section id="uncertainty"><h2>6. Uncertainty and sensitivity</h2>')
+        body.append(figs.fig(f"who_pays_who_gains_{n}"))
+        body.append(figs.fig(f"wrong_pocket_{n}"))
+        body.append(figs.fig(f"savings_by_service_{n}"))
+    body.append(figs.rest("who") + "</section>")
+    return body
+
+
+def _uncertainty_html(uncertainty: Uncertainty | None, order: list[str], scs: dict,
+                      figs: _Figures) -> list[str]:
+    """Section 6: the ensemble's measures per option and its charts, or how to get them."""
+    body = ['<section id="uncertainty"><h2>6. Uncertainty and sensitivity</h2>']
     if uncertainty is not None and uncertainty.rows:
         by_label = {r[0]: r for r in uncertainty.rows}
         labels = [scenario_label(scs[n]) for n in order if scenario_label(scs[n]) in by_label]
@@ -486,7 +508,7 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
                 for k, measure in enumerate(UNCERTAINTY_MEASURES)]
         body.append(_table(["Measure"] + labels, rows, [False] + [True] * len(labels),
                            cls="measures", row_heads=True))
-    body.append(rest("uncertainty"))
+    body.append(figs.rest("uncertainty"))
     if uncertainty is not None:
         body.append(f'<p class="note">{_e(uncertainty.note)}</p>')
     else:
@@ -498,13 +520,35 @@ def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[s
                     "<code>uncertainty</code> section and run <code>tpsim report ... "
                     "--uncertainty RUNS</code> (<code>tpsim demo</code> does so by default).</p>")
     body.append("</section>")
+    return body
+
+
+def render_html(comparison: Comparison, chart_list: Sequence[Chart], png: dict[str, bytes],
+                command: str | None = None, generated: str | None = None,
+                uncertainty: Uncertainty | None = None) -> str:
+    """The report as one HTML document; ``png`` maps chart stem -> PNG bytes to embed."""
+    generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    entries = _entries(comparison)
+    scs = {c.scenario.name: c.scenario for c in comparison.cases}
+    metrics = uncertainty.metrics if uncertainty is not None else None
+    opts = sm.options(comparison, entries, metrics, uncertainty.runs if uncertainty else None)
+    order = [o.name for o in opts]
+    names = ", ".join(o.label for o in opts)
+    figs = _Figures(chart_list, png)
+    body = _summary_section(comparison, opts, scs, entries, names, generated)
+    body += _economic_section(comparison, order, scs, entries, figs)
+    body += _financial_section(comparison, order, entries, figs)
+    body += _who_section(comparison, order, scs, figs)
+    body += ['<section id="people"><h2>5. Outcomes for people</h2>',
+             _outcomes_table(comparison, order), figs.rest("people"), "</section>"]
+    body += _uncertainty_html(uncertainty, order, scs, figs)
     body += ['<section id="assumptions"><h2>7. Key assumptions and their sources</h2>',
              '<p class="note">Each value with the comment written beside it in the scenario '
              "file, which names its source or says it is an assumption.</p>",
              _assumptions_html(comparison), "</section>",
              '<section id="settings"><h2>8. Settings and version</h2>',
              _settings_html(comparison, command, generated), "</section>"]
-    title = f"Business case: {names} against {cf_words}"
+    title = f"Business case: {names} against {scenario_label(comparison.counterfactual)}"
     return ("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<meta name=\"generator\" content=\"tpsim {_e(__version__)}\">\n"

@@ -113,17 +113,32 @@ def _bias_words(comparison: Comparison) -> str:
 def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Chart]:
     """Every chart of the report, in report order (``extra``: e.g. fan and tornado charts
     from an ensemble, appended to the uncertainty section)."""
-    cf = comparison.counterfactual
-    cf_words = scenario_label(cf)
-    out: list[Chart] = []
-    start = cf.time.start
-    horizon, parliament = comparison.horizon, comparison.parliament
     entries = _entries(comparison)
+    trajectories = comparison.trajectories()
+    cf_run = next(t for t in trajectories if t[0].name == comparison.counterfactual.name)
+    names = [c.scenario.name for c in comparison.cases]
+    option_runs = [t for t in trajectories if t[0].name in names]
+    out = _economic_charts(comparison, entries)
+    out += _financial_charts(comparison, trajectories, cf_run, option_runs)
+    for c in comparison.cases:
+        out.extend(_who_charts(comparison, c))
+    fig = partial(charts_case.people_difference, option_runs, cf_run,
+                  parliament_months=comparison.parliament,
+                  title="Change in the number of people in each need state against "
+                        + scenario_label(comparison.counterfactual),
+                  source=_source(comparison))
+    out.append(Chart("people_by_need_state", "people", "Change in people in each need state",
+                     "Fewer people in the high-need states is what prevention buys.", fig))
+    out.extend(extra)
+    return out
+
+
+def _economic_charts(comparison: Comparison, entries: dict) -> list[Chart]:
+    """The economic case: the J-curves of NPSV and fiscal net benefit, the switching values."""
+    cf_words = scenario_label(comparison.counterfactual)
     names = [c.scenario.name for c in comparison.cases]
     labels = {c.scenario.name: scenario_label(c.scenario) for c in comparison.cases}
-
-    # --- economic case: the J-curves and the switching values
-    months = np.arange(1, horizon + 1)
+    months = np.arange(1, comparison.horizon + 1)
     npsv_curves = {}
     for c in comparison.cases:
         stream = c.appraisal.discounted_npsv
@@ -133,19 +148,19 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
     fig = partial(
         charts_case.value_curves, months, npsv_curves, fiscal_curves, labels=labels,
         npsv_break_even={n: (entries[n].get("break_even") or {}).get("npsv_month") for n in names},
-        fiscal_payback={n: entries[n]["payback_month"] for n in names}, start=start,
-        parliament_months=parliament,
+        fiscal_payback={n: entries[n]["payback_month"] for n in names},
+        start=comparison.counterfactual.time.start, parliament_months=comparison.parliament,
         title=f"Cumulative value of each option against {cf_words}",
         subtitle=("Left: net present social value to date (resource savings and valued QALYs "
                   "minus costs, transfers excluded). Right: the public purse, cashable savings "
                   f"minus costs with {_bias_words(comparison)}. Both discounted at the Green Book "
                   "rates; a circle marks the month a line turns positive and stays so."),
         source=_source(comparison))
-    out.append(Chart("net_benefit", "economic", "Cumulative NPSV and fiscal net benefit (the "
-                     "J-curves)",
-                     "Month by month, what each option has returned so far: below zero it has "
-                     "cost more than it has returned.", fig,
-                     alt=_curves_alt(comparison, entries, npsv_curves, fiscal_curves)))
+    out = [Chart("net_benefit", "economic", "Cumulative NPSV and fiscal net benefit (the "
+                 "J-curves)",
+                 "Month by month, what each option has returned so far: below zero it has "
+                 "cost more than it has returned.", fig,
+                 alt=_curves_alt(comparison, entries, npsv_curves, fiscal_curves))]
     rows = _switching_rows(comparison, entries)
     if rows:
         fig = partial(charts_case.switching_values_chart, rows,
@@ -162,8 +177,16 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
                          alt="Switching values: " + "; ".join(
                              f"{r['option']}, {r['parameter']}, {r['case_words']} zero at "
                              f"{r['value_text']}" for r in rows)))
+    return out
 
-    # --- financial case: annual cash flow, spend against the counterfactual
+
+def _financial_charts(comparison: Comparison, trajectories: list, cf_run: tuple,
+                      option_runs: list) -> list[Chart]:
+    """The financial case: annual cash flow by agency, and spend against the counterfactual
+    by agency and by kind (reactive or preventive)."""
+    cf_words = scenario_label(comparison.counterfactual)
+    parliament = comparison.parliament
+    out = []
     flows = _cashflow_panels(comparison)
     if flows:
         sc0 = comparison.cases[0].scenario
@@ -180,9 +203,6 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
         out.append(Chart("cashflow", "financial", "Annual net cash flow by agency",
                          "Where the money goes year by year; the table below gives the totals.",
                          fig, alt=_cashflow_alt(flows)))
-    trajectories = comparison.trajectories()
-    cf_run = next(t for t in trajectories if t[0].name == cf.name)
-    option_runs = [t for t in trajectories if t[0].name in names]
     context = [sc.name for sc, _, _ in comparison.context]
     fig = partial(charts_case.spend_difference_by_agency, option_runs, cf_run,
                   parliament_months=parliament,
@@ -192,25 +212,13 @@ def make_charts(comparison: Comparison, extra: Sequence[Chart] = ()) -> list[Cha
                      "Everything each agency pays for the modelled services, including its "
                      "payments into a pooled budget, minus the same in the counterfactual.", fig))
     fig = partial(charts_case.spend_difference_by_kind,
-                  [t for t in trajectories if t[0].name != cf.name], cf_run, context=context,
-                  parliament_months=parliament,
+                  [t for t in trajectories if t[0].name != comparison.counterfactual.name],
+                  cf_run, context=context, parliament_months=parliament,
                   title=f"Change in reactive and preventive spend against {cf_words}",
                   source=charts.source_line([sc for sc, _, _ in trajectories]))
     out.append(Chart("spend_by_kind", "financial", "Change in reactive and preventive spend",
                      "Demand-led reactive spend and preventive spend, whoever pays, against the "
                      "counterfactual" + ("; context runs are dotted." if context else "."), fig))
-
-    # --- who pays and who gains
-    for c in comparison.cases:
-        out.extend(_who_charts(comparison, c))
-
-    # --- outcomes for people
-    fig = partial(charts_case.people_difference, option_runs, cf_run, parliament_months=parliament,
-                  title=f"Change in the number of people in each need state against {cf_words}",
-                  source=_source(comparison))
-    out.append(Chart("people_by_need_state", "people", "Change in people in each need state",
-                     "Fewer people in the high-need states is what prevention buys.", fig))
-    out.extend(extra)
     return out
 
 
