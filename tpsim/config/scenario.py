@@ -1191,15 +1191,20 @@ class _Validator:
         return {key: self.number(m, key, path, spec) for key, spec in specs.items()}
 
     def number(self, m: Mapping, key: str, path: str, spec: _Num) -> float | None:
-        key_path = _join(path, key)
         if key not in m:
             if spec.default is _REQUIRED:
-                raise self.error(key_path, "required key is missing")
+                raise self.error(_join(path, key), "required key is missing")
             return spec.default
         value = m[key]
         if value is None and spec.nullable:
             return None
-        return check_number(value, key_path, self.error, spec.bound, magnitude=MAX_MAGNITUDE)
+        # the common case, a plain float in range, without building the key path (the
+        # explorer re-validates a scenario once per time-keyed change on every slider move)
+        if type(value) is float and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE and \
+                (spec.bound is None or value in spec.bound):
+            return value
+        return check_number(value, _join(path, key), self.error, spec.bound,
+                            magnitude=MAX_MAGNITUDE)
 
     def integer(self, m: Mapping, key: str, path: str, default: int, low: int,
                 high: int | None) -> int:
