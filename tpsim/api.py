@@ -828,7 +828,7 @@ def optimise(scenario, against, levers: Sequence[str], budget: float | None = No
                      series=reserve_series(councils), optimism_bias=optimism_bias)
     specs = [op.parse_lever(t) for t in levers]
     lever_list = op.make_levers(sc, job.models[1], specs)
-    pool_shares = (sc.data.get("pool") or {}).get("services") or {}
+    pool_shares = sc.pool.get("services") or {}
     named = {lv.path.split(".")[2] for lv in lever_list if lv.kind == "share"}
     other = float(sum(v for s, v in pool_shares.items() if s not in named))
     problem = op.MixProblem(job, lever_list, op.central_and_futures(job, futures), objective,

@@ -92,23 +92,23 @@ def _source(scenario: Scenario, path: str) -> str:
 
 
 def _service_label(scenario: Scenario, v: str) -> str:
-    return short_label(scenario.data["services"][v].get("label") or v, 48)
+    return short_label(scenario.services[v].get("label") or v, 48)
 
 
 def controls_for(option: Scenario, counterfactual: Scenario) -> list[Control]:
     """The sliders for exploring ``option`` against ``counterfactual``, levers first."""
-    d = option.data
-    preventive = [v for v, s in d["services"].items() if s["kind"] == "preventive"]
-    reactive = [v for v, s in d["services"].items() if s["kind"] == "reactive"]
+    services, agencies = option.services, option.agencies
+    preventive = [v for v, s in services.items() if s["kind"] == "preventive"]
+    reactive = [v for v, s in services.items() if s["kind"] == "reactive"]
     out: list[Control] = []
     for v in preventive:
         p = f"services.{v}.places"
-        x = float(d["services"][v]["places"])
+        x = float(services[v]["places"])
         top = _nice(max(4.0 * x, 50.0))
         out.append(Control(f"places.{v}", "lever", "Preventive places", _service_label(option, v),
                            "places", 1.0, x, 0.0, top, _nice(top / 400.0), _source(option, p),
                            (p,)))
-    pool = d["pool"]
+    pool = option.pool
     if pool.get("enabled"):
         for a, x in pool["contributions"].items():
             p = f"pool.contributions.{a}"
@@ -124,11 +124,11 @@ def controls_for(option: Scenario, counterfactual: Scenario) -> list[Control]:
         out.append(Control("capture_share", "lever", "Pool", "Capture share of cashable savings",
                            "% of savings", 100.0, float(pool["capture_share"]), 0.0, 1.0, 0.01,
                            _source(option, p), (p,)))
-    squeezed = [a for a, ag in d["agencies"].items() if ag["type"] in _SQUEEZED_TYPES]
+    squeezed = [a for a, ag in agencies.items() if ag["type"] in _SQUEEZED_TYPES]
     if squeezed:
         paths = tuple(f"agencies.{a}.budget_growth" for a in squeezed)
         cf_notes = "; ".join(f"{agency_label(counterfactual, a)}: "
-                             f"{counterfactual.data['agencies'][a]['budget_growth']:+.2%} a year"
+                             f"{counterfactual.agencies[a]['budget_growth']:+.2%} a year"
                              for a in squeezed)
         out.append(Control("squeeze_depth", "lever", "Squeeze",
                            "Squeeze depth: extra real-terms cut a year, every local budget",
@@ -139,18 +139,18 @@ def controls_for(option: Scenario, counterfactual: Scenario) -> list[Control]:
         p = f"services.{v}.effect"
         out.append(Control(f"effect.{v}", "assumption", "Effect size (cut in escalation at full "
                            "coverage)", _service_label(option, v), "%", 100.0,
-                           float(d["services"][v]["effect"]), 0.0, 1.0, 0.01, _source(option, p),
+                           float(services[v]["effect"]), 0.0, 1.0, 0.01, _source(option, p),
                            (p,), arms="both"))
-    for kind, services, unit in (("preventive", preventive, "£ per place per month"),
-                                 ("reactive", reactive, "£ per event")):
-        for v in services:
+    for kind, ids, unit in (("preventive", preventive, "£ per place per month"),
+                            ("reactive", reactive, "£ per event")):
+        for v in ids:
             p = f"services.{v}.unit_cost"
-            x = float(d["services"][v]["unit_cost"])
+            x = float(services[v]["unit_cost"])
             top = _nice(3.0 * x) if x > 0 else 100.0
             out.append(Control(f"unit_cost.{v}", "assumption", f"Unit cost ({kind} services)",
                                _service_label(option, v), unit, 1.0, x, 0.0, top,
                                _nice(top / 300.0), _source(option, p), (p,), arms="both"))
-    ap = d["appraisal"]
+    ap = option.appraisal
     from tpsim.analysis.appraisal import OPTIMISM_BIAS_UPPER_BOUNDS
 
     bound = OPTIMISM_BIAS_UPPER_BOUNDS.get(ap.get("optimism_bias_category"), 1.0)
@@ -158,7 +158,7 @@ def controls_for(option: Scenario, counterfactual: Scenario) -> list[Control]:
                        "% uplift", 100.0, float(ap["optimism_bias"]), 0.0, bound, 0.01,
                        _source(option, "appraisal.optimism_bias"), ("appraisal.optimism_bias",),
                        "appraisal"))
-    price_year = ap.get("qaly_price_year") or d["price_year"]
+    price_year = ap.get("qaly_price_year") or option.price_year
     out.append(Control("qaly_value", "assumption", "Appraisal", "Value of a QALY",
                        f"£ per QALY at {price_year} prices", 1.0, float(ap["qaly_value"]), 0.0,
                        150_000.0, 1000.0, _source(option, "appraisal.qaly_value"),
@@ -219,7 +219,7 @@ def overrides_for(controls: Mapping[str, Control], settings: Mapping[str, float]
         c = controls[cid]
         if c.kind == "appraisal":
             key = c.paths[0].split(".", 1)[1]
-            if value != float(option.data["appraisal"][key]):
+            if value != float(option.appraisal[key]):
                 app[key] = value
             continue
         for p in c.paths:

@@ -34,7 +34,7 @@ from tpsim.analysis.cashflow import councils, section_114_months
 from tpsim.analysis.comparison import (base_spec, check_comparable, new_place_shares,
                                        simulate_specs, valued_series)
 from tpsim.config.scenario import Scenario
-from tpsim.errors import TpsimError
+from tpsim.errors import ScenarioError, TpsimError
 from tpsim.explore.controls import Control, Resolved, SettingsError, controls_for, scenarios_for
 from tpsim.models.structure import Model, compile_scenario
 from tpsim.present import wording
@@ -288,9 +288,9 @@ class Explorer:
     def _state_differences(self, opt: Arm, cf: Arm) -> list[dict]:
         """People in each need state, scenario minus counterfactual, by month."""
         out = []
-        d = opt.scenario.data
+        cohorts = opt.scenario.cohorts
         for c in opt.model.cohorts:
-            label = short_label(d["cohorts"][c].get("label") or c, 40)
+            label = short_label(cohorts[c].get("label") or c, 40)
             for s in opt.model.states[c]:
                 name = f"population.{c}.{s}"
                 out.append({"cohort": c, "cohort_label": label, "state": s,
@@ -309,8 +309,8 @@ class Explorer:
         from tpsim.analysis import ensemble as en
 
         r = self.resolve(option, settings)
-        series = tuple(f"population.{c}.{s}" for c in r.option.data["cohorts"]
-                       for s in r.option.data["cohorts"][c]["states"])
+        cohorts = r.option.cohorts
+        series = tuple(f"population.{c}.{s}" for c in cohorts for s in cohorts[c]["states"])
         with self._ensemble_lock:
             started = time.perf_counter()
             job = en.prepare([r.option], r.counterfactual, runs=runs, seed=seed,
@@ -393,7 +393,7 @@ class Explorer:
 
 def _without_uncertainty(scenario: Scenario) -> Scenario:
     """``scenario`` with an empty uncertainty section (its runs are the same)."""
-    if not scenario.data.get("uncertainty"):
+    if not scenario.uncertainty:
         return scenario
     data = scenario.as_dict()
     data["uncertainty"] = {}
@@ -401,7 +401,8 @@ def _without_uncertainty(scenario: Scenario) -> Scenario:
 
 
 def _num(scenario: Scenario, path: str) -> str:
-    node = scenario.data
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
+    try:
+        node = scenario.get(path)
+    except ScenarioError:
+        node = None
     return repr(node) if node is not None else "no value"
