@@ -26,6 +26,7 @@ its ``uncertainty`` section too.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -175,9 +176,10 @@ def _stocks(profile: Profile, reference: Profile, template: Scenario, origin: di
     return stocks, cohort_factor
 
 
-def _eligible(scenario_data: dict, stocks, v: str) -> float:
-    sv = scenario_data["services"][v]
-    return sum(stocks[(sv["cohort"], s)] for s in sv["states"])
+def _eligible(service: Mapping, stocks) -> float:
+    """People in the states a preventive ``service`` serves, by ``stocks`` ((cohort, state) ->
+    people)."""
+    return sum(stocks[(service["cohort"], s)] for s in service["states"])
 
 
 def derive_budget_growth(scenario: Scenario) -> dict[str, float]:
@@ -211,15 +213,10 @@ class _Draft:
     is worked out without validating a scenario at every step."""
 
     def __init__(self, template: Scenario, name: str) -> None:
-        d = template.data
+        d = template.as_dict()  # a copy: the draft's values are set in place
         self.name, self.path = name, None
-        self.cohorts = {c: {**co, "states": {s: dict(st) for s, st in co["states"].items()}}
-                        for c, co in d["cohorts"].items()}
-        self.services = {v: {**sv, **({"community": dict(sv["community"])}
-                                      if "community" in sv else {})}
-                         for v, sv in d["services"].items()}
-        self.agencies = {a: dict(ag) for a, ag in d["agencies"].items()}
-        self.pool = {**d["pool"], "double_running": dict(d["pool"]["double_running"])}
+        self.cohorts, self.services = d["cohorts"], d["services"]
+        self.agencies, self.pool = d["agencies"], d["pool"]
 
     def set(self, path: str, value: float) -> None:
         section, rest = path.split(".", 1)
@@ -264,12 +261,12 @@ def place_values(template: Scenario, reference: Profile, profile: Profile,
         factors[path] = value / t_stocks[(c, s)] if t_stocks[(c, s)] else cohort_factor[c]
     for v, sv in template.services.items():
         if sv["kind"] == "preventive":
-            e_t = _eligible(template.data, t_stocks, v)
-            f = _eligible(template.data, stocks, v) / e_t if e_t > 0 else cohort_factor[sv["cohort"]]
+            e_t = _eligible(sv, t_stocks)
+            f = _eligible(sv, stocks) / e_t if e_t > 0 else cohort_factor[sv["cohort"]]
             for key in ("places", "community.places"):
                 path = f"services.{v}.{key}"
                 factors[path] = f
-                value = float(_get(template.data, path)) * f
+                value = float(template.get(path)) * f
                 put(path, value)
                 if value:
                     origin[path] = (f"derived: template {key} x {f:.6g}, the ratio of people "
@@ -333,7 +330,7 @@ def _money(template, profile, draft, state, put, origin, factors, keep_budgets) 
     f_total = total / total_t if total_t else 1.0
     for path in ("pool.setup_cost", "pool.double_running.cost"):
         factors[path] = f_total
-        value = float(_get(template.data, path)) * f_total
+        value = float(template.get(path)) * f_total
         put(path, value)
         if value:
             origin[path] = f"derived: template value x {f_total:.6g}, the ratio of total budgets"
@@ -535,22 +532,20 @@ def localise(scenario: Scenario, place: Place) -> Scenario:
     kept as it is (rates, shares, growth) or scaled by the place's factor (amounts); amounts
     set by its ``changes`` and the absolute ranges of amounts in its ``uncertainty`` section
     are scaled the same way. The name stays the scenario's; the title names the place."""
-    from tpsim.config.parameters import parameter_paths
-
     if scenario.hash == place.template.hash:
         return place.scenario
     from tpsim.analysis.comparison import check_comparable
 
     check_comparable(scenario, place.template)
     data = scenario.as_dict()
-    t, p = place.template.data, place.scenario.data
-    for path in parameter_paths(p):
+    t, p = place.template, place.scenario
+    for path in p.parameter_paths():
         try:
             own = _get(data, path)
         except KeyError:
             continue
-        template_value = _get(t, path)
-        place_value = _get(p, path)
+        template_value = t.get(path)
+        place_value = p.get(path)
         if own == template_value:
             _set(data, path, place_value)
         elif _is_amount(path) and path in place.factors and isinstance(own, float):
