@@ -12,7 +12,7 @@ import yaml
 
 from tpsim.config.calibration import ConfigError, load_config
 from tpsim.config.scenario import load_scenario
-from tpsim.config.yamlio import Bound, check_number, locate, parse_yaml
+from tpsim.config.yamlio import Bound, check_number, locate, parse_yaml, plain_number
 from tpsim.errors import ScenarioError, TpsimError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,3 +197,18 @@ def test_loading_a_scenario_imports_no_analysis_module():
     assert "tpsim.config.scenario" in modules
     assert not [m for m in modules if m.startswith(("tpsim.analysis", "tpsim.models",
                                                     "tpsim.cli", "tpsim.present"))]
+
+
+@pytest.mark.parametrize("value", [0.5, 0.0, 1.0, -0.25, 2.0, 1e300, -1e300, float("nan"),
+                                   float("inf"), float("-inf"), True, 1, "0.5", None])
+@pytest.mark.parametrize("bound", [None, Bound(0.0, True, 1.0, True), Bound(0.0, False)])
+def test_plain_number_only_takes_what_check_number_returns_unchanged(value, bound):
+    # the validator's fast path: whatever it takes, check_number takes and returns as it is
+    def error(path, message):
+        return ValueError(message)
+
+    if plain_number(value, bound, magnitude=1e12):
+        assert check_number(value, "k", error, bound, magnitude=1e12) == value
+    elif type(value) is float:   # a float it refuses, check_number refuses too
+        with pytest.raises(ValueError):
+            check_number(value, "k", error, bound, magnitude=1e12)

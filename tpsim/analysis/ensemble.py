@@ -252,13 +252,11 @@ def _run_linear_terms(traj_s, traj_c, i, weights, last, lin_pos, lin_coef, lin_f
     economic = social = economic_p = social_p = 0.0
     for j in range(lin_pos.shape[0]):
         w = weights[lin_weight[j]]
+        traj = traj_s if lin_from_s[j] else traj_c
         term = 0.0
         term_p = 0.0
         for m in range(months):
-            if lin_from_s[j]:
-                term += w[m] * _value(traj_s, i, m, lin_pos[j], lin_flow[j])
-            else:
-                term += w[m] * _value(traj_c, i, m, lin_pos[j], lin_flow[j])
+            term += w[m] * _value(traj, i, m, lin_pos[j], lin_flow[j])
             if m + 1 == last:
                 term_p = term
         if lin_group[j] == 0:

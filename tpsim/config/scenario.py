@@ -59,7 +59,7 @@ from tpsim.config.parameters import with_path as _with_path
 from tpsim.config.parameters import unknown_parameter as _unknown_parameter
 from tpsim.config.uncertainty import resolve_section
 from tpsim.config.yamlio import (MAX_MAGNITUDE, Bound, Location, check_number, file_problem,
-                                 join as _join, locate, read_yaml)
+                                 join as _join, locate, plain_number, read_yaml)
 from tpsim.errors import ScenarioError
 from tpsim.errors import describe as _describe
 from tpsim.errors import suggest as _suggest
@@ -1198,10 +1198,7 @@ class _Validator:
         value = m[key]
         if value is None and spec.nullable:
             return None
-        # the common case, a plain float in range, without building the key path (the
-        # explorer re-validates a scenario once per time-keyed change on every slider move)
-        if type(value) is float and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE and \
-                (spec.bound is None or value in spec.bound):
+        if plain_number(value, spec.bound, MAX_MAGNITUDE):
             return value
         return check_number(value, _join(path, key), self.error, spec.bound,
                             magnitude=MAX_MAGNITUDE)

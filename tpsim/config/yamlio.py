@@ -260,6 +260,17 @@ def check_number(value: Any, path: str, error: ErrorFactory, bound: Bound | None
     return x
 
 
+def plain_number(value: Any, bound: Bound | None = None,
+                 magnitude: float | None = None) -> bool:
+    """Whether :func:`check_number` would return ``value`` unchanged: a finite float within
+    ``bound`` and ``magnitude``. A fast path for validators that read thousands of numbers
+    (the scenario validator, once per time-keyed change on every explorer update): it needs
+    no key path and no abstract-base-class checks."""
+    return (type(value) is float and math.isfinite(value)
+            and (magnitude is None or -magnitude <= value <= magnitude)
+            and (bound is None or value in bound))
+
+
 def number_hint(value: Any) -> str:
     """`` (write the number without quotes)`` for text that reads as a number, else ''."""
     if isinstance(value, str):
