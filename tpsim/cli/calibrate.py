@@ -223,7 +223,7 @@ def posterior_scenario_yaml(fit, cfg, folder: Path, command: str) -> str:
     from tpsim.present.bayes_documents import bayes_calibrated_yaml
 
     scenario = fit.setup.scenario
-    means = dict(zip(fit.posterior.names, map(float, fit.posterior.mean())))
+    means = {name: s["mean"] for name, s in fit.summary.items()}
     _check_values(cfg, scenario, means, "the posterior means", "the bounds or the priors")
     extends = _extends_path(cfg, folder)
     drawn = set(scenario.uncertainty.get("parameters", {}))

@@ -68,7 +68,7 @@ def bayes_calibrated_yaml(fit, extends: str, command: str, posterior_file: str |
                    "that section to use them."]
     header.append("Priors, posterior summary and diagnostics: fit_report.json next to this "
                   "file.")
-    values = {name: float(m) for name, m in zip(post.names, post.mean())}
+    values = {name: summary[name]["mean"] for name in post.names}
     cfg = fit.config
     note = (f"Posterior of {command} on local data {fit.setup.data.path} "
             f"({first} to {last}); see fit_report.json")
